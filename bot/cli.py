@@ -1,0 +1,116 @@
+"""`growmies run | migrate | doctor | plugins | seed`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import nextcord
+
+from bot.database import DatabaseError, apply_migrations
+from bot.loader import discover
+from bot.logs import configure_logging
+from bot.settings import Settings, SettingsError, load_settings
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    return settings
+
+
+async def _migrate(settings: Settings) -> int:
+    registry = discover(settings.growmies_plugins)
+    applied = await apply_migrations(settings.database_url, registry.model_modules())
+    total = sum(len(v) for v in applied.values())
+    for app, versions in applied.items():
+        for version in versions:
+            print(f"applied {app}/{version}")
+    print(f"database is up to date ({total} migration(s) applied)")
+    return 0
+
+
+async def _run(settings: Settings) -> int:
+    from bot.app import run
+
+    await run(settings)
+    return 0
+
+
+async def _doctor(settings: Settings) -> int:
+    from bot.doctor import run_doctor
+
+    return await run_doctor(settings)
+
+
+async def _plugins(settings: Settings) -> int:
+    registry = discover(settings.growmies_plugins)
+    rows = []
+    for name, found in sorted(registry.discovered.items()):
+        plugin = found.plugin
+        description = plugin.description if plugin else f"NOT LOADED: {found.error}"
+        rows.append((name, found.version, "on" if plugin and plugin.default_enabled else "off",
+                     description))
+    for name, reason in registry.failed.items():
+        if name not in registry.discovered:
+            rows.append((name, "-", "-", f"NOT LOADED: {reason}"))
+    width = max((len(r[0]) for r in rows), default=6)
+    print(f"{'plugin':<{width}}  {'version':<8}  default  description")
+    for name, version, default, description in rows:
+        print(f"{name:<{width}}  {version:<8}  {default:<7}  {description}")
+    return 0 if not registry.failed else 1
+
+
+async def _seed(settings: Settings) -> int:
+    from bot.app import prepare, shutdown
+
+    bot = await prepare(settings)
+    total = 0
+    try:
+        for name, plugin in bot.plugins.plugins.items():
+            seed = getattr(plugin, "seed", None)
+            if seed is not None:
+                count = await seed()
+                print(f"{name}: {count} record(s) seeded")
+                total += count
+    finally:
+        await shutdown(bot)
+    return 0
+
+
+COMMANDS: dict[str, tuple[str, Callable[[Settings], Coroutine[Any, Any, int]]]] = {
+    "run": ("apply pending migrations, then start the bot", _run),
+    "migrate": ("apply pending database migrations", _migrate),
+    "doctor": ("check settings, database, Lavalink, the LLM endpoint and Discord", _doctor),
+    "plugins": ("list installed plugins with version and description", _plugins),
+    "seed": ("load the starter data shipped with plugins (idempotent)", _seed),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="growmies", description="Growmies Discord bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, _) in COMMANDS.items():
+        sub.add_parser(name, help=help_text)
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings()
+        if args.command == "run":
+            settings.require_token()
+        return asyncio.run(COMMANDS[args.command][1](settings))
+    except (SettingsError, DatabaseError) as exc:
+        print(f"growmies: {exc}", file=sys.stderr)
+        return 2
+    except nextcord.LoginFailure:
+        print("growmies: DISCORD_TOKEN was rejected by Discord (401): check the token",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

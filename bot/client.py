@@ -1,0 +1,214 @@
+"""The Growmies bot: a nextcord AutoShardedBot that owns the plugin registry and core services."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nextcord
+import structlog
+from nextcord.ext import commands
+
+from bot import errors
+from bot.audit import AuditWriter
+from bot.components.registry import BlockRegistry
+from bot.components.store import ComponentStore
+from bot.components.ui import button, controls
+from bot.contract import ComponentHandler, PluginContext
+from bot.loader import PluginRegistry
+from bot.routing import CORE, InteractionRouter
+from bot.services import AgeGate, CoreServices, KnowledgeSearch, Privacy, XpAwards
+from bot.settings import Settings
+from bot.throttle import InteractionThrottle
+from bot.toggles import GuildToggles
+
+log = structlog.get_logger("bot.client")
+
+
+def guild_id_of(args: tuple[Any, ...]) -> int | None:
+    """Best effort: the guild an event belongs to, from its arguments."""
+    for arg in args:
+        if isinstance(arg, nextcord.Guild):
+            return arg.id
+        guild = getattr(arg, "guild", None)
+        if isinstance(guild, nextcord.Guild):
+            return guild.id
+        guild_id = getattr(arg, "guild_id", None)
+        if isinstance(guild_id, int):
+            return guild_id
+        if isinstance(arg, dict) and str(arg.get("guild_id", "")).isdigit():
+            return int(arg["guild_id"])
+    return None
+
+
+def build_intents() -> nextcord.Intents:
+    intents = nextcord.Intents.default()
+    # Members: verification roles and XP; message content: LLM thread replies and XP filters.
+    intents.members = True
+    intents.message_content = True
+    intents.voice_states = True
+    return intents
+
+
+class GrowmiesBot(commands.AutoShardedBot):
+    def __init__(self, settings: Settings, registry: PluginRegistry, **kwargs: Any) -> None:
+        options: dict[str, Any] = {
+            "intents": build_intents(),
+            # Nothing the bot says pings anyone unless a message opts in explicitly.
+            "allowed_mentions": nextcord.AllowedMentions.none(),
+            "default_guild_ids": settings.dev_guild_ids or None,
+            "help_command": None,
+        }
+        if settings.shard_count:
+            options["shard_count"] = settings.shard_count
+        if settings.shard_ids:
+            options["shard_ids"] = settings.shard_ids
+        options.update(kwargs)
+        super().__init__(**options)
+        self.settings = settings
+        self.plugins = registry
+        self.throttle = InteractionThrottle(settings.interaction_rate, settings.interaction_per)
+        audit = AuditWriter()
+        toggles = GuildToggles(registry.defaults, audit)
+        self.services = CoreServices(
+            audit=audit,
+            toggles=toggles,
+            age_gate=AgeGate(toggles, audit),
+            xp=XpAwards(toggles),
+            knowledge=KnowledgeSearch(toggles),
+            privacy=Privacy(registry, audit),
+            components=ComponentStore(),
+            blocks=BlockRegistry(),
+        )
+        self.router = InteractionRouter(self)
+        self._handlers: dict[str, dict[str, ComponentHandler]] = {}
+        self._gated_listeners: list[tuple[str, Callable[..., Awaitable[None]]]] = []
+        self._closing = False
+        # Set after the first command sync: tests and benchmarks wait on it instead of sleeping.
+        self.commands_synced = asyncio.Event()
+
+    # ----- plugins -------------------------------------------------------------------------
+    def plugin_context(self, name: str) -> PluginContext:
+        return PluginContext(
+            bot=self, settings=self.settings, services=self.services,
+            log=structlog.get_logger(f"plugins.{name}").bind(plugin=name),
+        )
+
+    def register_component_handlers(
+        self, prefix: str, handlers: dict[str, ComponentHandler]
+    ) -> None:
+        self._handlers.setdefault(prefix, {}).update(handlers)
+
+    def component_handler(self, prefix: str, action: str) -> ComponentHandler | None:
+        if prefix != CORE and prefix not in self.plugins.plugins:
+            return None
+        return self._handlers.get(prefix, {}).get(action)
+
+    def add_plugin_cog(self, plugin: str, cog: commands.Cog) -> None:
+        """Add a plugin's cog with its listeners wrapped in the per-guild toggle check."""
+        self.add_cog(cog)
+        for event, method_name in cog.__cog_listeners__:
+            bound = getattr(cog, method_name)
+            self.remove_listener(bound, event)
+            gated = self._gate_listener(plugin, bound)
+            self.add_listener(gated, event)
+            self._gated_listeners.append((event, gated))
+
+    def _gate_listener(
+        self, plugin: str, func: Callable[..., Awaitable[None]]
+    ) -> Callable[..., Awaitable[None]]:
+        toggles = self.services.toggles
+
+        @functools.wraps(func)
+        async def gated(*args: Any, **kwargs: Any) -> None:
+            guild_id = guild_id_of(args)
+            if guild_id is not None and not await toggles.is_enabled(guild_id, plugin):
+                return
+            await func(*args, **kwargs)
+
+        return gated
+
+    async def load_plugins(self) -> None:
+        """Await each plugin's setup and add its cogs; a failing plugin is logged and skipped."""
+        from bot.admin import AdminCog
+        from bot.components.blocks import core_handlers
+
+        self.add_cog(AdminCog(self))
+        self.register_component_handlers(CORE, core_handlers())
+        for name, plugin in list(self.plugins.plugins.items()):
+            ctx = self.plugin_context(name)
+            try:
+                await plugin.setup(ctx)
+                cogs = list(plugin.cogs(ctx))
+                self.plugins.cogs[name] = []
+                for cog in cogs:
+                    self.add_plugin_cog(name, cog)
+                    self.plugins.cogs[name].append(cog)
+                self.register_component_handlers(name, dict(plugin.component_handlers()))
+                log.info("plugin.loaded", plugin=name, version=plugin.version)
+            except Exception as exc:
+                log.error(
+                    "plugin.setup_failed", plugin=name, error=f"{type(exc).__name__}: {exc}",
+                    exc_info=True,
+                )
+                await self._unload(name, f"setup failed: {type(exc).__name__}: {exc}")
+
+    async def _unload(self, name: str, reason: str) -> None:
+        plugin = self.plugins.plugins.pop(name, None)
+        self.plugins.failed[name] = reason
+        for cog in self.plugins.cogs.pop(name, []):
+            self.remove_cog(cog.qualified_name)
+        self._handlers.pop(name, None)
+        for svc in (self.services.age_gate, self.services.xp, self.services.knowledge):
+            svc.withdraw(name)
+        if plugin is not None:
+            try:
+                await plugin.teardown()
+            except Exception as exc:
+                log.error("plugin.teardown_failed", plugin=name, error=type(exc).__name__)
+
+    def verify_prompt_view(self) -> nextcord.ui.View | None:
+        custom_id = self.services.age_gate.prompt_custom_id
+        if custom_id is None:
+            return None
+        return controls(button("Verify my age", custom_id, style=nextcord.ButtonStyle.primary))
+
+    # ----- nextcord hooks ------------------------------------------------------------------
+    async def on_interaction(self, interaction: nextcord.Interaction) -> None:
+        await self.router.handle(interaction)
+
+    async def on_application_command_error(
+        self, interaction: nextcord.Interaction, exception: Exception
+    ) -> None:
+        await errors.report(interaction, exception)
+
+    async def on_error(self, event_method: str, *args: Any, **kwargs: Any) -> None:
+        log.error("event.failed", event_name=event_method, exc_info=True)
+
+    async def on_connect(self) -> None:
+        await super().on_connect()
+        self.commands_synced.set()
+
+    async def on_ready(self) -> None:
+        log.info("bot.ready", guilds=len(self.guilds), shards=self.shard_count)
+
+    async def start(self, token: str, *, reconnect: bool = True) -> None:  # type: ignore[override]
+        self.services.components.start()
+        await super().start(token, reconnect=reconnect)
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        try:
+            for name, plugin in list(self.plugins.plugins.items()):
+                try:
+                    await plugin.teardown()
+                except Exception as exc:
+                    log.error("plugin.teardown_failed", plugin=name, error=type(exc).__name__)
+            await self.services.components.stop()
+            await self.services.audit.flush()
+        finally:
+            await super().close()

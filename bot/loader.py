@@ -1,0 +1,113 @@
+"""Plugin discovery through the `growmies.plugins` entry-point group, and the registry of them.
+
+Built-in and third-party plugins load through the same path. A plugin that fails to import,
+is misnamed, or raises in setup is logged with its error and skipped; the rest still start.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+import structlog
+
+from bot.contract import Plugin
+
+if TYPE_CHECKING:
+    from nextcord.ext import commands
+
+ENTRY_POINT_GROUP = "growmies.plugins"
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+RESERVED_NAMES = {"core", "aerich", "models"}
+
+log = structlog.get_logger("bot.loader")
+
+
+@dataclass
+class DiscoveredPlugin:
+    entry_name: str
+    distribution: str | None
+    version: str
+    plugin: Plugin | None = None
+    error: str | None = None
+
+
+@dataclass
+class PluginRegistry:
+    """Plugins this bot instance owns: discovered, loaded, and those that failed."""
+
+    discovered: dict[str, DiscoveredPlugin] = field(default_factory=dict)
+    plugins: dict[str, Plugin] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    cogs: dict[str, list[commands.Cog]] = field(default_factory=dict)
+
+    def defaults(self) -> dict[str, bool]:
+        return {name: p.default_enabled for name, p in self.plugins.items()}
+
+    def model_modules(self) -> dict[str, str]:
+        return {name: p.models for name, p in self.plugins.items() if p.models}
+
+    def owner_of_cog(self, cog: object) -> str | None:
+        for name, cogs in self.cogs.items():
+            if any(c is cog for c in cogs):
+                return name
+        return None
+
+
+def discover(allowlist: list[str] | None = None) -> PluginRegistry:
+    """Import every entry point in the group (honouring the allowlist) and validate it."""
+    registry = PluginRegistry()
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if allowlist is not None and ep.name not in allowlist:
+            log.info("plugin.not_allowed", plugin=ep.name)
+            continue
+        dist = ep.dist
+        found = DiscoveredPlugin(
+            entry_name=ep.name,
+            distribution=dist.name if dist else None,
+            version=dist.version if dist else "unknown",
+        )
+        registry.discovered[ep.name] = found
+        if ep.name in registry.plugins:
+            found.error = "another installed package already uses this plugin name"
+        else:
+            found.error = _load_one(ep, found)
+        if found.error:
+            registry.failed[ep.name] = found.error
+            log.error("plugin.skipped", plugin=ep.name, reason=found.error)
+        else:
+            assert found.plugin is not None
+            registry.plugins[ep.name] = found.plugin
+    if allowlist:
+        for name in allowlist:
+            if name not in registry.discovered:
+                registry.failed[name] = "listed in GROWMIES_PLUGINS but not installed"
+                log.error("plugin.missing", plugin=name)
+    return registry
+
+
+def _load_one(ep: metadata.EntryPoint, found: DiscoveredPlugin) -> str | None:
+    try:
+        obj = ep.load()
+    except Exception as exc:
+        return f"import failed: {type(exc).__name__}: {exc}"
+    plugin = obj() if isinstance(obj, type) and issubclass(obj, Plugin) else obj
+    if not isinstance(plugin, Plugin):
+        return f"entry point {ep.value!r} is not a growmies Plugin"
+    if plugin.name != ep.name:
+        return (
+            f"entry point name {ep.name!r} does not match the plugin's name {plugin.name!r}; "
+            "refusing to load it"
+        )
+    if not NAME_RE.match(plugin.name) or plugin.name in RESERVED_NAMES:
+        return f"invalid plugin name {plugin.name!r} (lowercase letters, digits, _; not reserved)"
+    if plugin.models:
+        try:
+            importlib.import_module(plugin.models)
+        except Exception as exc:
+            return f"models module {plugin.models!r} failed to import: {type(exc).__name__}: {exc}"
+    found.plugin = plugin
+    return None

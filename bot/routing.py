@@ -1,0 +1,168 @@
+"""The single entry point for every interaction: toggles, permissions, the 21+ gate,
+throttling, component state, error answers and per-interaction log context."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import nextcord
+import structlog
+from nextcord.enums import InteractionType
+
+from bot import errors
+from bot.components import ids
+from bot.components.context import ComponentContext
+from bot.contract import command_age_feature, command_permissions, member_has
+from bot.errors import ControlExpired, MissingPermissions, NotYours, PluginDisabled, Throttled
+from bot.respond import defer_watchdog
+
+if TYPE_CHECKING:
+    from bot.client import GrowmiesBot
+
+log = structlog.get_logger("bot.routing")
+
+CORE = "core"
+
+
+class AgeGateDenied(errors.UserError):
+    pass
+
+
+def _leaf(app_cmd: Any, options: list[dict[str, Any]] | None) -> tuple[Any, str]:
+    """The subcommand an interaction targets, and its full name ("queue show")."""
+    node, names = app_cmd, [app_cmd.name]
+    while options and options[0].get("type") in (1, 2):
+        child = getattr(node, "children", {}).get(options[0]["name"])
+        if child is None:
+            break
+        node, names = child, [*names, child.name]
+        options = options[0].get("options") or []
+    return node, " ".join(names)
+
+
+class InteractionRouter:
+    def __init__(self, bot: GrowmiesBot) -> None:
+        self.bot = bot
+
+    async def handle(self, interaction: nextcord.Interaction) -> None:
+        started = time.perf_counter()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            interaction_id=interaction.id,
+            guild_id=interaction.guild_id,
+            user_id=interaction.user.id if interaction.user else None,
+        )
+        outcome = "ok"
+        try:
+            if interaction.type is InteractionType.application_command:
+                outcome = await self._command(interaction)
+            elif interaction.type is InteractionType.application_command_autocomplete:
+                outcome = await self._autocomplete(interaction)
+            elif interaction.type in (InteractionType.component, InteractionType.modal_submit):
+                outcome = await self._component(interaction)
+        except Exception as exc:
+            outcome = await errors.report(interaction, exc)
+        finally:
+            log.info(
+                "interaction.handled",
+                kind=interaction.type.name if interaction.type else None,
+                outcome=outcome,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            structlog.contextvars.clear_contextvars()
+
+    def _throttle(self, interaction: nextcord.Interaction) -> None:
+        if interaction.user is None:
+            return
+        wait = self.bot.throttle.hit(interaction.user.id)
+        if wait > 0:
+            raise Throttled(wait)
+
+    async def _require_enabled(self, plugin: str | None, guild_id: int | None) -> None:
+        if plugin is None or plugin == CORE:
+            return
+        if not await self.bot.services.toggles.is_enabled(guild_id, plugin):
+            raise PluginDisabled(plugin)
+
+    async def _require_age(self, interaction: nextcord.Interaction, feature: str) -> None:
+        assert interaction.user is not None
+        decision = await self.bot.services.age_gate.check(
+            interaction.guild_id, interaction.user.id, feature
+        )
+        if not decision.allowed:
+            raise AgeGateDenied(
+                decision.message or "This is 21+ content.", view=self.bot.verify_prompt_view()
+            )
+
+    def _resolve(self, interaction: nextcord.Interaction) -> tuple[Any, Any, str, str | None]:
+        data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        app_cmd = self.bot.get_application_command(int(data.get("id", 0)))
+        if app_cmd is None:
+            raise ControlExpired("this command is out of date; try again in a minute")
+        leaf, full_name = _leaf(app_cmd, data.get("options"))
+        plugin = self.bot.plugins.owner_of_cog(app_cmd.parent_cog)
+        return app_cmd, leaf, full_name, plugin
+
+    async def _command(self, interaction: nextcord.Interaction) -> str:
+        app_cmd, leaf, full_name, plugin = self._resolve(interaction)
+        structlog.contextvars.bind_contextvars(command=full_name, plugin=plugin or CORE)
+        self._throttle(interaction)
+        await self._require_enabled(plugin, interaction.guild_id)
+        perms = command_permissions(leaf.callback) | command_permissions(app_cmd.callback)
+        if perms and not member_has(interaction.user, perms):
+            raise MissingPermissions(perms)
+        feature = command_age_feature(leaf.callback) or command_age_feature(app_cmd.callback)
+        if feature:
+            await self._require_age(interaction, feature)
+        async with defer_watchdog(interaction):
+            await app_cmd.call_from_interaction(interaction)
+        return "ok"
+
+    async def _autocomplete(self, interaction: nextcord.Interaction) -> str:
+        app_cmd, _leaf_cmd, full_name, plugin = self._resolve(interaction)
+        structlog.contextvars.bind_contextvars(command=full_name, plugin=plugin or CORE)
+        if plugin and not await self.bot.services.toggles.is_enabled(
+            interaction.guild_id, plugin
+        ):
+            await interaction.response.send_autocomplete([])
+            return "plugin_disabled"
+        await app_cmd.call_autocomplete_from_interaction(interaction)
+        return "ok"
+
+    async def _component(self, interaction: nextcord.Interaction) -> str:
+        data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        try:
+            cid = ids.parse(data.get("custom_id"))
+        except ids.MalformedCustomId:
+            raise ControlExpired() from None
+        structlog.contextvars.bind_contextvars(plugin=cid.plugin, action=cid.action)
+        handler = self.bot.component_handler(cid.plugin, cid.action)
+        if handler is None:
+            raise ControlExpired()
+        self._throttle(interaction)
+        await self._require_enabled(cid.plugin, interaction.guild_id)
+        state = None
+        if cid.state_id is not None:
+            state = await self.bot.services.components.load(cid.state_id)
+            if state is None or state.expires_at < datetime.now(UTC):
+                raise ControlExpired()
+            if cid.plugin != CORE and state.plugin != cid.plugin:
+                raise ControlExpired()
+            if state.guild_id is not None and state.guild_id != interaction.guild_id:
+                raise ControlExpired()
+            if cid.plugin == CORE:
+                await self._require_enabled(state.plugin, interaction.guild_id)
+            if state.owner_id is not None and interaction.user and (
+                state.owner_id != interaction.user.id
+            ):
+                raise NotYours()
+            if state.age_restricted:
+                await self._require_age(interaction, state.feature or state.kind)
+        ctx = ComponentContext(interaction, self.bot, cid, state)
+        async with defer_watchdog(interaction):
+            await handler(ctx)
+        if state is not None and not ctx.advanced:
+            self.bot.services.components.count_click(state.id)
+        return "ok"

@@ -1,0 +1,240 @@
+"""The Growmies pytest plugin (entry point `pytest11`): fakes of Discord, Lavalink and an
+OpenAI-compatible API over real sockets, database fixtures, and a fixture that starts the real
+bot exactly as `growmies run` does. Plugin authors get all of it by installing growmies.
+
+Set TEST_DATABASE_URL=postgres://user@host:5432/db to run on PostgreSQL: each test session
+creates its own database next to that one and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from bot.testing.world import World, make_world
+
+
+def _admin_url(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_admin_url(url, urlsplit(url).path.lstrip("/") or "postgres"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh database for this test session: SQLite by default, PostgreSQL on request."""
+    base = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if not base or base.startswith("sqlite"):
+        path = tmp_path_factory.mktemp("db") / "growmies-test.sqlite3"
+        yield f"sqlite://{path}"
+        return
+    base = base.replace("postgresql://", "postgres://", 1)
+    name = f"growmies_test_{os.getpid()}_{secrets.token_hex(3)}"
+    asyncio.run(_pg_admin(base, f'CREATE DATABASE "{name}"'))
+    try:
+        yield _admin_url(base, name)
+    finally:
+        asyncio.run(_pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgres")
+
+
+async def _clean_tables() -> None:
+    from tortoise import Tortoise
+
+    conn = Tortoise.get_connection("default")
+    for app, models in Tortoise.apps.items():
+        for model in models.values():
+            table = model._meta.db_table
+            if table == "aerich":
+                continue
+            await conn.execute_script(f'DELETE FROM "{table}"')
+        del app
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[str]:
+    """The ORM initialised with every installed plugin's models, migrated and emptied."""
+    from bot.database import apply_migrations, close_database, init_database
+    from bot.loader import discover
+
+    models = discover().model_modules()
+    await apply_migrations(database_url, models)
+    await init_database(database_url, models)
+    await _clean_tables()
+    try:
+        yield database_url
+    finally:
+        await close_database()
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[Any]:
+    from bot.testing.fake_discord import FakeDiscord
+
+    fake = FakeDiscord()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+@pytest.fixture
+async def fake_lavalink() -> AsyncIterator[Any]:
+    from bot.testing.fake_lavalink import FakeLavalink
+
+    node = FakeLavalink(player_update_interval=0.2)
+    await node.start()
+    try:
+        yield node
+    finally:
+        await node.close()
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[Any]:
+    from bot.testing.fake_openai import FakeOpenAI
+
+    srv = FakeOpenAI()
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.close()
+
+
+@dataclass
+class RunningBot:
+    """A real GrowmiesBot connected to the fake Discord, started like `growmies run`."""
+
+    bot: Any
+    task: asyncio.Task[None]
+    settings: Any
+    _stopped: bool = field(default=False)
+
+    @property
+    def services(self) -> Any:
+        return self.bot.services
+
+    async def stop(self) -> None:
+        """A clean shutdown, as on SIGTERM: plugins torn down, buffers flushed."""
+        if self._stopped:
+            return
+        self._stopped = True
+        from bot.app import shutdown
+
+        await shutdown(self.bot)
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.task
+
+    async def kill(self) -> None:
+        """An abrupt stop, as on SIGKILL: nothing is flushed or torn down politely."""
+        self._stopped = True
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.task
+        with contextlib.suppress(Exception):
+            await self.bot.http.close()
+            if self.bot.ws is not None:
+                await self.bot.ws.close(code=4000)
+        from bot.database import close_database
+
+        await close_database()
+
+
+BotStarter = Callable[..., Awaitable[RunningBot]]
+
+
+@pytest.fixture
+def settings_factory(database_url: str, fake_discord: Any, tmp_path: Path) -> Callable[..., Any]:
+    """Settings pointing at the fakes; keyword arguments override any setting."""
+    from bot.settings import Settings
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "discord_token": fake_discord.token,
+            "discord_api_base": fake_discord.api_base,
+            "database_url": database_url,
+            "log_format": "json",
+            "interaction_rate": 1000,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture
+async def start_bot(
+    fake_discord: Any, settings_factory: Callable[..., Any], database_url: str
+) -> AsyncIterator[BotStarter]:
+    """Start the real bot (migrations, plugins, gateway) and wait for its command sync."""
+    from bot.app import prepare
+    from bot.database import close_database, init_database
+    from bot.loader import discover
+
+    running: list[RunningBot] = []
+    # Each test starts from empty tables.
+    models = discover().model_modules()
+    from bot.database import apply_migrations
+
+    await apply_migrations(database_url, models)
+    await init_database(database_url, models)
+    await _clean_tables()
+    await close_database()
+
+    async def start(*, registry: Any = None, timeout: float = 15.0, **overrides: Any) -> RunningBot:
+        settings = settings_factory(**overrides)
+        bot = await prepare(settings, registry)
+        task = asyncio.create_task(bot.start(settings.require_token()))
+        handle = RunningBot(bot, task, settings)
+        running.append(handle)
+        synced = asyncio.create_task(bot.commands_synced.wait())
+        done, _ = await asyncio.wait({synced, task}, timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            synced.cancel()
+            task.result()
+        if synced not in done:
+            synced.cancel()
+            raise TimeoutError("the bot did not sync its commands in time")
+        return handle
+
+    yield start
+    for handle in reversed(running):
+        await handle.stop()
+
+
+@pytest.fixture
+def world(fake_discord: Any) -> World:
+    """A guild with an owner-admin, a plain member, a DJ role holder and channels."""
+    return make_world(fake_discord)
+
+
+@pytest.fixture
+async def growmies(start_bot: BotStarter, world: World) -> RunningBot:
+    """The bot with every installed plugin, connected and synced, in `world`."""
+    return await start_bot()

@@ -1,0 +1,43 @@
+"""Per-member interaction throttle shared by every plugin (a token bucket per user)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class InteractionThrottle:
+    """At most `rate` interactions per `per` seconds per member, with bursts up to `rate`."""
+
+    def __init__(self, rate: int, per: float, *, clock: object = time.monotonic) -> None:
+        self.rate = rate
+        self.per = per
+        self._clock = clock
+        self._buckets: dict[int, _Bucket] = {}
+
+    def hit(self, user_id: int) -> float:
+        """Spend one token; returns 0 when allowed, else seconds until the next is allowed."""
+        now: float = self._clock()  # type: ignore[operator]
+        refill = self.rate / self.per
+        bucket = self._buckets.get(user_id)
+        if bucket is None:
+            bucket = self._buckets[user_id] = _Bucket(float(self.rate), now)
+        bucket.tokens = min(float(self.rate), bucket.tokens + (now - bucket.updated) * refill)
+        bucket.updated = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            if len(self._buckets) > 50_000:
+                self._prune(now)
+            return 0.0
+        return (1 - bucket.tokens) / refill
+
+    def _prune(self, now: float) -> None:
+        full = [uid for uid, b in self._buckets.items() if now - b.updated > self.per]
+        for uid in full:
+            del self._buckets[uid]
