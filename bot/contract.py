@@ -9,6 +9,7 @@ listed in `HOOKS` exists here and is documented in README.md, so the two cannot 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -91,6 +92,14 @@ class Plugin:
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
         """Return everything stored about this user as JSON-serialisable data."""
         return {}
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def NAME_OK(name: str) -> bool:
+    """Whether `name` may be a plugin name (app label, custom_id prefix, toggle key)."""
+    return bool(_NAME.match(name)) and name not in {"core", "aerich", "models"}
 
 
 def age_restricted(feature: str) -> Callable[[F], F]:

@@ -30,9 +30,15 @@ class PluginDisabled(UserError):
         self.plugin = plugin
 
 
+# Discord's UI names some permissions differently from the API.
+PERMISSION_NAMES = {"manage_guild": "Manage Server", "manage_roles": "Manage Roles"}
+
+
 class MissingPermissions(UserError):
     def __init__(self, perms: set[str]) -> None:
-        nice = ", ".join(sorted(p.replace("_", " ").title() for p in perms))
+        nice = ", ".join(
+            sorted(PERMISSION_NAMES.get(p, p.replace("_", " ").title()) for p in perms)
+        )
         super().__init__(f"You need the {nice} permission to do that.")
 
 

@@ -7,21 +7,18 @@ is misnamed, or raises in setup is logged with its error and skipped; the rest s
 from __future__ import annotations
 
 import importlib
-import re
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING
 
 import structlog
 
-from bot.contract import Plugin
+from bot.contract import NAME_OK, Plugin
 
 if TYPE_CHECKING:
     from nextcord.ext import commands
 
 ENTRY_POINT_GROUP = "growmies.plugins"
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-RESERVED_NAMES = {"core", "aerich", "models"}
 
 log = structlog.get_logger("bot.loader")
 
@@ -102,7 +99,7 @@ def _load_one(ep: metadata.EntryPoint, found: DiscoveredPlugin) -> str | None:
             f"entry point name {ep.name!r} does not match the plugin's name {plugin.name!r}; "
             "refusing to load it"
         )
-    if not NAME_RE.match(plugin.name) or plugin.name in RESERVED_NAMES:
+    if not NAME_OK(plugin.name):
         return f"invalid plugin name {plugin.name!r} (lowercase letters, digits, _; not reserved)"
     if plugin.models:
         try:

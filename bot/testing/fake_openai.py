@@ -513,7 +513,7 @@ class FakeOpenAI:
     async def wait_for_request(
         self,
         pred: Callable[[Rec], bool] | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the documented test-helper API
+        timeout: float = 5.0,
         since: int = 0,
     ) -> Rec:
         """Wait for a recorded request (index ``>= since``) matching ``pred``; return it.
@@ -532,7 +532,7 @@ class FakeOpenAI:
                 self._changed.clear()
                 await self._changed.wait()
 
-    async def wait_finished(self, rec: Rec, timeout: float = 5.0) -> Rec:  # noqa: ASYNC109
+    async def wait_finished(self, rec: Rec, timeout: float = 5.0) -> Rec:
         """Wait until the fake has finished answering ``rec`` (or gave up on it)."""
         async with asyncio.timeout(timeout):
             while rec.finished_at is None:
@@ -543,7 +543,7 @@ class FakeOpenAI:
     async def wait_for_chat(
         self,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> list[dict[str, Any]]:
         """Wait until at least ``count`` chat completion requests arrived; return their bodies."""
         async with asyncio.timeout(timeout):
