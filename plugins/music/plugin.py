@@ -7,3 +7,4 @@ class MusicPlugin(Plugin):
     name = "music"
     version = "0.1.0"
     description = "Lavalink music: queue, meditation sessions, podcasts."
+    models = "plugins.music.models"

@@ -1,0 +1,57 @@
+"""A track as the music plugin stores and shows it, free of wavelink and Discord types."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# Discord shows at most 256 characters of an embed title; our columns hold 200.
+MAX_TITLE = 200
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    encoded: str
+    title: str
+    author: str = ""
+    uri: str | None = None
+    length_ms: int = 0
+    source: str = ""
+    is_stream: bool = False
+    requester_id: int = 0
+    cannabis: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrackInfo:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+    def with_requester(self, requester_id: int, *, cannabis: bool) -> TrackInfo:
+        return TrackInfo(**{**asdict(self), "requester_id": requester_id, "cannabis": cannabis})
+
+    def label(self) -> str:
+        """One line for lists and messages: "Title — Author (3:05)"."""
+        tail = "live" if self.is_stream else format_ms(self.length_ms)
+        who = f" — {self.author}" if self.author else ""
+        return f"{self.title}{who} ({tail})"
+
+
+def format_ms(ms: int) -> str:
+    seconds = max(0, int(ms) // 1000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def parse_time(text: str) -> int | None:
+    """"90", "1:30" or "1:02:03" as milliseconds; None when it is not a time."""
+    parts = text.strip().split(":")
+    if not 1 <= len(parts) <= 3 or not all(p.strip().isdigit() for p in parts):
+        return None
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + int(part)
+    return seconds * 1000
