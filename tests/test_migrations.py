@@ -1,0 +1,241 @@
+"""The committed aerich migrations: both dialects in every file, they apply on a fresh database
+(twice is a no-op), and they match the current models (no drift).
+
+Models changed without a migration, or a plugin with models but no migrations/<app>/ folder,
+fail `test_models_match_migrations` with the command to run (`python scripts/makemigrations
+<app>`). The PostgreSQL tests run only when TEST_DATABASE_URL starts with postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from aerich.utils import import_py_file
+
+from bot import migrations_tool
+from bot.database import MIGRATIONS_DIR, apply_migrations
+from bot.loader import discover
+
+CORE_TABLES = {"core_audit_log", "core_component_state", "core_guild_plugin_state", "aerich"}
+PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+needs_postgres = pytest.mark.skipif(
+    not PG_URL.startswith("postgres"), reason="TEST_DATABASE_URL is not a PostgreSQL URL"
+)
+
+
+def _migration_files() -> list[Path]:
+    return sorted(
+        p
+        for p in MIGRATIONS_DIR.glob("*/*.py")
+        if p.name.split("_", 1)[0].isdigit() and p.parent.name != "__pycache__"
+    )
+
+
+def _fake_db(dialect: str) -> Any:
+    return SimpleNamespace(capabilities=SimpleNamespace(dialect=dialect))
+
+
+async def _fresh[T](make: Callable[[], Awaitable[T]]) -> T:
+    """Run in an empty context, as a new process would: Tortoise keeps its state in a context
+    variable that stays "inited" after apply_migrations closes its connections."""
+    return await asyncio.create_task(make(), context=contextvars.Context())  # type: ignore[arg-type]
+
+
+def _forget_dialect_caches() -> None:
+    # Tortoise caches INSERT SQL per connection name ("default"), not per dialect: after SQLite
+    # in this process, PostgreSQL would get SQLite's placeholders (and the other way round).
+    from tortoise.backends.base import executor
+
+    executor.EXECUTOR_CACHE.clear()
+
+
+@pytest.fixture(autouse=True)
+def _clean_dialect_caches() -> Iterator[None]:
+    _forget_dialect_caches()
+    yield
+    _forget_dialect_caches()
+
+
+def test_core_has_migrations() -> None:
+    assert any(p.parent.name == "core" for p in _migration_files()), (
+        "no migrations/core/: run `python scripts/makemigrations core`"
+    )
+
+
+@pytest.mark.parametrize("path", _migration_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+async def test_migration_has_both_dialects(path: Path) -> None:
+    module = import_py_file(path)
+    sqlite_sql = await module.upgrade(_fake_db("sqlite"))
+    pg_sql = await module.upgrade(_fake_db("postgres"))
+    assert sqlite_sql.strip(), f"{path.name}: empty SQLite upgrade"
+    assert pg_sql.strip(), f"{path.name}: empty PostgreSQL upgrade"
+    assert "AUTOINCREMENT" not in pg_sql.upper(), (
+        f"{path.name}: PostgreSQL upgrade has SQLite SQL; regenerate it with scripts/makemigrations"
+    )
+    # aerich itself calls upgrade(None) while diffing for PostgreSQL.
+    assert await module.upgrade(None) == pg_sql
+    for dialect in ("sqlite", "postgres"):
+        assert isinstance(await module.downgrade(_fake_db(dialect)), str)
+    assert getattr(module, "MODELS_STATE", None), f"{path.name}: no MODELS_STATE"
+
+
+def _sqlite_tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+async def test_migrations_apply_on_fresh_sqlite_and_are_idempotent(tmp_path: Path) -> None:
+    models = discover().model_modules()
+    path = tmp_path / "fresh.sqlite3"
+    url = f"sqlite://{path}"
+    first = await _fresh(lambda: apply_migrations(url, models))
+    assert first.get("core"), first
+    second = await _fresh(lambda: apply_migrations(url, models))
+    assert all(not versions for versions in second.values()), second
+    assert CORE_TABLES <= _sqlite_tables(path)
+
+
+async def test_models_match_migrations() -> None:
+    drift = await migrations_tool.find_drift(discover().model_modules())
+    assert not drift, "models and migrations differ:\n" + "\n".join(drift.values())
+
+
+async def test_drift_names_an_app_without_migrations(models_path: Path) -> None:
+    module = _write_models(models_path, "growmies_drift_models", extra_field="")
+    drift = await migrations_tool.find_drift({"driftapp": module})
+    assert set(drift) == {"driftapp"}
+    assert "python scripts/makemigrations driftapp" in drift["driftapp"]
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL.
+
+
+def _with_db(url: str, name: str) -> str:
+    parts = urlsplit(url.replace("postgresql://", "postgres://", 1))
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    base = urlsplit(PG_URL).path.lstrip("/") or "postgres"
+    conn = await asyncpg.connect(_with_db(PG_URL, base).replace("postgres://", "postgresql://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pg_database() -> AsyncIterator[str]:
+    name = f"{migrations_tool.TEMP_DB_PREFIX}test_{uuid.uuid4().hex[:10]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_db(PG_URL, name)
+    finally:
+        from tortoise import Tortoise
+
+        await Tortoise.close_connections()
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _pg_tables(url: str) -> set[str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    finally:
+        await conn.close()
+    return {r[0] for r in rows}
+
+
+@needs_postgres
+async def test_migrations_apply_on_fresh_postgres_and_are_idempotent(pg_database: str) -> None:
+    models = discover().model_modules()
+    first = await _fresh(lambda: apply_migrations(pg_database, models))
+    assert first.get("core"), first
+    second = await _fresh(lambda: apply_migrations(pg_database, models))
+    assert all(not versions for versions in second.values()), second
+    assert CORE_TABLES <= await _pg_tables(pg_database)
+
+
+def _write_models(folder: Path, module: str, extra_field: str) -> str:
+    (folder / f"{module}.py").write_text(
+        "from tortoise import fields\n"
+        "from tortoise.models import Model\n\n\n"
+        "class Note(Model):\n"
+        '    """A note."""\n\n'
+        "    id = fields.IntField(primary_key=True)\n"
+        "    guild_id = fields.BigIntField(db_index=True)\n"
+        "    text = fields.TextField()\n"
+        f"{extra_field}\n"
+        "    class Meta:\n"
+        '        table = "toolapp_note"\n',
+        encoding="utf-8",
+    )
+    return module
+
+
+@pytest.fixture
+def models_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    return folder
+
+
+@needs_postgres
+async def test_tool_round_trip_for_a_new_plugin_app(
+    tmp_path: Path, models_path: Path, pg_database: str
+) -> None:
+    """A plugin gains models, then a field: both merged migrations apply on both dialects."""
+    import shutil
+
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    v1 = {"toolapp": _write_models(models_path, "growmies_toolapp_v1", "")}
+    pinned = "    pinned = fields.BooleanField(default=False)\n"
+    v2 = {"toolapp": _write_models(models_path, "growmies_toolapp_v2", pinned)}
+
+    init = await migrations_tool.make_migration(
+        "toolapp", plugin_models=v1, migrations_dir=migrations, pg_url=PG_URL
+    )
+    assert init is not None and init.name.startswith("0_") and init.name.endswith("_init.py")
+    sql = init.read_text(encoding="utf-8")
+    assert "toolapp_note" in sql and "core_audit_log" not in sql  # only this app's tables
+    assert await migrations_tool.find_drift(v1, migrations) == {}
+    assert "toolapp" in await migrations_tool.find_drift(v2, migrations)
+
+    step = await migrations_tool.make_migration(
+        "toolapp", "pinned", plugin_models=v2, migrations_dir=migrations, pg_url=PG_URL
+    )
+    assert step is not None and step.name.startswith("1_") and step.name.endswith("_pinned.py")
+    assert (
+        await migrations_tool.make_migration(
+            "toolapp", "again", plugin_models=v2, migrations_dir=migrations, pg_url=PG_URL
+        )
+        is None
+    )
+    assert await migrations_tool.find_drift(v2, migrations) == {}
+
+    lite = tmp_path / "roundtrip.sqlite3"
+    for url in (f"sqlite://{lite}", pg_database):
+        _forget_dialect_caches()
+        applied = await _fresh(lambda u=url: apply_migrations(u, v2, migrations))
+        assert applied["toolapp"] == [init.name, step.name], (url, applied)
+        again = await _fresh(lambda u=url: apply_migrations(u, v2, migrations))
+        assert again == {"core": [], "toolapp": []}
+    assert "toolapp_note" in _sqlite_tables(lite)
+    assert "toolapp_note" in await _pg_tables(pg_database)
