@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import nextcord
@@ -21,6 +22,13 @@ GUILD_ONLY = [nextcord.InteractionContextType.guild]
 class AdminCog(commands.Cog, name="core.admin"):
     def __init__(self, bot: GrowmiesBot) -> None:
         self.bot = bot
+
+    @nextcord.slash_command(name="ping", description="Check that the bot is alive")
+    async def ping(self, interaction: nextcord.Interaction) -> None:
+        latency = self.bot.latency
+        # nextcord reports nan/inf until the first heartbeat is acknowledged.
+        shown = f"{latency * 1000:.0f} ms" if math.isfinite(latency) else "n/a"
+        await interaction.response.send_message(f"Pong! Gateway latency {shown}.", ephemeral=True)
 
     # Discord hides /plugins from members without Manage Server; the core still checks the
     # subcommands, because admins can override command permissions per channel or role.

@@ -61,8 +61,17 @@ async def check_reachable(database_url: str, timeout: float = 3.0) -> None:
         ) from None
 
 
+def _forget_cached_sql() -> None:
+    # Tortoise caches each model's INSERT per connection *name*, not per database kind, so a
+    # process that switched from SQLite to PostgreSQL would reuse SQLite's statements.
+    from tortoise.backends.base import executor
+
+    executor.EXECUTOR_CACHE.clear()
+
+
 async def init_database(database_url: str, plugin_models: Mapping[str, str]) -> None:
     await check_reachable(database_url)
+    _forget_cached_sql()
     try:
         await Tortoise.init(config=tortoise_config(database_url, plugin_models))
     except SettingsError:
@@ -93,7 +102,11 @@ async def apply_migrations(
     config = tortoise_config(database_url, plugin_models)
     applied: dict[str, list[str]] = {}
     apps = [CORE_APP, *plugin_models]
+    _forget_cached_sql()
     try:
+        # aerich skips Tortoise.init when Tortoise believes it is initialised, which it still
+        # does after an earlier close; initialise explicitly so a second call works.
+        await Tortoise.init(config=config)
         for app in apps:
             if not (migrations_dir / app).is_dir():
                 continue
