@@ -1,10 +1,107 @@
+"""The compliance plugin: wiring of its services into the core's interfaces."""
+
 from __future__ import annotations
 
-from bot.contract import Plugin
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from bot.contract import ComponentHandler, Plugin, PluginContext
+from plugins.compliance.gate import CachedAgeGate
+from plugins.compliance.models import MemberRecord
+from plugins.compliance.pages import AuditPages, LeaderboardPages
+from plugins.compliance.settings_store import SettingsStore
+from plugins.compliance.verification import VerificationService
+from plugins.compliance.xp import LevelUp, XpEngine
+
+if TYPE_CHECKING:
+    from nextcord.ext import commands
+
+    from bot.components.context import ComponentContext
+
+NAME = "compliance"
 
 
 class CompliancePlugin(Plugin):
-    name = "compliance"
-    version = "0.1.0"
+    name = NAME
+    version = "0.2.0"
     description = "21+ age verification, the age gate, audit tools, privacy and XP/levels."
-    data_statement = "Verification outcome (never the date of birth), XP and levels per server."
+    data_statement = (
+        "Per server: verification outcome (status, method, when, reviewer; never the date of "
+        "birth), failed-attempt count and retry time, XP, level, message count, last XP time."
+    )
+    models = "plugins.compliance.models"
+
+    def __init__(self) -> None:
+        self.ctx: PluginContext | None = None
+        self.settings = SettingsStore()
+        self.gate = CachedAgeGate()
+        self.verification: VerificationService
+        self.xp = XpEngine(self.settings)
+        self.voice: Any = None
+
+    async def setup(self, ctx: PluginContext) -> None:
+        from plugins.compliance.listeners import VoiceXpTicker
+
+        # Fresh state on every start: one plugin object may be set up again after a restart.
+        self.ctx = ctx
+        self.settings = SettingsStore()
+        self.gate = CachedAgeGate()
+        self.verification = VerificationService(self.settings, ctx.services.audit, self.gate)
+        self.xp = XpEngine(self.settings, on_level_up=self._level_ups)
+        ctx.services.age_gate.provide(NAME, self.gate, prompt_custom_id="compliance:verify")
+        ctx.services.xp.provide(NAME, self.xp)
+        ctx.services.blocks.page_source("compliance.leaderboard", LeaderboardPages())
+        ctx.services.blocks.page_source("compliance.audit", AuditPages())
+        ctx.services.blocks.callback("compliance.privacy_delete", self._privacy_delete)
+        self.xp.start()
+        self.voice = VoiceXpTicker(self, ctx)
+        self.voice.start()
+
+    async def teardown(self) -> None:
+        if self.voice is not None:
+            await self.voice.stop()
+        # Final flush: a clean shutdown loses no XP.
+        await self.xp.stop()
+
+    def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
+        from plugins.compliance.cog import ComplianceCog
+        from plugins.compliance.listeners import ComplianceListeners
+
+        return [ComplianceCog(self, ctx), ComplianceListeners(self, ctx)]
+
+    def component_handlers(self) -> Mapping[str, ComponentHandler]:
+        from plugins.compliance.components import ComplianceComponents
+
+        return ComplianceComponents(self).handlers()  # type: ignore[return-value]
+
+    async def _level_ups(self, level_ups: list[LevelUp]) -> None:
+        from plugins.compliance.discord_actions import announce_level_ups
+
+        if self.ctx is not None:
+            await announce_level_ups(self.ctx.bot, self.settings, level_ups)
+
+    async def _privacy_delete(self, ctx: ComponentContext, payload: Any) -> None:
+        removed = await ctx.services.privacy.delete(ctx.user_id, guild_id=ctx.guild_id)
+        total = sum(n for n in removed.values() if n > 0)
+        failed = sorted(name for name, n in removed.items() if n < 0)
+        text = f"Deleted {total} records about you."
+        if failed:
+            text += f" Some plugins failed ({', '.join(failed)}); staff were told via the log."
+        await ctx.send(text, ephemeral=True)
+
+    async def delete_user_data(self, user_id: int) -> int:
+        self.xp.forget_user(user_id)
+        removed = await MemberRecord.filter(user_id=user_id).delete()
+        self.gate.invalidate_user(user_id)
+        return int(removed)
+
+    async def export_user_data(self, user_id: int) -> dict[str, Any]:
+        rows = await MemberRecord.filter(user_id=user_id).order_by("guild_id").values(
+            "guild_id", "status", "is_21_plus", "verified_at", "method", "reviewer_id",
+            "failed_attempts", "retry_at", "xp", "level", "message_count", "last_xp_at", "tier")
+        for row in rows:
+            for key in ("verified_at", "retry_at", "last_xp_at"):
+                if row[key] is not None:
+                    row[key] = row[key].isoformat()
+            row["pending_xp_not_yet_saved"] = self.xp.pending_for(row["guild_id"], user_id)
+        return {"members": rows, "date_of_birth": "never stored"}

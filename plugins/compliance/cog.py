@@ -1,0 +1,316 @@
+"""Slash commands: translate interactions into service calls, nothing more."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from typing import TYPE_CHECKING
+
+import nextcord
+from nextcord.ext import commands
+
+from bot.components.confirm import ask_confirmation
+from bot.components.paginator import send_paginator
+from bot.contract import PluginContext, member_has, requires_permissions
+from bot.errors import MissingPermissions, UserError
+from plugins.compliance.components import verify_modal
+from plugins.compliance.discord_actions import remove_role
+from plugins.compliance.levels import progress_for, tier_for
+from plugins.compliance.models import MODES, STACK, MemberRecord
+from plugins.compliance.pages import audit_csv
+from plugins.compliance.rank_card import RankInfo, rank_text, render_rank_card
+
+if TYPE_CHECKING:
+    from plugins.compliance.plugin import CompliancePlugin
+
+GUILD_ONLY = [nextcord.InteractionContextType.guild]
+MANAGE_GUILD = nextcord.Permissions(manage_guild=True)
+MODE_CHOICES = {"Self-attest (date of birth)": MODES[0], "Staff review": MODES[1]}
+
+
+def _guild(interaction: nextcord.Interaction) -> int:
+    if interaction.guild_id is None:
+        raise UserError("This command works inside the server.")
+    return interaction.guild_id
+
+
+def _uid(interaction: nextcord.Interaction) -> int:
+    assert interaction.user is not None
+    return interaction.user.id
+
+
+class ComplianceCog(commands.Cog, name="compliance"):
+    def __init__(self, plugin: CompliancePlugin, ctx: PluginContext) -> None:
+        self.plugin = plugin
+        self.ctx = ctx
+
+    # ----- verification --------------------------------------------------------------------
+    @nextcord.slash_command(name="verify", description="Verify that you are 21 or older",
+                            contexts=GUILD_ONLY)
+    async def verify(self, interaction: nextcord.Interaction) -> None:
+        await self.plugin.verification.check_can_start(_guild(interaction), _uid(interaction))
+        await interaction.response.send_modal(verify_modal())
+
+    @nextcord.slash_command(name="verification", description="Age verification status and tools",
+                            contexts=GUILD_ONLY)
+    async def verification(self, interaction: nextcord.Interaction) -> None:
+        """Group: never run bare."""
+
+    @verification.subcommand(name="status", description="Your verification status "
+                             "(staff may look up a member)")
+    async def status(self, interaction: nextcord.Interaction,
+                     member: nextcord.Member = nextcord.SlashOption(
+                         description="Member to look up (staff only)", required=False)) -> None:
+        guild_id = _guild(interaction)
+        target = member.id if member is not None else _uid(interaction)
+        if target != _uid(interaction) and not member_has(interaction.user, {"manage_roles"}):
+            raise MissingPermissions({"manage_roles"})
+        row = await self.plugin.verification.status(guild_id, target)
+        who = "You are" if target == _uid(interaction) else f"<@{target}> is"
+        if row is None:
+            text = f"{who} **unverified**. Use /verify to start."
+        else:
+            text = f"{who} **{row.status}**"
+            if row.method:
+                text += f" (method: {row.method.replace('_', ' ')})"
+            if row.verified_at:
+                text += f", since <t:{int(row.verified_at.timestamp())}:D>"
+            if row.retry_at and row.retry_at.timestamp() > self.plugin.verification.clock(
+            ).timestamp():
+                text += f". Next attempt allowed <t:{int(row.retry_at.timestamp())}:R>"
+            text += "."
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @verification.subcommand(name="reset", description="Reset a member to unverified (staff)")
+    @requires_permissions(manage_roles=True)
+    async def reset(self, interaction: nextcord.Interaction,
+                    member: nextcord.Member = nextcord.SlashOption(description="Member")) -> None:
+        guild_id = _guild(interaction)
+        previous = await self.plugin.verification.reset(guild_id, member.id, _uid(interaction))
+        settings = await self.plugin.settings.get(guild_id)
+        await remove_role(self.ctx.bot, guild_id, member.id, settings.verified_role_id,
+                          "Verification reset by staff")
+        await interaction.response.send_message(
+            f"<@{member.id}> was reset from **{previous}** to **unverified**.", ephemeral=True)
+
+    @verification.subcommand(name="settings", description="Show or change verification "
+                             "settings (Manage Server)")
+    @requires_permissions(manage_guild=True)
+    async def settings_(
+        self, interaction: nextcord.Interaction,
+        mode: str = nextcord.SlashOption(description="How members verify", required=False,
+                                         choices=MODE_CHOICES),
+        verified_role: nextcord.Role = nextcord.SlashOption(
+            description="Role given to verified members", required=False),
+        review_channel: nextcord.TextChannel = nextcord.SlashOption(
+            description="Where staff review requests", required=False),
+        retry_cooldown_hours: int = nextcord.SlashOption(
+            description="Wait after a denial (hours)", required=False, min_value=1,
+            max_value=720),
+        minimum_age: int = nextcord.SlashOption(description="Minimum age (21 or more)",
+                                                required=False, min_value=21, max_value=99),
+    ) -> None:
+        guild_id = _guild(interaction)
+        changes: dict[str, object] = {}
+        if mode is not None:
+            changes["verification_mode"] = mode
+        if verified_role is not None:
+            changes["verified_role_id"] = verified_role.id
+        if review_channel is not None:
+            changes["review_channel_id"] = review_channel.id
+        if retry_cooldown_hours is not None:
+            changes["retry_cooldown_seconds"] = retry_cooldown_hours * 3600
+        if minimum_age is not None:
+            changes["minimum_age"] = minimum_age
+        if changes:
+            await self.plugin.settings.update(guild_id, **changes)
+            await self.ctx.services.audit.record(
+                "verification.settings_changed", guild_id=guild_id, actor_id=_uid(interaction),
+                details={k: v for k, v in changes.items()})
+        s = await self.plugin.settings.get(guild_id)
+        role = f"<@&{s.verified_role_id}>" if s.verified_role_id else "none"
+        channel = f"<#{s.review_channel_id}>" if s.review_channel_id else "none"
+        await interaction.response.send_message(
+            f"{'Saved. ' if changes else ''}Mode: **{s.verification_mode}** · verified role: "
+            f"{role} · review channel: {channel} · minimum age: {s.minimum_age} · retry "
+            f"cooldown: {s.retry_cooldown_seconds // 3600} h", ephemeral=True)
+
+    # ----- audit ---------------------------------------------------------------------------
+    @nextcord.slash_command(name="audit", description="The audit log (Manage Server)",
+                            contexts=GUILD_ONLY, default_member_permissions=MANAGE_GUILD)
+    async def audit(self, interaction: nextcord.Interaction) -> None:
+        """Group: never run bare."""
+
+    @audit.subcommand(name="recent", description="Recent audit entries, newest first")
+    @requires_permissions(manage_guild=True)
+    async def audit_recent(
+        self, interaction: nextcord.Interaction,
+        member: nextcord.Member = nextcord.SlashOption(description="Only this member",
+                                                      required=False),
+        action: str = nextcord.SlashOption(description="Action prefix, e.g. verification",
+                                           required=False, max_length=64),
+    ) -> None:
+        params = {"guild_id": _guild(interaction), "member": member.id if member else None,
+                  "action": (action or "").strip() or None}
+        await send_paginator(self.ctx.bot, interaction, plugin="compliance",
+                             source="compliance.audit", params=params, ephemeral=True)
+
+    @audit.subcommand(name="export", description="Download this server's audit log as CSV")
+    @requires_permissions(manage_guild=True)
+    async def audit_export(self, interaction: nextcord.Interaction) -> None:
+        guild_id = _guild(interaction)
+        await interaction.response.defer(ephemeral=True)
+        data, rows, truncated = await audit_csv(guild_id)
+        await self.ctx.services.audit.record("audit.exported", guild_id=guild_id,
+                                             actor_id=_uid(interaction), details={"rows": rows})
+        note = " (truncated at 8 MB: the oldest entries are included)" if truncated else ""
+        await interaction.send(f"Audit log: {rows} entries{note}.", ephemeral=True,
+                               file=nextcord.File(io.BytesIO(data), filename="audit-log.csv"))
+
+    # ----- privacy -------------------------------------------------------------------------
+    @nextcord.slash_command(name="privacy", description="Your data held by this bot")
+    async def privacy(self, interaction: nextcord.Interaction) -> None:
+        """Group: never run bare."""
+
+    @privacy.subcommand(name="export", description="Download everything the bot holds about you")
+    async def privacy_export(self, interaction: nextcord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        data = await self.ctx.services.privacy.export(_uid(interaction))
+        await self.ctx.services.audit.record("privacy.exported", guild_id=interaction.guild_id,
+                                             actor_id=_uid(interaction),
+                                             details={"plugins": sorted(data)})
+        body = json.dumps({"user_id": _uid(interaction), "plugins": data}, indent=2,
+                          default=str).encode()
+        await interaction.send("Here is everything the bot's plugins hold about you.",
+                               ephemeral=True,
+                               file=nextcord.File(io.BytesIO(body), filename="my-data.json"))
+
+    @privacy.subcommand(name="delete", description="Delete everything the bot holds about you")
+    async def privacy_delete(self, interaction: nextcord.Interaction) -> None:
+        await ask_confirmation(
+            self.ctx.bot, interaction, plugin="compliance",
+            prompt="Delete everything every plugin holds about you, in every server? This "
+                   "includes your age verification (you would need to verify again) and your "
+                   "XP. It cannot be undone.",
+            callback="compliance.privacy_delete", confirm_label="Delete my data")
+
+    # ----- XP ------------------------------------------------------------------------------
+    @nextcord.slash_command(name="rank", description="Your level card (or another member's)",
+                            contexts=GUILD_ONLY)
+    async def rank(self, interaction: nextcord.Interaction,
+                   member: nextcord.Member = nextcord.SlashOption(required=False,
+                                                                  description="Member")) -> None:
+        guild_id = _guild(interaction)
+        target = member or interaction.user
+        assert target is not None
+        await self.plugin.xp.flush()  # show XP earned seconds ago too
+        row = await MemberRecord.get_or_none(guild_id=guild_id, user_id=target.id)
+        total = int(row.xp) if row else 0
+        progress = progress_for(total)
+        rank = None
+        if total > 0:
+            rank = await MemberRecord.filter(guild_id=guild_id, xp__gt=total).count() + 1
+        info = RankInfo(target.display_name, progress.level, tier_for(progress.level), total,
+                        progress.into_level, progress.needed, rank)
+        avatar = None
+        if getattr(target, "avatar", None) is not None:
+            try:
+                avatar = await asyncio.wait_for(target.display_avatar.read(), timeout=2)
+            except Exception:  # no avatar is fine; the card draws an initial instead
+                avatar = None
+        try:
+            png = await asyncio.to_thread(render_rank_card, info, avatar)
+        except Exception:
+            await interaction.send(rank_text(info))
+            return
+        await interaction.send(rank_text(info).split("\n")[0],
+                               file=nextcord.File(io.BytesIO(png), filename="rank.png"))
+
+    @nextcord.slash_command(name="leaderboard", description="Top members by XP",
+                            contexts=GUILD_ONLY)
+    async def leaderboard(self, interaction: nextcord.Interaction) -> None:
+        await self.plugin.xp.flush()
+        await send_paginator(self.ctx.bot, interaction, plugin="compliance",
+                             source="compliance.leaderboard",
+                             params={"guild_id": _guild(interaction)}, owner_only=False)
+
+    @nextcord.slash_command(name="levels", description="XP and level settings (Manage Server)",
+                            contexts=GUILD_ONLY, default_member_permissions=MANAGE_GUILD)
+    async def levels(self, interaction: nextcord.Interaction) -> None:
+        """Group: never run bare."""
+
+    @levels.subcommand(name="settings", description="Show or change XP settings")
+    @requires_permissions(manage_guild=True)
+    async def levels_settings(
+        self, interaction: nextcord.Interaction,
+        announce: bool = nextcord.SlashOption(description="Announce level-ups", required=False),
+        announce_channel: nextcord.TextChannel = nextcord.SlashOption(
+            description="Where to announce (default: where they chatted)", required=False),
+        xp_min: int = nextcord.SlashOption(required=False, min_value=0, max_value=1000,
+                                           description="Least XP per message"),
+        xp_max: int = nextcord.SlashOption(required=False, min_value=0, max_value=1000,
+                                           description="Most XP per message"),
+        cooldown_seconds: int = nextcord.SlashOption(required=False, min_value=0,
+                                                     max_value=3600,
+                                                     description="Seconds between awards"),
+        voice_xp_per_minute: int = nextcord.SlashOption(required=False, min_value=0,
+                                                        max_value=1000,
+                                                        description="Voice XP per minute"),
+        reward_mode: str = nextcord.SlashOption(required=False, description="Role rewards",
+                                                choices={"Stack": STACK, "Replace": "replace"}),
+        exclude_channel: nextcord.TextChannel = nextcord.SlashOption(
+            required=False, description="Toggle: no XP in this channel"),
+        exclude_role: nextcord.Role = nextcord.SlashOption(
+            required=False, description="Toggle: no XP for this role"),
+    ) -> None:
+        guild_id = _guild(interaction)
+        current = await self.plugin.settings.get(guild_id)
+        changes: dict[str, object] = {}
+        for key, value in (("levelup_announce", announce), ("xp_min", xp_min),
+                           ("xp_max", xp_max), ("xp_cooldown_seconds", cooldown_seconds),
+                           ("voice_xp_per_minute", voice_xp_per_minute),
+                           ("reward_mode", reward_mode)):
+            if value is not None:
+                changes[key] = value
+        if announce_channel is not None:
+            changes["levelup_channel_id"] = announce_channel.id
+        for key, item in (("excluded_channel_ids", exclude_channel),
+                          ("excluded_role_ids", exclude_role)):
+            if item is not None:
+                ids = list(getattr(current, key) or [])
+                changes[key] = [i for i in ids if i != item.id] if item.id in ids else [
+                    *ids, item.id]
+        if changes:
+            await self.plugin.settings.update(guild_id, **changes)
+            await self.ctx.services.audit.record("levels.settings_changed", guild_id=guild_id,
+                                                 actor_id=_uid(interaction), details=changes)
+        s = await self.plugin.settings.get(guild_id)
+        where = f"<#{s.levelup_channel_id}>" if s.levelup_channel_id else "where they chat"
+        text = (f"{'Saved. ' if changes else ''}XP per message: {s.xp_min}–{s.xp_max}, every "
+                f"{s.xp_cooldown_seconds} s · voice: {s.voice_xp_per_minute}/min · "
+                f"announcements: {'on, ' + where if s.levelup_announce else 'off'} · rewards: "
+                f"{s.reward_mode} {s.role_rewards or 'none'} · excluded channels: "
+                f"{len(s.excluded_channel_ids)} · excluded roles: {len(s.excluded_role_ids)}")
+        await interaction.response.send_message(text[:2000], ephemeral=True)
+
+    @levels.subcommand(name="reward", description="Give a role at a level (again to remove)")
+    @requires_permissions(manage_guild=True)
+    async def levels_reward(
+        self, interaction: nextcord.Interaction,
+        level: int = nextcord.SlashOption(min_value=1, max_value=500, description="Level"),
+        role: nextcord.Role = nextcord.SlashOption(description="Role to give"),
+    ) -> None:
+        guild_id = _guild(interaction)
+        rewards = dict((await self.plugin.settings.get(guild_id)).role_rewards or {})
+        if rewards.get(str(level)) == role.id:
+            del rewards[str(level)]
+            text = f"Removed the level {level} reward."
+        else:
+            rewards[str(level)] = role.id
+            text = f"Level {level} now gives <@&{role.id}>."
+        await self.plugin.settings.update(guild_id, role_rewards=rewards)
+        await self.ctx.services.audit.record("levels.reward_changed", guild_id=guild_id,
+                                             actor_id=_uid(interaction),
+                                             details={"level": level, "role_id": role.id})
+        await interaction.response.send_message(text, ephemeral=True)

@@ -1,0 +1,123 @@
+"""Component handlers: the Verify button and modal, and the staff Approve/Deny buttons.
+
+Review buttons carry a state id whose row (kind "review") names the requester, so they keep
+working after a restart and cannot be pointed at another member's request.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import nextcord
+
+from bot.components.ids import build
+from bot.components.ui import button, controls, modal, text_input
+from bot.contract import member_has
+from bot.errors import ControlExpired, MissingPermissions, UserError
+from plugins.compliance.dates import BadDate
+from plugins.compliance.discord_actions import add_role
+from plugins.compliance.models import PENDING, VERIFIED
+
+if TYPE_CHECKING:
+    from bot.components.context import ComponentContext
+    from plugins.compliance.plugin import CompliancePlugin
+
+PLUGIN = "compliance"
+VERIFY_MODAL_ID = build(PLUGIN, "dob")
+# Pending reviews stay actionable for the longest time component state may live.
+REVIEW_TTL = timedelta(days=90)
+
+
+def verify_modal() -> nextcord.ui.Modal:
+    return modal("Age verification (21+)", VERIFY_MODAL_ID, [
+        text_input("Date of birth (YYYY-MM-DD)", "dob", min_length=1, max_length=10,
+                   placeholder="1990-12-31"),
+        text_input("Type YES: this date is mine and true", "attest", min_length=1,
+                   max_length=3, placeholder="yes"),
+    ])
+
+
+class ComplianceComponents:
+    def __init__(self, plugin: CompliancePlugin) -> None:
+        self.plugin = plugin
+
+    def handlers(self) -> dict[str, object]:
+        return {"verify": self.on_verify, "dob": self.on_dob,
+                "approve": self.on_approve, "deny": self.on_deny}
+
+    async def on_verify(self, ctx: ComponentContext) -> None:
+        """The button the core shows with every age-gate denial: open the /verify modal."""
+        if ctx.guild_id is None:
+            raise UserError("Verification works inside the server, not in DMs.")
+        await self.plugin.verification.check_can_start(ctx.guild_id, ctx.user_id)
+        await ctx.interaction.response.send_modal(verify_modal())
+
+    async def on_dob(self, ctx: ComponentContext) -> None:
+        if ctx.guild_id is None:
+            raise UserError("Verification works inside the server, not in DMs.")
+        fields = ctx.fields
+        try:
+            outcome = await self.plugin.verification.submit(
+                ctx.guild_id, ctx.user_id, fields.get("dob", ""), fields.get("attest", ""))
+        except BadDate as bad:
+            raise UserError(bad.message) from None
+        settings = await self.plugin.settings.get(ctx.guild_id)
+        message = outcome.message
+        if outcome.status == VERIFIED:
+            if not await add_role(ctx.bot, ctx.guild_id, ctx.user_id, settings.verified_role_id,
+                                  "Verified 21+"):
+                message += " (I could not give you the verified role; please tell staff.)"
+        elif outcome.status == PENDING:
+            await self.post_review(ctx, settings.review_channel_id)
+        await ctx.send(message, ephemeral=True)
+
+    async def post_review(self, ctx: ComponentContext, channel_id: int | None) -> None:
+        assert ctx.guild_id is not None
+        channel = ctx.bot.get_channel(channel_id) if channel_id else None
+        if not isinstance(channel, nextcord.abc.Messageable):
+            raise UserError("The review channel is missing; please ask a moderator.")
+        state = await ctx.services.components.create(
+            PLUGIN, "review", {"requester": ctx.user_id}, owner_id=None,
+            guild_id=ctx.guild_id, ttl=REVIEW_TTL,
+        )
+        view = controls(
+            button("Approve", build(PLUGIN, "approve", state.id),
+                   style=nextcord.ButtonStyle.success),
+            button("Deny", build(PLUGIN, "deny", state.id), style=nextcord.ButtonStyle.danger),
+        )
+        await channel.send(
+            f"Age verification request from <@{ctx.user_id}>: they attest they are 21+ "
+            "(the date of birth is not stored). Members with Manage Roles may decide.",
+            view=view,
+        )
+
+    async def on_approve(self, ctx: ComponentContext) -> None:
+        await self._review(ctx, approve=True)
+
+    async def on_deny(self, ctx: ComponentContext) -> None:
+        await self._review(ctx, approve=False)
+
+    async def _review(self, ctx: ComponentContext, *, approve: bool) -> None:
+        state = ctx.state
+        if state is None or state.kind != "review" or ctx.guild_id is None:
+            raise ControlExpired()
+        if not member_has(ctx.interaction.user, {"manage_roles"}):
+            await ctx.services.audit.record(
+                "verification.review_refused", guild_id=ctx.guild_id, actor_id=ctx.user_id,
+                target=state.data.get("requester"), details={"reason": "missing_manage_roles"})
+            raise MissingPermissions({"manage_roles"})
+        requester = int(state.data["requester"])
+        await self.plugin.verification.review(ctx.guild_id, requester, ctx.user_id,
+                                              approve=approve)
+        verdict = "approved" if approve else "denied"
+        if approve:
+            settings = await self.plugin.settings.get(ctx.guild_id)
+            await add_role(ctx.bot, ctx.guild_id, requester, settings.verified_role_id,
+                           "Verified 21+ by staff")
+        await ctx.advance({**state.data, "decided": verdict, "reviewer": ctx.user_id})
+        await ctx.edit(
+            content=f"Age verification request from <@{requester}>: **{verdict}** by "
+                    f"<@{ctx.user_id}>.",
+            view=controls(),
+        )

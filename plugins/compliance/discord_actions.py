@@ -1,0 +1,83 @@
+"""What the plugin does to Discord itself: roles and level-up announcements.
+
+Role changes go through the REST API by id, so they work for members not in the cache. A
+missing permission is logged and reported, never raised into a flush or a listener.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import nextcord
+import structlog
+
+from plugins.compliance.levels import reward_roles
+from plugins.compliance.models import STACK
+from plugins.compliance.settings_store import SettingsStore
+from plugins.compliance.xp import LevelUp
+
+if TYPE_CHECKING:
+    from nextcord.ext import commands
+
+log = structlog.get_logger("plugins.compliance")
+
+
+async def add_role(bot: commands.Bot, guild_id: int, user_id: int, role_id: int | None,
+                   reason: str) -> bool:
+    if role_id is None:
+        return True
+    try:
+        await bot.http.add_role(guild_id, user_id, role_id, reason=reason)
+        return True
+    except nextcord.HTTPException as exc:
+        log.warning("compliance.role_add_failed", guild_id=guild_id, role_id=role_id,
+                    status=exc.status, code=exc.code)
+        return False
+
+
+async def remove_role(bot: commands.Bot, guild_id: int, user_id: int, role_id: int | None,
+                      reason: str) -> bool:
+    if role_id is None:
+        return True
+    try:
+        await bot.http.remove_role(guild_id, user_id, role_id, reason=reason)
+        return True
+    except nextcord.HTTPException as exc:
+        log.warning("compliance.role_remove_failed", guild_id=guild_id, role_id=role_id,
+                    status=exc.status, code=exc.code)
+        return False
+
+
+async def apply_rewards(bot: commands.Bot, settings: SettingsStore, guild_id: int,
+                        user_id: int, level: int) -> None:
+    config = await settings.get(guild_id)
+    if not config.role_rewards:
+        return
+    keep, drop = reward_roles(config.role_rewards, level, stack=config.reward_mode == STACK)
+    for role_id in sorted(keep):
+        await add_role(bot, guild_id, user_id, role_id, f"Level {level} reward")
+    guild = bot.get_guild(guild_id)
+    member = guild.get_member(user_id) if guild else None
+    for role_id in sorted(drop):
+        # Only call Discord for roles the member holds (when we can tell).
+        if member is None or member.get_role(role_id) is not None:
+            await remove_role(bot, guild_id, user_id, role_id, "Replaced by a higher reward")
+
+
+async def announce_level_ups(bot: commands.Bot, settings: SettingsStore,
+                             level_ups: list[LevelUp]) -> None:
+    for event in level_ups:
+        await apply_rewards(bot, settings, event.guild_id, event.user_id, event.new_level)
+        config = await settings.get(event.guild_id)
+        if not config.levelup_announce:
+            continue
+        channel_id = config.levelup_channel_id or event.channel_id
+        channel = bot.get_channel(channel_id) if channel_id else None
+        if not isinstance(channel, nextcord.abc.Messageable):
+            continue
+        try:
+            # The mention shows who it is; the bot's allowed_mentions keep it from pinging.
+            await channel.send(f"🎉 <@{event.user_id}> reached **level {event.new_level}** "
+                               f"({event.tier})!")
+        except nextcord.HTTPException as exc:
+            log.warning("compliance.levelup_announce_failed", status=exc.status)

@@ -1,0 +1,76 @@
+"""The MEE6-compatible level curve and named tiers.
+
+Going from level L to L+1 takes 5L² + 50L + 100 XP, so totals imported from MEE6 map to the
+same levels here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# (first level of the tier, name); members start as Seedlings.
+TIERS: tuple[tuple[int, str], ...] = (
+    (0, "Seedling"),
+    (5, "Sprout"),
+    (10, "Vegetative"),
+    (20, "Flowering"),
+    (35, "Harvest"),
+    (50, "Connoisseur"),
+)
+# Past any level a member could reach; bounds the loop in level_for.
+MAX_LEVEL = 1000
+
+
+def xp_for_next(level: int) -> int:
+    """XP needed to go from `level` to `level + 1`."""
+    return 5 * level * level + 50 * level + 100
+
+
+def total_xp_for(level: int) -> int:
+    """Total XP at which `level` is reached."""
+    return sum(xp_for_next(n) for n in range(level))
+
+
+@dataclass(frozen=True)
+class Progress:
+    level: int
+    into_level: int  # XP earned since reaching `level`
+    needed: int  # XP the whole current level takes
+
+    @property
+    def fraction(self) -> float:
+        return self.into_level / self.needed if self.needed else 0.0
+
+
+def progress_for(total_xp: int) -> Progress:
+    level, remaining = 0, max(0, int(total_xp))
+    while level < MAX_LEVEL and remaining >= xp_for_next(level):
+        remaining -= xp_for_next(level)
+        level += 1
+    return Progress(level, remaining, xp_for_next(level))
+
+
+def level_for(total_xp: int) -> int:
+    return progress_for(total_xp).level
+
+
+def tier_for(level: int) -> str:
+    name = TIERS[0][1]
+    for first_level, tier in TIERS:
+        if level >= first_level:
+            name = tier
+    return name
+
+
+def reward_roles(
+    role_rewards: dict[str, int], level: int, *, stack: bool
+) -> tuple[set[int], set[int]]:
+    """(roles the member should have, reward roles to remove) at `level`."""
+    reached = sorted(
+        (int(lvl), int(role)) for lvl, role in role_rewards.items() if int(lvl) <= level
+    )
+    every = {int(role) for role in role_rewards.values()}
+    if not reached:
+        return set(), set()
+    keep = {role for _, role in reached} if stack else {reached[-1][1]}
+    return keep, every - keep

@@ -1,0 +1,79 @@
+"""Compliance tables: one record per (guild, member) and one settings row per guild.
+
+The date of birth is never stored: verification keeps only its outcome (data minimisation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+UNVERIFIED = "unverified"
+PENDING = "pending"
+VERIFIED = "verified"
+DENIED = "denied"
+STATUSES = (UNVERIFIED, PENDING, VERIFIED, DENIED)
+
+SELF_ATTEST = "self_attest"
+STAFF_REVIEW = "staff_review"
+MODES = (SELF_ATTEST, STAFF_REVIEW)
+
+STACK = "stack"
+REPLACE = "replace"
+
+
+class MemberRecord(Model):
+    """A member's verification outcome and engagement in one guild."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    user_id = fields.BigIntField(db_index=True)
+    status = fields.CharField(max_length=16, default=UNVERIFIED)
+    is_21_plus = fields.BooleanField(default=False)
+    verified_at = fields.DatetimeField(null=True)
+    method = fields.CharField(max_length=32, null=True)
+    reviewer_id = fields.BigIntField(null=True)
+    # Failed attempts since the last cooldown, and when the member may try again.
+    failed_attempts = fields.IntField(default=0)
+    retry_at = fields.DatetimeField(null=True)
+    xp = fields.BigIntField(default=0)
+    level = fields.IntField(default=0)
+    message_count = fields.IntField(default=0)
+    last_xp_at = fields.DatetimeField(null=True)
+    tier = fields.CharField(max_length=32, default="Seedling")
+
+    class Meta:
+        table = "compliance_member"
+        unique_together = (("guild_id", "user_id"),)
+        # The leaderboard reads pages in (guild_id, xp DESC, user_id DESC) order from this index.
+        indexes = (("guild_id", "xp", "user_id"),)
+
+
+class GuildSettings(Model):
+    """Per-guild verification and XP settings; a missing row means the defaults."""
+
+    guild_id = fields.BigIntField(primary_key=True, generated=False)
+    verification_mode = fields.CharField(max_length=16, default=SELF_ATTEST)
+    verified_role_id = fields.BigIntField(null=True)
+    review_channel_id = fields.BigIntField(null=True)
+    minimum_age = fields.IntField(default=21)
+    retry_cooldown_seconds = fields.IntField(default=24 * 3600)
+    xp_min = fields.IntField(default=15)
+    xp_max = fields.IntField(default=25)
+    xp_cooldown_seconds = fields.IntField(default=60)
+    voice_xp_per_minute = fields.IntField(default=10)
+    daily_cap_per_reason = fields.IntField(default=500)
+    excluded_channel_ids: Any = fields.JSONField(default=list)
+    excluded_role_ids: Any = fields.JSONField(default=list)
+    levelup_announce = fields.BooleanField(default=False)
+    # None with announcements on: announce in the channel where the member levelled up.
+    levelup_channel_id = fields.BigIntField(null=True)
+    # {"<level>": role_id}; JSON object keys are strings.
+    role_rewards: Any = fields.JSONField(default=dict)
+    reward_mode = fields.CharField(max_length=16, default=STACK)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "compliance_settings"

@@ -1,0 +1,186 @@
+"""XP rules, the MEE6 curve, batched writes, caps and the leaderboard page source."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from tortoise import Tortoise
+
+from plugins.compliance.levels import level_for, progress_for, reward_roles, tier_for, total_xp_for
+from plugins.compliance.models import MemberRecord
+from plugins.compliance.pages import LeaderboardPages
+from plugins.compliance.settings_store import SettingsStore
+from plugins.compliance.xp import XpEngine
+
+GUILD, CHANNEL = 10, 20
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+async def engine(db, clock):
+    levelled: list = []
+
+    async def on_level_up(events):
+        levelled.extend(events)
+
+    xp = XpEngine(SettingsStore(), clock=clock, rng=random.Random(7), on_level_up=on_level_up)
+    xp.levelled = levelled  # type: ignore[attr-defined]
+    return xp
+
+
+def test_level_curve_matches_mee6():
+    # MEE6: 100, 155, 220, 295... XP per level; totals 0, 100, 255, 475, 770.
+    assert [total_xp_for(n) for n in range(5)] == [0, 100, 255, 475, 770]
+    assert level_for(99) == 0 and level_for(100) == 1 and level_for(254) == 1
+    assert level_for(255) == 2
+    assert progress_for(300).into_level == 45 and progress_for(300).needed == 220
+    assert [tier_for(n) for n in (0, 4, 5, 10, 20, 35, 50, 99)] == [
+        "Seedling", "Seedling", "Sprout", "Vegetative", "Flowering", "Harvest", "Connoisseur",
+        "Connoisseur"]
+
+
+def test_role_rewards_stack_or_replace():
+    rewards = {"5": 501, "10": 510, "20": 520}
+    assert reward_roles(rewards, 12, stack=True) == ({501, 510}, {520})
+    assert reward_roles(rewards, 12, stack=False) == ({510}, {501, 520})
+    assert reward_roles(rewards, 3, stack=True) == (set(), set())
+
+
+async def test_message_xp_respects_cooldown_bots_dms_and_exclusions(engine, clock):
+    assert await engine.on_message(None, 1, CHANNEL, [], is_bot=False) == 0
+    assert await engine.on_message(GUILD, 1, CHANNEL, [], is_bot=True) == 0
+    first = await engine.on_message(GUILD, 1, CHANNEL, [], is_bot=False)
+    assert 15 <= first <= 25
+    assert await engine.on_message(GUILD, 1, CHANNEL, [], is_bot=False) == 0
+    clock.now += timedelta(seconds=59)
+    assert await engine.on_message(GUILD, 1, CHANNEL, [], is_bot=False) == 0
+    clock.now += timedelta(seconds=1)
+    second = await engine.on_message(GUILD, 1, CHANNEL, [], is_bot=False)
+    assert second > 0
+    await engine.settings.update(GUILD, excluded_channel_ids=[99], excluded_role_ids=[77])
+    clock.now += timedelta(minutes=5)
+    assert await engine.on_message(GUILD, 2, 99, [], is_bot=False) == 0
+    assert await engine.on_message(GUILD, 2, CHANNEL, [5, 77], is_bot=False) == 0
+    # A thread inside an excluded channel is excluded too.
+    assert await engine.on_message(GUILD, 2, 1234, [], is_bot=False, parent_channel_id=99) == 0
+    await engine.flush()
+    row = await MemberRecord.get(guild_id=GUILD, user_id=1)
+    assert (row.xp, row.message_count) == (first + second, 2)
+    assert not await MemberRecord.filter(user_id=2).exists()
+
+
+async def test_burst_is_written_in_one_transaction_with_few_statements(engine, clock):
+    conn = Tortoise.get_connection("default")
+    seen: list[str] = []
+    cls = type(conn)
+    original = cls.execute_query
+
+    async def counting(self, query, values=None):
+        seen.append(query)
+        return await original(self, query, values)
+
+    for user in range(300):
+        await engine.on_message(GUILD, user, CHANNEL, [], is_bot=False)
+    assert await MemberRecord.all().count() == 0, "nothing is written per message"
+    cls.execute_query = counting  # type: ignore[method-assign]
+    try:
+        await engine.flush()
+    finally:
+        cls.execute_query = original  # type: ignore[method-assign]
+    assert await MemberRecord.filter(guild_id=GUILD).count() == 300
+    # One upsert for all 300 members (no level-ups: 25 XP is below level 1).
+    assert len([q for q in seen if "INSERT" in q]) == 1
+    assert len(seen) <= 3
+
+
+async def test_level_up_is_reported_once_with_new_level_and_tier(engine, clock):
+    await engine.add(GUILD, 5, 99, channel_id=CHANNEL)
+    await engine.flush()
+    assert engine.levelled == []
+    await engine.add(GUILD, 5, 1, channel_id=CHANNEL)
+    await engine.flush()
+    assert [(e.user_id, e.old_level, e.new_level, e.tier, e.channel_id)
+            for e in engine.levelled] == [(5, 0, 1, "Seedling", CHANNEL)]
+    await engine.add(GUILD, 5, total_xp_for(5) - 100)
+    await engine.flush()
+    assert engine.levelled[-1].new_level == 5 and engine.levelled[-1].tier == "Sprout"
+    row = await MemberRecord.get(guild_id=GUILD, user_id=5)
+    assert (row.level, row.tier) == (5, "Sprout")
+
+
+async def test_failed_flush_keeps_the_xp_for_the_next_one(engine):
+    await engine.add(GUILD, 8, 40)
+    conn = Tortoise.get_connection("default")
+    cls = type(conn)
+    original = cls.execute_query
+
+    async def broken(self, query, values=None):
+        raise ConnectionError("database down")
+
+    cls.execute_query = broken  # type: ignore[method-assign]
+    try:
+        assert await engine.flush() == []
+    finally:
+        cls.execute_query = original  # type: ignore[method-assign]
+    await engine.add(GUILD, 8, 2)
+    await engine.flush()
+    assert (await MemberRecord.get(guild_id=GUILD, user_id=8)).xp == 42
+
+
+async def test_other_plugins_awards_are_capped_per_reason_per_day(engine, clock):
+    await engine.settings.update(GUILD, daily_cap_per_reason=100)
+    assert await engine.award(GUILD, 9, 60, "music.listen") == 60
+    assert await engine.award(GUILD, 9, 60, "music.listen") == 40
+    assert await engine.award(GUILD, 9, 60, "music.listen") == 0
+    assert await engine.award(GUILD, 9, 30, "ui.quiz") == 30
+    clock.now += timedelta(days=1)
+    assert await engine.award(GUILD, 9, 10, "music.listen") == 10
+    await engine.flush()
+    assert (await MemberRecord.get(guild_id=GUILD, user_id=9)).xp == 140
+
+
+async def test_size_trigger_flushes_without_waiting_for_the_timer(db, clock):
+    engine = XpEngine(SettingsStore(), clock=clock, max_pending=50)
+    for user in range(49):
+        await engine.add(GUILD, user, 10)
+    assert await MemberRecord.all().count() == 0
+    await engine.add(GUILD, 49, 10)
+    assert await MemberRecord.all().count() == 50 and engine.pending_members == 0
+
+
+async def test_stop_flushes_what_is_left(db, clock):
+    engine = XpEngine(SettingsStore(), clock=clock, flush_interval=3600)
+    engine.start()
+    await engine.add(GUILD, 1, 33)
+    await engine.stop()
+    assert (await MemberRecord.get(guild_id=GUILD, user_id=1)).xp == 33
+
+
+async def test_leaderboard_pages_read_only_the_requested_page(engine):
+    for user in range(1, 26):
+        await engine.add(GUILD, user, user * 10)
+    await engine.add(GUILD + 1, 999, 10_000)
+    await engine.flush()
+    pages = LeaderboardPages()
+    params = {"guild_id": GUILD}
+    assert await pages.page_count(params) == 3
+    first = await pages.rows(params, 0)
+    assert [u for u, _, _ in first] == list(range(25, 15, -1))
+    last = await pages.rows(params, 2)
+    assert [u for u, _, _ in last] == [5, 4, 3, 2, 1]
+    rendered = await pages.render(params, 0)
+    assert rendered.embed.description.startswith("**#1** <@25> — level 1 · 250 XP")

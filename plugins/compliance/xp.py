@@ -1,0 +1,263 @@
+"""XP from messages, voice and other plugins, buffered in memory and written in batches.
+
+A chat burst must not become one database write per message: awards accumulate per
+(guild, member) and are flushed in one transaction, every `flush_interval` seconds or as soon
+as `max_pending` members have pending XP, and on shutdown. A crash (SIGKILL, power loss) loses
+at most the XP earned since the last flush: `flush_interval` seconds (2 s by default) or
+`max_pending` members' worth, whichever comes first. A failed flush keeps the XP for the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import structlog
+from tortoise import Tortoise
+from tortoise.transactions import in_transaction
+
+from plugins.compliance.dates import today_in_new_york
+from plugins.compliance.levels import level_for, tier_for
+from plugins.compliance.settings_store import SettingsStore
+
+log = structlog.get_logger("plugins.compliance.xp")
+
+# Rows per INSERT statement: 5 parameters each stays far below SQLite's 32,766 and
+# PostgreSQL's 32,767 bind parameters.
+ROWS_PER_STATEMENT = 1000
+
+
+@dataclass
+class PendingXp:
+    xp: int = 0
+    messages: int = 0
+    last_xp_at: datetime | None = None
+    channel_id: int | None = None
+
+
+@dataclass(frozen=True)
+class LevelUp:
+    guild_id: int
+    user_id: int
+    old_level: int
+    new_level: int
+    tier: str
+    channel_id: int | None
+
+
+LevelUpHandler = Callable[[list[LevelUp]], Awaitable[None]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _upsert_sql(rows: int, dialect: str) -> str:
+    if dialect == "postgres":
+        marks = ", ".join(
+            f"(${i * 5 + 1}, ${i * 5 + 2}, 'unverified', FALSE, 0, ${i * 5 + 3}, 0, "
+            f"${i * 5 + 4}, ${i * 5 + 5}, 'Seedling')"
+            for i in range(rows)
+        )
+    else:
+        marks = ", ".join("(?, ?, 'unverified', FALSE, 0, ?, 0, ?, ?, 'Seedling')"
+                          for _ in range(rows))
+    sql = (
+        'INSERT INTO "compliance_member" ("guild_id", "user_id", "status", "is_21_plus", '
+        '"failed_attempts", "xp", "level", "message_count", "last_xp_at", "tier") '
+        f"VALUES {marks} "
+        'ON CONFLICT ("guild_id", "user_id") DO UPDATE SET '
+        '"xp" = "compliance_member"."xp" + EXCLUDED."xp", '
+        '"message_count" = "compliance_member"."message_count" + EXCLUDED."message_count", '
+        '"last_xp_at" = COALESCE(EXCLUDED."last_xp_at", "compliance_member"."last_xp_at") '
+        'RETURNING "guild_id", "user_id", "xp", "level"'
+    )
+    if dialect == "postgres":
+        # Tortoise's asyncpg client discards rows of statements starting with INSERT;
+        # a data-modifying CTE returns them (SQLite has no such CTEs, nor needs one).
+        return f"WITH upserted AS ({sql}) SELECT * FROM upserted"
+    return sql
+
+
+def _level_sql(dialect: str) -> str:
+    if dialect == "postgres":
+        return ('UPDATE "compliance_member" SET "level" = $1, "tier" = $2 '
+                'WHERE "guild_id" = $3 AND "user_id" = $4')
+    return ('UPDATE "compliance_member" SET "level" = ?, "tier" = ? '
+            'WHERE "guild_id" = ? AND "user_id" = ?')
+
+
+class XpEngine:
+    """Implements the core's XpProvider and the message/voice XP rules."""
+
+    def __init__(self, settings: SettingsStore, *, flush_interval: float = 2.0,
+                 max_pending: int = 2000, clock: Callable[[], datetime] = utcnow,
+                 rng: random.Random | None = None,
+                 on_level_up: LevelUpHandler | None = None) -> None:
+        self.settings = settings
+        self.flush_interval = flush_interval
+        self.max_pending = max_pending
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.on_level_up = on_level_up
+        self._pending: dict[tuple[int, int], PendingXp] = {}
+        self._last_award: dict[tuple[int, int], datetime] = {}
+        self._daily: dict[tuple[int, int, str], int] = {}
+        self._daily_date: date | None = None
+        self._flush_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.statements = 0
+        self.flushes = 0
+
+    @property
+    def pending_members(self) -> int:
+        return len(self._pending)
+
+    # ----- earning ---------------------------------------------------------------------------
+    async def on_message(self, guild_id: int | None, user_id: int, channel_id: int,
+                         role_ids: Iterable[int], *, is_bot: bool,
+                         parent_channel_id: int | None = None) -> int:
+        """XP for one message; 0 for bots, DMs, excluded channels/roles and the cooldown."""
+        if guild_id is None or is_bot:
+            return 0
+        settings = await self.settings.get(guild_id)
+        excluded_channels = set(settings.excluded_channel_ids or ())
+        if channel_id in excluded_channels or parent_channel_id in excluded_channels:
+            return 0
+        if set(settings.excluded_role_ids or ()) & set(role_ids):
+            return 0
+        now = self.clock()
+        key = (guild_id, user_id)
+        last = self._last_award.get(key)
+        if last is not None and now - last < timedelta(seconds=settings.xp_cooldown_seconds):
+            return 0
+        self._last_award[key] = now
+        low, high = sorted((max(0, settings.xp_min), max(0, settings.xp_max)))
+        amount = self.rng.randint(low, high)
+        await self.add(guild_id, user_id, amount, channel_id=channel_id, message=True)
+        return amount
+
+    async def award(self, guild_id: int, user_id: int, amount: int, reason: str) -> int:
+        """XP from another plugin, capped per member, reason and New York day."""
+        settings = await self.settings.get(guild_id)
+        today = today_in_new_york(self.clock())
+        if today != self._daily_date:
+            self._daily, self._daily_date = {}, today
+        key = (guild_id, user_id, reason[:64])
+        granted = max(0, min(int(amount), settings.daily_cap_per_reason - self._daily.get(key, 0)))
+        if granted:
+            self._daily[key] = self._daily.get(key, 0) + granted
+            await self.add(guild_id, user_id, granted)
+        return granted
+
+    async def add(self, guild_id: int, user_id: int, amount: int, *,
+                  channel_id: int | None = None, message: bool = False) -> None:
+        entry = self._pending.setdefault((guild_id, user_id), PendingXp())
+        entry.xp += amount
+        if message:
+            entry.messages += 1
+            entry.last_xp_at = self.clock()
+        if channel_id is not None:
+            entry.channel_id = channel_id
+        if len(self._pending) >= self.max_pending:
+            await self.flush()
+
+    def pending_for(self, guild_id: int, user_id: int) -> int:
+        entry = self._pending.get((guild_id, user_id))
+        return entry.xp if entry else 0
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop buffered XP and cooldowns of a member whose data is being deleted."""
+        for store in (self._pending, self._last_award):
+            for key in [k for k in store if k[1] == user_id]:
+                del store[key]
+
+    # ----- writing ---------------------------------------------------------------------------
+    async def flush(self) -> list[LevelUp]:
+        """Write everything pending in one transaction; returns (and announces) level-ups."""
+        async with self._flush_lock:
+            if not self._pending:
+                return []
+            batch, self._pending = self._pending, {}
+            try:
+                level_ups = await self._write(batch)
+            except Exception as exc:
+                # Keep the XP for the next flush rather than losing it to a database hiccup.
+                for key, entry in batch.items():
+                    merged = self._pending.setdefault(key, PendingXp())
+                    merged.xp += entry.xp
+                    merged.messages += entry.messages
+                    merged.last_xp_at = merged.last_xp_at or entry.last_xp_at
+                    merged.channel_id = merged.channel_id or entry.channel_id
+                log.warning("xp.flush_failed", error=type(exc).__name__, members=len(batch))
+                return []
+            self.flushes += 1
+        if level_ups and self.on_level_up is not None:
+            try:
+                await self.on_level_up(level_ups)
+            except Exception as exc:
+                log.warning("xp.level_up_handler_failed", error=type(exc).__name__)
+        return level_ups
+
+    async def _write(self, batch: dict[tuple[int, int], PendingXp]) -> list[LevelUp]:
+        items = list(batch.items())
+        dialect = Tortoise.get_connection("default").capabilities.dialect
+        level_ups: list[LevelUp] = []
+        async with in_transaction("default") as conn:
+            for start in range(0, len(items), ROWS_PER_STATEMENT):
+                chunk = items[start:start + ROWS_PER_STATEMENT]
+                values: list[Any] = []
+                for (guild_id, user_id), entry in chunk:
+                    values += [guild_id, user_id, entry.xp, entry.messages, entry.last_xp_at]
+                _, rows = await conn.execute_query(_upsert_sql(len(chunk), dialect), values)
+                self.statements += 1
+                for row in rows:
+                    guild_id, user_id, total, stored = (int(row[0]), int(row[1]), int(row[2]),
+                                                        int(row[3]))
+                    new_level = level_for(total)
+                    if new_level == stored:
+                        continue
+                    tier = tier_for(new_level)
+                    await conn.execute_query(_level_sql(dialect),
+                                             [new_level, tier, guild_id, user_id])
+                    self.statements += 1
+                    if new_level > stored:
+                        level_ups.append(LevelUp(guild_id, user_id, stored, new_level, tier,
+                                                 batch[(guild_id, user_id)].channel_id))
+        return level_ups
+
+    # ----- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="compliance-xp-flush")
+
+    async def stop(self) -> None:
+        """Stop the background task and flush what is left (a clean shutdown loses nothing)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            try:
+                await self.flush()
+                self._prune_cooldowns()
+            except Exception as exc:  # never let the flusher die
+                log.warning("xp.flush_loop_error", error=type(exc).__name__)
+
+    def _prune_cooldowns(self) -> None:
+        # Cooldowns longer than an hour are not supported, so older entries are dead weight.
+        if len(self._last_award) < 50_000:
+            return
+        cutoff = self.clock() - timedelta(hours=1)
+        self._last_award = {k: v for k, v in self._last_award.items() if v >= cutoff}
