@@ -1,0 +1,389 @@
+"""Driving one guild's player from the queue: advancing on TrackEnd, failed and stuck tracks,
+saved positions, restore after a restart and moving players off a dead node.
+
+Everything here reacts to wavelink events or is called by `MusicService`; Discord only appears
+behind the small `VoiceConnector` and `Notifier` protocols, which tests replace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+import wavelink
+
+from bot.errors import UserError
+from plugins.music.lavalink import UNREACHABLE, LavalinkConnection
+from plugins.music.models import MusicSession
+from plugins.music.queue import QueueRepository
+from plugins.music.tracks import TrackInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+log = structlog.get_logger("plugins.music.playback")
+
+# Three failures in a row mean the node or the source is broken: stop instead of looping.
+MAX_FAILURES_IN_ROW = 3
+# Loop-queue re-appends may go past the guild's limit by one: the track was already queued.
+LOOP_SLACK = 1
+RESTORE_CONCURRENCY = 20
+
+
+class Unreachable(UserError):
+    def __init__(self) -> None:
+        super().__init__(UNREACHABLE)
+
+
+class VoiceConnector(Protocol):
+    def has_guild(self, guild_id: int) -> bool: ...
+
+    async def join(self, guild_id: int, channel_id: int, node: wavelink.Node) -> wavelink.Player:
+        ...
+
+    def listeners(self, guild_id: int, channel_id: int) -> set[int]: ...
+
+
+class Notifier(Protocol):
+    async def say(self, channel_id: int | None, text: str) -> None: ...
+
+
+def to_playable(track: TrackInfo) -> wavelink.Playable:
+    """A wavelink track from what we stored, without asking the node to decode it."""
+    return wavelink.Playable({
+        "encoded": track.encoded,
+        "info": {
+            "identifier": track.encoded[:32], "isSeekable": not track.is_stream,
+            "author": track.author, "length": track.length_ms, "isStream": track.is_stream,
+            "position": 0, "title": track.title, "uri": track.uri, "artworkUrl": None,
+            "isrc": None, "sourceName": track.source,
+        },
+        "pluginInfo": {}, "userData": {},
+    })
+
+
+def from_playable(track: wavelink.Playable) -> TrackInfo:
+    return TrackInfo(
+        encoded=track.encoded, title=track.title or "Unknown title", author=track.author or "",
+        uri=track.uri, length_ms=int(track.length or 0), source=track.source or "",
+        is_stream=bool(track.is_stream),
+    )
+
+
+class Playback:
+    def __init__(
+        self,
+        lavalink: LavalinkConnection,
+        queue: QueueRepository,
+        voice: VoiceConnector,
+        notifier: Notifier,
+        *,
+        queue_limit: Callable[[int], Awaitable[int]],
+        on_listened: Callable[[int, set[int], int], Awaitable[None]] | None = None,
+    ) -> None:
+        self.lavalink = lavalink
+        self.queue = queue
+        self.voice = voice
+        self.notifier = notifier
+        self.queue_limit = queue_limit
+        self.on_listened = on_listened
+        self.players: dict[int, wavelink.Player] = {}
+        self.current: dict[int, TrackInfo | None] = {}
+        self._failures: defaultdict[int, int] = defaultdict(int)
+        self._last_error: dict[int, str] = {}
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._last_position: dict[int, int] = {}
+        self._restoring: set[int] = set()
+        self.closing = False
+        # Notified when a track starts or a player moves node: tests and benchmarks wait on it.
+        self.changed = asyncio.Condition()
+        self.failovers: list[tuple[int, str]] = []
+
+    # -- players ----------------------------------------------------------------------------
+
+    async def ensure_player(
+        self, guild_id: int, channel_id: int, text_channel_id: int | None, *, volume: int
+    ) -> wavelink.Player:
+        player = self.players.get(guild_id)
+        if player is not None and player.connected:
+            return player
+        node = self.lavalink.best_node()
+        if node is None:
+            raise Unreachable()
+        try:
+            player = await self.voice.join(guild_id, channel_id, node)
+        except (wavelink.ChannelTimeoutException, TimeoutError):
+            raise UserError("I couldn't join your voice channel in time; try again.") from None
+        self.players[guild_id] = player
+        session, created = await MusicSession.get_or_create(
+            guild_id=guild_id,
+            defaults={"voice_channel_id": channel_id, "text_channel_id": text_channel_id,
+                      "node_id": node.identifier, "volume": volume},
+        )
+        if not created:
+            await MusicSession.filter(guild_id=guild_id).update(
+                voice_channel_id=channel_id, text_channel_id=text_channel_id or
+                session.text_channel_id, node_id=node.identifier, active=True,
+            )
+        return player
+
+    async def session(self, guild_id: int) -> MusicSession | None:
+        return await MusicSession.get_or_none(guild_id=guild_id, active=True)
+
+    # -- advancing --------------------------------------------------------------------------
+
+    async def advance(self, guild_id: int, *, finished: bool = False) -> TrackInfo | None:
+        """Play the next track (after the current one `finished`, or on demand); returns it."""
+        async with self._locks[guild_id]:
+            session = await self.session(guild_id)
+            player = self.players.get(guild_id)
+            if session is None or player is None or self.closing:
+                return None
+            current = TrackInfo.from_json(session.current) if session.current else None
+            replay: TrackInfo | None = None
+            if finished and current is not None:
+                if session.loop_mode == "track":
+                    replay = current
+                elif session.loop_mode == "queue":
+                    limit = await self.queue_limit(guild_id) + LOOP_SLACK
+                    await self.queue.add(guild_id, [current], limit=limit)
+            while True:
+                nxt = replay or await self.queue.pop_next(guild_id)
+                replay = None
+                if nxt is None:
+                    self.current[guild_id] = None
+                    await MusicSession.filter(guild_id=guild_id).update(
+                        current=None, position_ms=0)
+                    return None
+                try:
+                    await player.play(to_playable(nxt), volume=session.volume, paused=False)
+                except wavelink.LavalinkException as exc:
+                    if await self._failed(guild_id, session, nxt,
+                                          f"the music server answered {exc.status}"):
+                        return None
+                    continue
+                self.current[guild_id] = nxt
+                await MusicSession.filter(guild_id=guild_id).update(
+                    current=nxt.to_json(), position_ms=0, paused=False)
+                return nxt
+
+    async def _failed(self, guild_id: int, session: MusicSession, track: TrackInfo,
+                      why: str) -> bool:
+        """Tell the channel; after three in a row stop playback. True when stopped."""
+        self._failures[guild_id] += 1
+        count = self._failures[guild_id]
+        await MusicSession.filter(guild_id=guild_id).update(failures_in_row=count)
+        if count >= MAX_FAILURES_IN_ROW:
+            self._failures[guild_id] = 0
+            self.current[guild_id] = None
+            await MusicSession.filter(guild_id=guild_id).update(current=None, position_ms=0)
+            player = self.players.get(guild_id)
+            if player is not None:
+                with contextlib.suppress(Exception):
+                    await player.skip(force=True)
+            await self.notifier.say(
+                session.text_channel_id,
+                f"Couldn't play **{track.title}** ({why}). Stopped: {count} tracks in a row "
+                "failed, so the music server or the source is having trouble. The rest of "
+                "the queue is kept; use /play or /skip to try again.",
+            )
+            return True
+        await self.notifier.say(
+            session.text_channel_id, f"Couldn't play **{track.title}** ({why}); skipping it."
+        )
+        return False
+
+    # -- wavelink events --------------------------------------------------------------------
+
+    async def dispatch(self, event: str, payload: Any) -> None:
+        """Route a wavelink event (`wavelink_track_end` ...) to its handler; never raises."""
+        handler = getattr(self, "on_" + event.removeprefix("wavelink_"), None)
+        if handler is None or self.closing:
+            return
+        try:
+            await handler(payload)
+        except Exception as exc:
+            log.error("music.event_failed", lavalink_event=event, error=repr(exc), exc_info=True)
+
+    def _guild_of(self, payload: Any) -> int | None:
+        player = getattr(payload, "player", None)
+        # payload.player is None for players wavelink no longer knows (e.g. after switch_node).
+        if player is None or player.guild is None:
+            return None
+        guild_id = player.guild.id
+        return guild_id if self.players.get(guild_id) is player else None
+
+    def _is_current(self, guild_id: int, track: Any) -> bool:
+        current = self.current.get(guild_id)
+        return current is not None and getattr(track, "encoded", None) == current.encoded
+
+    async def on_track_start(self, payload: Any) -> None:
+        guild_id = self._guild_of(payload)
+        if guild_id is None:
+            return
+        await self._notify()
+
+    async def _notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def on_track_exception(self, payload: Any) -> None:
+        guild_id = self._guild_of(payload)
+        if guild_id is not None and self._is_current(guild_id, payload.track):
+            self._last_error[guild_id] = str((payload.exception or {}).get("message") or "error")
+
+    async def on_track_end(self, payload: Any) -> None:
+        guild_id = self._guild_of(payload)
+        if guild_id is None or not self._is_current(guild_id, payload.track):
+            return  # replaced, stopped by us, or an event about an older track
+        if payload.reason == "finished":
+            self._failures[guild_id] = 0
+            await self.advance(guild_id, finished=True)
+        elif payload.reason == "loadFailed":
+            await self._skip_failed(guild_id, self._last_error.pop(guild_id, "it failed to load"))
+
+    async def on_track_stuck(self, payload: Any) -> None:
+        guild_id = self._guild_of(payload)
+        if guild_id is None or not self._is_current(guild_id, payload.track):
+            return
+        seconds = round(int(payload.threshold or 0) / 1000)
+        await self._skip_failed(guild_id, f"it got stuck for {seconds} s")
+
+    async def _skip_failed(self, guild_id: int, why: str) -> None:
+        session = await self.session(guild_id)
+        track = self.current.get(guild_id)
+        if session is None or track is None:
+            return
+        self.current[guild_id] = None
+        if not await self._failed(guild_id, session, track, why):
+            await self.advance(guild_id)
+
+    async def on_player_update(self, payload: Any) -> None:
+        guild_id = self._guild_of(payload)
+        if guild_id is None or self.current.get(guild_id) is None:
+            return
+        position = int(payload.position)
+        previous = self._last_position.get(guild_id)
+        self._last_position[guild_id] = position
+        await MusicSession.filter(guild_id=guild_id, active=True).update(position_ms=position)
+        player = self.players[guild_id]
+        if self.on_listened and previous is not None and position > previous and not player.paused:
+            session = await self.session(guild_id)
+            if session is not None:
+                listeners = self.voice.listeners(guild_id, session.voice_channel_id)
+                await self.on_listened(guild_id, listeners, position - previous)
+
+    async def on_node_ready(self, payload: Any) -> None:
+        node = payload.node
+        if not self.lavalink.owns(node):
+            return
+        if not payload.resumed:
+            # A restarted node forgot its players, but wavelink keeps the stale objects:
+            # send the voice state again and replay the current track where it was.
+            for guild_id, player in list(self.players.items()):
+                if player.node is node:
+                    await self._replay_on(guild_id, player)
+        await self.restore_all()
+
+    async def on_node_disconnected(self, payload: Any) -> None:
+        node = payload.node
+        if not self.lavalink.owns(node):
+            return
+        for guild_id, player in list(self.players.items()):
+            if player.node is not node:
+                continue
+            target = self.lavalink.best_node(exclude=node.identifier)
+            if target is None:
+                log.warning("music.no_failover_node", guild=guild_id)
+                continue
+            try:
+                await player.switch_node(target)
+            except Exception as exc:
+                log.error("music.switch_failed", guild=guild_id, error=repr(exc))
+                continue
+            await MusicSession.filter(guild_id=guild_id).update(node_id=target.identifier)
+            self.failovers.append((guild_id, target.identifier))
+            log.info("music.failover", guild=guild_id, node=target.identifier)
+            await self._notify()
+
+    async def _replay_on(self, guild_id: int, player: wavelink.Player) -> None:
+        session = await self.session(guild_id)
+        if session is None:
+            return
+        try:
+            await player._dispatch_voice_update()
+            current = self.current.get(guild_id)
+            if current is not None:
+                await player.play(to_playable(current), start=max(player.position, 0),
+                                  volume=session.volume, paused=session.paused)
+        except Exception as exc:
+            log.error("music.replay_failed", guild=guild_id, error=repr(exc))
+
+    # -- restore after a restart -------------------------------------------------------------
+
+    async def restore_all(self) -> int:
+        """Rejoin and resume every active session whose guild is available; returns how many."""
+        if self.lavalink.best_node() is None:
+            return 0
+        sessions = await MusicSession.filter(active=True)
+        todo = [s for s in sessions if s.guild_id not in self.players
+                and s.guild_id not in self._restoring and self.voice.has_guild(s.guild_id)]
+        limit = asyncio.Semaphore(RESTORE_CONCURRENCY)
+
+        async def one(session: MusicSession) -> bool:
+            async with limit:
+                return await self.restore(session)
+
+        self._restoring.update(s.guild_id for s in todo)
+        try:
+            results = await asyncio.gather(*(one(s) for s in todo))
+        finally:
+            self._restoring.difference_update(s.guild_id for s in todo)
+        return sum(results)
+
+    async def restore(self, session: MusicSession) -> bool:
+        guild_id = session.guild_id
+        node = self.lavalink.best_node()
+        if node is None:
+            return False
+        try:
+            player = await self.voice.join(guild_id, session.voice_channel_id, node)
+        except Exception as exc:
+            log.warning("music.restore_join_failed", guild=guild_id, error=repr(exc))
+            return False
+        self.players[guild_id] = player
+        await MusicSession.filter(guild_id=guild_id).update(node_id=node.identifier)
+        if not session.current:
+            await self.advance(guild_id)
+            return True
+        track = TrackInfo.from_json(session.current)
+        try:
+            await player.play(to_playable(track), start=int(session.position_ms),
+                              volume=session.volume, paused=session.paused)
+        except wavelink.LavalinkException:
+            await self._skip_failed(guild_id, "the music server refused it after a restart")
+            return True
+        self.current[guild_id] = track
+        log.info("music.restored", guild=guild_id, position_ms=session.position_ms)
+        return True
+
+    # -- leaving ----------------------------------------------------------------------------
+
+    async def end_session(self, guild_id: int) -> None:
+        """Stop, leave voice and forget the session (the queue goes with it)."""
+        async with self._locks[guild_id]:
+            self.current.pop(guild_id, None)
+            player = self.players.pop(guild_id, None)
+            await MusicSession.filter(guild_id=guild_id).delete()
+            await self.queue.clear(guild_id)
+            if player is not None:
+                with contextlib.suppress(Exception):
+                    await player.disconnect()
+
+    async def close(self) -> None:
+        """On shutdown: keep sessions active in the database so the next start restores them."""
+        self.closing = True
+        self.players.clear()
