@@ -7,3 +7,4 @@ class LLMPlugin(Plugin):
     name = "llm"
     version = "0.1.0"
     description = "OpenAI-compatible chat with a cannabis knowledge base."
+    models = "plugins.llm.models"

@@ -1,0 +1,202 @@
+"""The OpenAI-compatible endpoint: the unmodified openai SDK, with every failure turned into
+a message a member can understand. OpenAI, Ollama, vLLM, llama.cpp server and LM Studio all
+work by changing OPENAI_BASE_URL and OPENAI_MODEL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import openai
+import structlog
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+log = structlog.get_logger("plugins.llm.client")
+
+NOT_CONFIGURED = (
+    "The AI assistant is not set up yet. An admin can connect any OpenAI-compatible endpoint "
+    "by setting `OPENAI_BASE_URL` (for example `https://api.openai.com/v1` or a local "
+    "`http://localhost:11434/v1` for Ollama), `OPENAI_MODEL` and, if the endpoint needs one, "
+    "`OPENAI_API_KEY`, then restarting the bot."
+)
+# The SDK retries 408/409/429/5xx and connection failures itself, honouring retry-after up to
+# 120 s; two retries keep the worst case inside Discord's 15-minute interaction token.
+MAX_RETRIES = 2
+# The SDK does not retry a retry-after above this; we tell the member how long to wait instead.
+SDK_MAX_RETRY_AFTER = 120.0
+
+
+class UpstreamError(Exception):
+    """The endpoint failed; `message` is safe to show a member (never a key or a URL)."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+
+
+class ContextTooLong(UpstreamError):
+    def __init__(self) -> None:
+        super().__init__(
+            "The conversation is too long for the model; start a new one with /chat new.",
+            kind="context_length",
+        )
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    usage_reported: bool
+    incomplete: bool
+    finish_reason: str | None
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters per token, the usual rule for English text."""
+    return math.ceil(len(text) / 4)
+
+
+def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
+    return sum(estimate_tokens(m["content"]) + 4 for m in messages)
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    try:
+        value = exc.response.headers.get("retry-after")
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _describe(exc: BaseException) -> UpstreamError:
+    if isinstance(exc, openai.RateLimitError):
+        wait = _retry_after(exc)
+        hint = f" in {math.ceil(wait)} s" if wait else " in a minute"
+        return UpstreamError(f"The AI service is busy; try again{hint}.", kind="rate_limited")
+    if isinstance(exc, openai.BadRequestError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        code = str(body.get("code") or "") + " " + str(exc.message)
+        if "context_length" in code or "maximum context" in code:
+            return ContextTooLong()
+        return UpstreamError("The AI service could not handle that request.", kind="bad_request")
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return UpstreamError(
+            "The AI service refused the bot's credentials; an admin should check "
+            "OPENAI_API_KEY.", kind="auth",
+        )
+    if isinstance(exc, openai.NotFoundError):
+        return UpstreamError(
+            "The AI service does not know the configured model; an admin should check "
+            "OPENAI_MODEL.", kind="not_found",
+        )
+    if isinstance(exc, openai.APITimeoutError | TimeoutError):
+        return UpstreamError("The AI service took too long to answer; try again.", kind="timeout")
+    if isinstance(exc, openai.InternalServerError | openai.APIStatusError):
+        return UpstreamError(
+            "The AI service had a problem; try again in a little while.", kind="server_error"
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        return UpstreamError("The AI service cannot be reached right now.", kind="connection")
+    if isinstance(exc, json.JSONDecodeError | ValueError):
+        # A 200 with a non-JSON body raises a bare JSONDecodeError, not an openai error.
+        return UpstreamError("The AI service sent an unreadable answer; try again.",
+                             kind="invalid_json")
+    return UpstreamError("The AI service failed unexpectedly; try again.", kind="unknown")
+
+
+class ChatClient:
+    def __init__(
+        self, *, base_url: str, api_key: str | None, model: str, timeout: float,
+        max_retries: int = MAX_RETRIES,
+    ) -> None:
+        self.model = model
+        self.timeout = timeout
+        self.max_retries = max_retries
+        # Local servers (Ollama, llama.cpp) need no key, but the SDK insists on one.
+        self._sdk = openai.AsyncOpenAI(
+            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout,
+            max_retries=max_retries,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChatClient | None:
+        """None when no endpoint is configured: commands then explain how to set one up."""
+        if not settings.openai_base_url or not settings.openai_model:
+            return None
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return cls(base_url=settings.openai_base_url, api_key=key, model=settings.openai_model,
+                   timeout=settings.openai_timeout)
+
+    def deadline(self) -> float:
+        """Upper bound on one request including the SDK's retries and their waits, so the
+        member always hears back well inside the 15-minute interaction token."""
+        return (self.max_retries + 1) * self.timeout + self.max_retries * SDK_MAX_RETRY_AFTER
+
+    async def close(self) -> None:
+        await self._sdk.close()
+
+    async def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        on_delta: Callable[[str], Awaitable[None] | None],
+    ) -> Completion:
+        """Stream a reply, calling `on_delta` per text piece. Raises UpstreamError when
+        nothing arrived; a stream that breaks after some text returns it as incomplete."""
+        parts: list[str] = []
+        usage: Any = None
+        finish: str | None = None
+        try:
+            async with asyncio.timeout(self.deadline()):
+                stream = await self._sdk.chat.completions.create(
+                    model=self.model, messages=messages,  # type: ignore[arg-type]
+                    max_tokens=max_tokens, stream=True,
+                    stream_options={"include_usage": True},
+                )
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        usage = chunk.usage
+                    # The usage chunk has no choices; the first delta's content is "".
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+                    delta = choice.delta.content if choice.delta else None
+                    if delta:
+                        parts.append(delta)
+                        result = on_delta(delta)
+                        if result is not None:
+                            await result
+        except (openai.APIError, json.JSONDecodeError, TimeoutError, ValueError) as exc:
+            if parts and isinstance(exc, openai.APIConnectionError | TimeoutError):
+                # Mid-stream drops are never retried by the SDK: keep what arrived.
+                log.warning("llm.stream_broken", error=type(exc).__name__, chars=len(
+                    "".join(parts)))
+                return self._completion(messages, parts, usage, finish, incomplete=True)
+            described = _describe(exc)
+            log.warning("llm.upstream_failed", kind=described.kind, error=type(exc).__name__)
+            raise described from None
+        return self._completion(messages, parts, usage, finish, incomplete=False)
+
+    @staticmethod
+    def _completion(
+        messages: list[dict[str, str]], parts: list[str], usage: Any, finish: str | None,
+        *, incomplete: bool,
+    ) -> Completion:
+        text = "".join(parts)
+        if usage is not None:
+            return Completion(text, int(usage.prompt_tokens or 0),
+                              int(usage.completion_tokens or 0), True, incomplete, finish)
+        # Some servers report no usage (or the stream broke first): estimate so budgets hold.
+        return Completion(text, estimate_prompt_tokens(messages), estimate_tokens(text), False,
+                          incomplete, finish)

@@ -1,0 +1,122 @@
+"""Conversations: which thread holds which chat, ending them, retention cleanup, and the
+member-data hooks (export/delete)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from plugins.llm.models import (
+    CannabisKnowledgeBase,
+    LLMConversation,
+    LLMGuildConfig,
+    LLMMessage,
+    LLMUsage,
+    LLMUserPreferences,
+)
+
+DEFAULT_RETENTION_DAYS = 30
+CLEANUP_BATCH = 1000
+
+
+class ConversationStore:
+    def __init__(self) -> None:
+        # Thread ids with an open conversation: the message listener sees every message in
+        # the guild, and most are not for us; this answers "is it ours?" without a query.
+        self.open_channels: set[int] = set()
+
+    async def load_open(self) -> None:
+        self.open_channels = set(
+            await LLMConversation.filter(active=True).values_list("channel_id", flat=True))
+
+    async def start(self, *, guild_id: int | None, user_id: int, channel_id: int, title: str,
+                    kind: str = "chat") -> LLMConversation:
+        conversation = await LLMConversation.create(
+            guild_id=guild_id, user_id=user_id, channel_id=channel_id, title=title[:100],
+            kind=kind)
+        self.open_channels.add(channel_id)
+        return conversation
+
+    async def in_channel(self, channel_id: int) -> LLMConversation | None:
+        if channel_id not in self.open_channels:
+            return None
+        conversation = await LLMConversation.filter(channel_id=channel_id, active=True).order_by(
+            "-id").first()
+        if conversation is None:
+            self.open_channels.discard(channel_id)
+        return conversation
+
+    async def end(self, conversation: LLMConversation) -> None:
+        conversation.active = False
+        conversation.ended_at = datetime.now(UTC)
+        await conversation.save(update_fields=["active", "ended_at", "updated_at"])
+        self.open_channels.discard(conversation.channel_id)
+
+
+async def cleanup_expired_content(now: datetime | None = None) -> int:
+    """Delete message content older than each guild's retention period; returns rows emptied.
+
+    Rows stay (counts and token totals survive) but what was said is gone.
+    """
+    now = now or datetime.now(UTC)
+    custom = {c.guild_id: c.retention_days for c in await LLMGuildConfig.all()}
+    emptied = 0
+    for guild_id, days in custom.items():
+        emptied += await _empty(now - timedelta(days=days), conversation__guild_id=guild_id)
+    cutoff = now - timedelta(days=DEFAULT_RETENTION_DAYS)
+    emptied += await _empty(cutoff, exclude_guilds=list(custom))
+    return emptied
+
+
+async def _empty(cutoff: datetime, *, exclude_guilds: list[int] | None = None,
+                 **filters: Any) -> int:
+    emptied = 0
+    while True:
+        query = LLMMessage.filter(created_at__lt=cutoff, **filters).exclude(content="")
+        if exclude_guilds:
+            query = query.exclude(conversation__guild_id__in=exclude_guilds)
+        ids = await query.limit(CLEANUP_BATCH).values_list("id", flat=True)
+        if not ids:
+            return emptied
+        emptied += await LLMMessage.filter(id__in=list(ids)).update(content="")
+
+
+async def delete_user_data(user_id: int) -> int:
+    removed = 0
+    conversations = await LLMConversation.filter(user_id=user_id).values_list("id", flat=True)
+    if conversations:
+        removed += await LLMMessage.filter(conversation_id__in=list(conversations)).delete()
+        removed += await LLMConversation.filter(id__in=list(conversations)).delete()
+    removed += await LLMUserPreferences.filter(user_id=user_id).delete()
+    removed += await LLMUsage.filter(user_id=user_id).delete()
+    # Approved entries belong to the community; only the link to the author is removed.
+    removed += await CannabisKnowledgeBase.filter(author_id=user_id).update(author_id=None)
+    return removed
+
+
+async def export_user_data(user_id: int) -> dict[str, Any]:
+    prefs = await LLMUserPreferences.get_or_none(user_id=user_id)
+    conversations = []
+    for conv in await LLMConversation.filter(user_id=user_id).order_by("id"):
+        messages = await LLMMessage.filter(conversation_id=conv.id).order_by("id").values(
+            "role", "content", "tokens", "incomplete", "refused", "created_at")
+        conversations.append({
+            "id": conv.id, "title": conv.title, "kind": conv.kind, "active": conv.active,
+            "created_at": conv.created_at.isoformat(),
+            "messages": [{**m, "created_at": m["created_at"].isoformat()} for m in messages],
+        })
+    usage = await LLMUsage.filter(user_id=user_id).order_by("day").values(
+        "guild_id", "day", "requests", "prompt_tokens", "completion_tokens")
+    return {
+        "preferences": None if prefs is None else {
+            "response_style": prefs.response_style, "max_length": prefs.max_length,
+            "history_enabled": prefs.history_enabled,
+            "cannabis_assistance": prefs.cannabis_assistance,
+            "strain_recommendations": prefs.strain_recommendations,
+            "legal_information": prefs.legal_information, "filter_level": prefs.filter_level,
+        },
+        "conversations": conversations,
+        "usage": [{**u, "day": u["day"].isoformat()} for u in usage],
+        "knowledge_entries": await CannabisKnowledgeBase.filter(author_id=user_id).values_list(
+            "id", flat=True),
+    }

@@ -1,0 +1,196 @@
+"""The community knowledge base: contributions, admin review, and retrieval ranked by
+relevance (PostgreSQL full-text search; token scoring on SQLite). Also the core's
+knowledge-search provider, which other plugins reach through `services.knowledge`."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from tortoise import Tortoise
+from tortoise.expressions import F, Q
+
+from bot.errors import UserError
+from bot.services import KnowledgeHit
+from plugins.llm.models import KB_CATEGORIES, CannabisKnowledgeBase
+
+MAX_QUERY_CHARS = 200
+MAX_TERMS = 12
+# SQLite scores candidates in Python; reading more than this per query would not be bounded.
+SQLITE_CANDIDATES = 200
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STOPWORDS = frozenset(
+    "a an and are as at be but by can do for from how i if in is it its me my of on or so "
+    "the their there this to was what when where which who why will with you your".split()
+)
+MAX_TITLE = 120
+MAX_CONTENT = 4000
+MAX_TAGS = 200
+MAX_URL = 300
+
+
+def query_terms(query: str) -> list[str]:
+    """Plain words of a query: FTS operators, quotes, wildcards and SQL punctuation are
+    dropped here, so nothing a member types is ever interpreted as search syntax."""
+    text = unicodedata.normalize("NFKC", query)[:MAX_QUERY_CHARS].lower()
+    terms: list[str] = []
+    for word in _WORD.findall(text):
+        if len(word) < 2 or word in _STOPWORDS or word in terms:
+            continue
+        terms.append(word)
+    return terms[:MAX_TERMS]
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    category: str
+    title: str
+    content: str
+    tags: str
+    source_url: str | None
+
+    @classmethod
+    def validated(cls, category: str, title: str, content: str, tags: str,
+                  source_url: str | None) -> EntryDraft:
+        category = category.strip().lower()
+        if category not in KB_CATEGORIES:
+            raise UserError(f"Category must be one of: {', '.join(KB_CATEGORIES)}.")
+        title, content = title.strip(), content.strip()
+        if not title or not content:
+            raise UserError("A knowledge entry needs a title and content.")
+        if len(title) > MAX_TITLE or len(content) > MAX_CONTENT:
+            raise UserError(f"Titles hold {MAX_TITLE} and content {MAX_CONTENT} characters.")
+        tags = ", ".join(t.strip().lower() for t in tags.split(",") if t.strip())[:MAX_TAGS]
+        url = (source_url or "").strip() or None
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL:
+                raise UserError("The source must be a web address starting with https://.")
+        return cls(category, title, content, tags, url)
+
+
+class KnowledgeBase:
+    async def add(self, guild_id: int | None, author_id: int, draft: EntryDraft) -> (
+            CannabisKnowledgeBase):
+        """A member's contribution: pending until an admin approves it."""
+        return await CannabisKnowledgeBase.create(
+            guild_id=guild_id, author_id=author_id, status="pending", **draft.__dict__
+        )
+
+    async def get(self, guild_id: int | None, entry_id: int) -> CannabisKnowledgeBase:
+        entry = await CannabisKnowledgeBase.get_or_none(id=entry_id)
+        if entry is None or (entry.guild_id is not None and entry.guild_id != guild_id):
+            raise UserError(f"There is no knowledge entry {entry_id} here.")
+        return entry
+
+    async def next_pending(self, guild_id: int | None) -> CannabisKnowledgeBase | None:
+        return await CannabisKnowledgeBase.filter(guild_id=guild_id, status="pending").order_by(
+            "id").first()
+
+    async def pending_count(self, guild_id: int | None) -> int:
+        return await CannabisKnowledgeBase.filter(guild_id=guild_id, status="pending").count()
+
+    async def review(self, entry: CannabisKnowledgeBase, reviewer_id: int, decision: str) -> None:
+        transitions = {
+            "approve": ("approved", True),
+            "reject": ("rejected", False),
+            "retire": ("retired", False),
+        }
+        status, active = transitions[decision]
+        entry.status, entry.active, entry.reviewer_id = status, active, reviewer_id
+        await entry.save(update_fields=["status", "active", "reviewer_id", "updated_at"])
+
+    async def edit(self, entry: CannabisKnowledgeBase, reviewer_id: int,
+                   draft: EntryDraft) -> None:
+        for key, value in draft.__dict__.items():
+            setattr(entry, key, value)
+        entry.reviewer_id = reviewer_id
+        await entry.save()
+
+    async def search(self, guild_id: int | None, query: str, limit: int = 5,
+                     categories: Sequence[str] = ()) -> list[KnowledgeHit]:
+        """Approved, active entries of this guild or the starter set, best first."""
+        terms = query_terms(query)
+        limit = max(1, min(limit, 25))
+        if not terms:
+            return []
+        conn = Tortoise.get_connection("default")
+        if conn.capabilities.dialect == "postgres":
+            return await self._search_postgres(conn, guild_id, terms, limit, categories)
+        return await self._search_tokens(guild_id, terms, limit, categories)
+
+    async def _search_postgres(self, conn: object, guild_id: int | None, terms: list[str],
+                               limit: int, categories: Sequence[str]) -> list[KnowledgeHit]:
+        # websearch_to_tsquery never raises on syntax, and the terms are plain words joined
+        # with "or", so a member's text is only ever data.
+        document = ("setweight(to_tsvector('english', title), 'A') || "
+                    "setweight(to_tsvector('english', tags), 'B') || "
+                    "to_tsvector('english', content)")
+        params: list[object] = [" or ".join(terms), guild_id, limit]
+        category_sql = ""
+        if categories:
+            category_sql = "AND category = ANY($4::text[])"
+            params.append(list(categories))
+        sql = f"""
+            SELECT id, title, content, category, source_url,
+                   ts_rank({document}, query) AS score
+            FROM llm_knowledge, websearch_to_tsquery('english', $1) AS query
+            WHERE status = 'approved' AND active
+              AND (guild_id IS NULL OR guild_id = $2)
+              {category_sql}
+              AND ({document}) @@ query
+            ORDER BY score DESC, id
+            LIMIT $3
+        """
+        rows = await conn.execute_query_dict(sql, params)  # type: ignore[attr-defined]
+        return [KnowledgeHit(id=r["id"], title=r["title"], content=r["content"],
+                             category=r["category"], source_url=r["source_url"],
+                             score=float(r["score"])) for r in rows]
+
+    async def _search_tokens(self, guild_id: int | None, terms: list[str], limit: int,
+                             categories: Sequence[str]) -> list[KnowledgeHit]:
+        match = Q()
+        for term in terms:
+            match |= Q(title__icontains=term) | Q(tags__icontains=term) | Q(
+                content__icontains=term)
+        query = CannabisKnowledgeBase.filter(
+            Q(guild_id=guild_id) | Q(guild_id__isnull=True), match, status="approved",
+            active=True,
+        )
+        if categories:
+            query = query.filter(category__in=list(categories))
+        rows = await query.order_by("-usage_count", "id").limit(SQLITE_CANDIDATES)
+        scored: list[tuple[float, CannabisKnowledgeBase]] = []
+        for row in rows:
+            title, tags, content = row.title.lower(), row.tags.lower(), row.content.lower()
+            score = 0.0
+            for term in terms:
+                score += 3.0 * (term in title) + 2.0 * (term in tags)
+                score += min(content.count(term), 3) * 0.5
+            scored.append((score, row))
+        scored.sort(key=lambda pair: (-pair[0], pair[1].id))
+        return [KnowledgeHit(id=r.id, title=r.title, content=r.content, category=r.category,
+                             source_url=r.source_url, score=s) for s, r in scored[:limit]]
+
+    async def count_use(self, entry_ids: Sequence[int]) -> None:
+        if entry_ids:
+            await CannabisKnowledgeBase.filter(id__in=list(entry_ids)).update(
+                usage_count=F("usage_count") + 1)
+
+
+class KnowledgeProvider:
+    """What the core's `services.knowledge` calls (the ui plugin uses it)."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    async def search(self, guild_id: int | None, query: str, limit: int) -> list[KnowledgeHit]:
+        return await self.kb.search(guild_id, query, limit)
+
+
+def citation(hit: KnowledgeHit) -> str:
+    source = f" — <{hit.source_url}>" if hit.source_url else ""
+    return f"[KB {hit.id}] {hit.title}{source}"

@@ -1,0 +1,146 @@
+"""Tables of the llm plugin: conversations, their messages, member preferences, token usage,
+per-guild configuration and the admin-approved cannabis knowledge base."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+KB_CATEGORIES = ("strains", "cultivation", "legal", "medical", "consumption", "safety")
+KB_STATUSES = ("pending", "approved", "rejected", "retired")
+RESPONSE_STYLES = ("casual", "educational", "technical")
+FILTER_LEVELS = ("strict", "moderate", "relaxed")
+
+
+class LLMConversation(Model):
+    """One chat with the assistant, usually living in its own Discord thread."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField(null=True, db_index=True)
+    user_id = fields.BigIntField(db_index=True)
+    # The thread (or channel) replies arrive in; one open conversation per thread.
+    channel_id = fields.BigIntField(db_index=True)
+    title = fields.CharField(max_length=100, default="")
+    kind = fields.CharField(max_length=16, default="chat")  # chat | strain | grow | legal
+    active = fields.BooleanField(default=True)
+    message_count = fields.IntField(default=0)
+    total_tokens = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    ended_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "llm_conversation"
+
+
+class LLMMessage(Model):
+    """A turn of a conversation. `content` is emptied by retention cleanup or history off."""
+
+    id = fields.BigIntField(primary_key=True)
+    conversation: fields.ForeignKeyRelation[LLMConversation] = fields.ForeignKeyField(
+        "llm.LLMConversation", related_name="messages", on_delete=fields.CASCADE
+    )
+    user_id = fields.BigIntField(null=True, db_index=True)
+    role = fields.CharField(max_length=16)  # user | assistant
+    content = fields.TextField(default="")
+    tokens = fields.IntField(default=0)
+    # A reply whose stream broke mid-way: kept, but marked so it is never mistaken for whole.
+    incomplete = fields.BooleanField(default=False)
+    refused = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "llm_message"
+        # Context building reads "newest N of one conversation": this index makes it N rows.
+        indexes = (("conversation_id", "id"),)
+
+
+class LLMUserPreferences(Model):
+    """How a member wants the assistant to answer them."""
+
+    user_id = fields.BigIntField(primary_key=True, generated=False)
+    response_style = fields.CharField(max_length=16, default="educational")
+    max_length = fields.IntField(default=800)  # reply tokens, capped by OPENAI_MAX_TOKENS
+    history_enabled = fields.BooleanField(default=True)
+    cannabis_assistance = fields.BooleanField(default=True)
+    strain_recommendations = fields.BooleanField(default=True)
+    legal_information = fields.BooleanField(default=True)
+    filter_level = fields.CharField(max_length=16, default="moderate")
+    # Counts answers so safety reminders come at a cadence, not on every message.
+    answers_since_reminder = fields.IntField(default=0)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "llm_user_preferences"
+
+
+class LLMUsage(Model):
+    """Tokens one member used in one guild on one UTC day; sums give monthly guild totals."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField(null=True)
+    user_id = fields.BigIntField()
+    day = fields.DateField()
+    requests = fields.IntField(default=0)
+    prompt_tokens = fields.IntField(default=0)
+    completion_tokens = fields.IntField(default=0)
+    # True when at least one count was estimated because the API reported no usage.
+    estimated = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "llm_usage"
+        unique_together = (("guild_id", "user_id", "day"),)
+        indexes = (("guild_id", "day"),)
+
+
+class LLMGuildConfig(Model):
+    """What admins set per guild; defaults apply while no row exists."""
+
+    guild_id = fields.BigIntField(primary_key=True, generated=False)
+    kb_contributor_role_id = fields.BigIntField(null=True)
+    user_daily_tokens = fields.IntField(default=20_000)
+    guild_monthly_tokens = fields.IntField(default=2_000_000)
+    requests_per_minute = fields.IntField(default=5)
+    retention_days = fields.IntField(default=30)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "llm_guild_config"
+
+
+class CannabisKnowledgeBase(Model):
+    """An entry of the community knowledge base; only approved, active ones are retrieved."""
+
+    id = fields.BigIntField(primary_key=True)
+    # NULL: a starter entry shared by every guild.
+    guild_id = fields.BigIntField(null=True, db_index=True)
+    category = fields.CharField(max_length=16)
+    title = fields.CharField(max_length=120)
+    content = fields.TextField()
+    tags = fields.CharField(max_length=200, default="")
+    source_url = fields.CharField(max_length=300, null=True)
+    status = fields.CharField(max_length=16, default="pending", db_index=True)
+    active = fields.BooleanField(default=True)
+    author_id = fields.BigIntField(null=True)
+    reviewer_id = fields.BigIntField(null=True)
+    usage_count = fields.IntField(default=0)
+    # Stable key of a starter entry, so seeding twice never duplicates it.
+    seed_key = fields.CharField(max_length=64, null=True, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "llm_knowledge"
+
+    def cite(self) -> str:
+        source = f" — {self.source_url}" if self.source_url else ""
+        return f"[KB {self.id}] {self.title}{source}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "category": self.category, "title": self.title,
+            "content": self.content, "tags": self.tags, "source_url": self.source_url,
+            "status": self.status, "active": self.active,
+        }

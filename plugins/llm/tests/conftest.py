@@ -1,0 +1,106 @@
+"""Service-level harness: the real ChatService against the fake OpenAI server and a real
+database, with a list-backed message sink standing in for Discord."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from bot.audit import AuditWriter
+from bot.services import GateDecision
+from bot.settings import Settings
+from plugins.llm.client import ChatClient
+from plugins.llm.service import ChatService
+
+GUILD = 111
+MEMBER = 222
+
+
+class ListSink:
+    """Messages as a list; `log` records each Discord call the relay made."""
+
+    def __init__(self) -> None:
+        self.messages: list[str | None] = []
+        self.log: list[tuple[str, int, str]] = []
+
+    async def send(self, content: str) -> int:
+        assert len(content) <= 2000
+        self.messages.append(content)
+        self.log.append(("send", len(self.messages) - 1, content))
+        return len(self.messages) - 1
+
+    async def edit(self, handle: int, content: str) -> None:
+        assert len(content) <= 2000
+        self.messages[handle] = content
+        self.log.append(("edit", handle, content))
+
+    async def delete(self, handle: int) -> None:
+        self.messages[handle] = None
+        self.log.append(("delete", handle, ""))
+
+    @property
+    def visible(self) -> list[str]:
+        return [m for m in self.messages if m is not None]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.visible)
+
+
+class Gate:
+    def __init__(self) -> None:
+        self.verified: set[int] = {MEMBER}
+        self.calls: list[tuple[int | None, int, str]] = []
+
+    async def check(self, guild_id: int | None, user_id: int, feature: str) -> GateDecision:
+        self.calls.append((guild_id, user_id, feature))
+        if user_id in self.verified:
+            return GateDecision(True, "verified")
+        return GateDecision(False, "unverified", "Verify your age with /verify first.")
+
+
+class Xp:
+    def __init__(self) -> None:
+        self.awards: list[tuple[int | None, int, int, str]] = []
+
+    async def award(self, guild_id: int | None, user_id: int, amount: int, reason: str) -> int:
+        self.awards.append((guild_id, user_id, amount, reason))
+        return amount
+
+
+@dataclass
+class FakeServices:
+    audit: AuditWriter = field(default_factory=AuditWriter)
+    age_gate: Gate = field(default_factory=Gate)
+    xp: Xp = field(default_factory=Xp)
+
+
+@dataclass
+class Harness:
+    service: ChatService
+    services: FakeServices
+    settings: Settings
+    openai: Any
+
+
+def make_settings(fake_openai: Any, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "openai_base_url": fake_openai.base_url, "openai_api_key": fake_openai.api_key,
+        "openai_model": "growmies-test-model", "openai_timeout": 5.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def harness(db: str, fake_openai: Any) -> AsyncIterator[Harness]:
+    settings = make_settings(fake_openai)
+    services = FakeServices()
+    client = ChatClient.from_settings(settings)
+    service = ChatService(settings=settings, services=services, client=client)  # type: ignore[arg-type]
+    yield Harness(service, services, settings, fake_openai)
+    if client is not None:
+        await client.close()
