@@ -1,9 +1,63 @@
 from __future__ import annotations
 
-from bot.contract import Plugin
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from bot.contract import ComponentHandler, Plugin, PluginContext
+from plugins.ui import components, forms, quiz, quiz_components, strains
+from plugins.ui.models import Strain
+
+if TYPE_CHECKING:
+    from nextcord.ext import commands
 
 
 class UIPlugin(Plugin):
     name = "ui"
     version = "0.1.0"
     description = "Strain explorer, grow wizard, NJ compliance checker and quizzes."
+    data_statement = (
+        "Stores your quiz attempts (time, category, score) and quiz answers; strains and quiz "
+        "questions record which admin added them. Grow-wizard and compliance-check answers "
+        "live only in the form's expiring state (7 days) and the audit log keeps a summary."
+    )
+    models = "plugins.ui.models"
+
+    async def setup(self, ctx: PluginContext) -> None:
+        blocks = ctx.services.blocks
+        blocks.page_source(components.STRAIN_PAGES, components.StrainPages())
+        blocks.callback(components.OPEN_CARD, components.open_card)
+        blocks.callback(forms.GROW_DONE, components.grow_done)
+        blocks.callback(forms.COMPLIANCE_DONE, components.compliance_done)
+        blocks.callback(forms.STRAIN_SAVED, components.strain_saved)
+        blocks.callback(forms.QUIZ_ADDED, quiz_components.question_added)
+        for make_form in forms.ALL_FORMS:
+            blocks.form(make_form())
+        # Fresh installs get the starter data without running `growmies seed`.
+        if not await Strain.exists():
+            added = await self.seed()
+            ctx.log.info("ui.seeded", records=added)
+
+    async def seed(self) -> int:
+        """Load the shipped strains and starter quiz questions; idempotent."""
+        return await strains.seed_strains() + await quiz.seed_questions()
+
+    def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
+        from plugins.ui.cog import UICog
+
+        return [UICog(ctx)]
+
+    def component_handlers(self) -> Mapping[str, ComponentHandler]:
+        return {
+            "strain.details": components.on_details,
+            "strain.effects": components.on_effects,
+            "strain.grow": components.on_growing,
+            "strain.pick": components.on_pick,
+            "explore.cat": components.on_explore_category,
+            "quiz.answer": quiz_components.on_answer,
+        }
+
+    async def delete_user_data(self, user_id: int) -> int:
+        return await quiz.delete_member_data(user_id)
+
+    async def export_user_data(self, user_id: int) -> dict[str, Any]:
+        return await quiz.export_member_data(user_id)

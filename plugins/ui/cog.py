@@ -1,0 +1,164 @@
+"""Slash commands of the ui plugin: each one translates the interaction into service calls."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import nextcord
+from nextcord.ext import commands
+
+from bot.components.autocomplete import answer_autocomplete
+from bot.components.forms import start_form
+from bot.contract import age_restricted, requires_permissions
+from bot.errors import UserError
+from plugins.ui import cards, strains
+from plugins.ui.components import (
+    STRAIN_FEATURE,
+    send_card,
+    send_explorer,
+    send_recommendations,
+)
+from plugins.ui.forms import (
+    COMPLIANCE_FORM,
+    GROW_FORM,
+    QUIZ_ADD_FORM,
+    STRAIN_ADD_FORM,
+    STRAIN_EDIT_FORM,
+)
+from plugins.ui.quiz import QUIZ_CATEGORIES
+from plugins.ui.quiz_components import QUIZ_FEATURE, start_quiz
+
+if TYPE_CHECKING:
+    from bot.contract import PluginContext
+
+PLUGIN = "ui"
+GROW_FEATURE = "grow_wizard"
+COMPLIANCE_FEATURE = "compliance_check"
+EFFECT_CHOICES = {effect: effect for effect in strains.EFFECTS}
+EXPERIENCE_CHOICES = {level.title(): level for level in strains.EXPERIENCE}
+CATEGORY_CHOICES = {label: key for key, label in QUIZ_CATEGORIES.items()}
+
+
+async def strain_choices(query: str) -> list[tuple[str, str]]:
+    """Autocomplete source: (label shown, strain name sent back)."""
+    return [(cards.choice_label(s), s.name) for s in await strains.autocomplete_strains(query)]
+
+
+async def resolve_strain(name: str) -> strains.Strain:
+    strain = await strains.find_strain(name)
+    if strain is not None:
+        return strain
+    close = await strains.suggestions(name)
+    hint = f" Did you mean {', '.join(f'**{n}**' for n in close)}?" if close else ""
+    shown = " ".join(name.split())[:60] or "that"
+    raise UserError(f"I don't know a strain called “{shown}”.{hint} Pick one from the list "
+                    "as you type.")
+
+
+class UICog(commands.Cog, name="ui"):
+    def __init__(self, ctx: PluginContext) -> None:
+        self.ctx = ctx
+
+    # ----- /strain ------------------------------------------------------------------------
+    @nextcord.slash_command(name="strain", description="Explore cannabis strains (21+)")
+    async def strain(self, interaction: nextcord.Interaction) -> None:
+        """Group: only its subcommands run."""
+
+    @strain.subcommand(name="info", description="A strain's card: type, THC/CBD, effects")
+    @age_restricted(STRAIN_FEATURE)
+    async def strain_info(
+        self, interaction: nextcord.Interaction,
+        name: str = nextcord.SlashOption(description="Strain name", autocomplete=True),
+    ) -> None:
+        strain = await resolve_strain(name)
+        await send_card(self.ctx.bot, interaction, strain, ephemeral=False)
+
+    @strain_info.on_autocomplete("name")
+    async def _strain_info_names(self, interaction: nextcord.Interaction, name: str) -> None:
+        await answer_autocomplete(interaction, name, strain_choices)
+
+    @strain.subcommand(name="recommend", description="Strains known for an effect")
+    @age_restricted(STRAIN_FEATURE)
+    async def strain_recommend(
+        self, interaction: nextcord.Interaction,
+        effect: str = nextcord.SlashOption(description="The effect you want",
+                                           choices=EFFECT_CHOICES),
+        experience: str | None = nextcord.SlashOption(
+            description="Your experience with cannabis", choices=EXPERIENCE_CHOICES,
+            required=False, default=None),
+    ) -> None:
+        if effect not in strains.EFFECTS or (experience and experience not in strains.EXPERIENCE):
+            raise UserError("Pick the effect and experience from the lists.")
+        await send_recommendations(self.ctx.bot, interaction, effect, experience)
+
+    @strain.subcommand(name="explore", description="Browse strains by category")
+    @age_restricted(STRAIN_FEATURE)
+    async def strain_explore(self, interaction: nextcord.Interaction) -> None:
+        await send_explorer(self.ctx.bot, interaction)
+
+    @strain.subcommand(name="add", description="Add a strain (admins)")
+    @age_restricted(STRAIN_FEATURE)
+    @requires_permissions(manage_guild=True)
+    async def strain_add(self, interaction: nextcord.Interaction) -> None:
+        await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=STRAIN_ADD_FORM,
+                         age_feature=STRAIN_FEATURE)
+
+    @strain.subcommand(name="edit", description="Edit a strain (admins)")
+    @age_restricted(STRAIN_FEATURE)
+    @requires_permissions(manage_guild=True)
+    async def strain_edit(
+        self, interaction: nextcord.Interaction,
+        name: str = nextcord.SlashOption(description="Strain to edit", autocomplete=True),
+    ) -> None:
+        strain = await resolve_strain(name)
+        await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=STRAIN_EDIT_FORM,
+                         payload={"strain_id": strain.id}, age_feature=STRAIN_FEATURE)
+
+    @strain_edit.on_autocomplete("name")
+    async def _strain_edit_names(self, interaction: nextcord.Interaction, name: str) -> None:
+        await answer_autocomplete(interaction, name, strain_choices)
+
+    # ----- /quiz --------------------------------------------------------------------------
+    @nextcord.slash_command(name="quiz", description="Cannabis knowledge quizzes (21+)")
+    async def quiz(self, interaction: nextcord.Interaction) -> None:
+        """Group: only its subcommands run."""
+
+    @quiz.subcommand(name="start", description="Start a quiz")
+    @age_restricted(QUIZ_FEATURE)
+    async def quiz_start(
+        self, interaction: nextcord.Interaction,
+        category: str | None = nextcord.SlashOption(description="Question category",
+                                                    choices=CATEGORY_CHOICES, required=False,
+                                                    default=None),
+    ) -> None:
+        if category is not None and category not in QUIZ_CATEGORIES:
+            raise UserError("Pick a category from the list.")
+        await start_quiz(self.ctx.bot, interaction, category)
+
+    @quiz.subcommand(name="add", description="Add a quiz question (admins)")
+    @age_restricted(QUIZ_FEATURE)
+    @requires_permissions(manage_guild=True)
+    async def quiz_add(self, interaction: nextcord.Interaction) -> None:
+        await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=QUIZ_ADD_FORM,
+                         age_feature=QUIZ_FEATURE)
+
+    # ----- /grow, /compliance -------------------------------------------------------------
+    @nextcord.slash_command(name="grow", description="Growing guides (21+)")
+    async def grow(self, interaction: nextcord.Interaction) -> None:
+        """Group: only its subcommands run."""
+
+    @grow.subcommand(name="wizard", description="A step-by-step guide for your setup")
+    @age_restricted(GROW_FEATURE)
+    async def grow_wizard(self, interaction: nextcord.Interaction) -> None:
+        await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=GROW_FORM,
+                         age_feature=GROW_FEATURE)
+
+    @nextcord.slash_command(name="compliance", description="New Jersey cannabis law (21+)")
+    async def compliance(self, interaction: nextcord.Interaction) -> None:
+        """Group: only its subcommands run."""
+
+    @compliance.subcommand(name="check", description="What NJ law says about your plan")
+    @age_restricted(COMPLIANCE_FEATURE)
+    async def compliance_check(self, interaction: nextcord.Interaction) -> None:
+        await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=COMPLIANCE_FORM,
+                         age_feature=COMPLIANCE_FEATURE)

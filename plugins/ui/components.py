@@ -1,0 +1,249 @@
+"""Component handlers and block callbacks: strain card buttons, pickers, explore, forms' ends.
+
+All state is in the core's component store (restart-proof); 21+ state carries age_feature,
+so the router asks the age gate on every click, whoever's message the control sits on.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import nextcord
+from nextcord.ui import Select
+
+from bot.components import ids
+from bot.components.paginator import send_paginator
+from bot.components.registry import Page
+from bot.components.select import Option, send_large_select
+from bot.components.ui import button, controls
+from bot.errors import ControlExpired, UserError
+from plugins.ui import cards, compliance, grow, strains
+from plugins.ui.models import Strain
+
+if TYPE_CHECKING:
+    from bot.client import GrowmiesBot
+    from bot.components.context import ComponentContext
+
+PLUGIN = "ui"
+STRAIN_FEATURE = "strain"
+CARD_TTL = timedelta(days=30)
+PICKER_TTL = timedelta(hours=2)
+STRAIN_PAGES = "ui.strains"
+OPEN_CARD = "ui.open_card"
+XP_GROW_WIZARD = 5
+XP_COMPLIANCE_CHECK = 5
+
+
+async def send_card(bot: GrowmiesBot, interaction: nextcord.Interaction, strain: Strain,
+                    *, ephemeral: bool) -> None:
+    """The strain card with Details / Effects / Growing. Anyone may press the buttons of a
+    shared card, but each press asks the age gate (age_feature)."""
+    state = await bot.services.components.create(
+        PLUGIN, "card", {"strain_id": strain.id}, owner_id=None,
+        guild_id=interaction.guild_id, ttl=CARD_TTL, age_feature=STRAIN_FEATURE,
+    )
+    view = controls(
+        button("Details", ids.build(PLUGIN, "strain.details", state.id),
+               style=nextcord.ButtonStyle.primary),
+        button("Effects", ids.build(PLUGIN, "strain.effects", state.id)),
+        button("Growing", ids.build(PLUGIN, "strain.grow", state.id)),
+    )
+    await interaction.send(embed=cards.strain_card(strain), view=view, ephemeral=ephemeral)
+
+
+async def _card_strain(ctx: ComponentContext) -> Strain:
+    strain = await Strain.get_or_none(id=int(ctx.data.get("strain_id", 0)))
+    if strain is None:
+        raise ControlExpired("this strain was removed; look it up again with /strain info")
+    return strain
+
+
+async def on_details(ctx: ComponentContext) -> None:
+    strain = await _card_strain(ctx)
+    hits = await ctx.services.knowledge.search(ctx.guild_id, f"{strain.name} strain", 3)
+    await ctx.send(embed=cards.strain_details(strain, hits))
+
+
+async def on_effects(ctx: ComponentContext) -> None:
+    await ctx.send(embed=cards.strain_effects(await _card_strain(ctx)))
+
+
+async def on_growing(ctx: ComponentContext) -> None:
+    await ctx.send(embed=cards.strain_growing(await _card_strain(ctx)))
+
+
+def strain_select(state_id: str, action: str, rows: list[Strain], placeholder: str) -> Select:
+    return Select(
+        custom_id=ids.build(PLUGIN, action, state_id), placeholder=placeholder,
+        options=[nextcord.SelectOption(label=s.name[:100], value=str(s.id),
+                                       description=cards.choice_label(s)[:100])
+                 for s in rows[:25]],
+    )
+
+
+async def send_recommendations(bot: GrowmiesBot, interaction: nextcord.Interaction,
+                               effect: str, experience: str | None) -> None:
+    rows = await strains.recommend(effect, experience)
+    if not rows:
+        raise UserError(f"No strains list **{effect}** as an effect yet.")
+    assert interaction.user is not None
+    state = await bot.services.components.create(
+        PLUGIN, "picker", {"ids": [s.id for s in rows]}, owner_id=interaction.user.id,
+        guild_id=interaction.guild_id, ttl=PICKER_TTL, age_feature=STRAIN_FEATURE,
+    )
+    level = experience or "any experience"
+    embed = cards.strain_list(f"Strains for feeling {effect.lower()} ({level})", rows)
+    if experience == "beginner":
+        embed.description = (embed.description or "") + (
+            "\n\nNew to cannabis? Start low (2.5–5 mg THC in edibles, one small puff), "
+            "wait, and never drive impaired."
+        )
+    embed.set_footer(text=cards.DISCLAIMER)
+    await interaction.send(
+        embed=embed, ephemeral=True,
+        view=controls(strain_select(state.id, "strain.pick", rows, "Open a strain card…")),
+    )
+
+
+async def on_pick(ctx: ComponentContext) -> None:
+    allowed = {str(i) for i in ctx.data.get("ids", [])}
+    values = ctx.values
+    if not values or values[0] not in allowed:
+        raise ControlExpired()
+    strain = await Strain.get_or_none(id=int(values[0]))
+    if strain is None:
+        raise ControlExpired("this strain was removed")
+    await send_card(ctx.bot, ctx.interaction, strain, ephemeral=True)
+
+
+async def send_explorer(bot: GrowmiesBot, interaction: nextcord.Interaction) -> None:
+    assert interaction.user is not None
+    state = await bot.services.components.create(
+        PLUGIN, "explore", {}, owner_id=interaction.user.id, guild_id=interaction.guild_id,
+        ttl=PICKER_TTL, age_feature=STRAIN_FEATURE,
+    )
+    counts = {key: await strains.category_count(key) for key in strains.CATEGORIES}
+    select = Select(
+        custom_id=ids.build(PLUGIN, "explore.cat", state.id), placeholder="Pick a category…",
+        options=[nextcord.SelectOption(label=f"{label} ({counts[key]})", value=key)
+                 for key, label in strains.CATEGORIES.items()],
+    )
+    await interaction.send("🌿 **Strain explorer** — pick a category.", view=controls(select),
+                           ephemeral=True)
+
+
+class StrainPages:
+    """Paginator source: one page of one category, read with LIMIT/OFFSET on demand."""
+
+    async def page_count(self, params: dict[str, Any]) -> int:
+        total = await strains.category_count(str(params.get("category", "all")))
+        return max(1, -(-total // strains.PAGE_SIZE))
+
+    async def render(self, params: dict[str, Any], page: int) -> Page:
+        category = str(params.get("category", "all"))
+        rows = await strains.category_page(category, page)
+        title = f"{strains.CATEGORIES.get(category, 'Strains')} strains"
+        return Page(embed=cards.strain_list(title, rows, start=page * strains.PAGE_SIZE))
+
+
+async def on_explore_category(ctx: ComponentContext) -> None:
+    values = ctx.values
+    if not values or values[0] not in strains.CATEGORIES:
+        raise ControlExpired()
+    category = values[0]
+    names = await strains.category_names(category)
+    if not names:
+        raise UserError("No strains in that category yet.")
+    await send_paginator(ctx.bot, ctx.interaction, plugin=PLUGIN, source=STRAIN_PAGES,
+                         params={"category": category}, ephemeral=True,
+                         age_feature=STRAIN_FEATURE)
+    await send_large_select(
+        ctx.bot, ctx.interaction, plugin=PLUGIN, callback=OPEN_CARD,
+        options=[Option(name, name, kind) for name, kind in names],
+        prompt="Open a card from this list:", placeholder="Strain…",
+        age_feature=STRAIN_FEATURE,
+    )
+
+
+async def open_card(ctx: ComponentContext, result: dict[str, Any]) -> None:
+    strain = await strains.find_strain(str(result.get("value", "")))
+    if strain is None:
+        raise UserError("That strain is no longer in the list.")
+    await send_card(ctx.bot, ctx.interaction, strain, ephemeral=True)
+
+
+async def grow_done(ctx: ComponentContext, result: dict[str, Any]) -> None:
+    answers = result["answers"]
+    plan = grow.GrowPlan(goal=answers["goal"], experience=answers["experience"],
+                         space=answers["space"], medium=answers["medium"],
+                         lighting=answers["lighting"])
+    hits = await ctx.services.knowledge.search(ctx.guild_id, plan.query(), 3)
+    embed = nextcord.Embed(title="🌱 Your grow guide", description=grow.render_guide(plan, hits))
+    embed.set_footer(text="Knowledge base" if hits else "Growmies starter guide")
+    await ctx.send(embed=embed)
+    await ctx.services.audit.record(
+        "ui.grow_wizard.completed", guild_id=ctx.guild_id, actor_id=ctx.user_id,
+        target="grow_wizard", details={**answers, "knowledge_hits": len(hits)},
+    )
+    await ctx.services.xp.award(ctx.guild_id, ctx.user_id, XP_GROW_WIZARD, "ui.grow_wizard")
+
+
+async def compliance_done(ctx: ComponentContext, result: dict[str, Any]) -> None:
+    answers = result["answers"]
+    amount = compliance.parse_amount(answers["amount"])
+    findings = compliance.check_plan(amount, answers["place"], bool(answers["driving"]),
+                                     answers["source"])
+    embed = nextcord.Embed(title="⚖️ What New Jersey law says about your plan",
+                           description=compliance.render_findings(findings)[:4096])
+    await ctx.send(embed=embed)
+    await ctx.services.audit.record(
+        "ui.compliance.checked", guild_id=ctx.guild_id, actor_id=ctx.user_id,
+        target="compliance_check",
+        details={f.topic.lower(): f.verdict for f in findings},
+    )
+    await ctx.services.xp.award(ctx.guild_id, ctx.user_id, XP_COMPLIANCE_CHECK,
+                                "ui.compliance_check")
+
+
+def _merged_fields(strain: Strain | None, answers: dict[str, Any]) -> strains.StrainFields:
+    """Form answers over the current strain: a blank edit field keeps the stored value."""
+
+    def pick(key: str, current: Any) -> Any:
+        value = answers.get(key)
+        return current if value in (None, "", []) else value
+
+    thc = pick("thc", None)
+    cbd = pick("cbd", None)
+    return strains.StrainFields(
+        name=pick("name", strain.name if strain else ""),
+        type=pick("type", strain.type if strain else ""),
+        thc=strains.parse_percent_range(thc) if thc else (strain.thc_min, strain.thc_max)
+        if strain else (0.0, 0.0),
+        cbd=strains.parse_percent_range(cbd) if cbd else (strain.cbd_min, strain.cbd_max)
+        if strain else (0.0, 0.0),
+        effects=pick("effects", strain.effects if strain else []),
+        flavors=pick("flavors", strain.flavors if strain else []),
+        description=pick("description", strain.description if strain else ""),
+        source_url=pick("source", strain.source_url if strain else ""),
+        growing=strain.growing if strain else {},
+    )
+
+
+async def strain_saved(ctx: ComponentContext, result: dict[str, Any]) -> None:
+    payload = result.get("payload", {})
+    strain_id = payload.get("strain_id")
+    current = await Strain.get_or_none(id=int(strain_id)) if strain_id else None
+    if strain_id and current is None:
+        raise UserError("That strain no longer exists.")
+    fields = _merged_fields(current, result["answers"])
+    try:
+        saved = await strains.save_strain(fields, strain_id=current.id if current else None,
+                                          actor_id=ctx.user_id)
+    except strains.StrainDataError as exc:
+        raise UserError(str(exc)) from None
+    action = "ui.strain.edited" if current else "ui.strain.added"
+    await ctx.services.audit.record(action, guild_id=ctx.guild_id, actor_id=ctx.user_id,
+                                    target=saved.name, details={"strain_id": saved.id})
+    verb = "Updated" if current else "Added"
+    await ctx.send(f"{verb} **{saved.name}**.", embed=cards.strain_card(saved))

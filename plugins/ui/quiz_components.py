@@ -1,0 +1,149 @@
+"""The quiz message: one question at a time with answer buttons bound to the quiz taker.
+
+The custom_id arg carries "<question index>.<choice index>", so a button of an already
+answered question is recognised; `ctx.advance` (compare-and-set) makes two simultaneous
+clicks count once, and the (attempt, question) unique key backs that up in the database.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import nextcord
+
+from bot.components import ids
+from bot.components.ui import button, controls
+from bot.errors import ControlExpired, UserError
+from plugins.ui import quiz
+
+if TYPE_CHECKING:
+    from bot.client import GrowmiesBot
+    from bot.components.context import ComponentContext
+
+PLUGIN = "ui"
+QUIZ_FEATURE = "quiz"
+QUIZ_TTL = timedelta(hours=2)
+LETTERS = "ABCD"
+
+
+def _render(state_id: str, data: dict[str, Any], note: str = "") -> tuple[nextcord.Embed,
+                                                                            nextcord.ui.View]:
+    index = int(data["index"])
+    total = len(data["questions"])
+    current = data["questions"][index]
+    category = quiz.QUIZ_CATEGORIES.get(current["category"], current["category"])
+    embed = nextcord.Embed(
+        title=f"Quiz — question {index + 1} of {total}",
+        description=(f"{note}\n\n" if note else "") + f"**{current['question']}**",
+    )
+    embed.set_footer(text=f"{category} · score {data['score']}/{index}")
+    buttons = [
+        button(f"{LETTERS[c]}. {choice}", ids.build(PLUGIN, "quiz.answer", state_id,
+                                                   f"{index}.{c}"), row=c)
+        for c, choice in enumerate(current["choices"])
+    ]
+    return embed, controls(*buttons)
+
+
+async def start_quiz(bot: GrowmiesBot, interaction: nextcord.Interaction,
+                     category: str | None) -> None:
+    assert interaction.user is not None and interaction.guild_id is not None
+    try:
+        attempt, questions = await quiz.start_attempt(interaction.guild_id, interaction.user.id,
+                                                      category)
+    except quiz.QuizError as exc:
+        raise UserError(str(exc)) from None
+    rng = random.SystemRandom()
+    shown = []
+    for q in questions:
+        choices = quiz.shuffled_choices(q, rng)
+        shown.append({
+            "id": q.id, "category": q.category, "question": q.question, "choices": choices,
+            "correct": choices.index(q.correct[:quiz.MAX_CHOICE]),
+            "explanation": q.explanation,
+        })
+    data = {"attempt": attempt.id, "questions": shown, "index": 0, "score": 0}
+    state = await bot.services.components.create(
+        PLUGIN, "quiz", data, owner_id=interaction.user.id, guild_id=interaction.guild_id,
+        ttl=QUIZ_TTL, age_feature=QUIZ_FEATURE,
+    )
+    await bot.services.audit.record(
+        "ui.quiz.started", guild_id=interaction.guild_id, actor_id=interaction.user.id,
+        target=category or "all", details={"attempt": attempt.id, "questions": len(shown)},
+    )
+    embed, view = _render(state.id, data)
+    await interaction.send(embed=embed, view=view)
+
+
+def _parse_arg(arg: str | None) -> tuple[int, int]:
+    try:
+        question, choice = (int(part) for part in (arg or "").split("."))
+    except ValueError:
+        raise ControlExpired() from None
+    return question, choice
+
+
+async def on_answer(ctx: ComponentContext) -> None:
+    assert ctx.state is not None
+    data = ctx.data
+    if data.get("done"):
+        raise UserError("This quiz is over — start a new one with /quiz start.")
+    question_index, choice = _parse_arg(ctx.custom_id.arg)
+    if question_index != int(data["index"]):
+        raise UserError("You already answered that question.")
+    current = data["questions"][question_index]
+    if not 0 <= choice < len(current["choices"]):
+        raise ControlExpired()
+    correct = choice == int(current["correct"])
+    score = int(data["score"]) + int(correct)
+    last = question_index + 1 >= len(data["questions"])
+    # Claim the question first: of two simultaneous clicks only one gets past this.
+    await ctx.advance({**data, "index": question_index + (0 if last else 1), "score": score,
+                       "done": last})
+    try:
+        await quiz.record_answer(int(data["attempt"]), ctx.user_id, int(current["id"]),
+                                 current["choices"][choice])
+    except quiz.QuizError as exc:
+        raise UserError(str(exc)) from None
+    right = current["choices"][int(current["correct"])]
+    note = "✅ Correct!" if correct else f"❌ The answer was **{right}**."
+    if current.get("explanation"):
+        note += f" {current['explanation']}"
+    if not last:
+        embed, view = _render(ctx.state.id, ctx.data, note)
+        await ctx.edit(embed=embed, view=view)
+        return
+    await _finish(ctx, int(data["attempt"]), score, len(data["questions"]), note)
+
+
+async def _finish(ctx: ComponentContext, attempt_id: int, score: int, total: int,
+                  note: str) -> None:
+    await quiz.finish_attempt(attempt_id, score)
+    granted = await ctx.services.xp.award(ctx.guild_id, ctx.user_id,
+                                          score * quiz.XP_PER_CORRECT, "ui.quiz")
+    await ctx.services.audit.record(
+        "ui.quiz.finished", guild_id=ctx.guild_id, actor_id=ctx.user_id, target=str(attempt_id),
+        details={"score": score, "total": total, "xp": granted},
+    )
+    summary = f"{note}\n\n🏁 **Quiz finished: {score}/{total} correct.**"
+    if granted:
+        summary += f"\n+{granted} XP"
+    embed = nextcord.Embed(title="Quiz results", description=summary[:4096])
+    await ctx.edit(embed=embed, view=controls())
+
+
+async def question_added(ctx: ComponentContext, result: dict[str, Any]) -> None:
+    if ctx.guild_id is None:
+        raise UserError("Add questions from inside the server.")
+    try:
+        new = quiz.build_question(result["answers"])
+    except quiz.QuizError as exc:
+        raise UserError(str(exc)) from None
+    row = await quiz.add_question(ctx.guild_id, ctx.user_id, new)
+    await ctx.services.audit.record(
+        "ui.quiz.question_added", guild_id=ctx.guild_id, actor_id=ctx.user_id,
+        target=str(row.id), details={"category": row.category},
+    )
+    await ctx.send(f"Added question #{row.id} to **{quiz.QUIZ_CATEGORIES[row.category]}**.")
