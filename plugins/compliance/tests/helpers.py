@@ -1,0 +1,73 @@
+"""A tiny gated plugin standing in for "any cannabis feature", and registry helpers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import nextcord
+from nextcord.ext import commands
+
+from bot.contract import Plugin, PluginContext, age_restricted
+from bot.loader import PluginRegistry, discover
+
+
+class StrainCog(commands.Cog, name="strainprobe"):
+    def __init__(self, plugin: StrainProbe) -> None:
+        self.plugin = plugin
+
+    @nextcord.slash_command(name="strainprobe", description="A 21+ feature for tests")
+    @age_restricted("strainprobe.menu")
+    async def menu(self, interaction: nextcord.Interaction) -> None:
+        self.plugin.served += 1
+        await interaction.response.send_message("21+ strain menu", ephemeral=True)
+
+
+class StrainProbe(Plugin):
+    name = "strainprobe"
+    description = "Test-only 21+ feature"
+
+    def __init__(self) -> None:
+        self.served = 0
+
+    def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
+        return [StrainCog(self)]
+
+
+def registry(*extra: Plugin) -> PluginRegistry:
+    found = discover(["compliance"])
+    for plugin in extra:
+        found.plugins[plugin.name] = plugin
+    return found
+
+
+def button_ids(message: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in message.get("components", [])
+            for c in row.get("components", []) if "custom_id" in c]
+
+
+def content(ix_response: dict[str, Any]) -> str:
+    return str((ix_response.get("data") or {}).get("content") or "")
+
+
+@contextlib.contextmanager
+def database_down() -> Iterator[None]:
+    """Every query on the default connection fails, as when the server is unreachable."""
+    from tortoise import Tortoise
+
+    cls = type(Tortoise.get_connection("default"))
+    names = ("execute_query", "execute_query_dict", "execute_insert", "execute_many",
+             "execute_script")
+    originals = {name: getattr(cls, name) for name in names}
+
+    async def down(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("database down")
+
+    for name in names:
+        setattr(cls, name, down)
+    try:
+        yield
+    finally:
+        for name, func in originals.items():
+            setattr(cls, name, func)
