@@ -143,7 +143,8 @@ class StrainPages:
     async def render(self, params: dict[str, Any], page: int) -> Page:
         category = str(params.get("category", "all"))
         rows = await strains.category_page(category, page)
-        title = f"{strains.CATEGORIES.get(category, 'Strains')} strains"
+        label = strains.CATEGORIES.get(category, "Strains")
+        title = label if "strain" in label.casefold() else f"{label} strains"
         return Page(embed=cards.strain_list(title, rows, start=page * strains.PAGE_SIZE))
 
 
