@@ -182,12 +182,12 @@ async def grow_done(ctx: ComponentContext, result: dict[str, Any]) -> None:
     hits = await ctx.services.knowledge.search(ctx.guild_id, plan.query(), 3)
     embed = nextcord.Embed(title="🌱 Your grow guide", description=grow.render_guide(plan, hits))
     embed.set_footer(text="Knowledge base" if hits else "Growmies starter guide")
-    await ctx.send(embed=embed)
     await ctx.services.audit.record(
         "ui.grow_wizard.completed", guild_id=ctx.guild_id, actor_id=ctx.user_id,
         target="grow_wizard", details={**answers, "knowledge_hits": len(hits)},
     )
     await ctx.services.xp.award(ctx.guild_id, ctx.user_id, XP_GROW_WIZARD, "ui.grow_wizard")
+    await ctx.send(embed=embed)
 
 
 async def compliance_done(ctx: ComponentContext, result: dict[str, Any]) -> None:
@@ -197,7 +197,6 @@ async def compliance_done(ctx: ComponentContext, result: dict[str, Any]) -> None
                                      answers["source"])
     embed = nextcord.Embed(title="⚖️ What New Jersey law says about your plan",
                            description=compliance.render_findings(findings)[:4096])
-    await ctx.send(embed=embed)
     await ctx.services.audit.record(
         "ui.compliance.checked", guild_id=ctx.guild_id, actor_id=ctx.user_id,
         target="compliance_check",
@@ -205,6 +204,7 @@ async def compliance_done(ctx: ComponentContext, result: dict[str, Any]) -> None
     )
     await ctx.services.xp.award(ctx.guild_id, ctx.user_id, XP_COMPLIANCE_CHECK,
                                 "ui.compliance_check")
+    await ctx.send(embed=embed)
 
 
 def _merged_fields(strain: Strain | None, answers: dict[str, Any]) -> strains.StrainFields:
