@@ -26,6 +26,8 @@ _STOPWORDS = frozenset(
     "a an and are as at be but by can do for from how i if in is it its me my of on or so "
     "the their there this to was what when where which who why will with you your".split()
 )
+# Two-letter words worth searching for; other short words match too much by substring.
+_SHORT_TERMS = frozenset({"nj", "id", "ph", "co"})
 MAX_TITLE = 120
 MAX_CONTENT = 4000
 MAX_TAGS = 200
@@ -38,7 +40,7 @@ def query_terms(query: str) -> list[str]:
     text = unicodedata.normalize("NFKC", query)[:MAX_QUERY_CHARS].lower()
     terms: list[str] = []
     for word in _WORD.findall(text):
-        if len(word) < 2 or word in _STOPWORDS or word in terms:
+        if (len(word) < 3 and word not in _SHORT_TERMS) or word in _STOPWORDS or word in terms:
             continue
         terms.append(word)
     return terms[:MAX_TERMS]

@@ -1,10 +1,101 @@
 from __future__ import annotations
 
-from bot.contract import Plugin
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from bot.contract import ComponentHandler, Plugin, PluginContext
+from plugins.llm.client import ChatClient
+from plugins.llm.conversations import (
+    ConversationStore,
+    cleanup_expired_content,
+    delete_user_data,
+    export_user_data,
+)
+from plugins.llm.knowledge import KnowledgeProvider
+from plugins.llm.seed_data import seed_starter_entries
+from plugins.llm.service import ChatService
+
+if TYPE_CHECKING:
+    from nextcord.ext import commands
+
+log = structlog.get_logger("plugins.llm")
+
+# Retention is measured in days; checking hourly deletes content at most an hour late.
+CLEANUP_INTERVAL = 3600.0
 
 
 class LLMPlugin(Plugin):
     name = "llm"
     version = "0.1.0"
     description = "OpenAI-compatible chat with a cannabis knowledge base."
+    data_statement = (
+        "Stores your assistant conversations (message text only while your history setting is "
+        "on, and for the server's retention period, 30 days by default), your /chat settings, "
+        "daily token usage, and the knowledge entries you contribute."
+    )
     models = "plugins.llm.models"
+
+    def __init__(self) -> None:
+        self.ctx: PluginContext | None = None
+        self.client: ChatClient | None = None
+        self.chat: ChatService | None = None
+        self.conversations = ConversationStore()
+        self._cleanup_task: asyncio.Task[None] | None = None
+
+    async def setup(self, ctx: PluginContext) -> None:
+        self.ctx = ctx
+        self.client = ChatClient.from_settings(ctx.settings)
+        if self.client is None:
+            ctx.log.warning("llm.no_endpoint",
+                            hint="set OPENAI_BASE_URL and OPENAI_MODEL to enable the assistant")
+        self.chat = ChatService(settings=ctx.settings, services=ctx.services, client=self.client,
+                                verify_view=ctx.bot.verify_prompt_view)  # type: ignore[attr-defined]
+        ctx.services.knowledge.provide(self.name, KnowledgeProvider(self.chat.kb))
+        await self.seed()
+        await self.conversations.load_open()
+        self._cleanup_task = asyncio.create_task(self._cleanup_loop(), name="llm-retention")
+
+    async def seed(self) -> int:
+        """Starter knowledge entries (idempotent); `growmies seed` calls this too."""
+        return await seed_starter_entries()
+
+    async def teardown(self) -> None:
+        if self._cleanup_task is not None:
+            self._cleanup_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cleanup_task
+            self._cleanup_task = None
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+
+    async def _cleanup_loop(self) -> None:
+        while True:
+            try:
+                emptied = await cleanup_expired_content()
+                if emptied:
+                    log.info("llm.retention_cleanup", messages=emptied)
+            except Exception as exc:
+                log.warning("llm.retention_cleanup_failed", error=type(exc).__name__)
+            await asyncio.sleep(CLEANUP_INTERVAL)
+
+    def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
+        from plugins.llm.cog import LLMCog
+        from plugins.llm.kb_cog import KnowledgeCog
+
+        return [LLMCog(self, ctx), KnowledgeCog(self, ctx)]
+
+    def component_handlers(self) -> Mapping[str, ComponentHandler]:
+        from plugins.llm.components import LLMComponents
+
+        return LLMComponents(self).handlers()
+
+    async def delete_user_data(self, user_id: int) -> int:
+        return await delete_user_data(user_id)
+
+    async def export_user_data(self, user_id: int) -> dict[str, Any]:
+        return await export_user_data(user_id)

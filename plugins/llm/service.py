@@ -160,7 +160,10 @@ class ChatService:
         request, prefs = turn.request, turn.prefs
         strict = self.settings.cannabis_content_strict_mode
         query = f"{request.kind} {request.text}" if request.kind == "strain" else request.text
-        hits = await self.kb.search(request.guild_id, query, KNOWLEDGE_HITS)
+        # Only cannabis topics consult the knowledge base: a recipe question gains nothing
+        # from citations of New Jersey law.
+        hits = await self.kb.search(request.guild_id, query, KNOWLEDGE_HITS) \
+            if turn.cannabis else []
         conversation = request.conversation
         history = prefs.history_enabled and conversation is not None
         user_row = None
@@ -197,12 +200,14 @@ class ChatService:
         if reason is not None:
             return await self._refused(turn, relay, reason, conversation)
         final, cited = await self._decorate(turn, completion, hits)
-        shown = await relay.finish(final, cut_off=completion.incomplete)
         outcome = "incomplete" if completion.incomplete else "answered"
-        await self._persist(turn, conversation, shown, completion, refused=False)
+        # Bookkeeping first, the final edit last: once a member sees the whole answer, its
+        # rows, usage and audit entry exist.
+        await self._persist(turn, conversation, completion, refused=False)
         await self.kb.count_use(cited)
         await self._audit(request, turn.feature, outcome, completion=completion)
         await self._award_xp(request)
+        shown = await relay.finish(final, cut_off=completion.incomplete)
         return TurnResult(outcome, shown, completion.prompt_tokens, completion.completion_tokens,
                           cited)
 
@@ -244,21 +249,22 @@ class ChatService:
 
     async def _failed(self, turn: PreparedTurn, relay: StreamRelay,
                       exc: UpstreamError) -> TurnResult:
-        await relay.fail(f"⚠️ {exc.message}")
         await self._audit(turn.request, turn.feature, "error", reason=exc.kind)
+        await relay.fail(f"⚠️ {exc.message}")
         return TurnResult("error", exc.message)
 
     async def _refused(self, turn: PreparedTurn, relay: StreamRelay, reason: str,
                        conversation: LLMConversation | None) -> TurnResult:
-        await relay.finish(safety.REFUSAL)
+        await relay.abort()
         completion = Completion(safety.REFUSAL, 0, len(relay.text) // 4, False, False, None)
-        await self._persist(turn, conversation, safety.REFUSAL, completion, refused=True)
+        await self._persist(turn, conversation, completion, refused=True)
         await self._audit(turn.request, turn.feature, "refused", reason=reason,
                           completion=completion)
+        await relay.finish(safety.REFUSAL)
         return TurnResult("refused", safety.REFUSAL)
 
     async def _persist(self, turn: PreparedTurn, conversation: LLMConversation | None,
-                       shown: str, completion: Completion, *, refused: bool) -> None:
+                       completion: Completion, *, refused: bool) -> None:
         request = turn.request
         tokens = completion.prompt_tokens + completion.completion_tokens
         await self.ledger.record(request.guild_id, request.user_id, completion.prompt_tokens,

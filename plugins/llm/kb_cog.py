@@ -1,0 +1,93 @@
+"""/kb commands: contribute (modal), review (admins) and search the knowledge base."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import nextcord
+from nextcord.ext import commands
+
+from bot.components.ids import build
+from bot.contract import PluginContext, requires_permissions
+from bot.errors import UserError
+from plugins.llm.components import (
+    FORM_TTL,
+    PLUGIN,
+    REVIEW_TTL,
+    can_contribute,
+    entry_modal,
+    review_card,
+)
+from plugins.llm.knowledge import KnowledgeBase, citation
+from plugins.llm.models import KB_CATEGORIES
+
+if TYPE_CHECKING:
+    from plugins.llm.plugin import LLMPlugin
+
+GUILD_ONLY = [nextcord.InteractionContextType.guild]
+SEARCH_RESULTS = 5
+EXCERPT = 300
+
+
+class KnowledgeCog(commands.Cog, name="llm_kb"):
+    def __init__(self, plugin: LLMPlugin, ctx: PluginContext) -> None:
+        self.plugin = plugin
+        self.ctx = ctx
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        assert self.plugin.chat is not None
+        return self.plugin.chat.kb
+
+    @nextcord.slash_command(name="kb", description="The community cannabis knowledge base",
+                            contexts=GUILD_ONLY)
+    async def kb_group(self, interaction: nextcord.Interaction) -> None:
+        """Group: never run bare."""
+
+    @kb_group.subcommand(name="add", description="Submit an entry for admin review")
+    async def kb_add(self, interaction: nextcord.Interaction,
+                     category: str = nextcord.SlashOption(choices=list(KB_CATEGORIES))) -> None:
+        if not await can_contribute(interaction.user, interaction.guild_id):
+            raise UserError("Only members with the knowledge contributor role can add entries. "
+                            "Admins set it with /llm config kb_role.")
+        assert interaction.user is not None
+        state = await self.ctx.services.components.create(
+            PLUGIN, "kb_form", {"category": category}, owner_id=interaction.user.id,
+            guild_id=interaction.guild_id, ttl=FORM_TTL)
+        await interaction.response.send_modal(entry_modal(
+            f"New {category} entry", build(PLUGIN, "kb_submit", state.id)))
+
+    @kb_group.subcommand(name="review", description="Review pending entries (admins)")
+    @requires_permissions(manage_guild=True)
+    async def kb_review(self, interaction: nextcord.Interaction,
+                        entry_id: int | None = nextcord.SlashOption(
+                            description="A specific entry to edit or retire", required=False,
+                            min_value=1)) -> None:
+        assert interaction.user is not None
+        if entry_id is not None:
+            entry = await self.kb.get(interaction.guild_id, entry_id)
+        else:
+            entry = await self.kb.next_pending(interaction.guild_id)
+            if entry is None:
+                await interaction.send("No entries are waiting for review.", ephemeral=True)
+                return
+        state = await self.ctx.services.components.create(
+            PLUGIN, "kb_review", {"entry_id": entry.id}, owner_id=interaction.user.id,
+            guild_id=interaction.guild_id, ttl=REVIEW_TTL)
+        card = review_card(entry, state.id, await self.kb.pending_count(interaction.guild_id))
+        await interaction.send(ephemeral=True, **card)
+
+    @kb_group.subcommand(name="search", description="Search approved entries")
+    async def kb_search(self, interaction: nextcord.Interaction,
+                        query: str = nextcord.SlashOption(max_length=200)) -> None:
+        hits = await self.kb.search(interaction.guild_id, query, SEARCH_RESULTS)
+        if not hits:
+            await interaction.send("No approved entries match that.", ephemeral=True)
+            return
+        lines = []
+        for hit in hits:
+            excerpt = " ".join(hit.content.split())[:EXCERPT]
+            lines.append(f"**{citation(hit)}** ({hit.category})\n{excerpt}")
+        embed = nextcord.Embed(title=f"Knowledge base: {len(hits)} result(s)",
+                               description="\n\n".join(lines)[:4096])
+        await interaction.send(embed=embed, ephemeral=True)
