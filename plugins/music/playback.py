@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
@@ -22,7 +23,7 @@ from plugins.music.queue import QueueRepository
 from plugins.music.tracks import TrackInfo
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable
 
 log = structlog.get_logger("plugins.music.playback")
 
@@ -170,6 +171,16 @@ class Playback:
                     current=nxt.to_json(), position_ms=0, paused=False)
                 return nxt
 
+    async def skip(self, guild_id: int) -> TrackInfo | None:
+        """Play the next track now, or stop when the queue is empty."""
+        nxt = await self.advance(guild_id)
+        player = self.players.get(guild_id)
+        if nxt is None and player is not None:
+            # Lavalink answers with TrackEnd "stopped", which advancing ignores.
+            with contextlib.suppress(wavelink.LavalinkException):
+                await player.skip(force=True)
+        return nxt
+
     async def _failed(self, guild_id: int, session: MusicSession, track: TrackInfo,
                       why: str) -> bool:
         """Tell the channel; after three in a row stop playback. True when stopped."""
@@ -230,6 +241,11 @@ class Playback:
         async with self.changed:
             self.changed.notify_all()
 
+    async def wait_for(self, pred: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until `pred()` holds; checked whenever a node, track or player changes."""
+        async with asyncio.timeout(timeout), self.changed:
+            await self.changed.wait_for(pred)
+
     async def on_track_exception(self, payload: Any) -> None:
         guild_id = self._guild_of(payload)
         if guild_id is not None and self._is_current(guild_id, payload.track):
@@ -269,7 +285,9 @@ class Playback:
         previous = self._last_position.get(guild_id)
         self._last_position[guild_id] = position
         await MusicSession.filter(guild_id=guild_id, active=True).update(position_ms=position)
-        player = self.players[guild_id]
+        player = self.players.get(guild_id)
+        if player is None:
+            return  # the session ended while the position was being saved
         if self.on_listened and previous is not None and position > previous and not player.paused:
             session = await self.session(guild_id)
             if session is not None:
@@ -286,7 +304,9 @@ class Playback:
             for guild_id, player in list(self.players.items()):
                 if player.node is node:
                     await self._replay_on(guild_id, player)
+        await self._notify()
         await self.restore_all()
+        await self._notify()
 
     async def on_node_disconnected(self, payload: Any) -> None:
         node = payload.node
@@ -368,6 +388,7 @@ class Playback:
             return True
         self.current[guild_id] = track
         log.info("music.restored", guild=guild_id, position_ms=session.position_ms)
+        await self._notify()
         return True
 
     # -- leaving ----------------------------------------------------------------------------

@@ -1,10 +1,95 @@
 from __future__ import annotations
 
-from bot.contract import Plugin
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from bot.contract import ComponentHandler, Plugin, PluginContext
+
+if TYPE_CHECKING:
+    from nextcord.ext import commands
+
+    from plugins.music.lavalink import LavalinkConnection
+    from plugins.music.playback import Playback
+    from plugins.music.queue import QueueRepository
+    from plugins.music.service import MusicService
+    from plugins.music.settings import SettingsEditor
 
 
 class MusicPlugin(Plugin):
     name = "music"
     version = "0.1.0"
     description = "Lavalink music: queue, meditation sessions, podcasts."
+    data_statement = (
+        "Stores your music preferences, the tracks you queued (title, link, your id) while "
+        "they are in a queue, and each server's current playback session."
+    )
     models = "plugins.music.models"
+
+    lavalink: LavalinkConnection
+    playback: Playback
+    queue: QueueRepository
+    service: MusicService
+    settings_editor: SettingsEditor
+
+    async def setup(self, ctx: PluginContext) -> None:
+        from plugins.music.discord_io import ChannelNotifier, DiscordVoice
+        from plugins.music.lavalink import LavalinkConnection
+        from plugins.music.listening import ListeningXp
+        from plugins.music.playback import Playback
+        from plugins.music.queue import QueueRepository
+        from plugins.music.service import Defaults, MusicService
+        from plugins.music.settings import SettingsEditor
+        from plugins.music.views import QueuePages
+
+        settings = ctx.settings
+        self.lavalink = LavalinkConnection(ctx.bot, settings.lavalink_nodes)
+        self.queue = QueueRepository()
+        listening = ListeningXp(ctx.services.xp)
+
+        async def queue_limit(guild_id: int) -> int:
+            return await self.service.queue_limit(guild_id)
+
+        self.playback = Playback(
+            self.lavalink, self.queue, DiscordVoice(ctx.bot), ChannelNotifier(ctx.bot),
+            queue_limit=queue_limit, on_listened=listening.listened,
+        )
+        self.service = MusicService(
+            self.playback, self.queue, ctx.services,
+            Defaults(settings.max_queue_size, settings.default_volume),
+            verify_view=ctx.bot.verify_prompt_view,  # type: ignore[attr-defined]
+        )
+        self.settings_editor = SettingsEditor(ctx.services.audit, settings.max_queue_size)
+        ctx.services.blocks.page_source("music.queue", QueuePages(self.playback, self.queue))
+        await self.lavalink.start()
+
+    async def teardown(self) -> None:
+        if hasattr(self, "playback"):
+            await self.playback.close()
+        if hasattr(self, "lavalink"):
+            await self.lavalink.close()
+
+    def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
+        from plugins.music.cog import MusicCog
+
+        return [MusicCog(self, ctx)]
+
+    def component_handlers(self) -> Mapping[str, ComponentHandler]:
+        from plugins.music.components import handlers
+
+        return handlers(self)
+
+    async def delete_user_data(self, user_id: int) -> int:
+        from plugins.music.models import MusicQueueEntry, UserMusicPreferences
+
+        removed = await UserMusicPreferences.filter(user_id=user_id).delete()
+        return removed + await MusicQueueEntry.filter(requester_id=user_id).delete()
+
+    async def export_user_data(self, user_id: int) -> dict[str, Any]:
+        from plugins.music.models import MusicQueueEntry, UserMusicPreferences
+
+        prefs = await UserMusicPreferences.filter(user_id=user_id).values(
+            "volume", "auto_queue", "explicit_filter", "blocked_sources", "favourite_genres",
+            "meditation_mode", "cannabis_opt_in")
+        queued = await MusicQueueEntry.filter(requester_id=user_id).values(
+            "guild_id", "title", "uri")
+        return {"preferences": prefs[0] if prefs else None, "queued_tracks": queued}

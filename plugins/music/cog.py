@@ -1,0 +1,260 @@
+"""Slash commands: each one reads who/where from the interaction and calls the service."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import nextcord
+from nextcord.ext import commands
+
+from bot.components.autocomplete import answer_autocomplete
+from bot.components.paginator import send_paginator
+from bot.contract import requires_permissions
+from bot.errors import UserError
+from plugins.music.models import MusicGuildSettings
+from plugins.music.service import CANNABIS_FEATURE, LOOP_MODES, MAX_VOLUME, QUEUE_CEILING
+from plugins.music.tracks import parse_time
+from plugins.music.views import CONTROLS_TTL, control_buttons, now_playing
+
+if TYPE_CHECKING:
+    from bot.contract import PluginContext
+    from plugins.music.plugin import MusicPlugin
+
+def member_channel(interaction: nextcord.Interaction) -> int | None:
+    voice = getattr(interaction.user, "voice", None)
+    channel = getattr(voice, "channel", None)
+    return channel.id if channel is not None else None
+
+
+async def is_dj(interaction: nextcord.Interaction, settings: MusicGuildSettings) -> bool:
+    """DJs: members with Manage Server, or with the guild's DJ role."""
+    perms = getattr(interaction.user, "guild_permissions", None)
+    if perms is not None and (perms.administrator or perms.manage_guild):
+        return True
+    roles = getattr(interaction.user, "roles", []) or []
+    return settings.dj_role_id is not None and any(r.id == settings.dj_role_id for r in roles)
+
+
+def guild_of(interaction: nextcord.Interaction) -> int:
+    if interaction.guild_id is None:
+        raise UserError("Music only works inside a server.")
+    return interaction.guild_id
+
+
+class MusicCog(commands.Cog, name="music"):
+    def __init__(self, plugin: MusicPlugin, ctx: PluginContext) -> None:
+        self.plugin = plugin
+        self.ctx = ctx
+
+    @property
+    def service(self) -> Any:
+        return self.plugin.service
+
+    # -- wavelink events -----------------------------------------------------------------
+    @commands.Cog.listener()
+    async def on_wavelink_track_start(self, payload: Any) -> None:
+        await self.plugin.playback.dispatch("wavelink_track_start", payload)
+
+    @commands.Cog.listener()
+    async def on_wavelink_track_end(self, payload: Any) -> None:
+        await self.plugin.playback.dispatch("wavelink_track_end", payload)
+
+    @commands.Cog.listener()
+    async def on_wavelink_track_exception(self, payload: Any) -> None:
+        await self.plugin.playback.dispatch("wavelink_track_exception", payload)
+
+    @commands.Cog.listener()
+    async def on_wavelink_track_stuck(self, payload: Any) -> None:
+        await self.plugin.playback.dispatch("wavelink_track_stuck", payload)
+
+    @commands.Cog.listener()
+    async def on_wavelink_player_update(self, payload: Any) -> None:
+        await self.plugin.playback.dispatch("wavelink_player_update", payload)
+
+    @commands.Cog.listener()
+    async def on_wavelink_node_ready(self, payload: Any) -> None:
+        await self.plugin.playback.dispatch("wavelink_node_ready", payload)
+
+    @commands.Cog.listener()
+    async def on_wavelink_node_disconnected(self, payload: Any) -> None:
+        await self.plugin.playback.dispatch("wavelink_node_disconnected", payload)
+
+    @commands.Cog.listener()
+    async def on_guild_available(self, guild: nextcord.Guild) -> None:
+        # After a restart: rejoin this guild's session once its channels are known.
+        await self.plugin.playback.restore_all()
+
+    # -- playing -------------------------------------------------------------------------
+    @nextcord.slash_command(name="play", description="Play a song or add it to the queue")
+    async def play(
+        self, interaction: nextcord.Interaction,
+        query: str = nextcord.SlashOption(description="Song name or http(s) link",
+                                          autocomplete=True, max_length=300),
+    ) -> None:
+        assert interaction.user is not None
+        text = await self.service.play(guild_of(interaction), interaction.user.id,
+                                       member_channel(interaction), interaction.channel_id,
+                                       query)
+        await interaction.send(text)
+
+    @play.on_autocomplete("query")
+    async def _play_suggestions(self, interaction: nextcord.Interaction, query: str) -> None:
+        assert interaction.user is not None
+        user_id = interaction.user.id
+        await answer_autocomplete(interaction, query,
+                                  lambda typed: self.service.suggestions(user_id, typed))
+
+    async def _dj(self, interaction: nextcord.Interaction) -> bool:
+        return await is_dj(interaction, await self.service.guild_settings(guild_of(interaction)))
+
+    def _who(self, interaction: nextcord.Interaction) -> tuple[int, int, int | None]:
+        assert interaction.user is not None
+        return guild_of(interaction), interaction.user.id, member_channel(interaction)
+
+    @nextcord.slash_command(name="pause", description="Pause the music")
+    async def pause(self, interaction: nextcord.Interaction) -> None:
+        await interaction.send(await self.service.pause(*self._who(interaction), True))
+
+    @nextcord.slash_command(name="resume", description="Resume the music")
+    async def resume(self, interaction: nextcord.Interaction) -> None:
+        await interaction.send(await self.service.pause(*self._who(interaction), False))
+
+    @nextcord.slash_command(name="skip", description="Skip the track (DJs at once, others vote)")
+    async def skip(self, interaction: nextcord.Interaction) -> None:
+        dj = await self._dj(interaction)
+        await interaction.send(await self.service.skip(*self._who(interaction), is_dj=dj))
+
+    @nextcord.slash_command(name="stop", description="Stop, clear the queue and leave")
+    async def stop(self, interaction: nextcord.Interaction) -> None:
+        dj = await self._dj(interaction)
+        await interaction.send(await self.service.stop(*self._who(interaction), is_dj=dj))
+
+    @nextcord.slash_command(name="volume", description="Set the volume (0–150)")
+    async def volume(
+        self, interaction: nextcord.Interaction,
+        level: int = nextcord.SlashOption(description="0 to 150", min_value=0,
+                                          max_value=MAX_VOLUME),
+    ) -> None:
+        await interaction.send(await self.service.volume(*self._who(interaction), level))
+
+    @nextcord.slash_command(name="loop", description="Loop nothing, the track or the queue")
+    async def loop(
+        self, interaction: nextcord.Interaction,
+        mode: str = nextcord.SlashOption(choices=list(LOOP_MODES)),
+    ) -> None:
+        await interaction.send(await self.service.loop(*self._who(interaction), mode))
+
+    @nextcord.slash_command(name="seek", description="Jump to a time in the track")
+    async def seek(
+        self, interaction: nextcord.Interaction,
+        time: str = nextcord.SlashOption(description="Like 1:30 or 90", max_length=12),
+    ) -> None:
+        await interaction.send(await self.service.seek(*self._who(interaction),
+                                                       parse_time(time)))
+
+    @nextcord.slash_command(name="nowplaying", description="What's playing, with controls")
+    async def nowplaying(self, interaction: nextcord.Interaction) -> None:
+        guild_id = guild_of(interaction)
+        playback = self.plugin.playback
+        session = await playback.session(guild_id)
+        current = playback.current.get(guild_id)
+        if session is None or current is None:
+            raise UserError("Nothing is playing. Use /play to start.")
+        state = await self.ctx.services.components.create(
+            "music", "np", {"guild": guild_id}, guild_id=guild_id, ttl=CONTROLS_TTL,
+            age_feature=CANNABIS_FEATURE if current.cannabis else None,
+        )
+        embed = await now_playing(playback, self.plugin.queue, guild_id)
+        await interaction.send(embed=embed, view=control_buttons(state.id,
+                                                                 paused=session.paused))
+
+    # -- the queue -----------------------------------------------------------------------
+    @nextcord.slash_command(name="queue", description="See and change the queue")
+    async def queue(self, interaction: nextcord.Interaction) -> None:
+        """Group: Discord never runs a command that has subcommands."""
+
+    @queue.subcommand(name="show", description="Show the queue, page by page")
+    async def queue_show(self, interaction: nextcord.Interaction) -> None:
+        await send_paginator(self.ctx.bot, interaction, plugin="music", source="music.queue",
+                             params={"guild": guild_of(interaction)})
+
+    @queue.subcommand(name="remove", description="Remove a track from the queue")
+    async def queue_remove(
+        self, interaction: nextcord.Interaction,
+        position: int = nextcord.SlashOption(description="Its number in /queue show",
+                                             min_value=1, max_value=QUEUE_CEILING),
+    ) -> None:
+        dj = await self._dj(interaction)
+        await interaction.send(await self.service.remove(*self._who(interaction), position,
+                                                         is_dj=dj))
+
+    @queue.subcommand(name="move", description="Move a track to another position")
+    async def queue_move(
+        self, interaction: nextcord.Interaction,
+        source: int = nextcord.SlashOption(name="from", min_value=1, max_value=QUEUE_CEILING),
+        target: int = nextcord.SlashOption(name="to", min_value=1, max_value=QUEUE_CEILING),
+    ) -> None:
+        await interaction.send(await self.service.move(*self._who(interaction), source, target))
+
+    @queue.subcommand(name="shuffle", description="Shuffle the queue")
+    async def queue_shuffle(self, interaction: nextcord.Interaction) -> None:
+        await interaction.send(await self.service.shuffle(*self._who(interaction)))
+
+    @queue.subcommand(name="clear", description="Empty the queue (DJs)")
+    async def queue_clear(self, interaction: nextcord.Interaction) -> None:
+        dj = await self._dj(interaction)
+        await interaction.send(await self.service.clear(*self._who(interaction), is_dj=dj))
+
+    # -- settings and preferences ------------------------------------------------------------
+    @nextcord.slash_command(name="music", description="Music settings and preferences")
+    async def music(self, interaction: nextcord.Interaction) -> None:
+        """Group."""
+
+    @music.subcommand(name="settings", description="Server music settings (Manage Server)")
+    @requires_permissions(manage_guild=True)
+    async def music_settings(
+        self, interaction: nextcord.Interaction,
+        dj_role: nextcord.Role | None = nextcord.SlashOption(required=False),
+        max_queue_size: int | None = nextcord.SlashOption(required=False, min_value=1,
+                                                          max_value=QUEUE_CEILING),
+        max_track_minutes: int | None = nextcord.SlashOption(required=False, min_value=1,
+                                                             max_value=24 * 60),
+        idle_minutes: int | None = nextcord.SlashOption(required=False, min_value=1,
+                                                        max_value=120),
+        always_on: bool | None = nextcord.SlashOption(name="24-7", required=False),
+        cannabis_source: str | None = nextcord.SlashOption(
+            required=False, max_length=100,
+            description="A host whose tracks and feeds are 21+ (again to unflag)"),
+    ) -> None:
+        assert interaction.user is not None
+        text = await self.plugin.settings_editor.update(
+            guild_of(interaction), interaction.user.id,
+            dj_role_id=dj_role.id if dj_role else None, max_queue_size=max_queue_size,
+            max_track_minutes=max_track_minutes, idle_minutes=idle_minutes,
+            always_on=always_on, cannabis_source=cannabis_source,
+        )
+        await interaction.send(text, ephemeral=True)
+
+    @music.subcommand(name="preferences", description="Your own music preferences")
+    async def music_preferences(
+        self, interaction: nextcord.Interaction,
+        volume: int | None = nextcord.SlashOption(required=False, min_value=0,
+                                                  max_value=MAX_VOLUME),
+        auto_queue: bool | None = nextcord.SlashOption(required=False),
+        explicit_filter: bool | None = nextcord.SlashOption(required=False),
+        blocked_sources: str | None = nextcord.SlashOption(
+            required=False, max_length=200, description="Comma-separated, e.g. soundcloud"),
+        favourite_genres: str | None = nextcord.SlashOption(required=False, max_length=200),
+        meditation_mode: bool | None = nextcord.SlashOption(required=False),
+        cannabis_content: bool | None = nextcord.SlashOption(
+            required=False, description="Show 21+ cannabis tracks in suggestions"),
+    ) -> None:
+        assert interaction.user is not None
+        text = await self.plugin.settings_editor.preferences(
+            guild_of(interaction), interaction.user.id, volume=volume, auto_queue=auto_queue,
+            explicit_filter=explicit_filter, blocked_sources=blocked_sources,
+            favourite_genres=favourite_genres, meditation_mode=meditation_mode,
+            cannabis_opt_in=cannabis_content,
+        )
+        await interaction.send(text, ephemeral=True)
+

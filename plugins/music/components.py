@@ -1,0 +1,61 @@
+"""Now-playing buttons. Their state names only the guild, so after a restart they control
+whatever the restored player is playing; after /stop they say nothing is playing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.errors import ControlExpired
+from plugins.music.cog import is_dj, member_channel
+from plugins.music.views import control_buttons, now_playing
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping
+
+    from bot.components.context import ComponentContext
+    from plugins.music.plugin import MusicPlugin
+
+
+def handlers(plugin: MusicPlugin) -> Mapping[str, Callable[[ComponentContext], Awaitable[None]]]:
+    def who(ctx: ComponentContext) -> tuple[int, int, int | None]:
+        guild_id = int(ctx.data.get("guild", 0))
+        if guild_id != ctx.guild_id:
+            raise ControlExpired()
+        return guild_id, ctx.user_id, member_channel(ctx.interaction)
+
+    async def refresh(ctx: ComponentContext, note: str) -> None:
+        guild_id = int(ctx.data["guild"])
+        session = await plugin.playback.session(guild_id)
+        assert ctx.state is not None
+        embed = await now_playing(plugin.playback, plugin.queue, guild_id)
+        await ctx.edit(embed=embed, view=control_buttons(
+            ctx.state.id, paused=bool(session and session.paused)))
+        await ctx.send(note, ephemeral=True)
+
+    async def on_pause(ctx: ComponentContext) -> None:
+        guild_id, user_id, channel = who(ctx)
+        session = await plugin.playback.session(guild_id)
+        paused = not (session.paused if session else False)
+        await refresh(ctx, await plugin.service.pause(guild_id, user_id, channel, paused))
+
+    async def on_skip(ctx: ComponentContext) -> None:
+        guild_id, user_id, channel = who(ctx)
+        dj = await is_dj(ctx.interaction, await plugin.service.guild_settings(guild_id))
+        note = await plugin.service.skip(guild_id, user_id, channel, is_dj=dj)
+        await refresh(ctx, note)
+
+    async def on_stop(ctx: ComponentContext) -> None:
+        guild_id, user_id, channel = who(ctx)
+        dj = await is_dj(ctx.interaction, await plugin.service.guild_settings(guild_id))
+        await refresh(ctx, await plugin.service.stop(guild_id, user_id, channel, is_dj=dj))
+
+    async def on_loop(ctx: ComponentContext) -> None:
+        guild_id, user_id, channel = who(ctx)
+        await refresh(ctx, await plugin.service.cycle_loop(guild_id, user_id, channel))
+
+    async def on_shuffle(ctx: ComponentContext) -> None:
+        guild_id, user_id, channel = who(ctx)
+        await refresh(ctx, await plugin.service.shuffle(guild_id, user_id, channel))
+
+    return {"np.pause": on_pause, "np.skip": on_skip, "np.stop": on_stop,
+            "np.loop": on_loop, "np.shuffle": on_shuffle}

@@ -1,0 +1,372 @@
+"""What the music commands and buttons do, free of Discord types: the cog passes plain ids
+(guild, member, the member's voice channel, whether they are a DJ) and shows the result."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import wavelink
+
+from bot.errors import UserError
+from plugins.music.models import MusicGuildSettings, MusicSession, UserMusicPreferences
+from plugins.music.playback import Playback, Unreachable, from_playable
+from plugins.music.queue import AddResult, QueueRepository
+from plugins.music.tracks import TrackInfo, format_ms
+from plugins.music.validation import Resolver, check_query, system_resolver
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bot.services import CoreServices
+
+# Hard ceiling on any guild's queue, whatever the settings say.
+QUEUE_CEILING = 500
+MAX_VOLUME = 150
+CANNABIS_FEATURE = "music.cannabis"
+# Words that mark a track or feed as cannabis content when no admin flag says otherwise.
+CANNABIS_WORDS = re.compile(
+    r"\b(cannabis|marijuana|weed|thc|cbd|stoner|kush|ganja|dispensary|strain talk)\b",
+    re.IGNORECASE,
+)
+SEARCH_CACHE_SIZE = 512
+SEARCH_CACHE_TTL = 600.0
+LOOP_MODES = ("off", "track", "queue")
+
+
+@dataclass
+class SearchResult:
+    tracks: list[TrackInfo]
+    playlist: str | None = None
+
+
+@dataclass
+class Defaults:
+    max_queue_size: int = 50
+    default_volume: int = 60
+
+
+@dataclass
+class SkipVotes:
+    track: str = ""
+    voters: set[int] = field(default_factory=set)
+
+
+class MusicService:
+    def __init__(
+        self,
+        playback: Playback,
+        queue: QueueRepository,
+        services: CoreServices,
+        defaults: Defaults,
+        *,
+        resolver: Resolver = system_resolver,
+        verify_view: Callable[[], Any] | None = None,
+    ) -> None:
+        self.playback = playback
+        self.queue = queue
+        self.services = services
+        self.defaults = defaults
+        self.resolver = resolver
+        self.verify_view = verify_view or (lambda: None)
+        self._cache: OrderedDict[str, tuple[float, SearchResult]] = OrderedDict()
+        self._votes: defaultdict[int, SkipVotes] = defaultdict(SkipVotes)
+
+    # -- settings ---------------------------------------------------------------------------
+
+    async def guild_settings(self, guild_id: int) -> MusicGuildSettings:
+        found = await MusicGuildSettings.get_or_none(guild_id=guild_id)
+        return found or MusicGuildSettings(guild_id=guild_id, cannabis_sources=[])
+
+    async def queue_limit(self, guild_id: int) -> int:
+        settings = await MusicGuildSettings.get_or_none(guild_id=guild_id)
+        limit = (settings.max_queue_size if settings else None) or self.defaults.max_queue_size
+        return max(1, min(limit, QUEUE_CEILING))
+
+    async def preferences(self, user_id: int) -> UserMusicPreferences:
+        found = await UserMusicPreferences.get_or_none(user_id=user_id)
+        return found or UserMusicPreferences(user_id=user_id, blocked_sources=[],
+                                             favourite_genres=[])
+
+    # -- searching --------------------------------------------------------------------------
+
+    async def search(self, query: str) -> SearchResult:
+        checked = await check_query(query, self.resolver)
+        cached = self._cache.get(checked.identifier)
+        if cached is not None and time.monotonic() - cached[0] < SEARCH_CACHE_TTL:
+            self._cache.move_to_end(checked.identifier)
+            return cached[1]
+        node = self.playback.lavalink.best_node()
+        if node is None:
+            raise Unreachable()
+        try:
+            # Pool.fetch_tracks sends the identifier as is; Playable.search would prefix
+            # it a second time.
+            found = await wavelink.Pool.fetch_tracks(checked.identifier, node=node)
+        except wavelink.LavalinkLoadException as exc:
+            raise UserError(f"The music server couldn't load that: {exc.error}") from None
+        except wavelink.LavalinkException as exc:
+            raise UserError(
+                f"The music server answered with an error ({exc.status}); try again shortly."
+            ) from None
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            raise Unreachable() from None
+        if isinstance(found, wavelink.Playlist):
+            result = SearchResult([from_playable(t) for t in found.tracks], found.name)
+        else:
+            result = SearchResult([from_playable(t) for t in found])
+        self._cache[checked.identifier] = (time.monotonic(), result)
+        while len(self._cache) > SEARCH_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return result
+
+    async def suggestions(self, user_id: int, typed: str) -> list[tuple[str, str]]:
+        """Autocomplete choices (name, value) for /play: search results the member may see."""
+        if len(typed.strip()) < 2:
+            return []
+        try:
+            result = await self.search(typed)
+        except UserError:
+            return []
+        prefs = await self.preferences(user_id)
+        out: list[tuple[str, str]] = []
+        for track in result.tracks:
+            if not self._allowed_by_prefs(track, prefs):
+                continue
+            if self.is_cannabis_text(track) and not prefs.cannabis_opt_in:
+                continue
+            value = track.uri if track.uri and len(track.uri) <= 100 else track.title
+            out.append((track.label(), value))
+        return out
+
+    @staticmethod
+    def _allowed_by_prefs(track: TrackInfo, prefs: UserMusicPreferences) -> bool:
+        if track.source and track.source in (prefs.blocked_sources or []):
+            return False
+        return not (prefs.explicit_filter and "explicit" in track.title.lower())
+
+    @staticmethod
+    def is_cannabis_text(track: TrackInfo) -> bool:
+        return bool(CANNABIS_WORDS.search(f"{track.title} {track.author}"))
+
+    def is_cannabis(self, track: TrackInfo, settings: MusicGuildSettings) -> bool:
+        host = ""
+        if track.uri:
+            from urllib.parse import urlsplit
+
+            host = (urlsplit(track.uri).hostname or "").lower()
+        flagged = {str(s).lower() for s in settings.cannabis_sources or []}
+        by_source = bool(host) and any(host == f or host.endswith("." + f) for f in flagged)
+        return by_source or self.is_cannabis_text(track)
+
+    async def require_adult(self, guild_id: int, user_id: int, what: str) -> None:
+        """The age gate for cannabis content; audited by the core either way."""
+        decision = await self.services.age_gate.check(guild_id, user_id, CANNABIS_FEATURE)
+        if not decision.allowed:
+            raise UserError(
+                f"{what} is flagged as cannabis content (21+). "
+                f"{decision.message or 'Verify your age to use it.'}",
+                view=self.verify_view(),
+            )
+
+    # -- queueing ---------------------------------------------------------------------------
+
+    async def play(
+        self, guild_id: int, user_id: int, member_channel: int | None,
+        text_channel_id: int | None, query: str,
+    ) -> str:
+        if member_channel is None:
+            raise UserError("Join a voice channel first, then use /play.")
+        session = await self.playback.session(guild_id)
+        if session is not None and guild_id in self.playback.players and (
+            session.voice_channel_id != member_channel
+        ):
+            raise UserError(
+                f"I'm already playing in <#{session.voice_channel_id}>; join it to add music."
+            )
+        result = await self.search(query)
+        settings = await self.guild_settings(guild_id)
+        prefs = await self.preferences(user_id)
+        tracks = result.tracks
+        if not tracks:
+            raise UserError(f"Nothing found for “{query.strip()[:80]}”. Try other words.")
+        if settings.max_track_minutes:
+            limit_ms = settings.max_track_minutes * 60_000
+            tracks = [t for t in tracks if t.is_stream or t.length_ms <= limit_ms]
+            if not tracks:
+                raise UserError(
+                    f"That's longer than this server's limit of {settings.max_track_minutes} "
+                    "minutes per track."
+                )
+        if result.playlist is None:
+            tracks = tracks[:1]
+        flagged = [self.is_cannabis(t, settings) for t in tracks]
+        if any(flagged):
+            await self.require_adult(guild_id, user_id, "That track")
+            await self.services.audit.record(
+                "music.cannabis_queued", guild_id=guild_id, actor_id=user_id,
+                target=tracks[flagged.index(True)].title[:200],
+                details={"tracks": sum(flagged)},
+            )
+        tracks = [t.with_requester(user_id, cannabis=f) for t, f in zip(tracks, flagged,
+                                                                          strict=True)]
+        volume = prefs.volume if prefs.volume is not None else self.defaults.default_volume
+        await self.playback.ensure_player(guild_id, member_channel, text_channel_id,
+                                          volume=volume)
+        limit = await self.queue_limit(guild_id)
+        added = await self.queue.add(guild_id, tracks, limit=limit)
+        if not added.added:
+            raise UserError(f"The queue is full ({limit} tracks). Remove some or wait.")
+        started = None
+        if self.playback.current.get(guild_id) is None:
+            started = await self.playback.advance(guild_id)
+        return self._queued_message(result, tracks, added, limit, started)
+
+    @staticmethod
+    def _queued_message(result: SearchResult, tracks: list[TrackInfo], added: AddResult,
+                        limit: int, started: TrackInfo | None) -> str:
+        if result.playlist is not None:
+            text = f"Added {added.added} tracks from **{result.playlist}**"
+            if added.dropped:
+                text += (f" — the queue holds {limit}, so {added.dropped} of "
+                         f"{added.added + added.dropped} didn't fit")
+            text += "."
+        elif started is not None and started.encoded == tracks[0].encoded:
+            return f"Now playing **{tracks[0].label()}**."
+        else:
+            text = f"Queued **{tracks[0].label()}** at position {added.first_index + 1}."
+        if started is not None:
+            text += f" Now playing **{started.label()}**."
+        return text
+
+    # -- controls ---------------------------------------------------------------------------
+
+    async def _active(self, guild_id: int, member_channel: int | None) -> MusicSession:
+        session = await self.playback.session(guild_id)
+        if session is None or guild_id not in self.playback.players:
+            raise UserError("Nothing is playing. Use /play to start.")
+        if member_channel != session.voice_channel_id:
+            raise UserError(f"Join <#{session.voice_channel_id}> to control the music.")
+        return session
+
+    async def _control(self, guild_id: int, user_id: int, member_channel: int | None
+                       ) -> MusicSession:
+        session = await self._active(guild_id, member_channel)
+        current = self.playback.current.get(guild_id)
+        if current is not None and current.cannabis:
+            await self.require_adult(guild_id, user_id, "The current track")
+        return session
+
+    async def skip(self, guild_id: int, user_id: int, member_channel: int | None,
+                   *, is_dj: bool) -> str:
+        session = await self._control(guild_id, user_id, member_channel)
+        current = self.playback.current.get(guild_id)
+        if current is None:
+            raise UserError("Nothing is playing right now.")
+        listeners = self.playback.voice.listeners(guild_id, session.voice_channel_id)
+        if not is_dj and current.requester_id != user_id and len(listeners) > 1:
+            votes = self._votes[guild_id]
+            if votes.track != current.encoded:
+                votes.track, votes.voters = current.encoded, set()
+            votes.voters.add(user_id)
+            needed = len(listeners) // 2 + 1  # more than half of the listeners
+            if len(votes.voters & listeners) < needed:
+                return f"Vote to skip: {len(votes.voters & listeners)}/{needed}."
+        self._votes.pop(guild_id, None)
+        nxt = await self.playback.skip(guild_id)
+        text = f"Skipped **{current.title}**."
+        return text + (f" Now playing **{nxt.label()}**." if nxt else " The queue is empty.")
+
+    async def pause(self, guild_id: int, user_id: int, member_channel: int | None,
+                    paused: bool) -> str:
+        await self._control(guild_id, user_id, member_channel)
+        player = self.playback.players[guild_id]
+        await player.pause(paused)
+        await MusicSession.filter(guild_id=guild_id).update(paused=paused)
+        return "Paused." if paused else "Resumed."
+
+    async def stop(self, guild_id: int, user_id: int, member_channel: int | None,
+                   *, is_dj: bool) -> str:
+        session = await self._control(guild_id, user_id, member_channel)
+        listeners = self.playback.voice.listeners(guild_id, session.voice_channel_id)
+        if not is_dj and len(listeners - {user_id}) > 0:
+            raise UserError("Only DJs can stop the music while others are listening; "
+                            "use /skip to vote instead.")
+        await self.playback.end_session(guild_id)
+        return "Stopped, cleared the queue and left the channel."
+
+    async def volume(self, guild_id: int, user_id: int, member_channel: int | None,
+                     value: int) -> str:
+        if not 0 <= value <= MAX_VOLUME:
+            raise UserError(f"Volume goes from 0 to {MAX_VOLUME}.")
+        await self._control(guild_id, user_id, member_channel)
+        await self.playback.players[guild_id].set_volume(value)
+        await MusicSession.filter(guild_id=guild_id).update(volume=value)
+        return f"Volume set to {value}."
+
+    async def loop(self, guild_id: int, user_id: int, member_channel: int | None,
+                   mode: str) -> str:
+        if mode not in LOOP_MODES:
+            raise UserError("Loop is off, track or queue.")
+        await self._control(guild_id, user_id, member_channel)
+        await MusicSession.filter(guild_id=guild_id).update(loop_mode=mode)
+        return {"off": "Loop is off.", "track": "Looping this track.",
+                "queue": "Looping the queue."}[mode]
+
+    async def cycle_loop(self, guild_id: int, user_id: int, member_channel: int | None) -> str:
+        session = await self._control(guild_id, user_id, member_channel)
+        mode = LOOP_MODES[(LOOP_MODES.index(session.loop_mode) + 1) % len(LOOP_MODES)]
+        return await self.loop(guild_id, user_id, member_channel, mode)
+
+    async def seek(self, guild_id: int, user_id: int, member_channel: int | None,
+                   position_ms: int | None) -> str:
+        await self._control(guild_id, user_id, member_channel)
+        current = self.playback.current.get(guild_id)
+        if current is None:
+            raise UserError("Nothing is playing right now.")
+        if current.is_stream:
+            raise UserError("Live streams can't be sought.")
+        if position_ms is None or position_ms < 0:
+            raise UserError("Give a time like 1:30 or 90 (seconds from the start).")
+        if position_ms >= current.length_ms:
+            raise UserError(f"That's past the end; this track is {format_ms(current.length_ms)}.")
+        await self.playback.players[guild_id].seek(position_ms)
+        await MusicSession.filter(guild_id=guild_id).update(position_ms=position_ms)
+        return f"Jumped to {format_ms(position_ms)}."
+
+    async def remove(self, guild_id: int, user_id: int, member_channel: int | None,
+                     index: int, *, is_dj: bool) -> str:
+        await self._control(guild_id, user_id, member_channel)
+        entries = await self.queue.page(guild_id, index - 1, 1) if index >= 1 else []
+        if not entries:
+            raise UserError(f"There is no track {index} in the queue.")
+        if not is_dj and entries[0].requester_id != user_id:
+            raise UserError("Only DJs can remove tracks other members queued.")
+        removed = await self.queue.remove_at(guild_id, index - 1)
+        return f"Removed **{removed.title}**." if removed else "That track already left."
+
+    async def move(self, guild_id: int, user_id: int, member_channel: int | None,
+                   src: int, dst: int) -> str:
+        await self._control(guild_id, user_id, member_channel)
+        size = await self.queue.count(guild_id)
+        if not (1 <= src <= size and 1 <= dst <= size):
+            raise UserError(f"Positions go from 1 to {size}.")
+        moved = await self.queue.move(guild_id, src - 1, dst - 1)
+        return f"Moved **{moved.title}** to position {dst}." if moved else "Nothing moved."
+
+    async def shuffle(self, guild_id: int, user_id: int, member_channel: int | None) -> str:
+        await self._control(guild_id, user_id, member_channel)
+        count = await self.queue.shuffle(guild_id)
+        return f"Shuffled {count} tracks." if count else "The queue is empty."
+
+    async def clear(self, guild_id: int, user_id: int, member_channel: int | None,
+                    *, is_dj: bool) -> str:
+        if not is_dj:
+            raise UserError("Only DJs can clear the whole queue.")
+        await self._control(guild_id, user_id, member_channel)
+        count = await self.queue.clear(guild_id)
+        return f"Cleared {count} tracks."

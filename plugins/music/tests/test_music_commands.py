@@ -1,0 +1,228 @@
+"""End to end: members use the music commands through the fake Discord, the real bot plays
+through real wavelink on FakeLavalink."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.models import AuditLog
+from plugins.music.models import MusicQueueEntry, MusicSession
+from plugins.music.tests.e2e import AllowList, content, find_id, start_music
+
+
+async def test_without_a_node_music_says_the_server_is_unreachable(start_bot, world, fake_discord):
+    await start_bot()  # no LAVALINK_NODES: the bot still starts
+    await fake_discord.voice_join(world.member, world.voice)
+    ix = await fake_discord.slash(world.member, "play", {"query": "lofi"})
+    response = await ix.response()
+    assert "music server is unreachable" in content(response) and ix.ephemeral
+
+
+async def test_play_joins_self_deafened_and_plays(fake_lavalink, start_bot, world, fake_discord):
+    fake_lavalink.add_track("Lofi Beats", author="Chill", length_ms=600_000)
+    await start_music(start_bot, fake_lavalink)
+    await fake_discord.voice_join(world.member, world.voice)
+    ix = await fake_discord.slash(world.member, "play", {"query": "lofi"})
+    assert content(await ix.response()) == "Now playing **Lofi Beats — Chill (10:00)**."
+    patch = await fake_lavalink.wait_for_request(
+        lambda r: r.method == "PATCH" and (r.json or {}).get("track")
+    )
+    assert patch.json["volume"] == 60  # DEFAULT_VOLUME
+    bot_state = fake_discord.voice_states[(world.guild.id, fake_discord.bot_user_id)]
+    assert bot_state["self_deaf"] is True and int(bot_state["channel_id"]) == world.voice.id
+
+
+async def test_play_outside_voice_and_empty_search_fail_cleanly(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    await start_music(start_bot, fake_lavalink)
+    ix = await fake_discord.slash(world.member, "play", {"query": "lofi"})
+    assert "Join a voice channel" in content(await ix.response()) and ix.ephemeral
+    await fake_discord.voice_join(world.member, world.voice)
+    for query, says in (
+        ("   ", "Type a song name"),
+        ("nothing like this", "Nothing found"),
+        ("file:///etc/passwd", "Only http and https"),
+        ("http://169.254.169.254/latest", "private or local"),
+    ):
+        ix = await fake_discord.slash(world.member, "play", {"query": query})
+        assert says in content(await ix.response()), query
+        assert ix.ephemeral
+    assert await MusicQueueEntry.all().count() == 0
+
+
+async def test_node_errors_on_search_are_explained(fake_lavalink, start_bot, world, fake_discord):
+    fake_lavalink.add_track("Lofi Beats")
+    await start_music(start_bot, fake_lavalink)
+    await fake_discord.voice_join(world.member, world.voice)
+    for status in (400, 500):
+        fake_lavalink.fail_next_load(status)
+        ix = await fake_discord.slash(world.member, "play", {"query": "lofi"})
+        assert f"answered with an error ({status})" in content(await ix.response())
+
+
+async def test_big_playlist_into_a_nearly_full_queue_adds_what_fits(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    tracks = [fake_lavalink.add_track(f"Song {i}", length_ms=600_000) for i in range(5000)]
+    playlist = fake_lavalink.add_playlist(
+        "Huge", tracks, url="https://www.youtube.com/playlist?list=PLhuge"
+    )
+    await start_music(start_bot, fake_lavalink, max_queue_size=10)
+    await fake_discord.voice_join(world.member, world.voice)
+    ix = await fake_discord.slash(world.member, "play", {"query": playlist["url"]})
+    text = content(await ix.response())
+    assert "Added 10 tracks from **Huge**" in text and "4990 of 5000 didn't fit" in text
+    # One started playing, the other nine wait.
+    assert await MusicQueueEntry.all().count() == 9
+
+
+async def test_two_members_playing_at_once_are_both_queued(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.add_track("First", length_ms=600_000)
+    fake_lavalink.add_track("Second", length_ms=600_000)
+    fake_lavalink.add_track("Third", length_ms=600_000)
+    await start_music(start_bot, fake_lavalink)
+    for member in (world.member, world.other, world.dj):
+        await fake_discord.voice_join(member, world.voice)
+    first = await fake_discord.slash(world.dj, "play", {"query": "First"})
+    await first.response()
+    a, b = await asyncio.gather(
+        fake_discord.slash(world.member, "play", {"query": "Second"}),
+        fake_discord.slash(world.other, "play", {"query": "Third"}),
+    )
+    await asyncio.gather(a.response(), b.response())
+    queued = [e.title for e in await MusicQueueEntry.all().order_by("position")]
+    assert sorted(queued) == ["Second", "Third"]
+    assert {e.requester_id for e in await MusicQueueEntry.all()} == {
+        world.member.id,
+        world.other.id,
+    }
+
+
+async def test_bounds_on_volume_and_seek(fake_lavalink, start_bot, world, fake_discord):
+    fake_lavalink.add_track("Song", length_ms=180_000)
+    await start_music(start_bot, fake_lavalink)
+    await fake_discord.voice_join(world.member, world.voice)
+    await (await fake_discord.slash(world.member, "play", {"query": "Song"})).response()
+    for options, says in (({"time": "4:00"}, "past the end"), ({"time": "-5"}, "Give a time")):
+        ix = await fake_discord.slash(world.member, "seek", options)
+        assert says in content(await ix.response())
+    ok = await fake_discord.slash(world.member, "seek", {"time": "1:30"})
+    assert content(await ok.response()) == "Jumped to 1:30."
+    await fake_lavalink.wait_for_request(lambda r: (r.json or {}).get("position") == 90_000)
+    ix = await fake_discord.slash(world.member, "volume", {"level": 80})
+    assert content(await ix.response()) == "Volume set to 80."
+    await fake_lavalink.wait_for_request(lambda r: (r.json or {}).get("volume") == 80)
+
+
+async def test_cannabis_track_needs_a_verified_member(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.add_track("Strain Talk Weekly", author="Kush Radio", length_ms=600_000)
+    gate = AllowList()
+    await start_music(start_bot, fake_lavalink, gate=gate)
+    await fake_discord.voice_join(world.member, world.voice)
+    ix = await fake_discord.slash(world.member, "play", {"query": "strain talk"})
+    text = content(await ix.response())
+    assert "cannabis content (21+)" in text and "/verify" in text and ix.ephemeral
+    assert await MusicQueueEntry.all().count() == 0 and await MusicSession.all().count() == 0
+    denied = await AuditLog.filter(action="age_gate.denied", actor_id=world.member.id).first()
+    assert denied is not None and denied.target == "music.cannabis"
+
+    gate.verified.add(world.member.id)
+    ok = await fake_discord.slash(world.member, "play", {"query": "strain talk"})
+    assert "Now playing **Strain Talk Weekly" in content(await ok.response())
+    assert await AuditLog.filter(action="music.cannabis_queued").count() == 1
+
+
+async def play_three(fake_lavalink, fake_discord, world):
+    for title in ("One", "Two", "Three", "Four"):
+        fake_lavalink.add_track(title, author="Band", length_ms=600_000)
+    for member in (world.member, world.other, world.dj):
+        await fake_discord.voice_join(member, world.voice)
+    for title in ("One", "Two", "Three", "Four"):
+        ix = await fake_discord.slash(world.member, "play", {"query": title})
+        await ix.response()
+
+
+async def test_queue_show_remove_move_shuffle_clear(fake_lavalink, start_bot, world, fake_discord):
+    await start_music(start_bot, fake_lavalink)
+    await play_three(fake_lavalink, fake_discord, world)
+    show = await fake_discord.slash(world.member, "queue show")
+    page = fake_discord.text_of(await show.wait_original())
+    assert "Queue — 3 tracks" in page and "`1.` Two — Band" in page and "Now:** One" in page
+    moved = await fake_discord.slash(world.member, "queue move", {"from": 3, "to": 1})
+    assert content(await moved.response()) == "Moved **Four** to position 1."
+    bad = await fake_discord.slash(world.member, "queue move", {"from": 9, "to": 1})
+    assert "Positions go from 1 to 3" in content(await bad.response())
+    not_theirs = await fake_discord.slash(world.other, "queue remove", {"position": 1})
+    assert "Only DJs" in content(await not_theirs.response())
+    removed = await fake_discord.slash(world.member, "queue remove", {"position": 1})
+    assert content(await removed.response()) == "Removed **Four**."
+    assert [e.title for e in await MusicQueueEntry.all().order_by("position")] == ["Two", "Three"]
+    shuffled = await fake_discord.slash(world.member, "queue shuffle")
+    assert content(await shuffled.response()) == "Shuffled 2 tracks."
+    settings = await fake_discord.slash(world.admin, "music settings", {"dj_role": world.dj_role})
+    assert f"DJ role: <@&{world.dj_role.id}>" in content(await settings.response())
+    refused = await fake_discord.slash(world.member, "queue clear")
+    assert "Only DJs" in content(await refused.response())
+    cleared = await fake_discord.slash(world.dj, "queue clear")
+    assert content(await cleared.response()) == "Cleared 2 tracks."
+    # A group with subcommands is not runnable by itself: Discord only offers its leaves.
+    command = next(
+        c
+        for c in fake_discord.commands(world.guild.id) or fake_discord.all_commands()
+        if c["name"] == "queue"
+    )
+    assert {o["name"] for o in command["options"]} == {"show", "remove", "move", "shuffle", "clear"}
+
+
+async def test_vote_skip_needs_more_than_half_and_djs_skip_at_once(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    await start_music(start_bot, fake_lavalink)
+    await play_three(fake_lavalink, fake_discord, world)
+    await (
+        await fake_discord.slash(world.admin, "music settings", {"dj_role": world.dj_role})
+    ).response()
+    # world.member queued "One"; carol is one of three listeners: two votes are needed.
+    vote = await fake_discord.slash(world.other, "skip")
+    assert content(await vote.response()) == "Vote to skip: 1/2."
+    outside = world.guild.add_member("erin-outside")
+    away = await fake_discord.slash(outside, "skip")
+    assert "to control the music" in content(await away.response()) and away.ephemeral
+    dj = await fake_discord.slash(world.dj, "skip")
+    assert content(await dj.response()).startswith("Skipped **One**. Now playing **Two")
+    await fake_lavalink.wait_for_event(
+        lambda e: e["type"] == "TrackStartEvent" and e["track"]["info"]["title"] == "Two"
+    )
+
+
+async def test_nowplaying_buttons_work_and_refuse_cleanly(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    await start_music(start_bot, fake_lavalink)
+    await play_three(fake_lavalink, fake_discord, world)
+    ix = await fake_discord.slash(world.member, "nowplaying")
+    message = await ix.wait_original()
+    embed = message["embeds"][0]
+    assert embed["title"] == "One" and "🔘" in embed["description"]
+    pause = await fake_discord.click(world.other, message, find_id(message, "np.pause"))
+    await pause.response()
+    await fake_lavalink.wait_for_request(lambda r: (r.json or {}).get("paused") is True)
+    assert (await MusicSession.get(guild_id=world.guild.id)).paused is True
+
+    outside = world.guild.add_member("erin-outside")
+    skip = await fake_discord.click(outside, message, find_id(message, "np.skip"))
+    assert "to control the music" in content(await skip.response())
+
+    refused = await fake_discord.click(world.other, message, find_id(message, "np.stop"))
+    assert "Only DJs can stop" in content(await refused.response())
+    await fake_discord.voice_join(world.admin, world.voice)
+    stop = await fake_discord.click(world.admin, message, find_id(message, "np.stop"))
+    await stop.response()
+    assert await MusicSession.all().count() == 0 and await MusicQueueEntry.all().count() == 0
+    late = await fake_discord.click(world.member, message, find_id(message, "np.pause"))
+    assert "Nothing is playing" in content(await late.response())

@@ -1,0 +1,98 @@
+"""What members see: the now-playing embed with its buttons, and queue pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import nextcord
+
+from bot.components.ids import build
+from bot.components.registry import Page
+from bot.components.ui import button, controls
+from plugins.music.tracks import format_ms
+
+if TYPE_CHECKING:
+    from plugins.music.playback import Playback
+    from plugins.music.queue import QueueRepository
+
+PER_PAGE = 10
+BAR_WIDTH = 16
+# Buttons outlive a restart: their state row is kept a week, and refers to the guild's player,
+# not to one track, so they control whatever plays when pressed.
+CONTROLS_TTL = timedelta(days=7)
+# Discord: embed description at most 4,096 characters.
+MAX_DESCRIPTION = 4096
+
+
+def progress_bar(position_ms: int, length_ms: int) -> str:
+    if length_ms <= 0:
+        return "🔴 live"
+    filled = min(BAR_WIDTH - 1, int(BAR_WIDTH * max(position_ms, 0) / length_ms))
+    bar = "▬" * filled + "🔘" + "▬" * (BAR_WIDTH - filled - 1)
+    return f"{bar} {format_ms(position_ms)} / {format_ms(length_ms)}"
+
+
+async def now_playing(playback: Playback, queue: QueueRepository, guild_id: int
+                      ) -> nextcord.Embed:
+    session = await playback.session(guild_id)
+    current = playback.current.get(guild_id)
+    player = playback.players.get(guild_id)
+    if session is None or current is None or player is None:
+        return nextcord.Embed(title="Nothing is playing", description="Use /play to start.")
+    position = player.position if player.current else session.position_ms
+    length = 0 if current.is_stream else current.length_ms
+    description = f"{current.author}\n\n{progress_bar(position, length)}"
+    embed = nextcord.Embed(title=current.title[:256], url=current.uri or None,
+                           description=description[:MAX_DESCRIPTION])
+    embed.add_field(name="Requested by", value=f"<@{current.requester_id}>")
+    embed.add_field(name="Loop", value=session.loop_mode)
+    embed.add_field(name="Volume", value=str(session.volume))
+    state = "Paused" if session.paused else "Playing"
+    embed.set_footer(text=f"{state} · {await queue.count(guild_id)} in queue"
+                     + (" · 21+" if current.cannabis else ""))
+    return embed
+
+
+def control_buttons(state_id: str, *, paused: bool) -> nextcord.ui.View:
+    def cid(action: str) -> str:
+        return build("music", action, state_id)
+
+    return controls(
+        button("Resume" if paused else "Pause", cid("np.pause"), emoji="⏯"),
+        button("Skip", cid("np.skip"), emoji="⏭"),
+        button("Stop", cid("np.stop"), emoji="⏹", style=nextcord.ButtonStyle.danger),
+        button("Loop", cid("np.loop"), emoji="🔁"),
+        button("Shuffle", cid("np.shuffle"), emoji="🔀"),
+    )
+
+
+class QueuePages:
+    """Queue pages for the core paginator: each page reads only its ten rows."""
+
+    def __init__(self, playback: Playback, queue: QueueRepository) -> None:
+        self.playback = playback
+        self.queue = queue
+
+    async def page_count(self, params: dict[str, Any]) -> int:
+        count = await self.queue.count(int(params["guild"]))
+        return max(1, -(-count // PER_PAGE))
+
+    async def render(self, params: dict[str, Any], page: int) -> Page:
+        guild_id = int(params["guild"])
+        entries = await self.queue.page(guild_id, page * PER_PAGE, PER_PAGE)
+        lines = []
+        if page == 0:
+            current = self.playback.current.get(guild_id)
+            if current is not None:
+                lines.append(f"**Now:** {current.label()}\n")
+        for n, entry in enumerate(entries, start=page * PER_PAGE + 1):
+            flag = " 🔞" if entry.cannabis else ""
+            lines.append(f"`{n}.` {entry.title} — {entry.author} "
+                         f"({format_ms(entry.length_ms)}) · <@{entry.requester_id}>{flag}")
+        if not entries and page == 0:
+            lines.append("The queue is empty. Add tracks with /play.")
+        total = await self.queue.count(guild_id)
+        embed = nextcord.Embed(title=f"Queue — {total} tracks",
+                               description="\n".join(lines)[:MAX_DESCRIPTION])
+        return Page(embed=embed)
