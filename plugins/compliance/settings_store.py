@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from plugins.compliance.models import GuildSettings
@@ -10,17 +11,33 @@ from plugins.compliance.models import GuildSettings
 class SettingsStore:
     def __init__(self) -> None:
         self._cache: dict[int, GuildSettings] = {}
+        # One read per guild even when a chat burst misses the cache all at once.
+        self._loading: dict[int, asyncio.Future[GuildSettings]] = {}
 
     async def get(self, guild_id: int) -> GuildSettings:
         """The guild's settings; an unsaved row holding the defaults when none was stored."""
         cached = self._cache.get(guild_id)
         if cached is not None:
             return cached
-        row = await GuildSettings.get_or_none(guild_id=guild_id)
-        if row is None:
-            row = GuildSettings(guild_id=guild_id)
-        self._cache[guild_id] = row
-        return row
+        loading = self._loading.get(guild_id)
+        if loading is not None:
+            return await asyncio.shield(loading)
+        future: asyncio.Future[GuildSettings] = asyncio.get_running_loop().create_future()
+        self._loading[guild_id] = future
+        try:
+            row = await GuildSettings.get_or_none(guild_id=guild_id)
+            if row is None:
+                row = GuildSettings(guild_id=guild_id)
+            # An update that landed while we were reading wins.
+            row = self._cache.setdefault(guild_id, row)
+            future.set_result(row)
+            return row
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it, nobody else must
+            raise
+        finally:
+            del self._loading[guild_id]
 
     async def update(self, guild_id: int, **changes: Any) -> GuildSettings:
         row, _ = await GuildSettings.get_or_create(guild_id=guild_id)

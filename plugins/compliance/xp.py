@@ -84,12 +84,26 @@ def _upsert_sql(rows: int, dialect: str) -> str:
     return sql
 
 
-def _level_sql(dialect: str) -> str:
+def _levels_sql(rows: int, dialect: str) -> str:
+    """One UPDATE setting level and tier for many members (UPDATE ... FROM a VALUES list)."""
     if dialect == "postgres":
-        return ('UPDATE "compliance_member" SET "level" = $1, "tier" = $2 '
-                'WHERE "guild_id" = $3 AND "user_id" = $4')
-    return ('UPDATE "compliance_member" SET "level" = ?, "tier" = ? '
-            'WHERE "guild_id" = ? AND "user_id" = ?')
+        marks = ", ".join(
+            f"(${i * 4 + 1}::BIGINT, ${i * 4 + 2}::BIGINT, ${i * 4 + 3}::INT, "
+            f"${i * 4 + 4}::VARCHAR)"
+            for i in range(rows)
+        )
+        return (
+            'UPDATE "compliance_member" AS m SET "level" = v.level, "tier" = v.tier '
+            f"FROM (VALUES {marks}) AS v(guild_id, user_id, level, tier) "
+            "WHERE m.guild_id = v.guild_id AND m.user_id = v.user_id"
+        )
+    marks = ", ".join("(?, ?, ?, ?)" for _ in range(rows))
+    return (
+        f"WITH v(guild_id, user_id, level, tier) AS (VALUES {marks}) "
+        'UPDATE "compliance_member" SET "level" = v.level, "tier" = v.tier FROM v '
+        'WHERE "compliance_member"."guild_id" = v.guild_id '
+        'AND "compliance_member"."user_id" = v.user_id'
+    )
 
 
 class XpEngine:
@@ -217,6 +231,7 @@ class XpEngine:
                     values += [guild_id, user_id, entry.xp, entry.messages, entry.last_xp_at]
                 _, rows = await conn.execute_query(_upsert_sql(len(chunk), dialect), values)
                 self.statements += 1
+                changed: list[Any] = []
                 for row in rows:
                     guild_id, user_id, total, stored = (int(row[0]), int(row[1]), int(row[2]),
                                                         int(row[3]))
@@ -224,12 +239,13 @@ class XpEngine:
                     if new_level == stored:
                         continue
                     tier = tier_for(new_level)
-                    await conn.execute_query(_level_sql(dialect),
-                                             [new_level, tier, guild_id, user_id])
-                    self.statements += 1
+                    changed += [guild_id, user_id, new_level, tier]
                     if new_level > stored:
                         level_ups.append(LevelUp(guild_id, user_id, stored, new_level, tier,
                                                  batch[(guild_id, user_id)].channel_id))
+                if changed:
+                    await conn.execute_query(_levels_sql(len(changed) // 4, dialect), changed)
+                    self.statements += 1
         return level_ups
 
     # ----- lifecycle -------------------------------------------------------------------------

@@ -184,3 +184,48 @@ async def test_leaderboard_pages_read_only_the_requested_page(engine):
     assert [u for u, _, _ in last] == [5, 4, 3, 2, 1]
     rendered = await pages.render(params, 0)
     assert rendered.embed.description.startswith("**#1** <@25> — level 1 · 250 XP")
+
+
+async def test_many_level_ups_in_one_flush_cost_one_update(engine):
+    conn = Tortoise.get_connection("default")
+    cls = type(conn)
+    original = cls.execute_query
+    seen: list[str] = []
+
+    async def counting(self, query, values=None):
+        seen.append(query)
+        return await original(self, query, values)
+
+    for user in range(1, 201):
+        await engine.add(GUILD, user, 300 if user % 2 else 50, channel_id=CHANNEL)
+    cls.execute_query = counting  # type: ignore[method-assign]
+    try:
+        await engine.flush()
+    finally:
+        cls.execute_query = original  # type: ignore[method-assign]
+    assert len(seen) == 2  # one upsert, one level update for the 100 who levelled up
+    assert len(engine.levelled) == 100 and {e.new_level for e in engine.levelled} == {2}
+    levels = dict(await MemberRecord.filter(guild_id=GUILD).values_list("user_id", "level"))
+    assert levels[1] == 2 and levels[2] == 0 and levels[199] == 2
+
+
+async def test_settings_are_read_once_per_guild_during_a_burst(db):
+    import asyncio
+
+    store = SettingsStore()
+    reads = 0
+    from plugins.compliance import settings_store
+
+    original = settings_store.GuildSettings.get_or_none
+
+    async def counting(*args, **kwargs):
+        nonlocal reads
+        reads += 1
+        return await original(*args, **kwargs)
+
+    settings_store.GuildSettings.get_or_none = counting  # type: ignore[method-assign]
+    try:
+        rows = await asyncio.gather(*(store.get(GUILD) for _ in range(50)))
+    finally:
+        settings_store.GuildSettings.get_or_none = original  # type: ignore[method-assign]
+    assert reads == 1 and all(r is rows[0] for r in rows)

@@ -1,0 +1,107 @@
+"""Shared set-up for the compliance benchmarks in bench/: a throwaway database and a counter
+of SQL statements. Not used by the bot itself."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def default_url() -> str:
+    env = os.environ.get("TEST_DATABASE_URL", "").strip()
+    return env if env.startswith("postgres") else DEFAULT_PG
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    parts = urlsplit(url)
+    conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def throwaway_database(url: str) -> AsyncIterator[str]:
+    """A fresh database next to `url` (PostgreSQL) or in a temp dir (SQLite), dropped after."""
+    if url.startswith("sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite://{Path(tmp) / 'bench.sqlite3'}"
+        return
+    url = url.replace("postgresql://", "postgres://", 1)
+    name = f"growmies_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    await _pg_admin(url, f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    finally:
+        from tortoise import Tortoise
+
+        with contextlib.suppress(Exception):
+            await Tortoise.close_connections()
+        await _pg_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def open_orm(url: str) -> None:
+    """Migrate and open the ORM with the core and compliance apps only."""
+    from bot.database import apply_migrations, init_database
+
+    models = {"compliance": "plugins.compliance.models"}
+    await apply_migrations(url, models)
+    await init_database(url, models)
+
+
+class StatementCounter:
+    """Counts statements sent through Tortoise (queries, inserts, BEGIN and COMMIT)."""
+
+    METHODS = ("execute_query", "execute_query_dict", "execute_insert", "execute_many",
+               "execute_script", "begin", "commit")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._patched: list[tuple[type, str, Any]] = []
+
+    def install(self) -> None:
+        from tortoise import Tortoise
+
+        base = type(Tortoise.get_connection("default"))
+        classes: list[type] = [base]
+        with contextlib.suppress(ImportError):
+            from tortoise.backends.asyncpg.client import TransactionWrapper
+
+            classes.append(TransactionWrapper)
+        with contextlib.suppress(ImportError):
+            from tortoise.backends.sqlite.client import SqliteTransactionWrapper
+
+            classes.append(SqliteTransactionWrapper)
+        for cls in classes:
+            for name in self.METHODS:
+                if name not in cls.__dict__:
+                    continue
+                original = cls.__dict__[name]
+
+                async def counting(*args: Any, _orig: Any = original, **kwargs: Any) -> Any:
+                    self.count += 1
+                    return await _orig(*args, **kwargs)
+
+                setattr(cls, name, counting)
+                self._patched.append((cls, name, original))
+
+    def uninstall(self) -> None:
+        for cls, name, original in reversed(self._patched):
+            setattr(cls, name, original)
+        self._patched.clear()
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct))]
