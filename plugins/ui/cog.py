@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import TYPE_CHECKING
 
 import nextcord
@@ -58,6 +60,11 @@ async def resolve_strain(name: str) -> strains.Strain:
 class UICog(commands.Cog, name="ui"):
     def __init__(self, ctx: PluginContext) -> None:
         self.ctx = ctx
+        # A guild lives in exactly one shard process, so a per-member lock here makes the
+        # daily-limit check and the attempt insert atomic against simultaneous /quiz start.
+        self._quiz_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     # ----- /strain ------------------------------------------------------------------------
     @nextcord.slash_command(name="strain", description="Explore cannabis strains (21+)")
@@ -133,7 +140,13 @@ class UICog(commands.Cog, name="ui"):
     ) -> None:
         if category is not None and category not in QUIZ_CATEGORIES:
             raise UserError("Pick a category from the list.")
-        await start_quiz(self.ctx.bot, interaction, category)
+        assert interaction.user is not None
+        key = (interaction.guild_id or 0, interaction.user.id)
+        lock = self._quiz_locks.get(key)
+        if lock is None:
+            lock = self._quiz_locks[key] = asyncio.Lock()
+        async with lock:
+            await start_quiz(self.ctx.bot, interaction, category)
 
     @quiz.subcommand(name="add", description="Add a quiz question (admins)")
     @age_restricted(QUIZ_FEATURE)

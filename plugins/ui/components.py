@@ -31,6 +31,7 @@ CARD_TTL = timedelta(days=30)
 PICKER_TTL = timedelta(hours=2)
 STRAIN_PAGES = "ui.strains"
 OPEN_CARD = "ui.open_card"
+PICKER_MAX = 1000
 XP_GROW_WIZARD = 5
 XP_COMPLIANCE_CHECK = 5
 
@@ -153,16 +154,22 @@ async def on_explore_category(ctx: ComponentContext) -> None:
     if not values or values[0] not in strains.CATEGORIES:
         raise ControlExpired()
     category = values[0]
-    names = await strains.category_names(category)
+    # The picker keeps its options in one state row; past this, /strain info autocompletes.
+    names = await strains.category_names(category, limit=PICKER_MAX + 1)
     if not names:
         raise UserError("No strains in that category yet.")
+    prompt = "Open a card from this list:"
+    if len(names) > PICKER_MAX:
+        names = names[:PICKER_MAX]
+        prompt = (f"Open a card (the first {PICKER_MAX} by name; find any other strain with "
+                  "/strain info):")
     await send_paginator(ctx.bot, ctx.interaction, plugin=PLUGIN, source=STRAIN_PAGES,
                          params={"category": category}, ephemeral=True,
                          age_feature=STRAIN_FEATURE)
     await send_large_select(
         ctx.bot, ctx.interaction, plugin=PLUGIN, callback=OPEN_CARD,
         options=[Option(name, name, kind) for name, kind in names],
-        prompt="Open a card from this list:", placeholder="Strain…",
+        prompt=prompt, placeholder="Strain…",
         age_feature=STRAIN_FEATURE,
     )
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tortoise.exceptions import IntegrityError
+
 from bot.contract import ComponentHandler, Plugin, PluginContext
 from plugins.ui import components, forms, quiz, quiz_components, strains
 from plugins.ui.models import Strain
@@ -34,8 +36,13 @@ class UIPlugin(Plugin):
             blocks.form(make_form())
         # Fresh installs get the starter data without running `growmies seed`.
         if not await Strain.exists():
-            added = await self.seed()
-            ctx.log.info("ui.seeded", records=added)
+            try:
+                added = await self.seed()
+            except IntegrityError:
+                # Another shard process seeded the same rows at the same moment.
+                ctx.log.info("ui.seed_raced")
+            else:
+                ctx.log.info("ui.seeded", records=added)
 
     async def seed(self) -> int:
         """Load the shipped strains and starter quiz questions; idempotent."""

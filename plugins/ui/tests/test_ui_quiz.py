@@ -83,6 +83,15 @@ async def test_daily_attempt_limit_and_age_gate(ui_bot, world, fake_discord):
     assert await QuizAttempt.filter(user_id=world.other.id).count() == 0
 
 
+async def test_simultaneous_starts_respect_the_daily_limit(ui_bot, world, fake_discord):
+    starts = await asyncio.gather(*(fake_discord.slash(world.member, "quiz start")
+                                    for _ in range(quiz.DAILY_ATTEMPTS + 2)))
+    responses = await asyncio.gather(*(ix.response() for ix in starts))
+    refused = [r for r in responses if "attempts for today" in str(r["data"].get("content"))]
+    assert len(refused) == 2
+    assert await QuizAttempt.filter(user_id=world.member.id).count() == quiz.DAILY_ATTEMPTS
+
+
 async def test_quiz_add_is_for_admins_only(ui_bot, world, fake_discord):
     ix = await fake_discord.slash(world.member, "quiz add")
     resp = await ix.response()
