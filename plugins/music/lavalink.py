@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import secrets
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +94,7 @@ class LavalinkConnection:
         self.settings = list(nodes)
         self._backoff = backoff
         self.watchdog_interval = watchdog_interval
-        self.nodes: dict[str, Node] = {}
+        self.nodes: dict[str, Node] = {}  # by the id in LAVALINK_NODES
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -105,7 +106,10 @@ class LavalinkConnection:
         self._session = aiohttp.ClientSession()
         for cfg in self.settings:
             node = Node(
-                uri=cfg.uri, password=cfg.password.get_secret_value(), identifier=cfg.id,
+                uri=cfg.uri, password=cfg.password.get_secret_value(),
+                # wavelink's Pool refuses a second node with the same identifier, and it is
+                # process-wide: suffix ours so a fresh connection never collides with a stale one.
+                identifier=f"{cfg.id}~{secrets.token_hex(3)}",
                 session=self._session, retries=None, resume_timeout=cfg.resume_timeout,
                 backoff=self._backoff(), client=self.client,
                 # Idle handling is ours (guild settings), not wavelink's fixed 300 s.
@@ -167,12 +171,16 @@ class LavalinkConnection:
     def connected(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.status is wavelink.NodeStatus.CONNECTED]
 
-    def best_node(self, *, exclude: str | None = None) -> Node | None:
-        """The connected node serving the fewest players, or None."""
-        nodes = [n for n in self.connected() if n.identifier != exclude]
+    def best_node(self, *, exclude: Any = None) -> Node | None:
+        """The connected node serving the fewest players (other than `exclude`), or None."""
+        nodes = [n for n in self.connected() if n is not exclude]
         if not nodes:
             return None
         return min(nodes, key=lambda n: len(n.players))
 
     def owns(self, node: Any) -> bool:
         return any(node is n for n in self.nodes.values())
+
+    def name_of(self, node: Any) -> str:
+        """The node's id as configured in LAVALINK_NODES."""
+        return next((k for k, n in self.nodes.items() if n is node), str(node.identifier))

@@ -96,7 +96,8 @@ class Playback:
         self._failures: defaultdict[int, int] = defaultdict(int)
         self._last_error: dict[int, str] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._last_position: dict[int, int] = {}
+        # The last position written to the database, per guild.
+        self.saved_position: dict[int, int] = {}
         self._restoring: set[int] = set()
         self.closing = False
         # Notified when a track starts or a player moves node: tests and benchmarks wait on it.
@@ -122,12 +123,12 @@ class Playback:
         session, created = await MusicSession.get_or_create(
             guild_id=guild_id,
             defaults={"voice_channel_id": channel_id, "text_channel_id": text_channel_id,
-                      "node_id": node.identifier, "volume": volume},
+                      "node_id": self.lavalink.name_of(node), "volume": volume},
         )
         if not created:
             await MusicSession.filter(guild_id=guild_id).update(
                 voice_channel_id=channel_id, text_channel_id=text_channel_id or
-                session.text_channel_id, node_id=node.identifier, active=True,
+                session.text_channel_id, node_id=self.lavalink.name_of(node), active=True,
             )
         return player
 
@@ -282,9 +283,10 @@ class Playback:
         if guild_id is None or self.current.get(guild_id) is None:
             return
         position = int(payload.position)
-        previous = self._last_position.get(guild_id)
-        self._last_position[guild_id] = position
         await MusicSession.filter(guild_id=guild_id, active=True).update(position_ms=position)
+        previous = self.saved_position.get(guild_id)
+        self.saved_position[guild_id] = position
+        await self._notify()
         player = self.players.get(guild_id)
         if player is None:
             return  # the session ended while the position was being saved
@@ -315,7 +317,7 @@ class Playback:
         for guild_id, player in list(self.players.items()):
             if player.node is not node:
                 continue
-            target = self.lavalink.best_node(exclude=node.identifier)
+            target = self.lavalink.best_node(exclude=node)
             if target is None:
                 log.warning("music.no_failover_node", guild=guild_id)
                 continue
@@ -324,9 +326,10 @@ class Playback:
             except Exception as exc:
                 log.error("music.switch_failed", guild=guild_id, error=repr(exc))
                 continue
-            await MusicSession.filter(guild_id=guild_id).update(node_id=target.identifier)
-            self.failovers.append((guild_id, target.identifier))
-            log.info("music.failover", guild=guild_id, node=target.identifier)
+            name = self.lavalink.name_of(target)
+            await MusicSession.filter(guild_id=guild_id).update(node_id=name)
+            self.failovers.append((guild_id, name))
+            log.info("music.failover", guild=guild_id, node=name)
             await self._notify()
 
     async def _replay_on(self, guild_id: int, player: wavelink.Player) -> None:
@@ -375,7 +378,7 @@ class Playback:
             log.warning("music.restore_join_failed", guild=guild_id, error=repr(exc))
             return False
         self.players[guild_id] = player
-        await MusicSession.filter(guild_id=guild_id).update(node_id=node.identifier)
+        await MusicSession.filter(guild_id=guild_id).update(node_id=self.lavalink.name_of(node))
         if not session.current:
             await self.advance(guild_id)
             return True

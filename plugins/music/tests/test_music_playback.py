@@ -187,7 +187,7 @@ async def test_failover_moves_players_to_the_other_node(db, fakes):
         await start(rig, [info(long)])
         player = rig.playback.players[GUILD]
         first = player.node
-        serving, other = (a, b) if first.identifier == rig.lavalink.settings[0].id else (b, a)
+        serving, other = (a, b) if first.uri == a.uri.rstrip("/") else (b, a)
         since = rig.client.mark()
         await serving.kill()
         await rig.client.wait_event("wavelink_node_disconnected", since=since)
@@ -197,6 +197,6 @@ async def test_failover_moves_players_to_the_other_node(db, fakes):
         assert player.node is not first
         async with asyncio.timeout(5), rig.playback.changed:
             await rig.playback.changed.wait_for(lambda: rig.playback.failovers)
-        assert (await MusicSession.get(guild_id=GUILD)).node_id == player.node.identifier
+        assert (await MusicSession.get(guild_id=GUILD)).node_id == rig.lavalink.name_of(player.node)
     finally:
         await rig.close()
