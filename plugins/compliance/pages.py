@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import nextcord
@@ -23,6 +25,7 @@ AUDIT_PAGE_SIZE = 10
 MAX_EXPORT_BYTES = 8 * 1024 * 1024
 # Embed descriptions may hold 4,096 characters; one audit line is capped to fit ten.
 AUDIT_LINE_CHARS = 380
+COUNT_TTL_SECONDS = 15.0
 
 
 def _pages(rows: int, size: int) -> int:
@@ -32,24 +35,42 @@ def _pages(rows: int, size: int) -> int:
 class LeaderboardPages:
     """Members of one guild by XP, highest first; ties broken by user id."""
 
+    def __init__(self, *, count_ttl: float = COUNT_TTL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._count_ttl = count_ttl
+        self._clock = clock
+        self._counts: dict[int, tuple[int, float]] = {}
+
     def _query(self, params: dict[str, Any]) -> Any:
         return MemberRecord.filter(guild_id=int(params["guild_id"]), xp__gt=0)
 
     async def page_count(self, params: dict[str, Any]) -> int:
-        return _pages(await self._query(params).count(), LEADERBOARD_PAGE_SIZE)
+        # Every click asks for the page count; a few seconds' staleness is harmless and
+        # saves counting 100,000 index entries per click.
+        guild_id = int(params["guild_id"])
+        now = self._clock()
+        cached = self._counts.get(guild_id)
+        if cached is None or cached[1] <= now:
+            cached = (await self._query(params).count(), now + self._count_ttl)
+            self._counts[guild_id] = cached
+        return _pages(cached[0], LEADERBOARD_PAGE_SIZE)
 
-    async def rows(self, params: dict[str, Any], page: int) -> list[tuple[int, int, int]]:
-        # ORDER BY xp DESC, user_id DESC walks the (guild_id, xp, user_id) index backwards.
-        return await (
+    def page_query(self, params: dict[str, Any], page: int) -> Any:
+        # ORDER BY xp DESC, user_id DESC walks the (guild_id, xp, user_id) index backwards;
+        # selecting only indexed columns lets PostgreSQL answer from the index alone.
+        return (
             self._query(params).order_by("-xp", "-user_id")
             .offset(page * LEADERBOARD_PAGE_SIZE).limit(LEADERBOARD_PAGE_SIZE)
-            .values_list("user_id", "xp", "level")
+            .values_list("user_id", "xp")
         )
+
+    async def rows(self, params: dict[str, Any], page: int) -> list[tuple[int, int]]:
+        return await self.page_query(params, page)
 
     async def render(self, params: dict[str, Any], page: int) -> Page:
         rows = await self.rows(params, page)
         lines = []
-        for rank, (user_id, xp, _level) in enumerate(rows, start=page * LEADERBOARD_PAGE_SIZE + 1):
+        for rank, (user_id, xp) in enumerate(rows, start=page * LEADERBOARD_PAGE_SIZE + 1):
             level = progress_for(int(xp)).level
             lines.append(f"**#{rank}** <@{user_id}> — level {level} · {int(xp):,} XP")
         embed = nextcord.Embed(title="Leaderboard",

@@ -179,9 +179,9 @@ async def test_leaderboard_pages_read_only_the_requested_page(engine):
     params = {"guild_id": GUILD}
     assert await pages.page_count(params) == 3
     first = await pages.rows(params, 0)
-    assert [u for u, _, _ in first] == list(range(25, 15, -1))
+    assert [u for u, _ in first] == list(range(25, 15, -1))
     last = await pages.rows(params, 2)
-    assert [u for u, _, _ in last] == [5, 4, 3, 2, 1]
+    assert [u for u, _ in last] == [5, 4, 3, 2, 1]
     rendered = await pages.render(params, 0)
     assert rendered.embed.description.startswith("**#1** <@25> — level 1 · 250 XP")
 
