@@ -80,9 +80,20 @@ class UICog(commands.Cog, name="ui"):
         strain = await resolve_strain(name)
         await send_card(self.ctx.bot, interaction, strain, ephemeral=False)
 
+    async def _autocomplete_names(self, interaction: nextcord.Interaction, typed: str) -> None:
+        # Strain names are 21+ content too. Autocomplete fires on every keystroke, so this
+        # asks the gate without auditing (the command itself is audited when it runs).
+        assert interaction.user is not None
+        decision = await self.ctx.services.age_gate.decide(interaction.guild_id,
+                                                           interaction.user.id)
+        if not decision.allowed:
+            await interaction.response.send_autocomplete([])
+            return
+        await answer_autocomplete(interaction, typed, strain_choices)
+
     @strain_info.on_autocomplete("name")
     async def _strain_info_names(self, interaction: nextcord.Interaction, name: str) -> None:
-        await answer_autocomplete(interaction, name, strain_choices)
+        await self._autocomplete_names(interaction, name)
 
     @strain.subcommand(name="recommend", description="Strains known for an effect")
     @age_restricted(STRAIN_FEATURE)
@@ -123,7 +134,7 @@ class UICog(commands.Cog, name="ui"):
 
     @strain_edit.on_autocomplete("name")
     async def _strain_edit_names(self, interaction: nextcord.Interaction, name: str) -> None:
-        await answer_autocomplete(interaction, name, strain_choices)
+        await self._autocomplete_names(interaction, name)
 
     # ----- /quiz --------------------------------------------------------------------------
     @nextcord.slash_command(name="quiz", description="Cannabis knowledge quizzes (21+)")

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
+import pytest
+
+from bot.components.ids import CustomId
+from bot.errors import ControlExpired, UserError
 from bot.models import AuditLog
 from plugins.ui import quiz
 from plugins.ui.models import QuizAnswer, QuizAttempt, QuizQuestion
+from plugins.ui.quiz_components import on_answer
 from plugins.ui.tests.conftest import custom_ids, embed_text
 
 
@@ -121,3 +127,23 @@ async def test_admin_adds_a_question_that_then_appears_in_quizzes(ui_bot, world,
     assert row.category == "nj_law" and row.wrong == ["Cannabis Retail Council",
                                                       "Central Review Court"]
     assert await AuditLog.filter(action="ui.quiz.question_added").count() == 1
+
+
+async def test_stale_or_forged_answer_buttons_change_nothing():
+    """A button of an already answered question (an old client view) or a forged arg is refused
+    before any state is touched: the handler never reaches ctx.advance."""
+    question = {"id": 1, "category": "safety", "question": "Q?", "choices": ["a", "b"],
+                "correct": 0, "explanation": ""}
+    data = {"attempt": 1, "questions": [question, question], "index": 1, "score": 1}
+
+    def ctx(arg: str, **extra: object) -> SimpleNamespace:
+        return SimpleNamespace(state=object(), data={**data, **extra},
+                               custom_id=CustomId("ui", "quiz.answer", "abc", arg))
+
+    with pytest.raises(UserError, match="already answered"):
+        await on_answer(ctx("0.1"))
+    with pytest.raises(UserError, match="quiz is over"):
+        await on_answer(ctx("1.0", done=True))
+    for forged in ("x", "1.9", "1", "1.0.0"):
+        with pytest.raises(ControlExpired):
+            await on_answer(ctx(forged))

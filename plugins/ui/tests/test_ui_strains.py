@@ -28,6 +28,39 @@ async def test_autocomplete_survives_long_and_odd_unicode_queries(ui_bot, world,
     assert [c["value"] for c in wide] == ["OG Kush"]
 
 
+async def test_autocomplete_shows_nothing_to_unverified_members(ui_bot, world, fake_discord):
+    choices = await fake_discord.autocomplete(world.other, "strain info", {"name": "blue"},
+                                              focused="name")
+    assert choices == []
+    # Keystrokes are not audited; the command run is.
+    assert await AuditLog.filter(actor_id=world.other.id).count() == 0
+
+
+async def test_autocomplete_and_commands_stop_when_the_plugin_is_off(ui_bot, world,
+                                                                     fake_discord):
+    off = await fake_discord.slash(world.admin, "plugins disable", {"plugin": "ui"})
+    await off.response()
+    ix = await fake_discord.slash(world.member, "strain info", {"name": "OG Kush"})
+    assert "turned off" in (await ix.response())["data"]["content"]
+    assert await fake_discord.autocomplete(world.member, "strain info", {"name": "og"},
+                                           focused="name") == []
+
+
+async def test_details_include_knowledge_base_hits(start_bot, providers, world, fake_discord):
+    from bot.services import KnowledgeHit
+    from plugins.ui.tests.conftest import registry_for
+
+    providers.knowledge = [KnowledgeHit(3, "Blue Dream history", "Bred in Santa Cruz.",
+                                        "strains", "https://example.org/bd")]
+    await start_bot(registry=registry_for(providers, knowledge=True))
+    ix = await fake_discord.slash(world.member, "strain info", {"name": "blue dream"})
+    card = await ix.wait_original()
+    details = await fake_discord.click(world.member, card, find_id(card, "strain.details"))
+    text = embed_text((await details.response())["data"])
+    assert "Blue Dream history" in text and "https://example.org/bd" in text
+    assert providers.searches == ["Blue Dream strain"]
+
+
 async def test_strain_card_and_its_buttons(ui_bot, world, fake_discord):
     ix = await fake_discord.slash(world.member, "strain info", {"name": "Blue Dream"})
     card = await ix.wait_original()
