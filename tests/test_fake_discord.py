@@ -383,7 +383,11 @@ async def test_button_and_select_reach_the_view(
     assert running.seen.selects == [["a", "c"]]
     assert pick.ephemeral and fake.text_of(pick.original) == "picked a,c"
     with pytest.raises(ValueError):
-        await fake.select(world.bob, message, "ping:pick", ["zzz"])
+        await fake.select(world.bob, message, "ping:pick", ["zzz"], strict=True)
+    with pytest.raises(LookupError):
+        await fake.click(world.bob, message, "ping:typo", strict=True)
+    forged = await fake.click(world.bob, message, "nobody:knows")  # stale/forged custom id
+    assert forged.data == {"custom_id": "nobody:knows", "component_type": 2}
 
 
 async def test_modal_submit_reaches_the_modal(
@@ -392,10 +396,13 @@ async def test_modal_submit_reaches_the_modal(
     ix = await fake.slash(world.bob, "feedback")
     response = await ix.response()
     assert response["type"] == 9 and response["data"]["custom_id"] == "feedback:modal"
+    with pytest.raises(ValueError):  # the client refuses an empty required field...
+        await fake.submit_modal(world.bob, "feedback:modal", {"feedback:text": ""}, strict=True)
     sub = await fake.submit_modal(world.bob, "feedback:modal", {"feedback:text": "great bot"})
     await sub.response()
     assert running.seen.modal_values == ["great bot"]
     assert fake.text_of(sub.original) == "thanks: great bot"
+    assert sub.data["components"][0]["components"][0]["custom_id"] == "feedback:text"
 
 
 async def test_deferred_followups_and_late_response(
@@ -462,6 +469,15 @@ async def test_message_create_reaches_on_message(
     message = await waiter
     assert message.id == int(sent["id"]) and message.author.id == world.bob.id
     assert [m.id for m in message.mentions] == [world.alice.id]
+
+    dm_waiter = asyncio.ensure_future(
+        running.bot.wait_for("message", check=lambda m: m.guild is None, timeout=5)
+    )
+    await fake.send_message(world.bob.user, None, "psst")  # a DM to the bot
+    dm = await dm_waiter
+    assert dm.content == "psst" and isinstance(dm.channel, nextcord.DMChannel)
+    reply = await dm.channel.send("hi back")
+    assert fake.channel_messages(dm.channel.id)[-1]["id"] == str(reply.id)
 
 
 async def test_world_changes_after_connect_are_events(

@@ -238,9 +238,12 @@ class GatewaySession:
         return self.connection is not None and not self.connection.closed
 
     def owns(self, guild_id: int | None) -> bool:
-        """Whether this session's shard receives events for ``guild_id``."""
-        if guild_id is None or self.shard_id is None:
+        """Whether this session's shard receives events for ``guild_id``; events without a
+        guild (DMs) go to shard 0, as on Discord."""
+        if self.shard_id is None:
             return True
+        if guild_id is None:
+            return self.shard_id == 0
         return (int(guild_id) >> 22) % self.shard_count == self.shard_id
 
     def wants(self, event: str, data: dict[str, Any]) -> bool:
@@ -313,7 +316,7 @@ class Gateway:
         respect_intents: bool = True,
         only: Callable[[GatewaySession], bool] | None = None,
     ) -> list[asyncio.Future[None]]:
-        """Send a dispatch to every session owning ``guild_id`` (all sessions when ``None``)."""
+        """Send a dispatch to every session owning ``guild_id`` (shard 0 when ``None``)."""
         futures = []
         for session in list(self.sessions.values()):
             if not session.owns(guild_id):

@@ -578,17 +578,19 @@ class InteractionFactory:
         guild: FakeGuild | None,
         channel: FakeChannel,
         resolved: dict[str, dict[str, Any]],
+        strict: bool,
     ) -> list[str]:
-        """Validate select values like the client would and build ``resolved`` entries."""
+        """Build values and ``resolved`` entries; with ``strict``, refuse what the Discord
+        client would not send (values outside the options, too few/many values)."""
         lo, hi = component.get("min_values", 1), component.get("max_values", 1)
-        if not lo <= len(values) <= hi:
+        if strict and not lo <= len(values) <= hi:
             raise ValueError(f"select {component.get('custom_id')!r} takes {lo}..{hi} values")
         ctype = component["type"]
         out: list[str] = []
         for value in values:
             if ctype == 3:
                 allowed = [o["value"] for o in component.get("options") or []]
-                if value not in allowed:
+                if strict and value not in allowed:
                     raise ValueError(f"{value!r} is not an option of the select ({allowed})")
                 out.append(str(value))
             elif ctype == 5 or (ctype == 7 and not isinstance(value, FakeRole)):
@@ -607,9 +609,11 @@ class InteractionFactory:
 
     @staticmethod
     def modal_components(
-        modal: dict[str, Any] | None, values: Mapping[str, Any]
+        modal: dict[str, Any] | None, values: Mapping[str, Any], *, strict: bool
     ) -> list[dict[str, Any]]:
-        """``data.components`` of a modal submit, shaped like the modal that was shown."""
+        """``data.components`` of a modal submit, shaped like the modal that was shown. With
+        ``strict``, the client's checks apply (required, min/max length, known fields);
+        otherwise values the bot must defend against (empty, oversized, extra) go through."""
         if modal is None:
             return [
                 {"type": 1, "components": [{"type": 4, "custom_id": k, "value": str(v)}]}
@@ -625,7 +629,7 @@ class InteractionFactory:
                     {
                         "type": 1,
                         "id": comp.get("id"),
-                        "components": [_submitted(inner, values, known)],
+                        "components": [_submitted(inner, values, known, strict)],
                     }
                 )
             elif ctype == 18:
@@ -634,27 +638,40 @@ class InteractionFactory:
                     {
                         "type": 18,
                         "id": comp.get("id"),
-                        "component": _submitted(inner, values, known),
+                        "component": _submitted(inner, values, known, strict),
                     }
                 )
             elif ctype == 10:
                 out.append({"type": 10, "id": comp.get("id")})
-        unknown = set(values) - known
-        if unknown:
-            raise LookupError(f"modal {modal.get('custom_id')!r} has no field(s) {sorted(unknown)}")
+        unknown = [k for k in values if k not in known]
+        if unknown and strict:
+            raise LookupError(f"modal {modal.get('custom_id')!r} has no field(s) {unknown}")
+        for key in unknown:
+            out.append(
+                {
+                    "type": 1,
+                    "components": [{"type": 4, "custom_id": key, "value": str(values[key])}],
+                }
+            )
         return out
 
 
-def _submitted(inner: dict[str, Any], values: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
+def _submitted(
+    inner: dict[str, Any], values: Mapping[str, Any], known: set[str], strict: bool
+) -> dict[str, Any]:
     cid = inner.get("custom_id")
     known.add(str(cid))
     if inner.get("type") == 4:
         value = values.get(cid, inner.get("value") or "")
         value = "" if value is None else str(value)
-        if inner.get("required", True) and not value:
-            raise ValueError(f"text input {cid!r} is required")
         lo, hi = inner.get("min_length"), inner.get("max_length")
-        if value and ((lo is not None and len(value) < lo) or (hi is not None and len(value) > hi)):
+        if strict and inner.get("required", True) and not value:
+            raise ValueError(f"text input {cid!r} is required")
+        if (
+            strict
+            and value
+            and ((lo is not None and len(value) < lo) or (hi is not None and len(value) > hi))
+        ):
             raise ValueError(f"text input {cid!r}: {len(value)} chars violates [{lo}, {hi}]")
         return {"type": 4, "id": inner.get("id"), "custom_id": cid, "value": value}
     chosen = values.get(cid, [])

@@ -457,6 +457,34 @@ class MessageStore:
         message["edited_timestamp"] = iso_now()
         return message
 
+    def adopt(self, message: dict[str, Any], channel: FakeChannel) -> dict[str, Any]:
+        """Store a message dict the fake never saw (a test's hand-made stand-in) so it can be
+        clicked and updated; it joins no channel listing."""
+        stored: dict[str, Any] = {
+            "type": 0,
+            "channel_id": str(channel.id),
+            "author": self.host.bot_user.payload(),
+            "content": "",
+            "timestamp": iso_now(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "flags": 0,
+            "components": [],
+        }
+        if channel.guild is not None:
+            stored["guild_id"] = str(channel.guild.id)
+        stored.update(deep_copy(message))
+        stored["id"] = str(message["id"])
+        stored["channel_id"] = str(stored["channel_id"])
+        self.by_id[int(stored["id"])] = stored
+        return stored
+
     def delete(self, message: dict[str, Any]) -> None:
         mid = int(message["id"])
         self.by_id.pop(mid, None)

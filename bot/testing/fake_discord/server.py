@@ -53,6 +53,7 @@ class FakeDiscord:
         compress: bool = True,
         allowed_intents: int = Intents.ALL,
         interaction_ack_timeout: float = 3.0,
+        enforce_command_permissions: bool = False,
         host: str = "127.0.0.1",
     ) -> None:
         """
@@ -66,12 +67,18 @@ class FakeDiscord:
             others closes the gateway with 4014, like Discord.
         :param interaction_ack_timeout: seconds (from the interaction id's timestamp) within
             which the first callback must arrive; later ones get ``10062 Unknown interaction``.
+        :param enforce_command_permissions: make :meth:`slash` refuse (``PermissionError``)
+            commands whose ``default_member_permissions`` the member lacks, as the Discord
+            client hides them. Off by default: guild admins can override command permissions
+            per role or member (Server Settings → Integrations), so a bot must check anyway
+            and tests need to reach that check.
         """
         self.token = token
         self.shard_count = max(1, int(shard_count))
         self.compress = compress
         self.allowed_intents = allowed_intents
         self.interaction_ack_timeout = interaction_ack_timeout
+        self.enforce_command_permissions = enforce_command_permissions
         self.default_bot_permissions = int(bot_permissions)
         self.host = host
         self.port = 0
@@ -396,7 +403,8 @@ class FakeDiscord:
         self, event: str, data: dict[str, Any], *, guild_id: int | None = None
     ) -> None:
         """Send a raw dispatch to every shard owning the guild (``guild_id`` or
-        ``data["guild_id"]``; all shards without one). Intents are not applied."""
+        ``data["guild_id"]``; shard 0 without one, like DMs). Intents are not applied.
+        Returns once written to the socket(s); ``await settle()`` to know it was parsed."""
         gid = guild_id if guild_id is not None else data.get("guild_id")
         futures = self._emit(event, data, int(gid) if gid else None, respect_intents=False)
         await self._flush(futures)
@@ -557,19 +565,13 @@ class FakeDiscord:
         gid = ix.guild.id if ix.guild is not None else None
         if gid is not None and self._gateway.guild_session(gid) is None:
             raise RuntimeError(f"the bot has no connected gateway session for guild {gid}")
-        if gid is None and not self._gateway.live_sessions():
+        if gid is None and self._gateway.guild_session(None) is None:
             raise RuntimeError("the bot is not connected to the gateway")
         self.interactions.append(ix)
         self._interactions[ix.id] = ix
         self._interactions_by_token[ix.token] = ix
         ix.dispatched_at = self._loop_time()
-        only_first = gid is None
-        futures = self._gateway.dispatch(
-            "INTERACTION_CREATE",
-            ix.payload,
-            guild_id=gid,
-            only=(lambda s: s.shard_id in (None, 0)) if only_first else None,
-        )
+        futures = self._gateway.dispatch("INTERACTION_CREATE", ix.payload, guild_id=gid)
         await self._flush(futures)
         return ix
 
@@ -588,7 +590,8 @@ class FakeDiscord:
             raise ValueError("empty command name")
         guild = actor.guild if isinstance(actor, FakeMember) else None
         cmd = self._find_command(words[0], guild, 1)
-        self._factory.check_can_use(cmd, actor if isinstance(actor, FakeMember) else None)
+        if self.enforce_command_permissions:
+            self._factory.check_can_use(cmd, actor if isinstance(actor, FakeMember) else None)
         resolved: dict[str, dict[str, Any]] = {}
         chan = channel or (guild.text_channel if guild else None)
         if chan is None:
@@ -630,8 +633,9 @@ class FakeDiscord:
         INTERACTION_CREATE was sent; ``await ix.response()`` for the answer.
 
         Raises :class:`LookupError` for unknown commands/options, :class:`ValueError`/
-        :class:`TypeError` for values the Discord client would refuse, and
-        :class:`PermissionError` when ``default_member_permissions`` hides the command."""
+        :class:`TypeError` for values the Discord client would refuse, and (with
+        ``enforce_command_permissions``) :class:`PermissionError` when
+        ``default_member_permissions`` hides the command."""
         ix = self._command_interaction(
             actor, name, options, channel=channel, itype=InteractionType.APPLICATION_COMMAND
         )
@@ -674,7 +678,8 @@ class FakeDiscord:
     ) -> FakeInteraction:
         guild = actor.guild if isinstance(actor, FakeMember) else None
         cmd = self._find_command(name, guild, ctype)
-        self._factory.check_can_use(cmd, actor if isinstance(actor, FakeMember) else None)
+        if self.enforce_command_permissions:
+            self._factory.check_can_use(cmd, actor if isinstance(actor, FakeMember) else None)
         data: dict[str, Any] = {
             "id": cmd["id"],
             "name": cmd["name"],
@@ -714,9 +719,21 @@ class FakeDiscord:
         chan = channel or self.get_channel(int(msg["channel_id"]))
         return await self._context_command(actor, name, 3, msg, resolved, chan)
 
-    def _resolve_message(self, message: MessageRef) -> dict[str, Any]:
+    def _resolve_message(
+        self, message: MessageRef, *, adopt_for: Actor | None = None
+    ) -> dict[str, Any]:
         if isinstance(message, dict):
             found = self._messages.get(message["id"])
+            if found is None and adopt_for is not None:
+                channel = None
+                if message.get("channel_id") is not None:
+                    channel = self.get_channel(int(message["channel_id"]))
+                if channel is None and isinstance(adopt_for, FakeMember):
+                    channel = adopt_for.guild.text_channel
+                if channel is None:
+                    user = adopt_for.user if isinstance(adopt_for, FakeMember) else adopt_for
+                    channel = self.dm_channel(user)
+                found = self._messages.adopt(message, channel)
         else:
             found = self._messages.get(message)
         if found is None:
@@ -726,7 +743,7 @@ class FakeDiscord:
     def _component_interaction(
         self, actor: Actor, message: MessageRef, data: dict[str, Any]
     ) -> FakeInteraction:
-        msg = self._resolve_message(message)
+        msg = self._resolve_message(message, adopt_for=actor)
         channel = self.get_channel(int(msg["channel_id"]))
         if channel is None:
             raise LookupError(f"message {msg['id']} is in an unknown channel")
@@ -737,43 +754,76 @@ class FakeDiscord:
             self, payload, user=user, member=member, channel=chan, message_id=int(msg["id"])
         )
 
-    async def click(self, actor: Actor, message: MessageRef, custom_id: str) -> FakeInteraction:
+    async def click(
+        self, actor: Actor, message: MessageRef, custom_id: str, *, strict: bool = False
+    ) -> FakeInteraction:
         """``actor`` clicks the button ``custom_id`` on ``message`` (a stored message dict or
-        id). Raises :class:`LookupError` if it is not there and :class:`ValueError` if it is
-        disabled or a link button."""
-        msg = self._resolve_message(message)
-        comp = self._factory.find_component(msg, custom_id)
-        if comp.get("type") != 2:
-            raise ValueError(f"{custom_id!r} is a type-{comp.get('type')} component, not a button")
-        if comp.get("disabled"):
-            raise ValueError(f"button {custom_id!r} is disabled")
-        data = {"custom_id": custom_id, "component_type": 2, "id": comp.get("id")}
+        id; an unknown dict is adopted as a stand-in message).
+
+        A ``custom_id`` that is not on the message is sent anyway, like a stale or forged
+        click, unless ``strict`` (then :class:`LookupError`). Disabled and link buttons raise
+        :class:`ValueError`: no client can click them."""
+        msg = self._resolve_message(message, adopt_for=actor)
+        comp = self._component_or_none(msg, custom_id, strict)
+        if comp is not None:
+            if comp.get("type") != 2:
+                raise ValueError(
+                    f"{custom_id!r} is a type-{comp.get('type')} component, not a button"
+                )
+            if comp.get("disabled"):
+                raise ValueError(f"button {custom_id!r} is disabled")
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": 2}
+        if comp is not None and comp.get("id") is not None:
+            data["id"] = comp["id"]
         return await self._send_interaction(self._component_interaction(actor, msg, data))
 
+    def _component_or_none(
+        self, msg: dict[str, Any], custom_id: str, strict: bool
+    ) -> dict[str, Any] | None:
+        try:
+            return self._factory.find_component(msg, custom_id)
+        except LookupError:
+            if strict:
+                raise
+            return None
+
     async def select(
-        self, actor: Actor, message: MessageRef, custom_id: str, values: Sequence[Any]
+        self,
+        actor: Actor,
+        message: MessageRef,
+        custom_id: str,
+        values: Sequence[Any],
+        *,
+        strict: bool = False,
     ) -> FakeInteraction:
         """``actor`` picks ``values`` in select ``custom_id`` (string selects: option values;
-        user/role/channel selects: fake objects or ids)."""
-        msg = self._resolve_message(message)
-        comp = self._factory.find_component(msg, custom_id)
-        if comp.get("type") not in (3, 5, 6, 7, 8):
+        user/role/channel selects: fake objects or ids).
+
+        By default anything goes through, like a stale or forged interaction (a missing select
+        is sent as a string select). ``strict=True`` only allows what the Discord client can
+        send: the select must be on the message and the values among its options, within
+        ``min_values``..``max_values`` (else :class:`LookupError`/:class:`ValueError`)."""
+        msg = self._resolve_message(message, adopt_for=actor)
+        comp = self._component_or_none(msg, custom_id, strict)
+        if comp is not None and comp.get("type") not in (3, 5, 6, 7, 8):
             raise ValueError(f"{custom_id!r} is a type-{comp.get('type')} component, not a select")
-        if comp.get("disabled"):
+        if comp is not None and comp.get("disabled"):
             raise ValueError(f"select {custom_id!r} is disabled")
         channel = self.get_channel(int(msg["channel_id"]))
         assert channel is not None
         resolved: dict[str, dict[str, Any]] = {}
         guild = actor.guild if isinstance(actor, FakeMember) else None
-        picked = self._factory.select_values(
-            comp, list(values), guild=guild, channel=channel, resolved=resolved
-        )
-        data: dict[str, Any] = {
-            "custom_id": custom_id,
-            "component_type": comp["type"],
-            "values": picked,
-            "id": comp.get("id"),
-        }
+        if comp is None:
+            picked = [str(v) for v in values]
+            ctype = 3
+        else:
+            picked = self._factory.select_values(
+                comp, list(values), guild=guild, channel=channel, resolved=resolved, strict=strict
+            )
+            ctype = comp["type"]
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": ctype, "values": picked}
+        if comp is not None and comp.get("id") is not None:
+            data["id"] = comp["id"]
         if resolved:
             data["resolved"] = resolved
         return await self._send_interaction(self._component_interaction(actor, msg, data))
@@ -786,20 +836,23 @@ class FakeDiscord:
         *,
         channel: FakeChannel | None = None,
         message: MessageRef | None = None,
+        strict: bool = False,
     ) -> FakeInteraction:
         """``actor`` submits modal ``custom_id`` with ``{text_input_custom_id: value}``.
 
         When the bot showed this modal to this user (callback type 9), the submission mirrors
-        its layout and the channel/message of the interaction that opened it, and the client's
-        checks apply (required fields, length bounds); otherwise one action row per value."""
+        its layout (fields left out keep their pre-filled value) and the channel/message of
+        the interaction that opened it; otherwise one action row per value. Values are not
+        checked unless ``strict=True`` (then required fields, length bounds and unknown fields
+        raise, as the client would refuse them): a bot must validate what it receives."""
         user = actor.user if isinstance(actor, FakeMember) else actor
         shown = self._modals.get((user.id, custom_id))
         modal, source = shown if shown else (None, None)
-        components = self._factory.modal_components(modal, values)
+        components = self._factory.modal_components(modal, values, strict=strict)
         data = {"custom_id": custom_id, "components": components}
         msg = None
         if message is not None:
-            msg = self._resolve_message(message)
+            msg = self._resolve_message(message, adopt_for=actor)
         elif source is not None and source.message_id is not None:
             msg = self._messages.get(source.message_id)
         chan = channel

@@ -85,6 +85,11 @@ class FakeUser:
     def mention(self) -> str:
         return f"<@{self.id}>"
 
+    @property
+    def name(self) -> str:
+        """Alias of :attr:`username` (nextcord's ``User.name``)."""
+        return self.username
+
     def payload(self) -> dict[str, Any]:
         """The user object JSON."""
         data: dict[str, Any] = {
@@ -178,6 +183,19 @@ class FakeMember:
     @property
     def mention(self) -> str:
         return f"<@{self.id}>"
+
+    @property
+    def name(self) -> str:
+        """The user's username (nextcord's ``Member.name``)."""
+        return self.user.username
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+    @property
+    def bot(self) -> bool:
+        return self.user.bot
 
     @property
     def display_name(self) -> str:
