@@ -1,0 +1,100 @@
+"""Age-gate decisions per second: cached vs uncached answers, through the core's AgeGate.
+
+The core's AgeGate.decide (plugin toggle check, then the compliance provider) is called for
+members of one guild, half of them verified. "Uncached" gives the provider a zero TTL, so
+every decision reads the member's row; "cached" is the steady state after one read each.
+The audited check() (one audit row per decision, what 21+ commands pay) is shown too.
+
+    python bench/age_gate.py                  # 5,000 members, PostgreSQL
+    python bench/age_gate.py --members 20000 --concurrency 100
+    python bench/age_gate.py --database-url sqlite://x.sqlite3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.audit import AuditWriter
+from bot.logs import configure_logging
+from bot.services import AgeGate
+from bot.toggles import GuildToggles
+from plugins.compliance.bench_support import default_url, open_orm, throwaway_database
+from plugins.compliance.gate import CachedAgeGate
+from plugins.compliance.models import MemberRecord
+
+GUILD = 777
+
+
+async def rate(members: int, concurrency: int,
+               decide: Callable[[int], Awaitable[object]]) -> float:
+    """Decisions per second for one decision per member, `concurrency` at a time."""
+    queue = iter(range(1, members + 1))
+
+    async def worker() -> None:
+        for user_id in queue:
+            await decide(user_id)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return members / (time.perf_counter() - started)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--members", type=int, default=5_000)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--cached-rounds", type=int, default=20)
+    parser.add_argument("--database-url", default=default_url())
+    args = parser.parse_args()
+    configure_logging("WARNING", "json", [])
+    async with throwaway_database(args.database_url) as url:
+        await open_orm(url)
+        await MemberRecord.bulk_create(
+            [MemberRecord(guild_id=GUILD, user_id=n, is_21_plus=bool(n % 2),
+                          status="verified" if n % 2 else "unverified")
+             for n in range(1, args.members + 1)],
+            batch_size=1000)
+        audit = AuditWriter()
+        toggles = GuildToggles(lambda: {"compliance": True}, audit)
+        core = AgeGate(toggles, audit)
+
+        uncached_provider = CachedAgeGate(ttl=0)
+        core.provide("compliance", uncached_provider)
+        uncached = await rate(args.members, args.concurrency,
+                              lambda uid: core.decide(GUILD, uid))
+        audited = await rate(args.members, args.concurrency,
+                             lambda uid: core.check(GUILD, uid, "bench.feature"))
+
+        cached_provider = CachedAgeGate()
+        core.provide("compliance", cached_provider)
+        await rate(args.members, args.concurrency, lambda uid: core.decide(GUILD, uid))
+        reads = cached_provider.reads
+        cached_rates = [await rate(args.members, args.concurrency,
+                                   lambda uid: core.decide(GUILD, uid))
+                        for _ in range(args.cached_rounds)]
+        assert cached_provider.reads == reads, "cached rounds must not touch the database"
+        allowed = sum([(await core.decide(GUILD, uid)).allowed
+                       for uid in range(1, args.members + 1)])
+        from tortoise import Tortoise
+
+        pg = Tortoise.get_connection("default").capabilities.dialect == "postgres"
+        await Tortoise.close_connections()
+    cached = sorted(cached_rates)[len(cached_rates) // 2]
+    print(f"{args.members:,} members ({allowed:,} verified) on "
+          f"{'PostgreSQL' if pg else 'SQLite'}, concurrency {args.concurrency}")
+    print(f"uncached decide()         {uncached:12,.0f} decisions/s  (one row read each)")
+    print(f"uncached audited check()  {audited:12,.0f} decisions/s  (+ one audit insert each)")
+    print(f"cached decide()           {cached:12,.0f} decisions/s  (median of "
+          f"{args.cached_rounds} rounds, no database access)")
+    print(f"cached/uncached: {cached / uncached:,.0f}x")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
