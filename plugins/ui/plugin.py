@@ -7,7 +7,7 @@ from tortoise.exceptions import IntegrityError
 
 from bot.contract import ComponentHandler, Plugin, PluginContext
 from plugins.ui import components, forms, quiz, quiz_components, strains
-from plugins.ui.models import Strain
+from plugins.ui.models import QuizQuestion, Strain
 
 if TYPE_CHECKING:
     from nextcord.ext import commands
@@ -64,7 +64,11 @@ class UIPlugin(Plugin):
         }
 
     async def delete_user_data(self, user_id: int) -> int:
-        return await quiz.delete_member_data(user_id)
+        removed = await quiz.delete_member_data(user_id)
+        # Strains and questions an admin added stay for the community, without their name.
+        removed += await Strain.filter(created_by=user_id).update(created_by=None)
+        removed += await QuizQuestion.filter(created_by=user_id).update(created_by=None)
+        return removed
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
         return await quiz.export_member_data(user_id)

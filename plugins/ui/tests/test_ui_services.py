@@ -147,7 +147,9 @@ async def test_one_answer_per_question_in_the_database(db):
     plugin = UIPlugin()
     exported = await plugin.export_user_data(MEMBER)
     assert len(exported["quiz_answers"]) == 1 and len(exported["quiz_attempts"]) == 1
-    assert await plugin.delete_user_data(MEMBER) == 2
+    await QuizQuestion.filter(id=q.id).update(created_by=MEMBER)
+    assert await plugin.delete_user_data(MEMBER) == 3
+    assert await QuizQuestion.filter(created_by=MEMBER).count() == 0
     assert await QuizAttempt.filter(user_id=MEMBER).count() == 0
 
 
