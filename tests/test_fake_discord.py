@@ -453,6 +453,52 @@ async def test_files_rate_limits_and_unknown_routes(
     ]
 
 
+async def test_rest_surface_updates_the_world_and_the_bot(
+    fake: FakeDiscord, world: World, running: Running
+) -> None:
+    bot = running.bot
+    channel = bot.get_channel(world.guild.text_channel.id)
+    msg = await channel.send(f"hello <@{world.bob.id}>")
+    stored = fake.get_message(msg.id)
+    assert stored is not None and [m["id"] for m in stored["mentions"]] == [str(world.bob.id)]
+    await msg.edit(content="edited")
+    assert stored["content"] == "edited" and stored["edited_timestamp"]
+    assert (await channel.fetch_message(msg.id)).content == "edited"
+    await msg.add_reaction("👍")
+    assert stored["reactions"][0]["emoji"]["name"] == "👍" and stored["reactions"][0]["me"]
+    await msg.pin()
+    assert stored["pinned"] is True
+
+    thread = await msg.create_thread(name="discussion")
+    assert thread.id == msg.id and thread.parent_id == channel.id  # Discord reuses the id
+    await thread.send("in the thread")
+    assert fake.channel_messages(thread.id)[0]["content"] == "in the thread"
+    free = await channel.create_thread(name="free", type=nextcord.ChannelType.public_thread)
+    assert fake.get_channel(free.id).type == 11
+
+    role = await bot.get_guild(world.guild.id).create_role(name="Growers")
+    assert world.guild.role_named("Growers") is not None and role.position == 1
+    member = await bot.get_guild(world.guild.id).fetch_member(world.bob.id)
+    await member.edit(nick="Bobby")
+    assert world.bob.nick == "Bobby"
+    assert (await bot.fetch_user(world.alice.id)).name == "alice"
+
+    fake.fail_next("/roles/", 403, code=50013, message="Missing Permissions")
+    with pytest.raises(nextcord.Forbidden):
+        await member.add_roles(world.dj)
+    fake.rate_limit_next("/members/", retry_after=0.1, is_global=True)
+    await member.add_roles(world.dj)  # retried after the global 429
+    assert world.bob.has_role(world.dj)
+
+    with pytest.raises(nextcord.NotFound) as err:
+        await channel.fetch_message(1)
+    assert err.value.code == 10008
+    await msg.delete()
+    assert fake.get_message(msg.id) is None
+    await fake.settle()
+    assert bot.get_guild(world.guild.id).get_member(world.bob.id).nick == "Bobby"
+
+
 # ---------------------------------------------------------------------------------------------
 # gateway events
 

@@ -210,10 +210,15 @@ class GatewayConnection:
             await self.ws.close(code=code, message=message.encode())
 
     async def stop(self) -> None:
+        """The socket is gone: stop writing and fail pending barriers."""
         self.closed = True
         self._queue.put_nowait(None)
         with contextlib.suppress(Exception):
             await self._writer
+        for fut in self._heartbeat_waiters:
+            if not fut.done():
+                fut.set_exception(ConnectionError("the gateway connection closed"))
+        self._heartbeat_waiters.clear()
 
 
 @dataclass(eq=False)
@@ -494,6 +499,8 @@ class Gateway:
             await conn.barrier(timeout=10)
         except TimeoutError:
             _log.warning("fake gateway: the bot did not answer a heartbeat request in 10 s")
+        except ConnectionError:
+            pass  # closed while identifying; a RESUME will continue the session
         finally:
             session.guilds_sent = True
             self.host._notifier.notify()

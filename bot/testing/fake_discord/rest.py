@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ._util import iso_now
 from .errors import DiscordAPIError, FormErrors
 from .http import API_PREFIX, BODY, FILES, json_response, no_content
 from .limits import check_message
@@ -578,7 +579,11 @@ class CoreRoutes:
         if msg.get("pinned") != pinned:
             msg["pinned"] = pinned
             self.fake._message_updated(msg)
-            data: dict[str, Any] = {"channel_id": str(channel.id)}
+            pins = [m for m in self.fake._messages.channel_messages(channel.id) if m["pinned"]]
+            data: dict[str, Any] = {
+                "channel_id": str(channel.id),
+                "last_pin_timestamp": iso_now() if pins else None,
+            }
             if channel.guild is not None:
                 data["guild_id"] = str(channel.guild.id)
             self.fake._emit("CHANNEL_PINS_UPDATE", data, channel.guild_id)
