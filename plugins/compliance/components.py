@@ -17,7 +17,7 @@ from bot.contract import member_has
 from bot.errors import ControlExpired, MissingPermissions, UserError
 from plugins.compliance.dates import BadDate
 from plugins.compliance.discord_actions import add_role
-from plugins.compliance.models import PENDING, VERIFIED
+from plugins.compliance.models import PENDING, STAFF_REVIEW, VERIFIED
 
 if TYPE_CHECKING:
     from bot.components.context import ComponentContext
@@ -57,26 +57,29 @@ class ComplianceComponents:
         if ctx.guild_id is None:
             raise UserError("Verification works inside the server, not in DMs.")
         fields = ctx.fields
+        settings = await self.plugin.settings.get(ctx.guild_id)
+        review_channel = None
+        if settings.verification_mode == STAFF_REVIEW:
+            # Resolve it before judging, so nobody is left pending with no request posted.
+            review_channel = ctx.bot.get_channel(settings.review_channel_id or 0)
+            if not isinstance(review_channel, nextcord.abc.Messageable):
+                raise UserError("The review channel is missing; please ask a moderator.")
         try:
             outcome = await self.plugin.verification.submit(
                 ctx.guild_id, ctx.user_id, fields.get("dob", ""), fields.get("attest", ""))
         except BadDate as bad:
             raise UserError(bad.message) from None
-        settings = await self.plugin.settings.get(ctx.guild_id)
         message = outcome.message
         if outcome.status == VERIFIED:
             if not await add_role(ctx.bot, ctx.guild_id, ctx.user_id, settings.verified_role_id,
                                   "Verified 21+"):
                 message += " (I could not give you the verified role; please tell staff.)"
-        elif outcome.status == PENDING:
-            await self.post_review(ctx, settings.review_channel_id)
+        elif outcome.status == PENDING and review_channel is not None:
+            await self.post_review(ctx, review_channel)
         await ctx.send(message, ephemeral=True)
 
-    async def post_review(self, ctx: ComponentContext, channel_id: int | None) -> None:
+    async def post_review(self, ctx: ComponentContext, channel: nextcord.abc.Messageable) -> None:
         assert ctx.guild_id is not None
-        channel = ctx.bot.get_channel(channel_id) if channel_id else None
-        if not isinstance(channel, nextcord.abc.Messageable):
-            raise UserError("The review channel is missing; please ask a moderator.")
         state = await ctx.services.components.create(
             PLUGIN, "review", {"requester": ctx.user_id}, owner_id=None,
             guild_id=ctx.guild_id, ttl=REVIEW_TTL,
@@ -86,11 +89,18 @@ class ComplianceComponents:
                    style=nextcord.ButtonStyle.success),
             button("Deny", build(PLUGIN, "deny", state.id), style=nextcord.ButtonStyle.danger),
         )
-        await channel.send(
-            f"Age verification request from <@{ctx.user_id}>: they attest they are 21+ "
-            "(the date of birth is not stored). Members with Manage Roles may decide.",
-            view=view,
-        )
+        try:
+            await channel.send(
+                f"Age verification request from <@{ctx.user_id}>: they attest they are 21+ "
+                "(the date of birth is not stored). Members with Manage Roles may decide.",
+                view=view,
+            )
+        except nextcord.HTTPException:
+            # Undo "pending": a request staff cannot see must not block the member.
+            await ctx.services.components.delete(state.id)
+            await self.plugin.verification.reset(ctx.guild_id, ctx.user_id, actor_id=None)
+            raise UserError("I could not post your request to the staff review channel; "
+                            "please tell a moderator.") from None
 
     async def on_approve(self, ctx: ComponentContext) -> None:
         await self._review(ctx, approve=True)

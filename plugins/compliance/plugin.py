@@ -82,6 +82,13 @@ class CompliancePlugin(Plugin):
 
     async def _privacy_delete(self, ctx: ComponentContext, payload: Any) -> None:
         removed = await ctx.services.privacy.delete(ctx.user_id, guild_id=ctx.guild_id)
+        if ctx.guild_id is not None:
+            # The verification is gone, so the role that showed it goes too.
+            from plugins.compliance.discord_actions import remove_role
+
+            settings = await self.settings.get(ctx.guild_id)
+            await remove_role(ctx.bot, ctx.guild_id, ctx.user_id, settings.verified_role_id,
+                              "Member deleted their data")
         total = sum(n for n in removed.values() if n > 0)
         failed = sorted(name for name, n in removed.items() if n < 0)
         text = f"Deleted {total} records about you."

@@ -209,7 +209,7 @@ class VerificationService:
         )
         return row
 
-    async def reset(self, guild_id: int, target_id: int, actor_id: int) -> str:
+    async def reset(self, guild_id: int, target_id: int, actor_id: int | None) -> str:
         """Back to unverified (no cooldown); returns the previous status."""
         async with self._lock(guild_id, target_id):
             row = await self.record(guild_id, target_id)

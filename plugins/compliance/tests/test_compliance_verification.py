@@ -170,3 +170,15 @@ async def test_gate_read_racing_a_reset_does_not_cache_the_stale_answer(svc):
     assert decision.allowed
     gate.invalidate(GUILD, MEMBER)
     assert (GUILD, MEMBER) not in gate._cache
+
+
+async def test_staff_deny_sets_denied_with_the_cooldown(svc):
+    await svc.settings.update(GUILD, verification_mode="staff_review", review_channel_id=55,
+                              retry_cooldown_seconds=3600)
+    await svc.submit(GUILD, MEMBER, years_ago(25), "yes")
+    row = await svc.review(GUILD, MEMBER, STAFF, approve=False)
+    assert (row.status, row.is_21_plus, row.reviewer_id) == ("denied", False, STAFF)
+    assert not (await svc.gate.decide(GUILD, MEMBER)).allowed
+    with pytest.raises(UserError, match="again in 1 h"):
+        await svc.check_can_start(GUILD, MEMBER)
+    assert await AuditLog.filter(action="verification.review_denied", actor_id=STAFF).exists()

@@ -236,3 +236,20 @@ async def test_database_down_during_a_gate_check_denies_and_the_audit_lands_late
     ok = await fake_discord.slash(world.member, "strainprobe")
     assert content(await ok.response()) == "21+ strain menu"
     assert await AuditLog.filter(action="age_gate.allowed").count() == allowed + 1
+
+
+async def test_review_channel_the_bot_cannot_post_in_leaves_nobody_pending(start_bot, world,
+                                                                           fake_discord):
+    await start_bot(registry=registry(StrainProbe()))
+    review = world.guild.add_text_channel("age-review")
+    await _set_role(fake_discord, world, mode="staff_review", review_channel=review)
+    fake_discord.fail_next(f"/channels/{review.id}/messages", 403, code=50013,
+                           message="Missing Permissions")
+    await (await fake_discord.slash(world.member, "verify")).response()
+    sub = await fake_discord.submit_modal(world.member, "compliance:dob",
+                                          {"dob": ADULT, "attest": "yes"})
+    assert "tell a moderator" in content(await sub.response())
+    row = await MemberRecord.get(guild_id=world.guild.id, user_id=world.member.id)
+    assert row.status == "unverified"
+    again = await fake_discord.slash(world.member, "verify")
+    assert (await again.response())["type"] == 9

@@ -229,3 +229,14 @@ async def test_settings_are_read_once_per_guild_during_a_burst(db):
     finally:
         settings_store.GuildSettings.get_or_none = original  # type: ignore[method-assign]
     assert reads == 1 and all(r is rows[0] for r in rows)
+
+
+def test_rank_card_is_a_png_and_the_text_fallback_says_the_same():
+    from plugins.compliance.rank_card import RankInfo, rank_text, render_rank_card
+
+    info = RankInfo("bob-member", 3, "Seedling", 600, 125, 295, 4)
+    assert render_rank_card(info).startswith(b"\x89PNG")
+    assert render_rank_card(info, avatar_png=b"not an image").startswith(b"\x89PNG")
+    text = rank_text(info)
+    assert text.startswith("**bob-member** — level 3 (Seedling), rank #4")
+    assert "████░░░░░░ 125/295 XP · 600 total" in text
