@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import nextcord
 from nextcord.ext import commands
 from tortoise import Tortoise
 

@@ -13,7 +13,7 @@ import structlog
 from bot.client import GrowmiesBot
 from bot.database import apply_migrations, close_database, init_database
 from bot.loader import PluginRegistry, discover
-from bot.logs import redactor
+from bot.logs import configure_logging
 from bot.settings import Settings
 
 log = structlog.get_logger("bot.app")
@@ -28,7 +28,8 @@ def point_at_api(base: str | None) -> None:
 async def prepare(settings: Settings, registry: PluginRegistry | None = None,
                   **bot_options: Any) -> GrowmiesBot:
     """Discover plugins, migrate, open the database and set plugins up; does not connect."""
-    redactor.update(settings.secrets())
+    # Idempotent; ensures every secret is redacted even when the caller set up nothing.
+    configure_logging(settings.log_level, settings.log_format, settings.secrets())
     point_at_api(settings.discord_api_base)
     registry = registry if registry is not None else discover(settings.growmies_plugins)
     models = registry.model_modules()

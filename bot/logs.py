@@ -96,12 +96,23 @@ def configure_logging(
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler._growmies = True  # type: ignore[attr-defined]
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler: others (pytest's caplog, an embedding app's) stay.
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "_growmies", False)]
+    root.addHandler(handler)
     root.setLevel(level)
     # nextcord's gateway logs every payload at DEBUG; keep it at INFO unless asked.
     for noisy in ("nextcord.gateway", "nextcord.http", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))
+
+
+def growmies_handler() -> logging.Handler | None:
+    """The handler `configure_logging` installed, if any."""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "_growmies", False):
+            return handler
+    return None
 
 
 def get_logger(name: str | None = None, **bound: Any) -> structlog.stdlib.BoundLogger:

@@ -123,8 +123,9 @@ async def test_one_read_per_click_and_one_write_only_when_state_changes(db):
         assert len(seen) == 2
     finally:
         conn.execute_query = original  # type: ignore[method-assign]
+    # Two clicks: the counted one rode along with the second click's write.
     await store.flush_clicks()
-    assert (await ComponentState.get(id=state.id)).interactions == 1
+    assert (await ComponentState.get(id=state.id)).interactions == 2
 
 
 async def test_confirmation_runs_once_and_cancel_runs_nothing(start_bot, world, fake_discord):

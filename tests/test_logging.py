@@ -7,7 +7,7 @@ import logging
 
 import structlog
 
-from bot.logs import SecretRedactor, configure_logging, redactor
+from bot.logs import SecretRedactor, configure_logging, growmies_handler, redactor
 from tests.probe_plugin import ProbePlugin, registry_with
 
 LAVALINK_PASSWORD = "lava-pass-9f8e7d"
@@ -36,7 +36,7 @@ async def test_secrets_never_reach_the_logs_even_in_error_paths(
         except ValueError:
             logging.getLogger("openai").exception("request failed")
     finally:
-        logging.getLogger().handlers[0].flush()
+        growmies_handler().flush()
     err = capsys.readouterr().err
     for secret in (token, LAVALINK_PASSWORD, OPENAI_KEY):
         assert secret not in err
@@ -60,7 +60,7 @@ def test_redactor_masks_nested_values_and_exceptions():
 def test_console_renderer_on_a_terminal_json_otherwise(capsys):
     configure_logging("INFO", "json", [])
     structlog.get_logger("t").info("hello", n=1)
-    logging.getLogger().handlers[0].flush()
+    growmies_handler().flush()
     assert _lines(capsys.readouterr().err)[0]["event"] == "hello"
     configure_logging("INFO", "console", [])
     structlog.get_logger("t").info("hello2")

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from bot.logs import growmies_handler
 from bot.models import AuditLog, ComponentState
 from tests.probe_plugin import BrokenPlugin, ProbePlugin, registry_with
 
@@ -79,7 +80,9 @@ async def test_unexpected_error_shows_a_ref_and_logs_it_without_secrets(
     assert "Traceback" not in content and "kaboom" not in content
     records = [r for r in caplog.records if ref in r.getMessage()]
     assert records, "the log line carries the same ref"
-    rendered = "\n".join(logging.getLogger().handlers[0].format(r) for r in records)
+    handler = growmies_handler()
+    assert handler is not None
+    rendered = "\n".join(handler.format(r) for r in records)
     assert running.settings.require_token() not in rendered
     assert "***" in rendered
 
