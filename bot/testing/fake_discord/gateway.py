@@ -117,10 +117,12 @@ class GatewayHost(Protocol):
     application_id: int
     bot_user: FakeUser
     guilds: dict[int, FakeGuild]
-    gateway_url: str
     compress: bool
     allowed_intents: int
     _notifier: Notifier
+
+    @property
+    def gateway_url(self) -> str: ...
 
     def _bot_voice_state(self, session: GatewaySession, data: dict[str, Any]) -> None: ...
 
@@ -336,7 +338,7 @@ class Gateway:
         self.host._notifier.notify()
         return futures
 
-    def guild_session(self, guild_id: int) -> GatewaySession | None:
+    def guild_session(self, guild_id: int | None) -> GatewaySession | None:
         """The live session that owns ``guild_id``, if any."""
         return next((s for s in self.live_sessions() if s.owns(guild_id)), None)
 

@@ -39,9 +39,9 @@ RATE_WINDOW = 1.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: Parsed JSON body (or multipart ``payload_json``) of the current request.
-BODY = web.RequestKey("fake_discord_body", object)
+BODY: web.RequestKey[Any] = web.RequestKey("fake_discord_body", object)
 #: Uploaded ``files[n]`` parts of the current request.
-FILES = web.RequestKey("fake_discord_files", list)
+FILES: web.RequestKey[list[UploadedFile]] = web.RequestKey("fake_discord_files", list)
 
 
 @dataclass

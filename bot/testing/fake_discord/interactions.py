@@ -508,6 +508,7 @@ class InteractionFactory:
         channel: FakeChannel,
         resolved: dict[str, dict[str, Any]],
     ) -> int:
+        member: FakeMember | None
         if isinstance(value, FakeMember):
             user, member = value.user, value
         elif isinstance(value, FakeUser):
@@ -555,7 +556,7 @@ class InteractionFactory:
         upload = UploadedFile("files[0]", value[0], None, value[1])
         att = self.host._messages._new_attachment(channel.id, upload, None)
         resolved.setdefault("attachments", {})[att["id"]] = att
-        return att["id"]
+        return str(att["id"])
 
     # -- components and modals -----------------------------------------------------------------
 
@@ -659,8 +660,8 @@ class InteractionFactory:
 def _submitted(
     inner: dict[str, Any], values: Mapping[str, Any], known: set[str], strict: bool
 ) -> dict[str, Any]:
-    cid = inner.get("custom_id")
-    known.add(str(cid))
+    cid = str(inner.get("custom_id"))
+    known.add(cid)
     if inner.get("type") == 4:
         value = values.get(cid, inner.get("value") or "")
         value = "" if value is None else str(value)

@@ -627,7 +627,7 @@ def _check_options(errors: FormErrors, path: Path, options: Any, depth: int) -> 
                 "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS",
                 "Option names must be unique",
             )
-        names.add(name)
+        names.add(str(name))
         _length(errors, (*op, "description"), opt.get("description"), 100, low=1)
         if otype in (1, 2):
             if (otype == 2 and depth > 0) or (otype == 1 and depth > 1):

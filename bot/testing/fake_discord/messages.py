@@ -46,7 +46,9 @@ class MessageHost(Protocol):
     """What the store needs from :class:`FakeDiscord`."""
 
     bot_user: FakeUser
-    http_root: str
+
+    @property
+    def http_root(self) -> str: ...
 
     def _new_id(self) -> int: ...
 

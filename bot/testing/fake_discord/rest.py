@@ -221,7 +221,7 @@ class CoreRoutes:
         return json_response(self.fake.dm_channel(user).payload())
 
     async def my_guilds(self, request: web.Request) -> web.Response:
-        out = []
+        out: list[dict[str, Any]] = []
         for guild in self.fake.guilds.values():
             me = self.fake.bot_member(guild)
             if me is None:
@@ -442,7 +442,7 @@ class CoreRoutes:
             id=thread_id or self.fake._new_id(),
             host=self.fake,
             guild=guild,
-            name=name,
+            name=str(name),
             type=ttype,
             parent_id=parent.id,
             owner_id=self.fake.bot_user.id,
