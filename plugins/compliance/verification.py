@@ -30,6 +30,10 @@ from plugins.compliance.settings_store import SettingsStore
 # dates one after another cannot be used to probe the rule.
 MAX_INVALID_ATTEMPTS = 3
 ATTEST_WORD = "yes"
+# Verification writes only its own columns: the XP flusher updates the same rows at any time,
+# and saving a whole row loaded before a flush would undo that flush's XP.
+VERIFICATION_FIELDS = ("status", "is_21_plus", "verified_at", "method", "reviewer_id",
+                       "failed_attempts", "retry_at")
 
 
 class AuditSink(Protocol):
@@ -132,7 +136,7 @@ class VerificationService:
             return await self._deny_underage(row, settings, now)
         if settings.verification_mode == STAFF_REVIEW:
             row.status, row.method, row.failed_attempts = PENDING, STAFF_REVIEW, 0
-            await row.save()
+            await row.save(update_fields=VERIFICATION_FIELDS)
             self.gate.invalidate(guild_id, user_id)
             await self.audit.record("verification.review_requested", guild_id=guild_id,
                                     actor_id=user_id, target=user_id,
@@ -152,7 +156,7 @@ class VerificationService:
         if locked:
             row.retry_at = now + timedelta(seconds=cooldown)
             row.failed_attempts = 0
-        await row.save()
+        await row.save(update_fields=VERIFICATION_FIELDS)
         await self.audit.record(
             "verification.invalid_date", guild_id=row.guild_id, actor_id=row.user_id,
             target=row.user_id, details={"cooldown_started": locked},
@@ -164,7 +168,7 @@ class VerificationService:
     async def _deny_underage(self, row: MemberRecord, settings: Any, now: datetime) -> Outcome:
         row.status, row.is_21_plus, row.failed_attempts = DENIED, False, 0
         row.retry_at = now + timedelta(seconds=settings.retry_cooldown_seconds)
-        await row.save()
+        await row.save(update_fields=VERIFICATION_FIELDS)
         self.gate.invalidate(row.guild_id, row.user_id)
         await self.audit.record("verification.denied", guild_id=row.guild_id,
                                 actor_id=row.user_id, target=row.user_id,
@@ -179,7 +183,7 @@ class VerificationService:
         row.status, row.is_21_plus, row.method = VERIFIED, True, method
         row.verified_at, row.reviewer_id = self.clock(), reviewer_id
         row.failed_attempts, row.retry_at = 0, None
-        await row.save()
+        await row.save(update_fields=VERIFICATION_FIELDS)
         self.gate.invalidate(row.guild_id, row.user_id)
 
     async def review(self, guild_id: int, requester_id: int, reviewer_id: int, *,
@@ -200,7 +204,7 @@ class VerificationService:
                 settings = await self.settings.get(guild_id)
                 row.status, row.is_21_plus, row.reviewer_id = DENIED, False, reviewer_id
                 row.retry_at = self.clock() + timedelta(seconds=settings.retry_cooldown_seconds)
-                await row.save()
+                await row.save(update_fields=VERIFICATION_FIELDS)
                 self.gate.invalidate(guild_id, requester_id)
         await self.audit.record(
             "verification.approved" if approve else "verification.review_denied",
@@ -217,7 +221,7 @@ class VerificationService:
             row.status, row.is_21_plus, row.method = UNVERIFIED, False, None
             row.verified_at = row.reviewer_id = row.retry_at = None
             row.failed_attempts = 0
-            await row.save()
+            await row.save(update_fields=VERIFICATION_FIELDS)
             # Invalidate before anything else can ask: the very next gate check re-reads.
             self.gate.invalidate(guild_id, target_id)
         await self.audit.record("verification.reset", guild_id=guild_id, actor_id=actor_id,

@@ -182,3 +182,18 @@ async def test_staff_deny_sets_denied_with_the_cooldown(svc):
     with pytest.raises(UserError, match="again in 1 h"):
         await svc.check_can_start(GUILD, MEMBER)
     assert await AuditLog.filter(action="verification.review_denied", actor_id=STAFF).exists()
+
+
+async def test_verifying_does_not_undo_xp_written_meanwhile(svc):
+    await MemberRecord.create(guild_id=GUILD, user_id=MEMBER, xp=100)
+    mark_verified = svc._mark_verified
+
+    async def xp_flush_lands_first(row, method, *, reviewer_id):
+        # The row was loaded with xp=100; the XP flusher writes before verification saves.
+        await MemberRecord.filter(guild_id=GUILD, user_id=MEMBER).update(xp=250)
+        await mark_verified(row, method, reviewer_id=reviewer_id)
+
+    svc._mark_verified = xp_flush_lands_first
+    assert (await svc.submit(GUILD, MEMBER, years_ago(30), "yes")).status == "verified"
+    row = await MemberRecord.get(guild_id=GUILD, user_id=MEMBER)
+    assert (row.status, row.xp) == ("verified", 250)
