@@ -22,6 +22,15 @@ event loop. The *unmodified* nextcord 3.2 bot talks to it over real sockets once
     await bot.close()
     await fake.close()
 
+Synchronisation: every ``wait_*`` is event-driven (no polling). ``await fake.settle()`` returns
+once the bot has *parsed* every gateway event sent so far (a heartbeat-request round trip), e.g.
+after synchronous world building such as ``guild.add_member(...)`` on a connected bot.
+
+Users are not trusted: ``click``/``select``/``submit_modal`` send stale or forged input (unknown
+custom ids, values outside the options, empty required fields) unless ``strict=True`` asks for
+only what the Discord client can send. Slash options are always checked against the registered
+command, as Discord does server-side.
+
 What it does like Discord: login (``GET /users/@me``, 401 → ``LoginFailure``), gateway
 HELLO/heartbeat ACK/IDENTIFY/READY/GUILD_CREATE/RESUME/op 7/op 8 chunks/op 4 voice, sharding by
 ``(guild_id >> 22) % shard_count``, intents (including MESSAGE_CONTENT redaction), command
