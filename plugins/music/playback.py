@@ -93,6 +93,9 @@ class Playback:
         self.on_listened = on_listened
         self.players: dict[int, wavelink.Player] = {}
         self.current: dict[int, TrackInfo | None] = {}
+        # Mirrors of the session row, so the /play hot path needs no read before the PATCH.
+        self.channels: dict[int, int] = {}
+        self.volumes: dict[int, int] = {}
         self._failures: defaultdict[int, int] = defaultdict(int)
         self._last_error: dict[int, str] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -130,6 +133,8 @@ class Playback:
                 voice_channel_id=channel_id, text_channel_id=text_channel_id or
                 session.text_channel_id, node_id=self.lavalink.name_of(node), active=True,
             )
+        self.channels[guild_id] = channel_id
+        self.volumes[guild_id] = session.volume
         return player
 
     async def session(self, guild_id: int) -> MusicSession | None:
@@ -171,6 +176,23 @@ class Playback:
                 await MusicSession.filter(guild_id=guild_id).update(
                     current=nxt.to_json(), position_ms=0, paused=False)
                 return nxt
+
+    async def play_now(self, guild_id: int, track: TrackInfo) -> bool:
+        """Start `track` on an idle player without going through the queue (the /play fast
+        path: the PATCH is the first thing sent). False when busy or refused by the node."""
+        async with self._locks[guild_id]:
+            player = self.players.get(guild_id)
+            if player is None or self.current.get(guild_id) is not None or self.closing:
+                return False
+            try:
+                await player.play(to_playable(track), volume=self.volumes.get(guild_id),
+                                  paused=False)
+            except wavelink.LavalinkException:
+                return False
+            self.current[guild_id] = track
+            await MusicSession.filter(guild_id=guild_id).update(
+                current=track.to_json(), position_ms=0, paused=False)
+            return True
 
     async def skip(self, guild_id: int) -> TrackInfo | None:
         """Play the next track now, or stop when the queue is empty."""
@@ -378,6 +400,8 @@ class Playback:
             log.warning("music.restore_join_failed", guild=guild_id, error=repr(exc))
             return False
         self.players[guild_id] = player
+        self.channels[guild_id] = session.voice_channel_id
+        self.volumes[guild_id] = session.volume
         await MusicSession.filter(guild_id=guild_id).update(node_id=self.lavalink.name_of(node))
         if not session.current:
             await self.advance(guild_id)
@@ -400,6 +424,8 @@ class Playback:
         """Stop, leave voice and forget the session (the queue goes with it)."""
         async with self._locks[guild_id]:
             self.current.pop(guild_id, None)
+            self.channels.pop(guild_id, None)
+            self.volumes.pop(guild_id, None)
             player = self.players.pop(guild_id, None)
             await MusicSession.filter(guild_id=guild_id).delete()
             await self.queue.clear(guild_id)

@@ -58,7 +58,8 @@ class MusicPlugin(Plugin):
             Defaults(settings.max_queue_size, settings.default_volume),
             verify_view=ctx.bot.verify_prompt_view,  # type: ignore[attr-defined]
         )
-        self.settings_editor = SettingsEditor(ctx.services.audit, settings.max_queue_size)
+        self.settings_editor = SettingsEditor(ctx.services.audit, settings.max_queue_size,
+                                              forget=self.service.forget)
         ctx.services.blocks.page_source("music.queue", QueuePages(self.playback, self.queue))
         await self.lavalink.start()
 
@@ -82,7 +83,11 @@ class MusicPlugin(Plugin):
         from plugins.music.models import MusicQueueEntry, UserMusicPreferences
 
         removed = await UserMusicPreferences.filter(user_id=user_id).delete()
-        return removed + await MusicQueueEntry.filter(requester_id=user_id).delete()
+        removed += await MusicQueueEntry.filter(requester_id=user_id).delete()
+        if hasattr(self, "queue"):
+            self.queue.forget_sizes()
+            self.service.forget(user_id=user_id)
+        return removed
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
         from plugins.music.models import MusicQueueEntry, UserMusicPreferences

@@ -46,12 +46,29 @@ def entry_to_track(entry: MusicQueueEntry) -> TrackInfo:
 class QueueRepository:
     def __init__(self) -> None:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Queue lengths as of our own last change: a guild lives in one process (sharding),
+        # so this saves a COUNT on the /play hot path. Unknown until first counted.
+        self._sizes: dict[int, int] = {}
 
     def lock(self, guild_id: int) -> asyncio.Lock:
         return self._locks[guild_id]
 
     async def count(self, guild_id: int) -> int:
-        return await MusicQueueEntry.filter(guild_id=guild_id).count()
+        size = await MusicQueueEntry.filter(guild_id=guild_id).count()
+        self._sizes[guild_id] = size
+        return size
+
+    async def is_empty(self, guild_id: int) -> bool:
+        known = self._sizes.get(guild_id)
+        return (known if known is not None else await self.count(guild_id)) == 0
+
+    def forget_sizes(self) -> None:
+        """After rows changed behind the repository's back (privacy deletion)."""
+        self._sizes.clear()
+
+    def _adjust(self, guild_id: int, delta: int) -> None:
+        if guild_id in self._sizes:
+            self._sizes[guild_id] = max(0, self._sizes[guild_id] + delta)
 
     async def add(
         self, guild_id: int, tracks: Sequence[TrackInfo], *, limit: int
@@ -77,6 +94,7 @@ class QueueRepository:
                     )
                     for i, t in enumerate(accepted)
                 ])
+            self._sizes[guild_id] = size + len(accepted)
             return AddResult(len(accepted), len(tracks) - len(accepted), size)
 
     async def page(self, guild_id: int, offset: int, limit: int) -> list[MusicQueueEntry]:
@@ -96,8 +114,10 @@ class QueueRepository:
         async with self.lock(guild_id):
             entry = await self._at(guild_id, 0)
             if entry is None:
+                self._sizes[guild_id] = 0
                 return None
             await MusicQueueEntry.filter(id=entry.id).delete()
+            self._adjust(guild_id, -1)
             return entry_to_track(entry)
 
     async def push_front(self, guild_id: int, track: TrackInfo) -> None:
@@ -111,6 +131,7 @@ class QueueRepository:
                 length_ms=track.length_ms, source=track.source[:32],
                 requester_id=track.requester_id, cannabis=track.cannabis,
             )
+            self._adjust(guild_id, 1)
 
     async def remove_at(self, guild_id: int, index: int) -> TrackInfo | None:
         """Remove the entry shown at `index` (0-based): one read, one delete."""
@@ -119,6 +140,7 @@ class QueueRepository:
             if entry is None:
                 return None
             await MusicQueueEntry.filter(id=entry.id).delete()
+            self._adjust(guild_id, -1)
             return entry_to_track(entry)
 
     async def move(self, guild_id: int, src: int, dst: int) -> TrackInfo | None:
@@ -181,7 +203,9 @@ class QueueRepository:
 
     async def clear(self, guild_id: int) -> int:
         async with self.lock(guild_id):
-            return await MusicQueueEntry.filter(guild_id=guild_id).delete()
+            removed = await MusicQueueEntry.filter(guild_id=guild_id).delete()
+            self._sizes[guild_id] = 0
+            return removed
 
     async def total_length_ms(self, guild_id: int) -> int:
         rows = await (

@@ -74,23 +74,41 @@ class MusicService:
         self.resolver = resolver
         self.verify_view = verify_view or (lambda: None)
         self._cache: OrderedDict[str, tuple[float, SearchResult]] = OrderedDict()
+        # One process serves a guild (shards), so these stay right; edits call forget().
+        self._guild_settings: dict[int, MusicGuildSettings] = {}
+        self._preferences: dict[int, UserMusicPreferences] = {}
         self._votes: defaultdict[int, SkipVotes] = defaultdict(SkipVotes)
 
     # -- settings ---------------------------------------------------------------------------
 
+    def forget(self, *, guild_id: int | None = None, user_id: int | None = None) -> None:
+        """Drop cached settings or preferences after they changed."""
+        if guild_id is not None:
+            self._guild_settings.pop(guild_id, None)
+        if user_id is not None:
+            self._preferences.pop(user_id, None)
+
     async def guild_settings(self, guild_id: int) -> MusicGuildSettings:
-        found = await MusicGuildSettings.get_or_none(guild_id=guild_id)
-        return found or MusicGuildSettings(guild_id=guild_id, cannabis_sources=[])
+        cached = self._guild_settings.get(guild_id)
+        if cached is None:
+            found = await MusicGuildSettings.get_or_none(guild_id=guild_id)
+            cached = found or MusicGuildSettings(guild_id=guild_id, cannabis_sources=[])
+            self._guild_settings[guild_id] = cached
+        return cached
 
     async def queue_limit(self, guild_id: int) -> int:
-        settings = await MusicGuildSettings.get_or_none(guild_id=guild_id)
-        limit = (settings.max_queue_size if settings else None) or self.defaults.max_queue_size
+        settings = await self.guild_settings(guild_id)
+        limit = settings.max_queue_size or self.defaults.max_queue_size
         return max(1, min(limit, QUEUE_CEILING))
 
     async def preferences(self, user_id: int) -> UserMusicPreferences:
-        found = await UserMusicPreferences.get_or_none(user_id=user_id)
-        return found or UserMusicPreferences(user_id=user_id, blocked_sources=[],
-                                             favourite_genres=[])
+        cached = self._preferences.get(user_id)
+        if cached is None:
+            found = await UserMusicPreferences.get_or_none(user_id=user_id)
+            cached = found or UserMusicPreferences(user_id=user_id, blocked_sources=[],
+                                                   favourite_genres=[])
+            self._preferences[user_id] = cached
+        return cached
 
     # -- searching --------------------------------------------------------------------------
 
@@ -181,13 +199,11 @@ class MusicService:
     ) -> str:
         if member_channel is None:
             raise UserError("Join a voice channel first, then use /play.")
-        session = await self.playback.session(guild_id)
-        if session is not None and guild_id in self.playback.players and (
-            session.voice_channel_id != member_channel
+        playing_in = self.playback.channels.get(guild_id)
+        if playing_in is not None and guild_id in self.playback.players and (
+            playing_in != member_channel
         ):
-            raise UserError(
-                f"I'm already playing in <#{session.voice_channel_id}>; join it to add music."
-            )
+            raise UserError(f"I'm already playing in <#{playing_in}>; join it to add music.")
         result = await self.search(query)
         settings = await self.guild_settings(guild_id)
         prefs = await self.preferences(user_id)
@@ -218,11 +234,19 @@ class MusicService:
         await self.playback.ensure_player(guild_id, member_channel, text_channel_id,
                                           volume=volume)
         limit = await self.queue_limit(guild_id)
-        added = await self.queue.add(guild_id, tracks, limit=limit)
-        if not added.added:
+        started: TrackInfo | None = None
+        if self.playback.current.get(guild_id) is None and await self.queue.is_empty(guild_id):
+            # Idle with an empty queue: play first, persist after (the PATCH goes out first).
+            if await self.playback.play_now(guild_id, tracks[0]):
+                started = tracks[0]
+        rest = tracks[1:] if started else tracks
+        added = await self.queue.add(guild_id, rest, limit=limit - (1 if started else 0))
+        if started:
+            # The playing track took one of the free slots the member was told about.
+            added = AddResult(added.added + 1, added.dropped, 0)
+        elif not added.added:
             raise UserError(f"The queue is full ({limit} tracks). Remove some or wait.")
-        started = None
-        if self.playback.current.get(guild_id) is None:
+        if started is None and self.playback.current.get(guild_id) is None:
             started = await self.playback.advance(guild_id)
         return self._queued_message(result, tracks, added, limit, started)
 
@@ -305,6 +329,7 @@ class MusicService:
             raise UserError(f"Volume goes from 0 to {MAX_VOLUME}.")
         await self._control(guild_id, user_id, member_channel)
         await self.playback.players[guild_id].set_volume(value)
+        self.playback.volumes[guild_id] = value
         await MusicSession.filter(guild_id=guild_id).update(volume=value)
         return f"Volume set to {value}."
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bot.errors import UserError
@@ -17,9 +18,11 @@ def _split(raw: str) -> list[str]:
 
 
 class SettingsEditor:
-    def __init__(self, audit: Any, default_queue: int) -> None:
+    def __init__(self, audit: Any, default_queue: int,
+                 forget: Callable[..., None] = lambda **_: None) -> None:
         self.audit = audit
         self.default_queue = default_queue
+        self.forget = forget  # drops the service's cached copy after an edit
 
     async def update(
         self, guild_id: int, actor_id: int, *, dj_role_id: int | None = None,
@@ -53,6 +56,7 @@ class SettingsEditor:
             changes["cannabis_sources"] = sources[:100]
         if changes:
             await MusicGuildSettings.filter(guild_id=guild_id).update(**changes)
+            self.forget(guild_id=guild_id)
             await self.audit.record("music.settings_changed", guild_id=guild_id,
                                     actor_id=actor_id, target="music",
                                     details={k: v for k, v in changes.items()})
@@ -90,6 +94,7 @@ class SettingsEditor:
             changes["favourite_genres"] = _split(favourite_genres)
         if changes:
             await UserMusicPreferences.filter(user_id=user_id).update(**changes)
+            self.forget(user_id=user_id)
             prefs = await UserMusicPreferences.get(user_id=user_id)
             if cannabis_opt_in:
                 await self.audit.record("music.cannabis_opt_in", guild_id=guild_id,
