@@ -97,8 +97,10 @@ class CompliancePlugin(Plugin):
         await ctx.send(text, ephemeral=True)
 
     async def delete_user_data(self, user_id: int) -> int:
-        self.xp.forget_user(user_id)
-        removed = await MemberRecord.filter(user_id=user_id).delete()
+        # Under the flush lock: a batch being written right now cannot re-create the rows.
+        async with self.xp.flush_lock:
+            self.xp.forget_user(user_id)
+            removed = await MemberRecord.filter(user_id=user_id).delete()
         self.gate.invalidate_user(user_id)
         return int(removed)
 

@@ -186,6 +186,11 @@ class XpEngine:
         entry = self._pending.get((guild_id, user_id))
         return entry.xp if entry else 0
 
+    @property
+    def flush_lock(self) -> asyncio.Lock:
+        """Held while a batch is written; hold it to delete rows no flush may re-create."""
+        return self._flush_lock
+
     def forget_user(self, user_id: int) -> None:
         """Drop buffered XP and cooldowns of a member whose data is being deleted."""
         for store in (self._pending, self._last_award):
