@@ -8,10 +8,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from tortoise import Tortoise
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
 
 from bot.errors import UserError
 from bot.services import KnowledgeHit
@@ -19,8 +20,6 @@ from plugins.llm.models import KB_CATEGORIES, CannabisKnowledgeBase
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 12
-# SQLite scores candidates in Python; reading more than this per query would not be bounded.
-SQLITE_CANDIDATES = 200
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOPWORDS = frozenset(
     "a an and are as at be but by can do for from how i if in is it its me my of on or so "
@@ -122,15 +121,13 @@ class KnowledgeBase:
         conn = Tortoise.get_connection("default")
         if conn.capabilities.dialect == "postgres":
             return await self._search_postgres(conn, guild_id, terms, limit, categories)
-        return await self._search_tokens(guild_id, terms, limit, categories)
+        return await self._search_sqlite(conn, guild_id, terms, limit, categories)
 
-    async def _search_postgres(self, conn: object, guild_id: int | None, terms: list[str],
+    async def _search_postgres(self, conn: Any, guild_id: int | None, terms: list[str],
                                limit: int, categories: Sequence[str]) -> list[KnowledgeHit]:
         # websearch_to_tsquery never raises on syntax, and the terms are plain words joined
-        # with "or", so a member's text is only ever data.
-        document = ("setweight(to_tsvector('english', title), 'A') || "
-                    "setweight(to_tsvector('english', tags), 'B') || "
-                    "to_tsvector('english', content)")
+        # with "or", so a member's text is only ever data. `search_vector` is a stored,
+        # weighted (title A, tags B, content D) tsvector with a GIN index (migration 1).
         params: list[object] = [" or ".join(terms), guild_id, limit]
         category_sql = ""
         if categories:
@@ -138,44 +135,38 @@ class KnowledgeBase:
             params.append(list(categories))
         sql = f"""
             SELECT id, title, content, category, source_url,
-                   ts_rank({document}, query) AS score
+                   ts_rank(search_vector, query) AS score
             FROM llm_knowledge, websearch_to_tsquery('english', $1) AS query
-            WHERE status = 'approved' AND active
-              AND (guild_id IS NULL OR guild_id = $2)
-              {category_sql}
-              AND ({document}) @@ query
+            WHERE search_vector @@ query AND status = 'approved' AND active
+              AND (guild_id IS NULL OR guild_id = $2) {category_sql}
             ORDER BY score DESC, id
             LIMIT $3
         """
-        rows = await conn.execute_query_dict(sql, params)  # type: ignore[attr-defined]
-        return [KnowledgeHit(id=r["id"], title=r["title"], content=r["content"],
-                             category=r["category"], source_url=r["source_url"],
-                             score=float(r["score"])) for r in rows]
+        rows = await conn.execute_query_dict(sql, params)
+        return [_hit(r) for r in rows]
 
-    async def _search_tokens(self, guild_id: int | None, terms: list[str], limit: int,
-                             categories: Sequence[str]) -> list[KnowledgeHit]:
-        match = Q()
-        for term in terms:
-            match |= Q(title__icontains=term) | Q(tags__icontains=term) | Q(
-                content__icontains=term)
-        query = CannabisKnowledgeBase.filter(
-            Q(guild_id=guild_id) | Q(guild_id__isnull=True), match, status="approved",
-            active=True,
-        )
+    async def _search_sqlite(self, conn: Any, guild_id: int | None, terms: list[str],
+                             limit: int, categories: Sequence[str]) -> list[KnowledgeHit]:
+        # Each term is quoted as an FTS5 string, so no FTS operator can come from a member.
+        # bm25() is lower-is-better; weights favour title, then tags, then content.
+        match = " OR ".join(f'"{term}"' for term in terms)
+        params: list[object] = [match, guild_id]
+        category_sql = ""
         if categories:
-            query = query.filter(category__in=list(categories))
-        rows = await query.order_by("-usage_count", "id").limit(SQLITE_CANDIDATES)
-        scored: list[tuple[float, CannabisKnowledgeBase]] = []
-        for row in rows:
-            title, tags, content = row.title.lower(), row.tags.lower(), row.content.lower()
-            score = 0.0
-            for term in terms:
-                score += 3.0 * (term in title) + 2.0 * (term in tags)
-                score += min(content.count(term), 3) * 0.5
-            scored.append((score, row))
-        scored.sort(key=lambda pair: (-pair[0], pair[1].id))
-        return [KnowledgeHit(id=r.id, title=r.title, content=r.content, category=r.category,
-                             source_url=r.source_url, score=s) for s, r in scored[:limit]]
+            category_sql = f"AND k.category IN ({', '.join('?' for _ in categories)})"
+            params.extend(categories)
+        params.append(limit)
+        sql = f"""
+            SELECT k.id, k.title, k.content, k.category, k.source_url,
+                   -bm25(llm_knowledge_fts, 3.0, 2.0, 1.0) AS score
+            FROM llm_knowledge_fts JOIN llm_knowledge AS k ON k.id = llm_knowledge_fts.rowid
+            WHERE llm_knowledge_fts MATCH ? AND k.status = 'approved' AND k.active
+              AND (k.guild_id IS NULL OR k.guild_id = ?) {category_sql}
+            ORDER BY bm25(llm_knowledge_fts, 3.0, 2.0, 1.0), k.id
+            LIMIT ?
+        """
+        rows = await conn.execute_query_dict(sql, params)
+        return [_hit(r) for r in rows]
 
     async def count_use(self, entry_ids: Sequence[int]) -> None:
         if entry_ids:
@@ -191,6 +182,12 @@ class KnowledgeProvider:
 
     async def search(self, guild_id: int | None, query: str, limit: int) -> list[KnowledgeHit]:
         return await self.kb.search(guild_id, query, limit)
+
+
+def _hit(row: dict[str, Any]) -> KnowledgeHit:
+    return KnowledgeHit(id=row["id"], title=row["title"], content=row["content"],
+                        category=row["category"], source_url=row["source_url"],
+                        score=float(row["score"]))
 
 
 def citation(hit: KnowledgeHit) -> str:
