@@ -151,3 +151,110 @@ async def test_kb_search_treats_syntax_characters_as_text(start_llm, world, fake
     resp = await ix.response()
     assert "Something went wrong" not in text(fake_discord, resp["data"])
     assert await CannabisKnowledgeBase.all().count() >= 6
+
+
+async def test_usage_shows_member_totals_and_guild_totals_to_admins(
+        start_llm, world, fake_discord) -> None:
+    await start_llm()
+    ix = await fake_discord.slash(world.member, "chat new", {"message": "hello"})
+    await ix.response()
+    thread = world.guild.threads[0]
+    await fake_discord.wait_for_message(thread, lambda m: m["content"] == "You said: hello")
+    mine = await fake_discord.slash(world.member, "chat usage")
+    content = (await mine.response())["data"]["content"]
+    assert "Today:" in content and "/ 20,000 tokens (1 requests)" in content
+    assert "Server this month" not in content and mine.ephemeral
+    admin = await fake_discord.slash(world.admin, "chat usage")
+    assert "Server this month:** " in (await admin.response())["data"]["content"]
+
+
+async def test_settings_show_and_change(start_llm, world, fake_discord) -> None:
+    await start_llm()
+    ix = await fake_discord.slash(world.member, "chat settings",
+                                  {"style": "technical", "history": False})
+    content = (await ix.response())["data"]["content"]
+    assert "Response style: technical" in content and "History: off" in content
+    shown = await fake_discord.slash(world.member, "chat settings")
+    assert "Response style: technical" in (await shown.response())["data"]["content"]
+
+
+async def test_budget_runs_out_mid_conversation_in_the_thread(
+        start_llm, world, fake_discord, fake_openai) -> None:
+    await start_llm()
+    cfg = await fake_discord.slash(world.admin, "llm config", {"user_daily_tokens": 20})
+    await cfg.response()
+    ix = await fake_discord.slash(world.member, "chat new", {"message": "hello"})
+    await ix.response()
+    thread = world.guild.threads[0]
+    await fake_discord.wait_for_message(thread, lambda m: m["content"] == "You said: hello")
+    await fake_discord.send_message(world.member, thread, "tell me more")
+    await fake_discord.wait_for_message(thread, lambda m: "daily AI budget" in m["content"])
+    assert len(fake_openai.chat_requests) == 1
+
+
+async def test_a_member_cannot_review_or_change_entries(start_llm, world, fake_discord) -> None:
+    await start_llm()
+    ix = await fake_discord.slash(world.member, "kb review", {"entry_id": 1})
+    resp = await ix.response()
+    assert "Manage Server" in resp["data"]["content"] and ix.ephemeral
+    entry = await CannabisKnowledgeBase.get(seed_key="nj-driving")
+    review = await fake_discord.slash(world.admin, "kb review", {"entry_id": entry.id})
+    card = await review.wait_original()
+    retire = next(c["custom_id"] for row in card["components"] for c in row["components"]
+                  if c.get("label") == "Retire")
+    click = await fake_discord.click(world.member, card, retire)
+    assert "isn't yours" in (await click.response())["data"]["content"]
+    await entry.refresh_from_db()
+    assert entry.status == "approved" and entry.active
+
+
+async def test_admin_rejects_edits_and_retires(start_llm, world, fake_discord) -> None:
+    await start_llm()
+    entry = await CannabisKnowledgeBase.create(guild_id=world.guild.id, category="strains",
+                                               title="Bad entry", content="Wrong facts.",
+                                               author_id=world.dj.id)
+    review = await fake_discord.slash(world.admin, "kb review")
+    card = await review.wait_original()
+    buttons = {c["label"]: c["custom_id"] for row in card["components"]
+               for c in row["components"]}
+    click = await fake_discord.click(world.admin, card, buttons["Reject"])
+    await click.response()
+    await entry.refresh_from_db()
+    assert entry.status == "rejected" and not entry.active
+
+    driving = await CannabisKnowledgeBase.get(seed_key="nj-driving")
+    review = await fake_discord.slash(world.admin, "kb review", {"entry_id": driving.id})
+    card = await review.wait_original()
+    buttons = {c["label"]: c["custom_id"] for row in card["components"]
+               for c in row["components"]}
+    edit = await fake_discord.click(world.admin, card, buttons["Edit"])
+    modal = await edit.response()
+    assert modal["type"] == 9
+    saved = await fake_discord.submit_modal(world.admin, modal["data"]["custom_id"], {
+        "category": "safety", "title": "Driving and cannabis (updated)",
+        "content": "Never drive after using cannabis.", "tags": "driving",
+        "source_url": "https://www.nj.gov/oag/hts/"}, message=card)
+    assert "Saved" in (await saved.response())["data"]["content"]
+    await driving.refresh_from_db()
+    assert driving.title == "Driving and cannabis (updated)"
+
+    retire = await fake_discord.click(world.admin, card, buttons["Retire"])
+    await retire.response()
+    await driving.refresh_from_db()
+    assert driving.status == "retired" and not driving.active
+    actions = await AuditLog.filter(action__startswith="llm.kb").values_list("action", flat=True)
+    assert sorted(actions) == ["llm.kb_edited", "llm.kb_reviewed", "llm.kb_reviewed"]
+
+
+async def test_a_hanging_endpoint_still_gets_the_member_a_clear_message(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
+    await start_llm(openai_timeout=0.3)
+    probe.gate.verified.add(world.member.id)
+    for _ in range(3):  # the first try and both SDK retries
+        fake_openai.hang(10)
+    ix = await fake_discord.slash(world.member, "ask grow", {"question": "When to harvest?"})
+    await ix.response()
+    final = await ix.wait_original(lambda m: "took too long" in m["content"], timeout=10)
+    assert final["content"].startswith("⚠️")
+    audit = await AuditLog.get(action="llm.request")
+    assert audit.details["reason"] == "timeout" and audit.details["allowed"] is False

@@ -243,3 +243,18 @@ async def test_max_tokens_honours_setting_and_preference(harness: Harness) -> No
     await harness.service.prefs.update(MEMBER, max_length=120)
     await turn(harness, "hi")
     assert harness.openai.chat_requests[0]["max_tokens"] == 120
+
+
+async def test_xp_is_small_and_capped_per_day(harness: Harness) -> None:
+    await LLMGuildConfig.create(guild_id=GUILD, requests_per_minute=100)
+    for _ in range(7):
+        await turn(harness, "hi")
+    assert harness.services.xp.awards == [(GUILD, MEMBER, 2, "llm.answer")] * 5
+
+
+async def test_usage_is_estimated_when_the_api_reports_none(harness: Harness) -> None:
+    harness.openai.no_usage()
+    harness.openai.reply("four words right here")
+    await turn(harness, "hi")
+    usage = await LLMUsage.get(user_id=MEMBER)
+    assert usage.estimated and usage.completion_tokens == 6 and usage.prompt_tokens > 0
