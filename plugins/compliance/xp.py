@@ -4,7 +4,9 @@ A chat burst must not become one database write per message: awards accumulate p
 (guild, member) and are flushed in one transaction, every `flush_interval` seconds or as soon
 as `max_pending` members have pending XP, and on shutdown. A crash (SIGKILL, power loss) loses
 at most the XP earned since the last flush: `flush_interval` seconds (2 s by default) or
-`max_pending` members' worth, whichever comes first. A failed flush keeps the XP for the next.
+about `max_pending` members' worth, whichever comes first (while the database is slow, up to
+`BACKPRESSURE_FACTOR × max_pending`, after which awarding waits). A failed flush keeps the
+XP for the next.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ log = structlog.get_logger("plugins.compliance.xp")
 # Rows per INSERT statement: 5 parameters each stays far below SQLite's 32,766 and
 # PostgreSQL's 32,767 bind parameters.
 ROWS_PER_STATEMENT = 1000
+# Past max_pending × this many members with pending XP, awarding waits for a flush.
+BACKPRESSURE_FACTOR = 4
 
 
 @dataclass
@@ -125,7 +129,7 @@ class XpEngine:
         self._daily_date: date | None = None
         self._flush_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._spawned: set[asyncio.Task[list[LevelUp]]] = set()
         self.statements = 0
         self.flushes = 0
 
@@ -179,8 +183,21 @@ class XpEngine:
             entry.last_xp_at = self.clock()
         if channel_id is not None:
             entry.channel_id = channel_id
-        if len(self._pending) >= self.max_pending:
-            await self.flush()
+        pending = len(self._pending)
+        if pending >= self.max_pending:
+            if pending >= BACKPRESSURE_FACTOR * self.max_pending:
+                # The database is not keeping up: wait, so memory stays bounded.
+                await self.flush()
+            elif not self._flush_lock.locked() and not self._spawned:
+                # Write in the background: the message path never waits for the database.
+                task = asyncio.create_task(self.flush(), name="compliance-xp-size-flush")
+                self._spawned.add(task)
+                task.add_done_callback(self._spawned.discard)
+
+    async def drain(self) -> None:
+        """Wait for size-triggered background flushes to finish."""
+        while self._spawned:
+            await asyncio.gather(*self._spawned, return_exceptions=True)
 
     def pending_for(self, guild_id: int, user_id: int) -> int:
         entry = self._pending.get((guild_id, user_id))
@@ -265,6 +282,7 @@ class XpEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self.drain()
         await self.flush()
 
     async def _loop(self) -> None:

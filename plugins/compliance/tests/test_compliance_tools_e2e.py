@@ -175,7 +175,12 @@ async def test_leaderboard_pages_and_voice_xp(start_bot, world, fake_discord):
     running = await start_bot(registry=registry(StrainProbe()))
     plugin = running.bot.plugins.plugins["compliance"]
     for n in range(1, 13):
-        await plugin.xp.add(world.guild.id, 10_000 + n, n * 100)
+        await plugin.xp.add(world.guild.id, 10_000 + n, n * 100, channel_id=world.channel.id)
+    levelled = await plugin.xp.flush()
+    assert len(levelled) == 12
+    # Level-up announcements are off by default: nothing was posted.
+    assert not [m for m in fake_discord.channel_messages(world.channel)
+                if "reached" in m.get("content", "")]
     await fake_discord.voice_join(world.member, world.voice)
     await fake_discord.voice_join(world.other, world.voice)
     await fake_discord.voice_join(world.dj, world.voice, self_mute=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -159,7 +160,23 @@ async def test_size_trigger_flushes_without_waiting_for_the_timer(db, clock):
         await engine.add(GUILD, user, 10)
     assert await MemberRecord.all().count() == 0
     await engine.add(GUILD, 49, 10)
-    assert await MemberRecord.all().count() == 50 and engine.pending_members == 0
+    assert engine._spawned, "the batch was handed to a background flush"
+    await engine.drain()
+    assert await MemberRecord.all().count() == 50
+
+
+async def test_awarding_waits_for_the_database_only_past_the_backpressure_limit(db, clock):
+    engine = XpEngine(SettingsStore(), clock=clock, max_pending=10)
+    async with engine.flush_lock:  # a slow flush is in progress
+        for user in range(39):
+            await engine.add(GUILD, user, 1)
+        assert engine.pending_members == 39 and not engine._spawned
+        adding = asyncio.create_task(engine.add(GUILD, 39, 1))
+        await asyncio.sleep(0)  # one loop turn (not a timed wait): it runs up to the lock
+        assert not adding.done(), "the 40th member waits for the slow flush"
+    await adding
+    await engine.drain()
+    assert await MemberRecord.all().count() == 40
 
 
 async def test_stop_flushes_what_is_left(db, clock):
