@@ -204,6 +204,8 @@ class ComplianceCog(commands.Cog, name="compliance"):
         guild_id = _guild(interaction)
         target = member or interaction.user
         assert target is not None
+        # An avatar download and the drawing can take a while: acknowledge first (3 s rule).
+        await interaction.response.defer()
         await self.plugin.xp.flush()  # show XP earned seconds ago too
         row = await MemberRecord.get_or_none(guild_id=guild_id, user_id=target.id)
         total = int(row.xp) if row else 0
