@@ -56,12 +56,10 @@ async def apply_rewards(bot: commands.Bot, settings: SettingsStore, guild_id: in
     keep, drop = reward_roles(config.role_rewards, level, stack=config.reward_mode == STACK)
     for role_id in sorted(keep):
         await add_role(bot, guild_id, user_id, role_id, f"Level {level} reward")
-    guild = bot.get_guild(guild_id)
-    member = guild.get_member(user_id) if guild else None
     for role_id in sorted(drop):
-        # Only call Discord for roles the member holds (when we can tell).
-        if member is None or member.get_role(role_id) is not None:
-            await remove_role(bot, guild_id, user_id, role_id, "Replaced by a higher reward")
+        # Not checked against the member cache, which may lag the role just added; removing
+        # a role the member does not hold is a no-op for Discord.
+        await remove_role(bot, guild_id, user_id, role_id, "Replaced by a higher reward")
 
 
 async def announce_level_ups(bot: commands.Bot, settings: SettingsStore,

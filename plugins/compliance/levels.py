@@ -65,12 +65,12 @@ def tier_for(level: int) -> str:
 def reward_roles(
     role_rewards: dict[str, int], level: int, *, stack: bool
 ) -> tuple[set[int], set[int]]:
-    """(roles the member should have, reward roles to remove) at `level`."""
+    """(reward roles the member should have at `level`, reached rewards to take away)."""
     reached = sorted(
         (int(lvl), int(role)) for lvl, role in role_rewards.items() if int(lvl) <= level
     )
-    every = {int(role) for role in role_rewards.values()}
     if not reached:
         return set(), set()
-    keep = {role for _, role in reached} if stack else {reached[-1][1]}
-    return keep, every - keep
+    every_reached = {role for _, role in reached}
+    keep = every_reached if stack else {reached[-1][1]}
+    return keep, every_reached - keep

@@ -196,3 +196,30 @@ async def test_leaderboard_pages_and_voice_xp(start_bot, world, fake_discord):
     assert "Page 2 of 2" in second
     assert f"<@{world.member.id}> — level 0 · 10 XP" in second
     assert f"<@{world.dj.id}>" not in second
+
+
+async def test_replace_mode_swaps_reward_roles_and_rejoining_restores_them(start_bot, world,
+                                                                          fake_discord):
+    running = await start_bot(registry=registry(StrainProbe()))
+    plugin = running.bot.plugins.plugins["compliance"]
+    sprout, bloom = world.guild.add_role("Sprout"), world.guild.add_role("Bloom")
+    await (await fake_discord.slash(world.admin, "levels settings",
+                                    {"reward_mode": "replace"})).response()
+    for level, role in ((1, sprout), (2, bloom)):
+        await (await fake_discord.slash(world.admin, "levels reward",
+                                        {"level": level, "role": role})).response()
+    uid = world.member.id
+    await plugin.xp.add(world.guild.id, uid, 100)
+    await plugin.xp.flush()
+    assert world.member.has_role(sprout) and not world.member.has_role(bloom)
+    await plugin.xp.add(world.guild.id, uid, 155)
+    await plugin.xp.flush()
+    assert world.member.has_role(bloom) and not world.member.has_role(sprout)
+
+    user = world.member.user
+    world.guild.remove_member(world.member)
+    mark = len(fake_discord.requests)
+    back = world.guild.add_member(user)
+    await fake_discord.wait_for_request(
+        lambda r: r.method == "PUT" and r.path.endswith(f"/roles/{bloom.id}"), since=mark)
+    assert back.has_role(bloom) and not back.has_role(sprout)

@@ -56,8 +56,9 @@ def test_level_curve_matches_mee6():
 
 def test_role_rewards_stack_or_replace():
     rewards = {"5": 501, "10": 510, "20": 520}
-    assert reward_roles(rewards, 12, stack=True) == ({501, 510}, {520})
-    assert reward_roles(rewards, 12, stack=False) == ({510}, {501, 520})
+    assert reward_roles(rewards, 12, stack=True) == ({501, 510}, set())
+    assert reward_roles(rewards, 12, stack=False) == ({510}, {501})
+    assert reward_roles(rewards, 25, stack=False) == ({520}, {501, 510})
     assert reward_roles(rewards, 3, stack=True) == (set(), set())
 
 
