@@ -15,6 +15,9 @@ from plugins.llm.splitting import DISCORD_MESSAGE_LIMIT, split_message
 # One edit per second per message stays well inside Discord's per-channel edit limit.
 EDIT_INTERVAL = 1.0
 PLACEHOLDER = "⏳ Thinking…"
+# Shown after the text while it is still streaming; the final edit drops it, so members (and
+# tests) can tell a finished answer from one still arriving.
+STREAMING_CURSOR = " ▌"
 CUT_OFF_NOTE = "\n\n⚠️ *The answer was cut off because the connection to the AI service broke.*"
 
 
@@ -82,7 +85,7 @@ class StreamRelay:
             if wait > 0:
                 await asyncio.sleep(wait)
             self._dirty.clear()
-            await self._flush(self.text)
+            await self._flush(self.text + STREAMING_CURSOR)
 
     async def _stop_flusher(self) -> None:
         if self._task is not None:
