@@ -10,7 +10,11 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import structlog
+
 from plugins.llm.splitting import DISCORD_MESSAGE_LIMIT, split_message
+
+log = structlog.get_logger("plugins.llm.relay")
 
 # One edit per second per message stays well inside Discord's per-channel edit limit.
 EDIT_INTERVAL = 1.0
@@ -85,7 +89,13 @@ class StreamRelay:
             if wait > 0:
                 await asyncio.sleep(wait)
             self._dirty.clear()
-            await self._flush(self.text + STREAMING_CURSOR)
+            try:
+                await self._flush(self.text + STREAMING_CURSOR)
+            except Exception as exc:
+                # A failed intermediate edit (rate limit, network) must not stop the stream;
+                # the next flush or the final one shows the text.
+                log.warning("llm.relay_edit_failed", error=type(exc).__name__)
+                self._last_flush = self.clock()
 
     async def _stop_flusher(self) -> None:
         if self._task is not None:

@@ -54,3 +54,24 @@ async def test_broken_stream_says_it_was_cut_off(harness: Harness) -> None:
     await relay_stream(harness, sink)
     assert sink.visible[0].startswith("alpha beta gamma")
     assert "cut off" in sink.visible[0]
+
+
+class FlakySink(ListSink):
+    """The first edit fails, as a Discord 429 or network blip would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def edit(self, handle: int, content: str) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("discord hiccup")
+        await super().edit(handle, content)
+
+
+async def test_a_failed_edit_mid_stream_does_not_lose_the_answer(harness: Harness) -> None:
+    harness.openai.reply("steady answer arriving in pieces", tokens_per_second=20)
+    sink = FlakySink()
+    await relay_stream(harness, sink)
+    assert sink.failed and sink.visible == ["steady answer arriving in pieces"]
