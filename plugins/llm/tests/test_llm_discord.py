@@ -258,3 +258,20 @@ async def test_a_hanging_endpoint_still_gets_the_member_a_clear_message(
     assert final["content"].startswith("⚠️")
     audit = await AuditLog.get(action="llm.request")
     assert audit.details["reason"] == "timeout" and audit.details["allowed"] is False
+
+
+async def test_chat_new_inside_the_thread_continues_it(start_llm, world, fake_discord,
+                                                       fake_openai) -> None:
+    await start_llm()
+    ix = await fake_discord.slash(world.member, "chat new", {"message": "first"})
+    await ix.response()
+    thread = world.guild.threads[0]
+    await fake_discord.wait_for_message(thread, lambda m: m["content"] == "You said: first")
+    again = await fake_discord.slash(world.member, "chat new", {"message": "second"},
+                                     channel=thread)
+    await again.response()
+    final = await again.wait_original(lambda m: m["content"] == "You said: second")
+    assert final["channel_id"] == str(thread.id)
+    assert len(world.guild.threads) == 1
+    history = [m["content"] for m in fake_openai.chat_requests[1]["messages"]]
+    assert "first" in history and "You said: first" in history

@@ -258,3 +258,31 @@ async def test_usage_is_estimated_when_the_api_reports_none(harness: Harness) ->
     await turn(harness, "hi")
     usage = await LLMUsage.get(user_id=MEMBER)
     assert usage.estimated and usage.completion_tokens == 6 and usage.prompt_tokens > 0
+
+
+async def test_context_reads_a_bounded_number_of_rows_however_long(harness: Harness) -> None:
+    from plugins.llm.context import HISTORY_ROWS, build_context
+
+    conversation = await new_conversation()
+    await LLMMessage.bulk_create([
+        LLMMessage(conversation_id=conversation.id, role="user" if i % 2 == 0 else "assistant",
+                   content=f"message {i}") for i in range(300)])
+    built = await build_context(system="s", knowledge="", user_text="next",
+                                conversation_id=conversation.id)
+    assert built.rows_read == HISTORY_ROWS
+    assert built.messages[-2]["content"] == "message 299", "the newest history comes last"
+    assert built.messages[1]["content"] == f"message {300 - HISTORY_ROWS}"
+
+
+async def test_context_keeps_the_newest_messages_within_the_token_budget(
+        harness: Harness) -> None:
+    from plugins.llm.context import build_context
+
+    conversation = await new_conversation()
+    await LLMMessage.bulk_create([
+        LLMMessage(conversation_id=conversation.id, role="user", content=f"{i} " + "x" * 400)
+        for i in range(10)])
+    built = await build_context(system="s", knowledge="", user_text="next",
+                                conversation_id=conversation.id, budget_tokens=500)
+    history = [m["content"].split()[0] for m in built.messages[1:-1]]
+    assert history == ["6", "7", "8", "9"] and built.prompt_tokens <= 500
