@@ -44,7 +44,7 @@ log = structlog.get_logger("plugins.llm.service")
 
 MAX_INPUT_CHARS = 4000
 KNOWLEDGE_HITS = 3
-# Only the tail of the reply is re-checked per token: constant work however long it grows.
+# Only the tail of the reply is re-checked per sentence: constant work however long it grows.
 _CHECK_WINDOW = 600
 _SENTENCE_END = re.compile(r"[.!?\n]")
 FEATURES = {"chat": "llm.chat", "strain": "llm.strain", "grow": "llm.grow", "legal": "llm.legal"}
@@ -214,16 +214,17 @@ class ChatService:
     async def _stream(self, relay: StreamRelay, messages: list[dict[str, str]],
                       max_tokens: int) -> Completion:
         assert self.client is not None
-        tail = ""
-        count = 0
+        text = ""
 
         def on_delta(delta: str) -> None:
-            # Checked before the text reaches the relay, so an unsafe sentence is never shown.
-            nonlocal tail, count
-            tail = (tail + delta)[-_CHECK_WINDOW:]
-            count += 1
-            if _SENTENCE_END.search(delta) or count % 8 == 0:
-                reason = safety.unsafe_reason(tail)
+            # Each sentence is checked when it completes: checking a half sentence would refuse
+            # "Driving high is illegal" before "illegal" arrives. An unsafe sentence can thus
+            # be visible for a moment before the whole reply is replaced by the refusal.
+            nonlocal text
+            text += delta
+            if _SENTENCE_END.search(delta):
+                end = max(text.rfind(mark) for mark in ".!?\n") + 1
+                reason = safety.unsafe_reason(text[max(0, end - _CHECK_WINDOW):end])
                 if reason is not None:
                     raise UnsafeOutput(reason)
             relay.feed(delta)

@@ -144,11 +144,18 @@ async def test_unsafe_reply_is_replaced_by_a_refusal(harness: Harness) -> None:
     sink, result = await turn(harness, "can I drive after a joint?", conversation=conversation)
     assert result.outcome == "refused"
     assert sink.visible == [REFUSAL]
-    assert all("driving high is fine" not in entry[2] for entry in sink.log)
     row = await LLMMessage.get(conversation_id=conversation.id, role="assistant")
     assert row.refused and row.content == ""
     audit = await AuditLog.get(action="llm.request")
     assert audit.details["reason"] == "impaired_driving"
+
+
+async def test_warnings_about_unsafe_activity_are_not_refused(harness: Harness) -> None:
+    harness.openai.reply("Driving high is illegal in New Jersey. Keep edibles away from kids.",
+                         tokens_per_second=200)
+    sink, result = await turn(harness, "can I drive after a joint?")
+    assert result.outcome == "answered"
+    assert sink.visible[0].startswith("Driving high is illegal in New Jersey.")
 
 
 async def test_evasion_request_is_refused_before_any_tokens(harness: Harness) -> None:
