@@ -55,7 +55,11 @@ class LLMPlugin(Plugin):
         self.chat = ChatService(settings=ctx.settings, services=ctx.services, client=self.client,
                                 verify_view=ctx.bot.verify_prompt_view)  # type: ignore[attr-defined]
         ctx.services.knowledge.provide(self.name, KnowledgeProvider(self.chat.kb))
-        await self.seed()
+        try:
+            await self.seed()
+        except Exception as exc:
+            # Missing starter entries are not worth losing the whole assistant over.
+            ctx.log.warning("llm.seed_failed", error=type(exc).__name__)
         await self.conversations.load_open()
         self._cleanup_task = asyncio.create_task(self._cleanup_loop(), name="llm-retention")
 
