@@ -203,10 +203,10 @@ class ChatService:
         outcome = "incomplete" if completion.incomplete else "answered"
         # Bookkeeping first, the final edit last: once a member sees the whole answer, its
         # rows, usage and audit entry exist.
-        await self._persist(turn, conversation, completion, refused=False)
+        requests_today = await self._persist(turn, conversation, completion, refused=False)
         await self.kb.count_use(cited)
         await self._audit(request, turn.feature, outcome, completion=completion)
-        await self._award_xp(request)
+        await self._award_xp(request, requests_today)
         shown = await relay.finish(final, cut_off=completion.incomplete)
         return TurnResult(outcome, shown, completion.prompt_tokens, completion.completion_tokens,
                           cited)
@@ -265,14 +265,15 @@ class ChatService:
         return TurnResult("refused", safety.REFUSAL)
 
     async def _persist(self, turn: PreparedTurn, conversation: LLMConversation | None,
-                       completion: Completion, *, refused: bool) -> None:
+                       completion: Completion, *, refused: bool) -> int:
+        """Store the reply and its usage; returns the member's requests today."""
         request = turn.request
         tokens = completion.prompt_tokens + completion.completion_tokens
-        await self.ledger.record(request.guild_id, request.user_id, completion.prompt_tokens,
-                                 completion.completion_tokens,
-                                 estimated=not completion.usage_reported)
+        requests_today = await self.ledger.record(
+            request.guild_id, request.user_id, completion.prompt_tokens,
+            completion.completion_tokens, estimated=not completion.usage_reported)
         if conversation is None:
-            return
+            return requests_today
         await LLMMessage.create(
             conversation=conversation, user_id=None, role="assistant",
             content=completion.text if turn.prefs.history_enabled and not refused else "",
@@ -281,6 +282,7 @@ class ChatService:
         )
         await LLMConversation.filter(id=conversation.id).update(
             message_count=F("message_count") + 2, total_tokens=F("total_tokens") + tokens)
+        return requests_today
 
     async def _audit(self, request: ChatRequest, feature: str, outcome: str, *,
                      reason: str | None = None, completion: Completion | None = None) -> None:
@@ -296,10 +298,8 @@ class ChatService:
                                          actor_id=request.user_id, target=feature,
                                          details=details)
 
-    async def _award_xp(self, request: ChatRequest) -> None:
-        summary = await self.ledger.summary(request.guild_id, request.user_id,
-                                            include_guild=False)
-        if summary.user_requests_today <= XP_ANSWERS_PER_DAY:
+    async def _award_xp(self, request: ChatRequest, requests_today: int) -> None:
+        if requests_today <= XP_ANSWERS_PER_DAY:
             await self.services.xp.award(request.guild_id, request.user_id, XP_PER_ANSWER,
                                          "llm.answer")
 
