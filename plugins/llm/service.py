@@ -4,6 +4,7 @@ compliance, persistence, usage, audit and XP."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -180,13 +181,24 @@ class ChatService:
         )
         relay = StreamRelay(sink, render=safety.neutralise_mentions)
         await relay.start()
+        try:
+            return await self._run(turn, relay, context.messages, hits)
+        except Exception:
+            # Never leave "Thinking…" behind: the router logs the error with a reference.
+            with contextlib.suppress(Exception):
+                await relay.fail("⚠️ Something went wrong answering that; try again.")
+            raise
+
+    async def _run(self, turn: PreparedTurn, relay: StreamRelay,
+                   messages: list[dict[str, str]], hits: list[KnowledgeHit]) -> TurnResult:
+        request, prefs, conversation = turn.request, turn.prefs, turn.request.conversation
         max_tokens = max(16, min(prefs.max_length, self.settings.openai_max_tokens))
         try:
-            completion = await self._stream(relay, context.messages, max_tokens)
+            completion = await self._stream(relay, messages, max_tokens)
         except ContextTooLong:
             # Retry once with only the new message: the history is what overflowed.
             relay.text = ""
-            retry = await build_context(system=context.messages[0]["content"], knowledge="",
+            retry = await build_context(system=messages[0]["content"], knowledge="",
                                         user_text=request.text, conversation_id=None)
             try:
                 completion = await self._stream(relay, retry.messages, max_tokens)

@@ -293,3 +293,16 @@ async def test_context_keeps_the_newest_messages_within_the_token_budget(
                                 conversation_id=conversation.id, budget_tokens=500)
     history = [m["content"].split()[0] for m in built.messages[1:-1]]
     assert history == ["6", "7", "8", "9"] and built.prompt_tokens <= 500
+
+
+async def test_an_unexpected_failure_never_leaves_thinking_behind(harness: Harness,
+                                                                 monkeypatch) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(harness.service.ledger, "record", broken)
+    sink = ListSink()
+    prepared = await harness.service.prepare(ChatRequest(GUILD, MEMBER, "hello"))
+    with pytest.raises(RuntimeError):
+        await harness.service.respond(prepared, sink)
+    assert sink.visible == ["⚠️ Something went wrong answering that; try again."]
