@@ -275,3 +275,20 @@ async def test_chat_new_inside_the_thread_continues_it(start_llm, world, fake_di
     assert len(world.guild.threads) == 1
     history = [m["content"] for m in fake_openai.chat_requests[1]["messages"]]
     assert "first" in history and "You said: first" in history
+
+
+async def test_cannabis_reply_in_a_thread_by_an_unverified_member_shows_verify(
+        start_llm, world, fake_discord, fake_openai) -> None:
+    await start_llm()
+    ix = await fake_discord.slash(world.member, "chat new", {"message": "hello"})
+    await ix.response()
+    thread = world.guild.threads[0]
+    await fake_discord.wait_for_message(thread, lambda m: m["content"] == "You said: hello")
+    await fake_discord.send_message(world.member, thread, "which strain helps with sleep?")
+    denial = await fake_discord.wait_for_message(
+        thread, lambda m: "Verify your age" in m["content"])
+    assert denial["components"][0]["components"][0]["custom_id"] == "probe:verify"
+    assert len(fake_openai.chat_requests) == 1
+
+    other = await fake_discord.slash(world.other, "chat end", channel=thread)
+    assert "Only the member who started" in (await other.response())["data"]["content"]
