@@ -26,6 +26,8 @@ class GuildToggles:
         self._audit = audit
         self._cache: dict[tuple[int, str], bool] = {}
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        # One database read per cold key, however many events ask at once (a chat burst).
+        self._loading: dict[tuple[int, str], asyncio.Future[bool]] = {}
         self._generation = 0
 
     def known(self) -> dict[str, bool]:
@@ -42,13 +44,27 @@ class GuildToggles:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        generation = self._generation
-        row = await GuildPluginState.get_or_none(guild_id=guild_id, plugin=plugin)
-        value = defaults[plugin] if row is None else row.enabled
-        # A toggle that landed while we were reading wins over what we read.
-        if generation == self._generation and key not in self._cache:
-            self._cache[key] = value
-        return self._cache.get(key, value)
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            generation = self._generation
+            row = await GuildPluginState.get_or_none(guild_id=guild_id, plugin=plugin)
+            value = defaults[plugin] if row is None else row.enabled
+            # A toggle that landed while we were reading wins over what we read.
+            if generation == self._generation and key not in self._cache:
+                self._cache[key] = value
+            value = self._cache.get(key, value)
+            future.set_result(value)
+            return value
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # waiters re-raise it; mark it retrieved for the loop
+            raise
+        finally:
+            self._loading.pop(key, None)
 
     async def states(self, guild_id: int) -> dict[str, bool]:
         return {name: await self.is_enabled(guild_id, name) for name in sorted(self._defaults())}

@@ -107,13 +107,16 @@ async def test_one_read_per_click_and_one_write_only_when_state_changes(db):
     state = await store.create("probe", "x", {"n": 0})
     conn = Tortoise.get_connection("default")
     seen: list[str] = []
-    original = conn.execute_query
+    originals = {name: getattr(conn, name) for name in ("execute_query", "execute_query_dict")}
 
-    async def counting(query, values=None):
-        seen.append(query)
-        return await original(query, values)
+    def counting(original):
+        async def run(query, values=None):
+            seen.append(query)
+            return await original(query, values)
+        return run
 
-    conn.execute_query = counting  # type: ignore[method-assign]
+    for name, original in originals.items():
+        setattr(conn, name, counting(original))
     try:
         loaded = await store.load(state.id)
         assert loaded is not None and len(seen) == 1
@@ -122,7 +125,8 @@ async def test_one_read_per_click_and_one_write_only_when_state_changes(db):
         assert await store.advance(loaded, {"n": 1})
         assert len(seen) == 2
     finally:
-        conn.execute_query = original  # type: ignore[method-assign]
+        for name, original in originals.items():
+            setattr(conn, name, original)
     # Two clicks: the counted one rode along with the second click's write.
     await store.flush_clicks()
     assert (await ComponentState.get(id=state.id)).interactions == 2

@@ -112,3 +112,26 @@ async def test_two_admins_toggling_at_once_last_write_wins_both_audited(
     # The cache survives a restart-free re-read: clear it and the database agrees.
     running.services.toggles.invalidate()
     assert await running.services.toggles.is_enabled(world.guild.id, "music") == row.enabled
+
+
+async def test_a_burst_on_a_cold_guild_reads_the_toggle_once(db):
+    from tortoise import Tortoise
+
+    from bot.audit import AuditWriter
+    from bot.toggles import GuildToggles
+
+    toggles = GuildToggles(lambda: {"music": True}, AuditWriter())
+    conn = Tortoise.get_connection("default")
+    original, reads = conn.execute_query, []
+
+    async def counting(query, values=None):
+        reads.append(query)
+        return await original(query, values)
+
+    conn.execute_query = counting  # type: ignore[method-assign]
+    try:
+        answers = await asyncio.gather(*(toggles.is_enabled(42, "music") for _ in range(50)))
+    finally:
+        conn.execute_query = original  # type: ignore[method-assign]
+    assert answers == [True] * 50
+    assert len(reads) == 1
