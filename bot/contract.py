@@ -28,6 +28,7 @@ __all__ = [
     "Plugin",
     "PluginContext",
     "age_restricted",
+    "public_response",
     "requires_permissions",
 ]
 
@@ -120,6 +121,17 @@ def requires_permissions(**perms: bool) -> Callable[[F], F]:
         return func
 
     return mark
+
+
+def public_response[C: Callable[..., Any]](func: C) -> C:
+    """Mark a slash-command callback whose answer everyone should see: if the core has to
+    defer it before Discord's 3 s deadline, it defers publicly instead of ephemerally."""
+    func.__growmies_public__ = True  # type: ignore[attr-defined]
+    return func
+
+
+def command_is_public(callback: Callable[..., Any] | None) -> bool:
+    return bool(getattr(callback, "__growmies_public__", False))
 
 
 def command_age_feature(callback: Callable[..., Any] | None) -> str | None:

@@ -14,7 +14,12 @@ from nextcord.enums import InteractionType
 from bot import errors
 from bot.components import ids
 from bot.components.context import ComponentContext
-from bot.contract import command_age_feature, command_permissions, member_has
+from bot.contract import (
+    command_age_feature,
+    command_is_public,
+    command_permissions,
+    member_has,
+)
 from bot.errors import ControlExpired, MissingPermissions, NotYours, PluginDisabled, Throttled
 from bot.respond import defer_watchdog
 
@@ -116,7 +121,8 @@ class InteractionRouter:
         feature = command_age_feature(leaf.callback) or command_age_feature(app_cmd.callback)
         if feature:
             await self._require_age(interaction, feature)
-        async with defer_watchdog(interaction):
+        public = command_is_public(leaf.callback) or command_is_public(app_cmd.callback)
+        async with defer_watchdog(interaction, ephemeral=not public):
             await app_cmd.call_from_interaction(interaction)
         return "ok"
 

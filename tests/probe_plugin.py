@@ -14,7 +14,13 @@ from bot.components.context import ComponentContext
 from bot.components.ids import build
 from bot.components.registry import Page
 from bot.components.ui import button, controls
-from bot.contract import ComponentHandler, Plugin, PluginContext, age_restricted
+from bot.contract import (
+    ComponentHandler,
+    Plugin,
+    PluginContext,
+    age_restricted,
+    public_response,
+)
 from bot.loader import PluginRegistry, discover
 from bot.services import GateDecision
 
@@ -42,6 +48,12 @@ class ProbeCog(commands.Cog, name="probe"):
     async def slow(self, interaction: nextcord.Interaction) -> None:
         await self.plugin.release.wait()
         await interaction.send("done slowly")
+
+    @probe.subcommand(name="slowpublic", description="Slow, answered for everyone")
+    @public_response
+    async def slow_public(self, interaction: nextcord.Interaction) -> None:
+        await self.plugin.release.wait()
+        await interaction.send("done slowly, publicly")
 
     @probe.subcommand(name="secret", description="21+ only")
     @age_restricted("probe.secret")

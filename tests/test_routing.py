@@ -162,6 +162,16 @@ async def test_slow_handler_is_deferred_before_discords_deadline(start_bot, worl
     assert "done slowly" in json.dumps(followups) or "done slowly" in json.dumps(ix.original)
 
 
+async def test_public_command_is_deferred_publicly(start_bot, world, fake_discord):
+    probe = ProbePlugin()
+    await start_bot(registry=registry_with(probe))
+    ix = await fake_discord.slash(world.member, "probe slowpublic")
+    resp = await ix.response(timeout=5)
+    assert resp["type"] == 5 and not ix.ephemeral
+    probe.release.set()
+    await ix.wait_followups(1)
+
+
 async def test_plugin_failing_setup_is_skipped_and_the_rest_start(start_bot, world,
                                                                   fake_discord):
     running = await start_bot(registry=registry_with(ProbePlugin(), BrokenPlugin()))
