@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +16,22 @@ from bot.settings import SettingsError
 
 CORE_APP = "core"
 CORE_MODELS = ("bot.models", "aerich.models")
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _find_migrations() -> Path:
+    """migrations/ next to the source tree (a checkout or editable install), else in the
+    working directory (the Docker image installs the package and keeps migrations in /app);
+    GROWMIES_MIGRATIONS_DIR overrides both."""
+    override = os.environ.get("GROWMIES_MIGRATIONS_DIR")
+    if override:
+        return Path(override)
+    beside_source = Path(__file__).resolve().parent.parent / "migrations"
+    if beside_source.is_dir():
+        return beside_source
+    return Path.cwd() / "migrations"
+
+
+MIGRATIONS_DIR = _find_migrations()
 
 
 class DatabaseError(Exception):
