@@ -11,6 +11,7 @@ from bot.components.autocomplete import answer_autocomplete
 from bot.components.paginator import send_paginator
 from bot.contract import requires_permissions
 from bot.errors import UserError
+from plugins.music.meditation import MAX_MINUTES as MAX_MEDITATION_MINUTES
 from plugins.music.models import MusicGuildSettings
 from plugins.music.service import CANNABIS_FEATURE, LOOP_MODES, MAX_VOLUME, QUEUE_CEILING
 from plugins.music.tracks import parse_time
@@ -167,6 +168,20 @@ class MusicCog(commands.Cog, name="music"):
         embed = await now_playing(playback, self.plugin.queue, guild_id)
         await interaction.send(embed=embed, view=control_buttons(state.id,
                                                                  paused=session.paused))
+
+    @nextcord.slash_command(name="meditate", description="A timed meditation session")
+    async def meditate(
+        self, interaction: nextcord.Interaction,
+        minutes: int = nextcord.SlashOption(description="1 to 120", min_value=1,
+                                            max_value=MAX_MEDITATION_MINUTES),
+        query: str | None = nextcord.SlashOption(required=False, max_length=300,
+                                                 description="Track, playlist or words"),
+    ) -> None:
+        assert interaction.user is not None
+        text = await self.plugin.meditation.start(
+            guild_of(interaction), interaction.user.id, member_channel(interaction),
+            interaction.channel_id, minutes, query)
+        await interaction.send(text)
 
     # -- the queue -----------------------------------------------------------------------
     @nextcord.slash_command(name="queue", description="See and change the queue")

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from nextcord.ext import commands
 
     from plugins.music.lavalink import LavalinkConnection
+    from plugins.music.meditation import MeditationRunner
     from plugins.music.playback import Playback
     from plugins.music.queue import QueueRepository
     from plugins.music.service import MusicService
@@ -30,11 +31,13 @@ class MusicPlugin(Plugin):
     queue: QueueRepository
     service: MusicService
     settings_editor: SettingsEditor
+    meditation: MeditationRunner
 
     async def setup(self, ctx: PluginContext) -> None:
         from plugins.music.discord_io import ChannelNotifier, DiscordVoice
         from plugins.music.lavalink import LavalinkConnection
         from plugins.music.listening import ListeningXp
+        from plugins.music.meditation import MeditationRunner
         from plugins.music.playback import Playback
         from plugins.music.queue import QueueRepository
         from plugins.music.service import Defaults, MusicService
@@ -60,10 +63,13 @@ class MusicPlugin(Plugin):
         )
         self.settings_editor = SettingsEditor(ctx.services.audit, settings.max_queue_size,
                                               forget=self.service.forget)
+        self.meditation = MeditationRunner(self.service, ctx.services.xp, ctx.services.audit)
         ctx.services.blocks.page_source("music.queue", QueuePages(self.playback, self.queue))
         await self.lavalink.start()
 
     async def teardown(self) -> None:
+        if hasattr(self, "meditation"):
+            await self.meditation.close()
         if hasattr(self, "playback"):
             await self.playback.close()
         if hasattr(self, "lavalink"):
