@@ -141,6 +141,7 @@ class ProbePlugin(Plugin):
         self.release = asyncio.Event()
         self.gate = AllowList()
         self.rows = Rows()
+        self.click_barrier: asyncio.Barrier | None = None
         self.provide_gate = provide_gate
 
     async def wait_messages(self, count: int, timeout: float = 5.0) -> list[str]:
@@ -160,6 +161,10 @@ class ProbePlugin(Plugin):
         return {"count": self.on_count, "verify": self.on_verify}
 
     async def on_count(self, ctx: ComponentContext) -> None:
+        if self.click_barrier is not None:
+            # Hold each click after its state was loaded until the other one has loaded too:
+            # both handlers then act on the same version, as with two truly simultaneous clicks.
+            await self.click_barrier.wait()
         n = int(ctx.data["n"]) + 1
         await ctx.advance({"n": n})
         self.calls.append(f"count:{n}")

@@ -61,6 +61,7 @@ async def test_paginator_jump_modal_validates_the_page(start_bot, world, fake_di
 
 async def test_same_button_pressed_twice_at_once_has_one_effect(start_bot, world, fake_discord):
     probe = ProbePlugin()
+    probe.click_barrier = asyncio.Barrier(2)
     await start_bot(registry=registry_with(probe))
     ix = await fake_discord.slash(world.member, "probe button")
     message = await ix.wait_original()
