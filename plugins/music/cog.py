@@ -183,6 +183,14 @@ class MusicCog(commands.Cog, name="music"):
             interaction.channel_id, minutes, query)
         await interaction.send(text)
 
+    @nextcord.slash_command(name="podcast", description="Play a podcast from its feed")
+    async def podcast(
+        self, interaction: nextcord.Interaction,
+        url: str = nextcord.SlashOption(description="RSS/Atom feed or episode link",
+                                        max_length=500),
+    ) -> None:
+        await self.plugin.podcast_ui.open(interaction, url)
+
     # -- the queue -----------------------------------------------------------------------
     @nextcord.slash_command(name="queue", description="See and change the queue")
     async def queue(self, interaction: nextcord.Interaction) -> None:

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from plugins.music.lavalink import LavalinkConnection
     from plugins.music.meditation import MeditationRunner
     from plugins.music.playback import Playback
+    from plugins.music.podcast_ui import PodcastUi
+    from plugins.music.podcasts import Podcasts
     from plugins.music.queue import QueueRepository
     from plugins.music.service import MusicService
     from plugins.music.settings import SettingsEditor
@@ -32,6 +34,9 @@ class MusicPlugin(Plugin):
     service: MusicService
     settings_editor: SettingsEditor
     meditation: MeditationRunner
+    podcasts: Podcasts
+    podcast_ui: PodcastUi
+    ctx: PluginContext
 
     async def setup(self, ctx: PluginContext) -> None:
         from plugins.music.discord_io import ChannelNotifier, DiscordVoice
@@ -39,12 +44,15 @@ class MusicPlugin(Plugin):
         from plugins.music.listening import ListeningXp
         from plugins.music.meditation import MeditationRunner
         from plugins.music.playback import Playback
+        from plugins.music.podcast_ui import PodcastUi
+        from plugins.music.podcasts import HttpFetcher, Podcasts, Transcriber
         from plugins.music.queue import QueueRepository
         from plugins.music.service import Defaults, MusicService
         from plugins.music.settings import SettingsEditor
         from plugins.music.views import QueuePages
 
         settings = ctx.settings
+        self.ctx = ctx
         self.lavalink = LavalinkConnection(ctx.bot, settings.lavalink_nodes)
         self.queue = QueueRepository()
         listening = ListeningXp(ctx.services.xp)
@@ -64,12 +72,20 @@ class MusicPlugin(Plugin):
         self.settings_editor = SettingsEditor(ctx.services.audit, settings.max_queue_size,
                                               forget=self.service.forget)
         self.meditation = MeditationRunner(self.service, ctx.services.xp, ctx.services.audit)
+        transcriber = None
+        if settings.openai_base_url:
+            key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+            transcriber = Transcriber(settings.openai_base_url, key, settings.openai_timeout)
+        self.podcasts = Podcasts(HttpFetcher(), transcriber)
+        self.podcast_ui = PodcastUi(self)
         ctx.services.blocks.page_source("music.queue", QueuePages(self.playback, self.queue))
         await self.lavalink.start()
 
     async def teardown(self) -> None:
         if hasattr(self, "meditation"):
             await self.meditation.close()
+        if hasattr(self, "podcasts") and self.podcasts.transcriber is not None:
+            await self.podcasts.transcriber.close()
         if hasattr(self, "playback"):
             await self.playback.close()
         if hasattr(self, "lavalink"):
@@ -83,7 +99,8 @@ class MusicPlugin(Plugin):
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.music.components import handlers
 
-        return handlers(self)
+        return {**handlers(self), "pod.pick": self.podcast_ui.on_pick,
+                "pod.tx": self.podcast_ui.on_transcribe}
 
     async def delete_user_data(self, user_id: int) -> int:
         from plugins.music.models import MusicQueueEntry, UserMusicPreferences

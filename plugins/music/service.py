@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import wavelink
@@ -171,15 +172,14 @@ class MusicService:
     def is_cannabis_text(track: TrackInfo) -> bool:
         return bool(CANNABIS_WORDS.search(f"{track.title} {track.author}"))
 
-    def is_cannabis(self, track: TrackInfo, settings: MusicGuildSettings) -> bool:
-        host = ""
-        if track.uri:
-            from urllib.parse import urlsplit
-
-            host = (urlsplit(track.uri).hostname or "").lower()
+    @staticmethod
+    def is_flagged_host(url: str | None, settings: MusicGuildSettings) -> bool:
+        host = (urlsplit(url).hostname or "").lower() if url else ""
         flagged = {str(s).lower() for s in settings.cannabis_sources or []}
-        by_source = bool(host) and any(host == f or host.endswith("." + f) for f in flagged)
-        return by_source or self.is_cannabis_text(track)
+        return bool(host) and any(host == f or host.endswith("." + f) for f in flagged)
+
+    def is_cannabis(self, track: TrackInfo, settings: MusicGuildSettings) -> bool:
+        return self.is_flagged_host(track.uri, settings) or self.is_cannabis_text(track)
 
     async def require_adult(self, guild_id: int, user_id: int, what: str) -> None:
         """The age gate for cannabis content; audited by the core either way."""
@@ -195,8 +195,11 @@ class MusicService:
 
     async def play(
         self, guild_id: int, user_id: int, member_channel: int | None,
-        text_channel_id: int | None, query: str,
+        text_channel_id: int | None, query: str, *, title: str | None = None,
+        force_cannabis: bool = False,
     ) -> str:
+        """Queue (or start) what `query` finds. `title` renames a single track (a podcast
+        episode's HTTP source has none); `force_cannabis` marks it 21+ (a flagged feed)."""
         if member_channel is None:
             raise UserError("Join a voice channel first, then use /play.")
         playing_in = self.playback.channels.get(guild_id)
@@ -220,7 +223,9 @@ class MusicService:
                 )
         if result.playlist is None:
             tracks = tracks[:1]
-        flagged = [self.is_cannabis(t, settings) for t in tracks]
+            if title:
+                tracks = [replace(tracks[0], title=title[:200])]
+        flagged = [force_cannabis or self.is_cannabis(t, settings) for t in tracks]
         if any(flagged):
             await self.require_adult(guild_id, user_id, "That track")
             await self.services.audit.record(

@@ -1,0 +1,117 @@
+"""/podcast and its controls: the episode select menu and the Transcribe button."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import nextcord
+
+from bot.components.ids import build
+from bot.components.ui import button, controls
+from bot.errors import ControlExpired, UserError
+from plugins.music.cog import guild_of, member_channel
+from plugins.music.podcasts import Episode, episodes_from_state, looks_like_audio
+from plugins.music.service import CANNABIS_FEATURE, CANNABIS_WORDS
+from plugins.music.validation import check_query
+
+if TYPE_CHECKING:
+    from bot.components.context import ComponentContext
+    from plugins.music.plugin import MusicPlugin
+
+PODCAST_TTL = timedelta(days=1)
+# Discord: select option labels and descriptions at most 100 characters; thread names 100.
+MAX_LABEL = 100
+
+
+class PodcastUi:
+    def __init__(self, plugin: MusicPlugin) -> None:
+        self.plugin = plugin
+
+    async def open(self, interaction: nextcord.Interaction, url: str) -> None:
+        assert interaction.user is not None
+        guild_id, user_id = guild_of(interaction), interaction.user.id
+        service = self.plugin.service
+        checked = await check_query(url, service.resolver)
+        if not checked.is_url:
+            raise UserError("Give a podcast feed or episode link (http or https).")
+        settings = await service.guild_settings(guild_id)
+        flagged_host = service.is_flagged_host(checked.identifier, settings)
+        if looks_like_audio(checked.identifier):
+            episode = Episode(checked.identifier.rsplit("/", 1)[-1][:MAX_LABEL],
+                              checked.identifier)
+            await self._play(interaction, guild_id, user_id, episode, flagged_host)
+            return
+        feed = await self.plugin.podcasts.read(checked.identifier)
+        if not feed.episodes:
+            raise UserError(f"**{feed.title}** has no playable episodes.")
+        cannabis = flagged_host or bool(CANNABIS_WORDS.search(f"{feed.title} {feed.description}"))
+        if cannabis:
+            await service.require_adult(guild_id, user_id, "This podcast")
+        state = await self.plugin.ctx.services.components.create(
+            "music", "pod", {"guild": guild_id, "feed": feed.title[:200], "cannabis": cannabis,
+                             "episodes": [e.to_json() for e in feed.episodes]},
+            owner_id=user_id, guild_id=guild_id, ttl=PODCAST_TTL,
+            age_feature=CANNABIS_FEATURE if cannabis else None,
+        )
+        select = nextcord.ui.StringSelect(
+            custom_id=build("music", "pod.pick", state.id), placeholder="Pick an episode",
+            options=[nextcord.SelectOption(label=e.title[:MAX_LABEL], value=str(i),
+                                           description=e.published[:MAX_LABEL] or None)
+                     for i, e in enumerate(feed.episodes)],
+        )
+        lines = [f"`{i + 1}.` {e.title}" for i, e in enumerate(feed.episodes)]
+        embed = nextcord.Embed(title=feed.title[:256], description="\n".join(lines)[:4096])
+        if cannabis:
+            embed.set_footer(text="21+ cannabis content")
+        await interaction.send(embed=embed, view=controls(select))
+
+    async def _play(self, interaction: nextcord.Interaction, guild_id: int, user_id: int,
+                    episode: Episode, cannabis: bool) -> None:
+        text = await self.plugin.service.play(
+            guild_id, user_id, member_channel(interaction), interaction.channel_id,
+            episode.url, title=episode.title, force_cannabis=cannabis)
+        await self.plugin.ctx.services.audit.record(
+            "music.podcast_played", guild_id=guild_id, actor_id=user_id,
+            target=episode.title[:200], details={"cannabis": cannabis})
+        state = await self.plugin.ctx.services.components.create(
+            "music", "pod.tx", {"guild": guild_id, "episode": episode.to_json()},
+            guild_id=guild_id, ttl=PODCAST_TTL,
+            age_feature=CANNABIS_FEATURE if cannabis else None,
+        )
+        view = controls(button("Transcribe", build("music", "pod.tx", state.id), emoji="📝"))
+        await interaction.send(text, view=view)
+
+    async def on_pick(self, ctx: ComponentContext) -> None:
+        episodes = episodes_from_state(ctx.data)
+        if int(ctx.data.get("guild", 0)) != ctx.guild_id or not ctx.values:
+            raise ControlExpired()
+        index = int(ctx.values[0]) if ctx.values[0].isdigit() else -1
+        if not 0 <= index < len(episodes):
+            raise ControlExpired()
+        await self._play(ctx.interaction, int(ctx.data["guild"]), ctx.user_id, episodes[index],
+                         bool(ctx.data.get("cannabis")))
+
+    async def on_transcribe(self, ctx: ComponentContext) -> None:
+        if int(ctx.data.get("guild", 0)) != ctx.guild_id:
+            raise ControlExpired()
+        episode = Episode(**ctx.data["episode"])
+        if self.plugin.podcasts.transcriber is None:
+            from plugins.music.podcasts import NO_TRANSCRIPTION
+
+            raise UserError(NO_TRANSCRIPTION)
+        await ctx.defer_update()  # downloading and transcribing takes longer than 3 s
+        text = await self.plugin.podcasts.transcript(episode)
+        message = ctx.interaction.message
+        if message is None:
+            raise ControlExpired()
+        thread = await message.create_thread(name=f"Transcript: {episode.title}"[:MAX_LABEL])
+        await thread.send(
+            f"Transcript of **{episode.title}**",
+            file=nextcord.File(io.BytesIO(text.encode()), filename="transcript.txt"),
+        )
+        await self.plugin.ctx.services.audit.record(
+            "music.podcast_transcribed", guild_id=ctx.guild_id, actor_id=ctx.user_id,
+            target=episode.title[:200])
+        await ctx.send("The transcript is in the thread under this message.", ephemeral=True)
