@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -99,8 +100,9 @@ class Playback:
         self._failures: defaultdict[int, int] = defaultdict(int)
         self._last_error: dict[int, str] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-        # The last position written to the database, per guild.
+        # The last position written to the database, per guild, and when (monotonic).
         self.saved_position: dict[int, int] = {}
+        self._saved_at: dict[int, float] = {}
         self._restoring: set[int] = set()
         self.closing = False
         # Notified when a track starts or a player moves node: tests and benchmarks wait on it.
@@ -173,6 +175,7 @@ class Playback:
                         return None
                     continue
                 self.current[guild_id] = nxt
+                self._reset_position(guild_id, 0)
                 await MusicSession.filter(guild_id=guild_id).update(
                     current=nxt.to_json(), position_ms=0, paused=False)
                 return nxt
@@ -190,6 +193,7 @@ class Playback:
             except wavelink.LavalinkException:
                 return False
             self.current[guild_id] = track
+            self._reset_position(guild_id, 0)
             await MusicSession.filter(guild_id=guild_id).update(
                 current=track.to_json(), position_ms=0, paused=False)
             return True
@@ -260,6 +264,10 @@ class Playback:
             return
         await self._notify()
 
+    def _reset_position(self, guild_id: int, position: int) -> None:
+        self.saved_position[guild_id] = position
+        self._saved_at[guild_id] = time.monotonic()
+
     async def _notify(self) -> None:
         async with self.changed:
             self.changed.notify_all()
@@ -305,10 +313,8 @@ class Playback:
         if guild_id is None or self.current.get(guild_id) is None:
             return
         position = int(payload.position)
-        await MusicSession.filter(guild_id=guild_id, active=True).update(position_ms=position)
         previous = self.saved_position.get(guild_id)
-        self.saved_position[guild_id] = position
-        await self._notify()
+        await self.note_position(guild_id, position)
         player = self.players.get(guild_id)
         if player is None:
             return  # the session ended while the position was being saved
@@ -317,6 +323,20 @@ class Playback:
             if session is not None:
                 listeners = self.voice.listeners(guild_id, session.voice_channel_id)
                 await self.on_listened(guild_id, listeners, position - previous)
+
+    async def note_position(self, guild_id: int, position: int) -> None:
+        """Save where the current track is (player updates, seeks)."""
+        await MusicSession.filter(guild_id=guild_id, active=True).update(position_ms=position)
+        self.saved_position[guild_id] = position
+        self._saved_at[guild_id] = time.monotonic()
+        await self._notify()
+
+    def estimated_position(self, guild_id: int, *, paused: bool) -> int:
+        """The last saved position plus the time played since (the node may be gone)."""
+        saved = self.saved_position.get(guild_id, 0)
+        if paused or guild_id not in self._saved_at:
+            return saved
+        return saved + int((time.monotonic() - self._saved_at[guild_id]) * 1000)
 
     async def on_node_ready(self, payload: Any) -> None:
         node = payload.node
@@ -362,7 +382,9 @@ class Playback:
             await player._dispatch_voice_update()
             current = self.current.get(guild_id)
             if current is not None:
-                await player.play(to_playable(current), start=max(player.position, 0),
+                # wavelink's own estimate resets once the node is gone; ours survives it.
+                start = self.estimated_position(guild_id, paused=session.paused)
+                await player.play(to_playable(current), start=min(start, current.length_ms),
                                   volume=session.volume, paused=session.paused)
         except Exception as exc:
             log.error("music.replay_failed", guild=guild_id, error=repr(exc))
@@ -414,6 +436,7 @@ class Playback:
             await self._skip_failed(guild_id, "the music server refused it after a restart")
             return True
         self.current[guild_id] = track
+        self._reset_position(guild_id, int(session.position_ms))
         log.info("music.restored", guild=guild_id, position_ms=session.position_ms)
         await self._notify()
         return True

@@ -365,7 +365,7 @@ class MusicService:
         if position_ms >= current.length_ms:
             raise UserError(f"That's past the end; this track is {format_ms(current.length_ms)}.")
         await self.playback.players[guild_id].seek(position_ms)
-        await MusicSession.filter(guild_id=guild_id).update(position_ms=position_ms)
+        await self.playback.note_position(guild_id, position_ms)
         return f"Jumped to {format_ms(position_ms)}."
 
     async def remove(self, guild_id: int, user_id: int, member_channel: int | None,

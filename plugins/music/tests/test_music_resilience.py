@@ -120,3 +120,49 @@ async def test_a_clean_close_frame_does_not_kill_the_connection(
     await fake_discord.voice_join(world.member, world.voice)
     ix = await fake_discord.slash(world.member, "play", {"query": "After Close"})
     assert "Now playing" in content(await ix.response())
+
+
+async def test_websocket_drop_mid_track_resumes_and_the_queue_still_advances(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.time_scale = 20.0  # 20 s of track per real second
+    fake_lavalink.add_track("Short", length_ms=20_000)
+    fake_lavalink.add_track("After", length_ms=600_000)
+    running = await start_music(start_bot, fake_lavalink)
+    plugin = music(running)
+    await fake_discord.voice_join(world.member, world.voice)
+    for title in ("Short", "After"):
+        await (await fake_discord.slash(world.member, "play", {"query": title})).response()
+    before = len(fake_lavalink.requests)
+    await fake_lavalink.close_websockets()  # 1006, no close frame: a network failure
+    handshake = await fake_lavalink.wait_for_request(
+        lambda r: r.path == "/v4/websocket", since=before, timeout=10)
+    assert handshake.headers.get("Session-Id")  # wavelink offers the session back
+    await fake_lavalink.wait_for_event(
+        lambda e: e["type"] == "TrackStartEvent" and e["track"]["info"]["title"] == "After",
+        timeout=10)
+    await plugin.playback.wait_for(
+        lambda: getattr(plugin.playback.current.get(world.guild.id), "title", None) == "After")
+
+
+async def test_a_restarted_node_gets_the_player_back_at_its_position(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.add_track("Long", length_ms=600_000)
+    running = await start_music(start_bot, fake_lavalink)
+    plugin = music(running)
+    for node in plugin.lavalink.nodes.values():
+        node._websocket.backoff.calculate = lambda: 0.05  # type: ignore[union-attr]
+    await fake_discord.voice_join(world.member, world.voice)
+    await (await fake_discord.slash(world.member, "play", {"query": "Long"})).response()
+    seek = await fake_discord.slash(world.member, "seek", {"time": "3:00"})
+    await seek.response()
+    await fake_lavalink.kill()
+    restarted = time.monotonic()
+    await fake_lavalink.restart()  # a new process: the old session and its players are gone
+    replay = await fake_lavalink.wait_for_request(
+        lambda r: r.method == "PATCH" and r.time > restarted and (r.json or {}).get("track"),
+        timeout=10)
+    assert abs(replay.json["position"] - 180_000) <= 6_000
+    player = fake_lavalink.players[world.guild.id]
+    assert player.track is not None and player.voice.get("channelId") == str(world.voice.id)
