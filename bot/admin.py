@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import nextcord
 from nextcord.ext import commands
 
+from bot.components.autocomplete import answer_autocomplete
 from bot.contract import requires_permissions
 from bot.errors import UserError
 from bot.toggles import UnknownPlugin
@@ -72,9 +73,10 @@ class AdminCog(commands.Cog, name="core.admin"):
     @enable.on_autocomplete("plugin")
     @disable.on_autocomplete("plugin")
     async def _plugin_names(self, interaction: nextcord.Interaction, plugin: str) -> None:
-        typed = (plugin or "").lower()
-        names = [n for n in sorted(self.bot.plugins.plugins) if typed in n][:25]
-        await interaction.response.send_autocomplete(names)
+        async def matching(typed: str) -> list[str]:
+            return [n for n in sorted(self.bot.plugins.plugins) if typed.lower() in n]
+
+        await answer_autocomplete(interaction, plugin, matching)
 
     async def _set(self, interaction: nextcord.Interaction, plugin: str, enabled: bool) -> None:
         assert interaction.guild_id is not None and interaction.user is not None

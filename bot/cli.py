@@ -65,19 +65,19 @@ async def _plugins(settings: Settings) -> int:
 
 
 async def _seed(settings: Settings) -> int:
-    from bot.app import prepare, shutdown
+    from bot.database import close_database, init_database
 
-    bot = await prepare(settings)
-    total = 0
+    registry = discover(settings.growmies_plugins)
+    models = registry.model_modules()
+    await apply_migrations(settings.database_url, models)
+    await init_database(settings.database_url, models)
+    # Seeds only need the tables, so plugins are not set up (no clients, no background tasks).
     try:
-        for name, plugin in bot.plugins.plugins.items():
-            seed = getattr(plugin, "seed", None)
-            if seed is not None:
-                count = await seed()
-                print(f"{name}: {count} record(s) seeded")
-                total += count
+        for name, plugin in registry.plugins.items():
+            count = await plugin.seed()
+            print(f"{name}: {count} record(s) added")
     finally:
-        await shutdown(bot)
+        await close_database()
     return 0
 
 

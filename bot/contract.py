@@ -43,6 +43,7 @@ HOOKS = (
     "component_handlers",
     "delete_user_data",
     "export_user_data",
+    "seed",
 )
 
 
@@ -93,6 +94,10 @@ class Plugin:
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
         """Return everything stored about this user as JSON-serialisable data."""
         return {}
+
+    async def seed(self) -> int:
+        """Load starter data shipped with the plugin, idempotently; return records added."""
+        return 0
 
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")

@@ -99,3 +99,14 @@ async def test_doctor_reports_each_part_and_fails_on_a_bad_token(fake_discord, f
     result = await asyncio.to_thread(growmies, "doctor", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout
     assert "valid: logged in as" in result.stdout
+
+
+def test_seed_loads_starter_data_once(tmp_path):
+    env = {"DATABASE_URL": f"sqlite://{tmp_path}/s.sqlite3"}
+    first = growmies("seed", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    added = {line.split(":")[0]: int(line.split(":")[1].split()[0])
+             for line in first.stdout.splitlines() if "record(s) added" in line}
+    assert added["ui"] >= 40 and added["llm"] >= 5
+    second = growmies("seed", env=env, cwd=tmp_path)
+    assert all(line.endswith(": 0 record(s) added") for line in second.stdout.splitlines())

@@ -96,6 +96,19 @@ async def test_plugin_names_autocomplete(start_bot, world, fake_discord):
     assert [c["value"] for c in choices] == ["music"]
 
 
+async def test_long_or_odd_autocomplete_queries_get_a_valid_answer(start_bot, world,
+                                                                   fake_discord):
+    await start_bot()
+    for typed in ("m" * 200, "ｍｕｓｉｃ", "\u200bmu\x00sic", "🎵🎶", "' OR 1=1 --"):
+        choices = await fake_discord.autocomplete(world.admin, "plugins enable",
+                                                  {"plugin": typed}, focused="plugin")
+        assert len(choices) <= 25
+        assert all(len(c["name"]) <= 100 for c in choices)
+    music = await fake_discord.autocomplete(world.admin, "plugins enable", {"plugin": "ｍｕｓｉｃ"},
+                                            focused="plugin")
+    assert [c["value"] for c in music] == ["music"]
+
+
 async def test_two_admins_toggling_at_once_last_write_wins_both_audited(
     start_bot, world, fake_discord
 ):
