@@ -85,6 +85,8 @@ class Playback:
         *,
         queue_limit: Callable[[int], Awaitable[int]],
         on_listened: Callable[[int, set[int], int], Awaitable[None]] | None = None,
+        related: Callable[[int, TrackInfo], Awaitable[TrackInfo | None]] | None = None,
+        idle_minutes: Callable[[int], Awaitable[int | None]] | None = None,
     ) -> None:
         self.lavalink = lavalink
         self.queue = queue
@@ -92,6 +94,12 @@ class Playback:
         self.notifier = notifier
         self.queue_limit = queue_limit
         self.on_listened = on_listened
+        # Auto-queue: a related track when the queue runs out (None: stop there).
+        self.related = related
+        # Minutes to stay when idle; None means 24/7 (never leave on our own).
+        self.idle_minutes = idle_minutes
+        self.minute = 60.0  # seconds per idle minute; tests shorten it
+        self._idle: dict[int, asyncio.Task[None]] = {}
         self.players: dict[int, wavelink.Player] = {}
         self.current: dict[int, TrackInfo | None] = {}
         # Mirrors of the session row, so the /play hot path needs no read before the PATCH.
@@ -162,10 +170,14 @@ class Playback:
             while True:
                 nxt = replay or await self.queue.pop_next(guild_id)
                 replay = None
+                if nxt is None and finished and current is not None and self.related:
+                    nxt = await self.related(guild_id, current)
+                    finished = False  # one related track per run-out, not a loop
                 if nxt is None:
                     self.current[guild_id] = None
                     await MusicSession.filter(guild_id=guild_id).update(
                         current=None, position_ms=0)
+                    self._start_idle(guild_id, session.text_channel_id)
                     return None
                 try:
                     await player.play(to_playable(nxt), volume=session.volume, paused=False)
@@ -176,6 +188,7 @@ class Playback:
                     continue
                 self.current[guild_id] = nxt
                 self._reset_position(guild_id, 0)
+                self._stop_idle(guild_id)
                 await MusicSession.filter(guild_id=guild_id).update(
                     current=nxt.to_json(), position_ms=0, paused=False)
                 return nxt
@@ -194,9 +207,41 @@ class Playback:
                 return False
             self.current[guild_id] = track
             self._reset_position(guild_id, 0)
+            self._stop_idle(guild_id)
             await MusicSession.filter(guild_id=guild_id).update(
                 current=track.to_json(), position_ms=0, paused=False)
             return True
+
+    # -- idle -------------------------------------------------------------------------------
+
+    def _start_idle(self, guild_id: int, text_channel_id: int | None) -> None:
+        self._stop_idle(guild_id)
+        if self.idle_minutes is not None and not self.closing:
+            self._idle[guild_id] = asyncio.create_task(
+                self._leave_when_idle(guild_id, text_channel_id), name=f"music-idle-{guild_id}")
+
+    def _stop_idle(self, guild_id: int) -> None:
+        task = self._idle.pop(guild_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _leave_when_idle(self, guild_id: int, text_channel_id: int | None) -> None:
+        assert self.idle_minutes is not None
+        try:
+            minutes = await self.idle_minutes(guild_id)
+            if minutes is None:
+                return  # 24/7 mode: stay in the channel
+            await asyncio.sleep(minutes * self.minute)
+            if self.current.get(guild_id) is not None or guild_id not in self.players:
+                return
+            self._idle.pop(guild_id, None)
+            await self.end_session(guild_id)
+            await self.notifier.say(
+                text_channel_id, f"Left the voice channel after {minutes} minute(s) with "
+                "nothing to play. Use /play to bring me back.")
+        finally:
+            if not asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                await self._notify()
 
     async def skip(self, guild_id: int) -> TrackInfo | None:
         """Play the next track now, or stop when the queue is empty."""
@@ -445,6 +490,7 @@ class Playback:
 
     async def end_session(self, guild_id: int) -> None:
         """Stop, leave voice and forget the session (the queue goes with it)."""
+        self._stop_idle(guild_id)
         async with self._locks[guild_id]:
             self.current.pop(guild_id, None)
             self.channels.pop(guild_id, None)
@@ -459,4 +505,6 @@ class Playback:
     async def close(self) -> None:
         """On shutdown: keep sessions active in the database so the next start restores them."""
         self.closing = True
+        for guild_id in list(self._idle):
+            self._stop_idle(guild_id)
         self.players.clear()

@@ -60,9 +60,16 @@ class MusicPlugin(Plugin):
         async def queue_limit(guild_id: int) -> int:
             return await self.service.queue_limit(guild_id)
 
+        async def related(guild_id: int, finished: Any) -> Any:
+            return await self.service.related(guild_id, finished)
+
+        async def idle_minutes(guild_id: int) -> int | None:
+            return await self.service.idle_minutes(guild_id)
+
         self.playback = Playback(
             self.lavalink, self.queue, DiscordVoice(ctx.bot), ChannelNotifier(ctx.bot),
-            queue_limit=queue_limit, on_listened=listening.listened,
+            queue_limit=queue_limit, on_listened=listening.listened, related=related,
+            idle_minutes=idle_minutes,
         )
         self.service = MusicService(
             self.playback, self.queue, ctx.services,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -79,6 +79,8 @@ class MusicService:
         self._guild_settings: dict[int, MusicGuildSettings] = {}
         self._preferences: dict[int, UserMusicPreferences] = {}
         self._votes: defaultdict[int, SkipVotes] = defaultdict(SkipVotes)
+        # Tracks auto-queue played lately, so it does not go round in circles.
+        self._recent: defaultdict[int, deque[str]] = defaultdict(lambda: deque(maxlen=50))
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -110,6 +112,35 @@ class MusicService:
                                                    favourite_genres=[])
             self._preferences[user_id] = cached
         return cached
+
+    async def idle_minutes(self, guild_id: int) -> int | None:
+        """How long to stay with nothing to play; None in 24/7 mode."""
+        settings = await self.guild_settings(guild_id)
+        return None if settings.always_on else max(1, settings.idle_minutes or 5)
+
+    async def related(self, guild_id: int, finished: TrackInfo) -> TrackInfo | None:
+        """Auto-queue: when the queue runs out and whoever queued the last track asked for it,
+        a related track (same artist, or a favourite genre), never a 21+ one (nobody was asked
+        for their age) and not one played recently."""
+        prefs = await self.preferences(finished.requester_id)
+        if not prefs.auto_queue:
+            return None
+        genres = list(prefs.favourite_genres or [])
+        seed = finished.author or (genres[0] if genres else finished.title)
+        try:
+            result = await self.search(f"ytsearch:{seed}")
+        except UserError:
+            return None
+        recent = self._recent[guild_id]
+        recent.append(finished.encoded)
+        settings = await self.guild_settings(guild_id)
+        for track in result.tracks:
+            if (track.encoded in recent or self.is_cannabis(track, settings)
+                    or not self._allowed_by_prefs(track, prefs)):
+                continue
+            recent.append(track.encoded)
+            return track.with_requester(finished.requester_id, cannabis=False)
+        return None
 
     # -- searching --------------------------------------------------------------------------
 

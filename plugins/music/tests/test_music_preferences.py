@@ -1,0 +1,120 @@
+"""Preferences, settings, autocomplete, auto-queue and idle leaving, end to end."""
+
+from __future__ import annotations
+
+from plugins.music.models import MusicGuildSettings, MusicSession, UserMusicPreferences
+from plugins.music.tests.e2e import content, music, start_music
+
+
+async def test_preferences_are_saved_and_shape_suggestions(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.add_track("Chill Mix", author="Lofi Girl", length_ms=600_000)
+    fake_lavalink.add_track("Chill Weed Session", author="Stoner Beats", length_ms=600_000)
+    fake_lavalink.add_track("Chill Explicit Remix", author="Rapper", length_ms=600_000)
+    await start_music(start_bot, fake_lavalink)
+    choices = await fake_discord.autocomplete(
+        world.member, "play", {"query": "chill"}, focused="query"
+    )
+    names = [c["name"] for c in choices]
+    # 21+ tracks only appear for members who opted in to cannabis content.
+    assert names == ["Chill Mix — Lofi Girl (10:00)", "Chill Explicit Remix — Rapper (10:00)"]
+    assert all(len(c["value"]) <= 100 for c in choices)
+
+    ix = await fake_discord.slash(
+        world.member,
+        "music preferences",
+        {
+            "volume": 35,
+            "explicit_filter": True,
+            "cannabis_content": True,
+            "blocked_sources": "SoundCloud, ",
+        },
+    )
+    text = content(await ix.response())
+    assert "Volume: 35" in text and "Blocked sources: soundcloud" in text and ix.ephemeral
+    prefs = await UserMusicPreferences.get(user_id=world.member.id)
+    assert (
+        prefs.explicit_filter and prefs.cannabis_opt_in and prefs.blocked_sources == ["soundcloud"]
+    )
+    choices = await fake_discord.autocomplete(
+        world.member, "play", {"query": "chill"}, focused="query"
+    )
+    assert [c["name"] for c in choices] == [
+        "Chill Mix — Lofi Girl (10:00)",
+        "Chill Weed Session — Stoner Beats (10:00)",
+    ]
+    # The preferred volume is used when this member starts the music.
+    await fake_discord.voice_join(world.member, world.voice)
+    await (await fake_discord.slash(world.member, "play", {"query": "Chill Mix"})).response()
+    patch = await fake_lavalink.wait_for_request(
+        lambda r: r.method == "PATCH" and (r.json or {}).get("track")
+    )
+    assert patch.json["volume"] == 35
+    assert (
+        await fake_discord.autocomplete(world.member, "play", {"query": "c"}, focused="query") == []
+    )
+
+
+async def test_settings_need_manage_server_and_bound_the_queue(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    await start_music(start_bot, fake_lavalink)
+    denied = await fake_discord.slash(world.member, "music settings", {"max_queue_size": 5})
+    assert "Manage Server" in content(await denied.response())
+    ok = await fake_discord.slash(
+        world.admin,
+        "music settings",
+        {"max_queue_size": 500, "cannabis_source": "https://Weedradio.example/x", "24-7": True},
+    )
+    text = content(await ok.response())
+    assert "Queue limit: 500" in text and "weedradio.example" in text and "24/7 mode: on" in text
+    settings = await MusicGuildSettings.get(guild_id=world.guild.id)
+    assert settings.always_on and settings.cannabis_sources == ["weedradio.example"]
+
+
+async def test_auto_queue_then_idle_leaving(fake_lavalink, start_bot, world, fake_discord):
+    fake_lavalink.time_scale = 50.0
+    fake_lavalink.add_track("First Song", author="Band", length_ms=5_000)
+    fake_lavalink.add_track("Band Deep Cut", author="Band", length_ms=5_000)
+    running = await start_music(start_bot, fake_lavalink)
+    plugin = music(running)
+    plugin.playback.minute = 0.2
+    await (await fake_discord.slash(world.admin, "music settings", {"idle_minutes": 1})).response()
+    await (
+        await fake_discord.slash(world.member, "music preferences", {"auto_queue": True})
+    ).response()
+    await fake_discord.voice_join(world.member, world.voice)
+    await (await fake_discord.slash(world.member, "play", {"query": "First Song"})).response()
+    # The queue is empty when First Song ends: auto-queue picks another by the same artist.
+    await fake_lavalink.wait_for_event(
+        lambda e: e["type"] == "TrackStartEvent" and e["track"]["info"]["title"] == "Band Deep Cut",
+        timeout=10,
+    )
+    left = await fake_discord.wait_for_message(
+        world.channel.id,
+        lambda m: "Left the voice channel" in (m.get("content") or ""),
+        since=0,
+        timeout=10,
+    )
+    assert "after 1 minute(s)" in left["content"]
+    assert await MusicSession.all().count() == 0
+
+
+async def test_24_7_mode_stays_in_the_channel(fake_lavalink, start_bot, world, fake_discord):
+    fake_lavalink.time_scale = 50.0
+    fake_lavalink.add_track("Only Song", author="Solo", length_ms=5_000)
+    running = await start_music(start_bot, fake_lavalink)
+    plugin = music(running)
+    plugin.playback.minute = 0.01
+    await (await fake_discord.slash(world.admin, "music settings", {"24-7": True})).response()
+    await fake_discord.voice_join(world.member, world.voice)
+    await (await fake_discord.slash(world.member, "play", {"query": "Only Song"})).response()
+    await plugin.playback.wait_for(
+        lambda: (
+            world.guild.id in plugin.playback._idle and plugin.playback._idle[world.guild.id].done()
+        ),
+        timeout=10,
+    )
+    assert await MusicSession.filter(guild_id=world.guild.id).exists()
+    assert world.guild.id in plugin.playback.players
