@@ -104,8 +104,16 @@ class InteractionRouter:
     def _resolve(self, interaction: nextcord.Interaction) -> tuple[Any, Any, str, str | None]:
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
         app_cmd = self.bot.get_application_command(int(data.get("id", 0)))
+        if app_cmd is None and data.get("name"):
+            # Registered by another process or before our sync finished: match by name.
+            app_cmd = self.bot.get_application_command_from_signature(
+                str(data["name"]), type=int(data.get("type", 1)), guild=interaction.guild_id
+            ) or self.bot.get_application_command_from_signature(
+                str(data["name"]), type=int(data.get("type", 1)), guild=None
+            )
         if app_cmd is None:
-            raise ControlExpired("this command is out of date; try again in a minute")
+            raise errors.UserError("This command is not available right now; try again in a "
+                                   "minute.")
         leaf, full_name = _leaf(app_cmd, data.get("options"))
         plugin = self.bot.plugins.owner_of_cog(app_cmd.parent_cog)
         return app_cmd, leaf, full_name, plugin

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite://data/growmies.sqlite3"
@@ -137,6 +144,16 @@ class Settings(BaseSettings):
                 ) from exc
         return value
 
+    @model_validator(mode="after")
+    def _shards(self) -> Settings:
+        if self.shard_ids is not None and self.shard_ids:
+            if self.shard_count is None:
+                raise ValueError("SHARD_IDS needs SHARD_COUNT (the total number of shards)")
+            bad = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+            if bad:
+                raise ValueError(f"SHARD_IDS must be between 0 and SHARD_COUNT-1, got {bad}")
+        return self
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -173,6 +190,11 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        if first["loc"]:
+            name = str(first["loc"][0]).upper()
+        elif "SHARD" in first["msg"]:
+            name = "SHARD_IDS"
+        else:
+            name = "settings"
         # Never echo the input: it may be a secret.
         raise SettingsError(f"{name} is invalid: {first['msg']}") from None
