@@ -110,3 +110,10 @@ def test_seed_loads_starter_data_once(tmp_path):
     assert added["ui"] >= 40 and added["llm"] >= 5
     second = growmies("seed", env=env, cwd=tmp_path)
     assert all(line.endswith(": 0 record(s) added") for line in second.stdout.splitlines())
+
+
+def test_shard_ids_without_a_count_is_one_clear_line(tmp_path):
+    result = growmies("plugins", env={"SHARD_IDS": "1"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("growmies: SHARD_IDS is invalid: Value error, SHARD_IDS "
+                                     "needs SHARD_COUNT (the total number of shards)")
