@@ -478,8 +478,13 @@ class Playback:
             await player.play(to_playable(track), start=int(session.position_ms),
                               volume=session.volume, paused=session.paused)
         except wavelink.LavalinkException:
+            self.current[guild_id] = track
             await self._skip_failed(guild_id, "the music server refused it after a restart")
             return True
+        except Exception as exc:  # the node vanished meanwhile, or we are shutting down
+            log.warning("music.restore_failed", guild=guild_id, error=repr(exc))
+            self.players.pop(guild_id, None)
+            return False
         self.current[guild_id] = track
         self._reset_position(guild_id, int(session.position_ms))
         log.info("music.restored", guild=guild_id, position_ms=session.position_ms)

@@ -7,7 +7,7 @@ import asyncio
 
 from bot.models import AuditLog
 from plugins.music.models import MusicQueueEntry, MusicSession
-from plugins.music.tests.e2e import AllowList, content, find_id, start_music
+from plugins.music.tests.e2e import AllowList, content, find_id, music, start_music
 
 
 async def test_without_a_node_music_says_the_server_is_unreachable(start_bot, world, fake_discord):
@@ -226,3 +226,69 @@ async def test_nowplaying_buttons_work_and_refuse_cleanly(
     assert await MusicSession.all().count() == 0 and await MusicQueueEntry.all().count() == 0
     late = await fake_discord.click(world.member, message, find_id(message, "np.pause"))
     assert "Nothing is playing" in content(await late.response())
+
+
+async def test_nowplaying_buttons_keep_working_after_a_restart(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    running = await start_music(start_bot, fake_lavalink)
+    await play_three(fake_lavalink, fake_discord, world)
+    ix = await fake_discord.slash(world.member, "nowplaying")
+    message = await ix.wait_original()
+    await running.kill()
+
+    running = await start_music(start_bot, fake_lavalink)
+    playback = music(running).playback
+    await playback.wait_for(lambda: playback.current.get(world.guild.id) is not None)
+    pause = await fake_discord.click(world.member, message, find_id(message, "np.pause"))
+    response = await pause.response()
+    assert response["type"] == 7  # the message itself is updated
+    assert response["data"]["embeds"][0]["footer"]["text"].startswith("Paused")
+    await fake_lavalink.wait_for_request(lambda r: (r.json or {}).get("paused") is True)
+
+
+async def test_controlling_a_21_plus_track_needs_verification(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.add_track("Kush Anthems", author="Stoner Band", length_ms=600_000)
+    gate = AllowList()
+    gate.verified.add(world.member.id)
+    await start_music(start_bot, fake_lavalink, gate=gate)
+    for member in (world.member, world.other):
+        await fake_discord.voice_join(member, world.voice)
+    await (await fake_discord.slash(world.member, "play", {"query": "kush"})).response()
+    ix = await fake_discord.slash(world.other, "pause")
+    assert "cannabis content (21+)" in content(await ix.response()) and ix.ephemeral
+    denied = await AuditLog.filter(action="age_gate.denied", actor_id=world.other.id).count()
+    assert denied == 1
+    np = await fake_discord.slash(world.member, "nowplaying")
+    message = await np.wait_original()
+    click = await fake_discord.click(world.other, message, find_id(message, "np.skip"))
+    assert "/verify" in content(await click.response())
+    assert await AuditLog.filter(action="age_gate.denied", actor_id=world.other.id).count() == 2
+
+
+async def test_volume_bounds_and_track_length_limit(fake_lavalink, start_bot, world, fake_discord):
+    fake_lavalink.add_track("Endless Mix", length_ms=3 * 3_600_000)
+    fake_lavalink.add_track("Short Tune", length_ms=120_000)
+    running = await start_music(start_bot, fake_lavalink)
+    await (
+        await fake_discord.slash(world.admin, "music settings", {"max_track_minutes": 60})
+    ).response()
+    await fake_discord.voice_join(world.member, world.voice)
+    long = await fake_discord.slash(world.member, "play", {"query": "Endless Mix"})
+    assert "limit of 60 minutes" in content(await long.response())
+    await (await fake_discord.slash(world.member, "play", {"query": "Short Tune"})).response()
+    # Discord's client refuses 999 for a 0–150 option; the service refuses it too.
+    try:
+        refused = await fake_discord.slash(world.member, "volume", {"level": 999})
+    except ValueError:
+        refused = None
+    if refused is not None:
+        assert "0 to 150" in content(await refused.response())
+    import pytest
+
+    from bot.errors import UserError
+
+    with pytest.raises(UserError, match="0 to 150"):
+        await music(running).service.volume(world.guild.id, world.member.id, world.voice.id, 999)
