@@ -83,7 +83,7 @@ class MusicCog(commands.Cog, name="music"):
     @commands.Cog.listener()
     async def on_guild_available(self, guild: nextcord.Guild) -> None:
         # After a restart: rejoin this guild's session once its channels are known.
-        await self.plugin.playback.restore_all()
+        await self.plugin.playback.recovery.restore_all()
 
     # -- playing -------------------------------------------------------------------------
     @nextcord.slash_command(name="play", description="Play a song or add it to the queue")

@@ -21,12 +21,36 @@ import structlog
 import wavelink
 from wavelink.websocket import Websocket
 
+from plugins.music.tracks import TrackInfo
+
 if TYPE_CHECKING:
     from bot.settings import LavalinkNodeSettings
 
 log = structlog.get_logger("plugins.music.lavalink")
 
 UNREACHABLE = "The music server is unreachable right now; try again in a minute."
+
+
+def to_playable(track: TrackInfo) -> wavelink.Playable:
+    """A wavelink track from what we stored, without asking the node to decode it."""
+    return wavelink.Playable({
+        "encoded": track.encoded,
+        "info": {
+            "identifier": track.encoded[:32], "isSeekable": not track.is_stream,
+            "author": track.author, "length": track.length_ms, "isStream": track.is_stream,
+            "position": 0, "title": track.title, "uri": track.uri, "artworkUrl": None,
+            "isrc": None, "sourceName": track.source,
+        },
+        "pluginInfo": {}, "userData": {},
+    })
+
+
+def from_playable(track: wavelink.Playable) -> TrackInfo:
+    return TrackInfo(
+        encoded=track.encoded, title=track.title or "Unknown title", author=track.author or "",
+        uri=track.uri, length_ms=int(track.length or 0), source=track.source or "",
+        is_stream=bool(track.is_stream),
+    )
 
 
 class Player(wavelink.Player, nextcord.VoiceProtocol):  # type: ignore[misc]

@@ -18,9 +18,10 @@ import structlog
 import wavelink
 
 from bot.errors import UserError
-from plugins.music.lavalink import UNREACHABLE, LavalinkConnection
+from plugins.music.lavalink import UNREACHABLE, LavalinkConnection, to_playable
 from plugins.music.models import MusicSession
 from plugins.music.queue import QueueRepository
+from plugins.music.recovery import SessionRecovery
 from plugins.music.tracks import TrackInfo
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ log = structlog.get_logger("plugins.music.playback")
 MAX_FAILURES_IN_ROW = 3
 # Loop-queue re-appends may go past the guild's limit by one: the track was already queued.
 LOOP_SLACK = 1
-RESTORE_CONCURRENCY = 20
 
 
 class Unreachable(UserError):
@@ -51,28 +51,6 @@ class VoiceConnector(Protocol):
 
 class Notifier(Protocol):
     async def say(self, channel_id: int | None, text: str) -> None: ...
-
-
-def to_playable(track: TrackInfo) -> wavelink.Playable:
-    """A wavelink track from what we stored, without asking the node to decode it."""
-    return wavelink.Playable({
-        "encoded": track.encoded,
-        "info": {
-            "identifier": track.encoded[:32], "isSeekable": not track.is_stream,
-            "author": track.author, "length": track.length_ms, "isStream": track.is_stream,
-            "position": 0, "title": track.title, "uri": track.uri, "artworkUrl": None,
-            "isrc": None, "sourceName": track.source,
-        },
-        "pluginInfo": {}, "userData": {},
-    })
-
-
-def from_playable(track: wavelink.Playable) -> TrackInfo:
-    return TrackInfo(
-        encoded=track.encoded, title=track.title or "Unknown title", author=track.author or "",
-        uri=track.uri, length_ms=int(track.length or 0), source=track.source or "",
-        is_stream=bool(track.is_stream),
-    )
 
 
 class Playback:
@@ -100,6 +78,7 @@ class Playback:
         self.idle_minutes = idle_minutes
         self.minute = 60.0  # seconds per idle minute; tests shorten it
         self._idle: dict[int, asyncio.Task[None]] = {}
+        self.recovery = SessionRecovery(self)
         self.players: dict[int, wavelink.Player] = {}
         self.current: dict[int, TrackInfo | None] = {}
         # Mirrors of the session row, so the /play hot path needs no read before the PATCH.
@@ -111,7 +90,6 @@ class Playback:
         # The last position written to the database, per guild, and when (monotonic).
         self.saved_position: dict[int, int] = {}
         self._saved_at: dict[int, float] = {}
-        self._restoring: set[int] = set()
         self.closing = False
         # Notified when a track starts or a player moves node: tests and benchmarks wait on it.
         self.changed = asyncio.Condition()
@@ -187,7 +165,7 @@ class Playback:
                         return None
                     continue
                 self.current[guild_id] = nxt
-                self._reset_position(guild_id, 0)
+                self.reset_position(guild_id, 0)
                 self._stop_idle(guild_id)
                 await MusicSession.filter(guild_id=guild_id).update(
                     current=nxt.to_json(), position_ms=0, paused=False)
@@ -206,7 +184,7 @@ class Playback:
             except wavelink.LavalinkException:
                 return False
             self.current[guild_id] = track
-            self._reset_position(guild_id, 0)
+            self.reset_position(guild_id, 0)
             self._stop_idle(guild_id)
             await MusicSession.filter(guild_id=guild_id).update(
                 current=track.to_json(), position_ms=0, paused=False)
@@ -241,7 +219,7 @@ class Playback:
                 "nothing to play. Use /play to bring me back.")
         finally:
             if not asyncio.current_task().cancelling():  # type: ignore[union-attr]
-                await self._notify()
+                await self.notify()
 
     async def skip(self, guild_id: int) -> TrackInfo | None:
         """Play the next track now, or stop when the queue is empty."""
@@ -283,7 +261,8 @@ class Playback:
 
     async def dispatch(self, event: str, payload: Any) -> None:
         """Route a wavelink event (`wavelink_track_end` ...) to its handler; never raises."""
-        handler = getattr(self, "on_" + event.removeprefix("wavelink_"), None)
+        name = "on_" + event.removeprefix("wavelink_")
+        handler = getattr(self, name, None) or getattr(self.recovery, name, None)
         if handler is None or self.closing:
             return
         try:
@@ -307,13 +286,13 @@ class Playback:
         guild_id = self._guild_of(payload)
         if guild_id is None:
             return
-        await self._notify()
+        await self.notify()
 
-    def _reset_position(self, guild_id: int, position: int) -> None:
+    def reset_position(self, guild_id: int, position: int) -> None:
         self.saved_position[guild_id] = position
         self._saved_at[guild_id] = time.monotonic()
 
-    async def _notify(self) -> None:
+    async def notify(self) -> None:
         async with self.changed:
             self.changed.notify_all()
 
@@ -335,16 +314,16 @@ class Playback:
             self._failures[guild_id] = 0
             await self.advance(guild_id, finished=True)
         elif payload.reason == "loadFailed":
-            await self._skip_failed(guild_id, self._last_error.pop(guild_id, "it failed to load"))
+            await self.skip_failed(guild_id, self._last_error.pop(guild_id, "it failed to load"))
 
     async def on_track_stuck(self, payload: Any) -> None:
         guild_id = self._guild_of(payload)
         if guild_id is None or not self._is_current(guild_id, payload.track):
             return
         seconds = round(int(payload.threshold or 0) / 1000)
-        await self._skip_failed(guild_id, f"it got stuck for {seconds} s")
+        await self.skip_failed(guild_id, f"it got stuck for {seconds} s")
 
-    async def _skip_failed(self, guild_id: int, why: str) -> None:
+    async def skip_failed(self, guild_id: int, why: str) -> None:
         session = await self.session(guild_id)
         track = self.current.get(guild_id)
         if session is None or track is None:
@@ -374,7 +353,7 @@ class Playback:
         await MusicSession.filter(guild_id=guild_id, active=True).update(position_ms=position)
         self.saved_position[guild_id] = position
         self._saved_at[guild_id] = time.monotonic()
-        await self._notify()
+        await self.notify()
 
     def estimated_position(self, guild_id: int, *, paused: bool) -> int:
         """The last saved position plus the time played since (the node may be gone)."""
@@ -382,114 +361,6 @@ class Playback:
         if paused or guild_id not in self._saved_at:
             return saved
         return saved + int((time.monotonic() - self._saved_at[guild_id]) * 1000)
-
-    async def on_node_ready(self, payload: Any) -> None:
-        node = payload.node
-        if not self.lavalink.owns(node):
-            return
-        if not payload.resumed:
-            # A restarted node forgot its players, but wavelink keeps the stale objects:
-            # send the voice state again and replay the current track where it was.
-            for guild_id, player in list(self.players.items()):
-                if player.node is node:
-                    await self._replay_on(guild_id, player)
-        await self._notify()
-        await self.restore_all()
-        await self._notify()
-
-    async def on_node_disconnected(self, payload: Any) -> None:
-        node = payload.node
-        if not self.lavalink.owns(node):
-            return
-        for guild_id, player in list(self.players.items()):
-            if player.node is not node:
-                continue
-            target = self.lavalink.best_node(exclude=node)
-            if target is None:
-                log.warning("music.no_failover_node", guild=guild_id)
-                continue
-            try:
-                await player.switch_node(target)
-            except Exception as exc:
-                log.error("music.switch_failed", guild=guild_id, error=repr(exc))
-                continue
-            name = self.lavalink.name_of(target)
-            await MusicSession.filter(guild_id=guild_id).update(node_id=name)
-            self.failovers.append((guild_id, name))
-            log.info("music.failover", guild=guild_id, node=name)
-            await self._notify()
-
-    async def _replay_on(self, guild_id: int, player: wavelink.Player) -> None:
-        session = await self.session(guild_id)
-        if session is None:
-            return
-        try:
-            await player._dispatch_voice_update()
-            current = self.current.get(guild_id)
-            if current is not None:
-                # wavelink's own estimate resets once the node is gone; ours survives it.
-                start = self.estimated_position(guild_id, paused=session.paused)
-                await player.play(to_playable(current), start=min(start, current.length_ms),
-                                  volume=session.volume, paused=session.paused)
-        except Exception as exc:
-            log.error("music.replay_failed", guild=guild_id, error=repr(exc))
-
-    # -- restore after a restart -------------------------------------------------------------
-
-    async def restore_all(self) -> int:
-        """Rejoin and resume every active session whose guild is available; returns how many."""
-        if self.lavalink.best_node() is None:
-            return 0
-        sessions = await MusicSession.filter(active=True)
-        todo = [s for s in sessions if s.guild_id not in self.players
-                and s.guild_id not in self._restoring and self.voice.has_guild(s.guild_id)]
-        limit = asyncio.Semaphore(RESTORE_CONCURRENCY)
-
-        async def one(session: MusicSession) -> bool:
-            async with limit:
-                return await self.restore(session)
-
-        self._restoring.update(s.guild_id for s in todo)
-        try:
-            results = await asyncio.gather(*(one(s) for s in todo))
-        finally:
-            self._restoring.difference_update(s.guild_id for s in todo)
-        return sum(results)
-
-    async def restore(self, session: MusicSession) -> bool:
-        guild_id = session.guild_id
-        node = self.lavalink.best_node()
-        if node is None:
-            return False
-        try:
-            player = await self.voice.join(guild_id, session.voice_channel_id, node)
-        except Exception as exc:
-            log.warning("music.restore_join_failed", guild=guild_id, error=repr(exc))
-            return False
-        self.players[guild_id] = player
-        self.channels[guild_id] = session.voice_channel_id
-        self.volumes[guild_id] = session.volume
-        await MusicSession.filter(guild_id=guild_id).update(node_id=self.lavalink.name_of(node))
-        if not session.current:
-            await self.advance(guild_id)
-            return True
-        track = TrackInfo.from_json(session.current)
-        try:
-            await player.play(to_playable(track), start=int(session.position_ms),
-                              volume=session.volume, paused=session.paused)
-        except wavelink.LavalinkException:
-            self.current[guild_id] = track
-            await self._skip_failed(guild_id, "the music server refused it after a restart")
-            return True
-        except Exception as exc:  # the node vanished meanwhile, or we are shutting down
-            log.warning("music.restore_failed", guild=guild_id, error=repr(exc))
-            self.players.pop(guild_id, None)
-            return False
-        self.current[guild_id] = track
-        self._reset_position(guild_id, int(session.position_ms))
-        log.info("music.restored", guild=guild_id, position_ms=session.position_ms)
-        await self._notify()
-        return True
 
     # -- leaving ----------------------------------------------------------------------------
 

@@ -14,8 +14,9 @@ import aiohttp
 import wavelink
 
 from bot.errors import UserError
+from plugins.music.lavalink import from_playable
 from plugins.music.models import MusicGuildSettings, MusicSession, UserMusicPreferences
-from plugins.music.playback import Playback, Unreachable, from_playable
+from plugins.music.playback import Playback, Unreachable
 from plugins.music.queue import AddResult, QueueRepository
 from plugins.music.tracks import TrackInfo, format_ms
 from plugins.music.validation import Resolver, check_query, system_resolver

@@ -166,7 +166,8 @@ async def test_restore_after_a_kill_rejoins_and_seeks(db, fakes):
     voice.add_guild(GUILD, VOICE, {11})
     rig2 = await make_rig(fakes[:1], client, voice)
     try:
-        assert await rig2.playback.restore_all() in (0, 1)  # node_ready may have restored it
+        # node_ready may have restored it already
+        assert await rig2.playback.recovery.restore_all() in (0, 1)
         await rig2.client.wait_until(lambda: GUILD in rig2.playback.players)
         patch = await fake.wait_for_request(
             lambda r: r.method == "PATCH" and (r.json or {}).get("position") == 95_000)
