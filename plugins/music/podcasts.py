@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
@@ -95,12 +96,15 @@ def looks_like_audio(url: str) -> bool:
 class HttpFetcher:
     """GET with a size cap and redirects followed by hand, each hop checked like /play."""
 
-    def __init__(self, resolver: Resolver = system_resolver) -> None:
+    def __init__(self, resolver: Resolver = system_resolver,
+                 connector: Callable[[], aiohttp.BaseConnector] | None = None) -> None:
         self.resolver = resolver
+        self.connector = connector  # tests route named hosts to a local server
 
     async def fetch(self, url: str, *, max_bytes: int) -> bytes:
         timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        connector = self.connector() if self.connector else None
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             for _hop in range(MAX_REDIRECTS + 1):
                 checked = await check_query(url, self.resolver)
                 if not checked.is_url:
@@ -116,7 +120,7 @@ class HttpFetcher:
                 except (aiohttp.ClientError, TimeoutError):
                     raise UserError("Couldn't download that link; try again later.") from None
                 if len(body) > max_bytes:
-                    raise UserError(f"That file is larger than {max_bytes // 1_000_000} MB.")
+                    raise UserError(f"That file is larger than {max_bytes / 1_000_000:g} MB.")
                 return body
         raise UserError("That link redirects too many times.")
 

@@ -151,3 +151,66 @@ async def test_bad_podcast_links_fail_cleanly(fake_lavalink, start_bot, world, f
     ):
         ix = await fake_discord.slash(world.member, "podcast", {"url": url})
         assert says in content(await ix.response()), url
+
+
+class LocalResolver:
+    """aiohttp resolver sending every host to 127.0.0.1 (where the test server listens)."""
+
+    async def resolve(self, host, port=0, family=0):  # type: ignore[no-untyped-def]
+        import socket
+
+        return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
+                 "proto": 0, "flags": 0}]
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_feed_fetcher_checks_every_redirect_and_caps_the_size():
+    import aiohttp
+    from aiohttp import web
+
+    from plugins.music.podcasts import HttpFetcher
+    from plugins.music.tests.e2e import public_resolver
+
+    async def feed(_request):
+        return web.Response(body=RSS, content_type="application/rss+xml")
+
+    async def to_feed(_request):
+        raise web.HTTPFound("/feed.xml")
+
+    async def to_metadata(_request):
+        raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
+
+    async def to_file(_request):
+        raise web.HTTPFound("file:///etc/passwd")
+
+    async def big(_request):
+        return web.Response(body=b"x" * 5000)
+
+    app = web.Application()
+    app.router.add_get("/feed.xml", feed)
+    app.router.add_get("/moved", to_feed)
+    app.router.add_get("/sneaky", to_metadata)
+    app.router.add_get("/file", to_file)
+    app.router.add_get("/big", big)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    fetcher = HttpFetcher(public_resolver,
+                          connector=lambda: aiohttp.TCPConnector(resolver=LocalResolver()))
+    base = f"http://pods.example.com:{port}"
+    try:
+        assert await fetcher.fetch(f"{base}/moved", max_bytes=10_000) == RSS
+        with pytest.raises(UserError, match="private or local"):
+            await fetcher.fetch(f"{base}/sneaky", max_bytes=10_000)
+        with pytest.raises(UserError, match="Only http and https"):
+            await fetcher.fetch(f"{base}/file", max_bytes=10_000)
+        with pytest.raises(UserError, match="larger than"):
+            await fetcher.fetch(f"{base}/big", max_bytes=1000)
+        with pytest.raises(UserError, match="HTTP 404"):
+            await fetcher.fetch(f"{base}/nothing", max_bytes=1000)
+    finally:
+        await runner.cleanup()
