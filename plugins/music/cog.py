@@ -11,9 +11,10 @@ from bot.components.autocomplete import answer_autocomplete
 from bot.components.paginator import send_paginator
 from bot.contract import requires_permissions
 from bot.errors import UserError
+from plugins.music.controls import LOOP_MODES, MAX_VOLUME
 from plugins.music.meditation import MAX_MINUTES as MAX_MEDITATION_MINUTES
 from plugins.music.models import MusicGuildSettings
-from plugins.music.service import CANNABIS_FEATURE, LOOP_MODES, MAX_VOLUME, QUEUE_CEILING
+from plugins.music.service import CANNABIS_FEATURE, QUEUE_CEILING
 from plugins.music.tracks import parse_time
 from plugins.music.views import CONTROLS_TTL, control_buttons, now_playing
 
@@ -114,21 +115,21 @@ class MusicCog(commands.Cog, name="music"):
 
     @nextcord.slash_command(name="pause", description="Pause the music")
     async def pause(self, interaction: nextcord.Interaction) -> None:
-        await interaction.send(await self.service.pause(*self._who(interaction), True))
+        await interaction.send(await self.plugin.controls.pause(*self._who(interaction), True))
 
     @nextcord.slash_command(name="resume", description="Resume the music")
     async def resume(self, interaction: nextcord.Interaction) -> None:
-        await interaction.send(await self.service.pause(*self._who(interaction), False))
+        await interaction.send(await self.plugin.controls.pause(*self._who(interaction), False))
 
     @nextcord.slash_command(name="skip", description="Skip the track (DJs at once, others vote)")
     async def skip(self, interaction: nextcord.Interaction) -> None:
         dj = await self._dj(interaction)
-        await interaction.send(await self.service.skip(*self._who(interaction), is_dj=dj))
+        await interaction.send(await self.plugin.controls.skip(*self._who(interaction), is_dj=dj))
 
     @nextcord.slash_command(name="stop", description="Stop, clear the queue and leave")
     async def stop(self, interaction: nextcord.Interaction) -> None:
         dj = await self._dj(interaction)
-        await interaction.send(await self.service.stop(*self._who(interaction), is_dj=dj))
+        await interaction.send(await self.plugin.controls.stop(*self._who(interaction), is_dj=dj))
 
     @nextcord.slash_command(name="volume", description="Set the volume (0–150)")
     async def volume(
@@ -136,21 +137,21 @@ class MusicCog(commands.Cog, name="music"):
         level: int = nextcord.SlashOption(description="0 to 150", min_value=0,
                                           max_value=MAX_VOLUME),
     ) -> None:
-        await interaction.send(await self.service.volume(*self._who(interaction), level))
+        await interaction.send(await self.plugin.controls.volume(*self._who(interaction), level))
 
     @nextcord.slash_command(name="loop", description="Loop nothing, the track or the queue")
     async def loop(
         self, interaction: nextcord.Interaction,
         mode: str = nextcord.SlashOption(choices=list(LOOP_MODES)),
     ) -> None:
-        await interaction.send(await self.service.loop(*self._who(interaction), mode))
+        await interaction.send(await self.plugin.controls.loop(*self._who(interaction), mode))
 
     @nextcord.slash_command(name="seek", description="Jump to a time in the track")
     async def seek(
         self, interaction: nextcord.Interaction,
         time: str = nextcord.SlashOption(description="Like 1:30 or 90", max_length=12),
     ) -> None:
-        await interaction.send(await self.service.seek(*self._who(interaction),
+        await interaction.send(await self.plugin.controls.seek(*self._who(interaction),
                                                        parse_time(time)))
 
     @nextcord.slash_command(name="nowplaying", description="What's playing, with controls")
@@ -208,7 +209,7 @@ class MusicCog(commands.Cog, name="music"):
                                              min_value=1, max_value=QUEUE_CEILING),
     ) -> None:
         dj = await self._dj(interaction)
-        await interaction.send(await self.service.remove(*self._who(interaction), position,
+        await interaction.send(await self.plugin.controls.remove(*self._who(interaction), position,
                                                          is_dj=dj))
 
     @queue.subcommand(name="move", description="Move a track to another position")
@@ -217,16 +218,17 @@ class MusicCog(commands.Cog, name="music"):
         source: int = nextcord.SlashOption(name="from", min_value=1, max_value=QUEUE_CEILING),
         target: int = nextcord.SlashOption(name="to", min_value=1, max_value=QUEUE_CEILING),
     ) -> None:
-        await interaction.send(await self.service.move(*self._who(interaction), source, target))
+        text = await self.plugin.controls.move(*self._who(interaction), source, target)
+        await interaction.send(text)
 
     @queue.subcommand(name="shuffle", description="Shuffle the queue")
     async def queue_shuffle(self, interaction: nextcord.Interaction) -> None:
-        await interaction.send(await self.service.shuffle(*self._who(interaction)))
+        await interaction.send(await self.plugin.controls.shuffle(*self._who(interaction)))
 
     @queue.subcommand(name="clear", description="Empty the queue (DJs)")
     async def queue_clear(self, interaction: nextcord.Interaction) -> None:
         dj = await self._dj(interaction)
-        await interaction.send(await self.service.clear(*self._who(interaction), is_dj=dj))
+        await interaction.send(await self.plugin.controls.clear(*self._who(interaction), is_dj=dj))
 
     # -- settings and preferences ------------------------------------------------------------
     @nextcord.slash_command(name="music", description="Music settings and preferences")

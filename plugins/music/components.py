@@ -36,26 +36,26 @@ def handlers(plugin: MusicPlugin) -> Mapping[str, Callable[[ComponentContext], A
         guild_id, user_id, channel = who(ctx)
         session = await plugin.playback.session(guild_id)
         paused = not (session.paused if session else False)
-        await refresh(ctx, await plugin.service.pause(guild_id, user_id, channel, paused))
+        await refresh(ctx, await plugin.controls.pause(guild_id, user_id, channel, paused))
 
     async def on_skip(ctx: ComponentContext) -> None:
         guild_id, user_id, channel = who(ctx)
         dj = await is_dj(ctx.interaction, await plugin.service.guild_settings(guild_id))
-        note = await plugin.service.skip(guild_id, user_id, channel, is_dj=dj)
+        note = await plugin.controls.skip(guild_id, user_id, channel, is_dj=dj)
         await refresh(ctx, note)
 
     async def on_stop(ctx: ComponentContext) -> None:
         guild_id, user_id, channel = who(ctx)
         dj = await is_dj(ctx.interaction, await plugin.service.guild_settings(guild_id))
-        await refresh(ctx, await plugin.service.stop(guild_id, user_id, channel, is_dj=dj))
+        await refresh(ctx, await plugin.controls.stop(guild_id, user_id, channel, is_dj=dj))
 
     async def on_loop(ctx: ComponentContext) -> None:
         guild_id, user_id, channel = who(ctx)
-        await refresh(ctx, await plugin.service.cycle_loop(guild_id, user_id, channel))
+        await refresh(ctx, await plugin.controls.cycle_loop(guild_id, user_id, channel))
 
     async def on_shuffle(ctx: ComponentContext) -> None:
         guild_id, user_id, channel = who(ctx)
-        await refresh(ctx, await plugin.service.shuffle(guild_id, user_id, channel))
+        await refresh(ctx, await plugin.controls.shuffle(guild_id, user_id, channel))
 
     return {"np.pause": on_pause, "np.skip": on_skip, "np.stop": on_stop,
             "np.loop": on_loop, "np.shuffle": on_shuffle}

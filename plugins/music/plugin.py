@@ -8,6 +8,7 @@ from bot.contract import ComponentHandler, Plugin, PluginContext
 if TYPE_CHECKING:
     from nextcord.ext import commands
 
+    from plugins.music.controls import PlayerControls
     from plugins.music.lavalink import LavalinkConnection
     from plugins.music.meditation import MeditationRunner
     from plugins.music.playback import Playback
@@ -32,6 +33,7 @@ class MusicPlugin(Plugin):
     playback: Playback
     queue: QueueRepository
     service: MusicService
+    controls: PlayerControls
     settings_editor: SettingsEditor
     meditation: MeditationRunner
     podcasts: Podcasts
@@ -39,6 +41,7 @@ class MusicPlugin(Plugin):
     ctx: PluginContext
 
     async def setup(self, ctx: PluginContext) -> None:
+        from plugins.music.controls import PlayerControls
         from plugins.music.discord_io import ChannelNotifier, DiscordVoice
         from plugins.music.lavalink import LavalinkConnection
         from plugins.music.listening import ListeningXp
@@ -76,6 +79,7 @@ class MusicPlugin(Plugin):
             Defaults(settings.max_queue_size, settings.default_volume),
             verify_view=ctx.bot.verify_prompt_view,  # type: ignore[attr-defined]
         )
+        self.controls = PlayerControls(self.service)
         self.settings_editor = SettingsEditor(ctx.services.audit, settings.max_queue_size,
                                               forget=self.service.forget)
         self.meditation = MeditationRunner(self.service, ctx.services.xp, ctx.services.audit)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict, defaultdict, deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -15,10 +15,10 @@ import wavelink
 
 from bot.errors import UserError
 from plugins.music.lavalink import from_playable
-from plugins.music.models import MusicGuildSettings, MusicSession, UserMusicPreferences
+from plugins.music.models import MusicGuildSettings, UserMusicPreferences
 from plugins.music.playback import Playback, Unreachable
 from plugins.music.queue import AddResult, QueueRepository
-from plugins.music.tracks import TrackInfo, format_ms
+from plugins.music.tracks import TrackInfo
 from plugins.music.validation import Resolver, check_query, system_resolver
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 # Hard ceiling on any guild's queue, whatever the settings say.
 QUEUE_CEILING = 500
-MAX_VOLUME = 150
 CANNABIS_FEATURE = "music.cannabis"
 # Words that mark a track or feed as cannabis content when no admin flag says otherwise.
 CANNABIS_WORDS = re.compile(
@@ -37,7 +36,6 @@ CANNABIS_WORDS = re.compile(
 )
 SEARCH_CACHE_SIZE = 512
 SEARCH_CACHE_TTL = 600.0
-LOOP_MODES = ("off", "track", "queue")
 
 
 @dataclass
@@ -50,12 +48,6 @@ class SearchResult:
 class Defaults:
     max_queue_size: int = 50
     default_volume: int = 60
-
-
-@dataclass
-class SkipVotes:
-    track: str = ""
-    voters: set[int] = field(default_factory=set)
 
 
 class MusicService:
@@ -79,7 +71,6 @@ class MusicService:
         # One process serves a guild (shards), so these stay right; edits call forget().
         self._guild_settings: dict[int, MusicGuildSettings] = {}
         self._preferences: dict[int, UserMusicPreferences] = {}
-        self._votes: defaultdict[int, SkipVotes] = defaultdict(SkipVotes)
         # Tracks auto-queue played lately, so it does not go round in circles.
         self._recent: defaultdict[int, deque[str]] = defaultdict(lambda: deque(maxlen=50))
 
@@ -303,132 +294,3 @@ class MusicService:
         if started is not None:
             text += f" Now playing **{started.label()}**."
         return text
-
-    # -- controls ---------------------------------------------------------------------------
-
-    async def _active(self, guild_id: int, member_channel: int | None) -> MusicSession:
-        session = await self.playback.session(guild_id)
-        if session is None or guild_id not in self.playback.players:
-            raise UserError("Nothing is playing. Use /play to start.")
-        if member_channel != session.voice_channel_id:
-            raise UserError(f"Join <#{session.voice_channel_id}> to control the music.")
-        return session
-
-    async def _control(self, guild_id: int, user_id: int, member_channel: int | None
-                       ) -> MusicSession:
-        session = await self._active(guild_id, member_channel)
-        current = self.playback.current.get(guild_id)
-        if current is not None and current.cannabis:
-            await self.require_adult(guild_id, user_id, "The current track")
-        return session
-
-    async def skip(self, guild_id: int, user_id: int, member_channel: int | None,
-                   *, is_dj: bool) -> str:
-        session = await self._control(guild_id, user_id, member_channel)
-        current = self.playback.current.get(guild_id)
-        if current is None:
-            raise UserError("Nothing is playing right now.")
-        listeners = self.playback.voice.listeners(guild_id, session.voice_channel_id)
-        if not is_dj and current.requester_id != user_id and len(listeners) > 1:
-            votes = self._votes[guild_id]
-            if votes.track != current.encoded:
-                votes.track, votes.voters = current.encoded, set()
-            votes.voters.add(user_id)
-            needed = len(listeners) // 2 + 1  # more than half of the listeners
-            if len(votes.voters & listeners) < needed:
-                return f"Vote to skip: {len(votes.voters & listeners)}/{needed}."
-        self._votes.pop(guild_id, None)
-        nxt = await self.playback.skip(guild_id)
-        text = f"Skipped **{current.title}**."
-        return text + (f" Now playing **{nxt.label()}**." if nxt else " The queue is empty.")
-
-    async def pause(self, guild_id: int, user_id: int, member_channel: int | None,
-                    paused: bool) -> str:
-        await self._control(guild_id, user_id, member_channel)
-        player = self.playback.players[guild_id]
-        await player.pause(paused)
-        await MusicSession.filter(guild_id=guild_id).update(paused=paused)
-        return "Paused." if paused else "Resumed."
-
-    async def stop(self, guild_id: int, user_id: int, member_channel: int | None,
-                   *, is_dj: bool) -> str:
-        session = await self._control(guild_id, user_id, member_channel)
-        listeners = self.playback.voice.listeners(guild_id, session.voice_channel_id)
-        if not is_dj and len(listeners - {user_id}) > 0:
-            raise UserError("Only DJs can stop the music while others are listening; "
-                            "use /skip to vote instead.")
-        await self.playback.end_session(guild_id)
-        return "Stopped, cleared the queue and left the channel."
-
-    async def volume(self, guild_id: int, user_id: int, member_channel: int | None,
-                     value: int) -> str:
-        if not 0 <= value <= MAX_VOLUME:
-            raise UserError(f"Volume goes from 0 to {MAX_VOLUME}.")
-        await self._control(guild_id, user_id, member_channel)
-        await self.playback.players[guild_id].set_volume(value)
-        self.playback.volumes[guild_id] = value
-        await MusicSession.filter(guild_id=guild_id).update(volume=value)
-        return f"Volume set to {value}."
-
-    async def loop(self, guild_id: int, user_id: int, member_channel: int | None,
-                   mode: str) -> str:
-        if mode not in LOOP_MODES:
-            raise UserError("Loop is off, track or queue.")
-        await self._control(guild_id, user_id, member_channel)
-        await MusicSession.filter(guild_id=guild_id).update(loop_mode=mode)
-        return {"off": "Loop is off.", "track": "Looping this track.",
-                "queue": "Looping the queue."}[mode]
-
-    async def cycle_loop(self, guild_id: int, user_id: int, member_channel: int | None) -> str:
-        session = await self._control(guild_id, user_id, member_channel)
-        mode = LOOP_MODES[(LOOP_MODES.index(session.loop_mode) + 1) % len(LOOP_MODES)]
-        return await self.loop(guild_id, user_id, member_channel, mode)
-
-    async def seek(self, guild_id: int, user_id: int, member_channel: int | None,
-                   position_ms: int | None) -> str:
-        await self._control(guild_id, user_id, member_channel)
-        current = self.playback.current.get(guild_id)
-        if current is None:
-            raise UserError("Nothing is playing right now.")
-        if current.is_stream:
-            raise UserError("Live streams can't be sought.")
-        if position_ms is None or position_ms < 0:
-            raise UserError("Give a time like 1:30 or 90 (seconds from the start).")
-        if position_ms >= current.length_ms:
-            raise UserError(f"That's past the end; this track is {format_ms(current.length_ms)}.")
-        await self.playback.players[guild_id].seek(position_ms)
-        await self.playback.note_position(guild_id, position_ms)
-        return f"Jumped to {format_ms(position_ms)}."
-
-    async def remove(self, guild_id: int, user_id: int, member_channel: int | None,
-                     index: int, *, is_dj: bool) -> str:
-        await self._control(guild_id, user_id, member_channel)
-        entries = await self.queue.page(guild_id, index - 1, 1) if index >= 1 else []
-        if not entries:
-            raise UserError(f"There is no track {index} in the queue.")
-        if not is_dj and entries[0].requester_id != user_id:
-            raise UserError("Only DJs can remove tracks other members queued.")
-        removed = await self.queue.remove_at(guild_id, index - 1)
-        return f"Removed **{removed.title}**." if removed else "That track already left."
-
-    async def move(self, guild_id: int, user_id: int, member_channel: int | None,
-                   src: int, dst: int) -> str:
-        await self._control(guild_id, user_id, member_channel)
-        size = await self.queue.count(guild_id)
-        if not (1 <= src <= size and 1 <= dst <= size):
-            raise UserError(f"Positions go from 1 to {size}.")
-        moved = await self.queue.move(guild_id, src - 1, dst - 1)
-        return f"Moved **{moved.title}** to position {dst}." if moved else "Nothing moved."
-
-    async def shuffle(self, guild_id: int, user_id: int, member_channel: int | None) -> str:
-        await self._control(guild_id, user_id, member_channel)
-        count = await self.queue.shuffle(guild_id)
-        return f"Shuffled {count} tracks." if count else "The queue is empty."
-
-    async def clear(self, guild_id: int, user_id: int, member_channel: int | None,
-                    *, is_dj: bool) -> str:
-        if not is_dj:
-            raise UserError("Only DJs can clear the whole queue.")
-        await self._control(guild_id, user_id, member_channel)
-        count = await self.queue.clear(guild_id)
-        return f"Cleared {count} tracks."

@@ -291,4 +291,4 @@ async def test_volume_bounds_and_track_length_limit(fake_lavalink, start_bot, wo
     from bot.errors import UserError
 
     with pytest.raises(UserError, match="0 to 150"):
-        await music(running).service.volume(world.guild.id, world.member.id, world.voice.id, 999)
+        await music(running).controls.volume(world.guild.id, world.member.id, world.voice.id, 999)
