@@ -118,3 +118,22 @@ async def test_24_7_mode_stays_in_the_channel(fake_lavalink, start_bot, world, f
     )
     assert await MusicSession.filter(guild_id=world.guild.id).exists()
     assert world.guild.id in plugin.playback.players
+
+
+async def test_privacy_export_and_delete(fake_lavalink, start_bot, world, fake_discord):
+    fake_lavalink.add_track("Song A", length_ms=600_000)
+    fake_lavalink.add_track("Song B", length_ms=600_000)
+    running = await start_music(start_bot, fake_lavalink)
+    await (await fake_discord.slash(world.member, "music preferences",
+                                    {"favourite_genres": "Jazz, lofi"})).response()
+    await fake_discord.voice_join(world.member, world.voice)
+    for title in ("Song A", "Song B"):
+        await (await fake_discord.slash(world.member, "play", {"query": title})).response()
+    plugin = music(running)
+    exported = await plugin.export_user_data(world.member.id)
+    assert exported["preferences"]["favourite_genres"] == ["jazz", "lofi"]
+    assert [q["title"] for q in exported["queued_tracks"]] == ["Song B"]
+    assert await plugin.delete_user_data(world.member.id) == 2
+    assert await plugin.export_user_data(world.member.id) == {"preferences": None,
+                                                              "queued_tracks": []}
+    assert await plugin.queue.is_empty(world.guild.id)
