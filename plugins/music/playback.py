@@ -381,6 +381,7 @@ class Playback:
     async def close(self) -> None:
         """On shutdown: keep sessions active in the database so the next start restores them."""
         self.closing = True
+        self.recovery.close()
         for guild_id in list(self._idle):
             self._stop_idle(guild_id)
         self.players.clear()

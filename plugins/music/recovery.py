@@ -21,12 +21,40 @@ if TYPE_CHECKING:
 log = structlog.get_logger("plugins.music.recovery")
 
 RESTORE_CONCURRENCY = 20
+# Sessions whose guild is not cached yet are retried for up to two minutes.
+RETRY_INTERVAL = 0.5
+RETRY_ATTEMPTS = 240
 
 
 class SessionRecovery:
     def __init__(self, playback: Playback) -> None:
         self.playback = playback
         self._restoring: set[int] = set()
+        self._retry: asyncio.Task[None] | None = None
+
+    def _retry_later(self) -> None:
+        """Some sessions' guilds are not cached yet. An auto-sharded nextcord announces guilds
+        (guild_available) only once every shard has launched, 5 s apart, though each guild is
+        usable as soon as its GUILD_CREATE arrives: look again shortly instead of waiting."""
+        if self._retry is None or self._retry.done():
+            self._retry = asyncio.create_task(self._retry_loop(), name="music-restore-retry")
+
+    async def _retry_loop(self) -> None:
+        for _attempt in range(RETRY_ATTEMPTS):
+            await asyncio.sleep(RETRY_INTERVAL)
+            if self.playback.closing:
+                return
+            sessions = await MusicSession.filter(active=True).values_list("guild_id", flat=True)
+            if all(g in self.playback.players for g in sessions):
+                return
+            try:
+                await self.restore_all()
+            except Exception as exc:
+                log.warning("music.restore_retry_failed", error=repr(exc))
+
+    def close(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
 
     async def on_node_ready(self, payload: Any) -> None:
         node = payload.node
@@ -86,8 +114,11 @@ class SessionRecovery:
         if self.playback.lavalink.best_node() is None:
             return 0
         sessions = await MusicSession.filter(active=True)
-        todo = [s for s in sessions if s.guild_id not in self.playback.players
-                and s.guild_id not in self._restoring and self.playback.voice.has_guild(s.guild_id)]
+        waiting = [s for s in sessions if s.guild_id not in self.playback.players
+                   and s.guild_id not in self._restoring]
+        todo = [s for s in waiting if self.playback.voice.has_guild(s.guild_id)]
+        if len(todo) < len(waiting):
+            self._retry_later()
         limit = asyncio.Semaphore(RESTORE_CONCURRENCY)
 
         async def one(session: MusicSession) -> bool:
