@@ -60,6 +60,10 @@ class MeditationRunner:
         playback = self.service.playback
         if guild_id in self.sessions or playback.current.get(guild_id) is not None:
             raise UserError("Something is already playing here; /stop it first.")
+        prefs = await self.service.preferences(user_id)
+        if not query and prefs.meditation_mode and prefs.favourite_genres:
+            # Meditation mode: sessions without a query follow the member's own genres.
+            query = f"ytsearch:{prefs.favourite_genres[0]} meditation"
         result = await self.service.search(query or DEFAULT_QUERY)
         if not result.tracks:
             raise UserError("Nothing found to meditate to; try other words.")
@@ -69,7 +73,6 @@ class MeditationRunner:
             await self.service.require_adult(guild_id, user_id, "This session")
         tracks = [t.with_requester(user_id, cannabis=cannabis)
                   for t in (result.tracks if result.playlist else result.tracks[:1])]
-        prefs = await self.service.preferences(user_id)
         volume = prefs.volume if prefs.volume is not None else self.service.defaults.default_volume
         await playback.ensure_player(guild_id, member_channel, text_channel_id, volume=volume)
         limit = await self.service.queue_limit(guild_id)

@@ -244,6 +244,11 @@ class MusicService:
                     f"That's longer than this server's limit of {settings.max_track_minutes} "
                     "minutes per track."
                 )
+        if result.playlist is not None:
+            # A playlist brings what the member asked to avoid (blocked sources, explicit).
+            tracks = [t for t in tracks if self._allowed_by_prefs(t, prefs)]
+            if not tracks:
+                raise UserError("Every track in that playlist is filtered by your preferences.")
         if result.playlist is None:
             tracks = tracks[:1]
             if title:

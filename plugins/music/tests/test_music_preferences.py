@@ -124,8 +124,11 @@ async def test_privacy_export_and_delete(fake_lavalink, start_bot, world, fake_d
     fake_lavalink.add_track("Song A", length_ms=600_000)
     fake_lavalink.add_track("Song B", length_ms=600_000)
     running = await start_music(start_bot, fake_lavalink)
-    await (await fake_discord.slash(world.member, "music preferences",
-                                    {"favourite_genres": "Jazz, lofi"})).response()
+    await (
+        await fake_discord.slash(
+            world.member, "music preferences", {"favourite_genres": "Jazz, lofi"}
+        )
+    ).response()
     await fake_discord.voice_join(world.member, world.voice)
     for title in ("Song A", "Song B"):
         await (await fake_discord.slash(world.member, "play", {"query": title})).response()
@@ -134,6 +137,41 @@ async def test_privacy_export_and_delete(fake_lavalink, start_bot, world, fake_d
     assert exported["preferences"]["favourite_genres"] == ["jazz", "lofi"]
     assert [q["title"] for q in exported["queued_tracks"]] == ["Song B"]
     assert await plugin.delete_user_data(world.member.id) == 2
-    assert await plugin.export_user_data(world.member.id) == {"preferences": None,
-                                                              "queued_tracks": []}
+    assert await plugin.export_user_data(world.member.id) == {
+        "preferences": None,
+        "queued_tracks": [],
+    }
     assert await plugin.queue.is_empty(world.guild.id)
+
+
+async def test_playlists_respect_blocked_sources_and_meditation_mode_picks_genres(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    tracks = [
+        fake_lavalink.add_track("Yt One", length_ms=600_000),
+        fake_lavalink.add_track("Sc One", length_ms=600_000, source="soundcloud"),
+        fake_lavalink.add_track("Yt Two", length_ms=600_000),
+    ]
+    playlist = fake_lavalink.add_playlist("Mixed", tracks)
+    fake_lavalink.add_track("Rain Meditation", author="Calm", length_ms=600_000)
+    running = await start_music(start_bot, fake_lavalink)
+    await (
+        await fake_discord.slash(
+            world.member,
+            "music preferences",
+            {"blocked_sources": "soundcloud", "meditation_mode": True, "favourite_genres": "rain"},
+        )
+    ).response()
+    await fake_discord.voice_join(world.member, world.voice)
+    ix = await fake_discord.slash(world.member, "play", {"query": playlist["url"]})
+    assert "Added 2 tracks from **Mixed**" in content(await ix.response())
+    await (await fake_discord.slash(world.member, "stop")).response()
+
+    plugin = music(running)
+    plugin.meditation.minute = 60.0
+    med = await fake_discord.slash(world.member, "meditate", {"minutes": 10})
+    assert "Meditation started" in content(await med.response())
+    search = await fake_lavalink.wait_for_request(
+        lambda r: r.path == "/v4/loadtracks" and "meditation" in r.query["identifier"]
+    )
+    assert search.query["identifier"] == "ytsearch:rain meditation"
