@@ -41,7 +41,9 @@ def settings_rows(settings: Settings) -> list[Check]:
                  "log_level", "shard_count", "shard_ids", "openai_base_url", "openai_model",
                  "openai_max_tokens", "max_queue_size", "default_volume",
                  "cannabis_content_strict_mode", "legal_disclaimer_required"):
-        rows.append(Check(name.upper(), "ok", str(getattr(settings, name)), required=False))
+        value = getattr(settings, name)
+        shown = "(not set)" if value in (None, [], "") else str(value)
+        rows.append(Check(name.upper(), "ok", shown, required=False))
     rows.append(Check("OPENAI_API_KEY", "ok", mask(
         settings.openai_api_key.get_secret_value() if settings.openai_api_key else None),
         required=False))
@@ -59,8 +61,9 @@ async def check_database(settings: Settings) -> Check:
         return Check("database", "fail", str(exc))
     if pending:
         listing = ", ".join(f"{app}: {len(v)}" for app, v in pending.items())
-        return Check("database", "fail", f"reachable; migrations pending ({listing}): "
-                     "run `growmies migrate`")
+        # Not a failure: `growmies run` applies them before it starts.
+        return Check("database", "warn", f"reachable; migrations pending ({listing}): "
+                     "`growmies migrate` or `growmies run` applies them")
     return Check("database", "ok", "reachable; migrations current")
 
 

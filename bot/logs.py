@@ -105,6 +105,10 @@ def configure_logging(
     # nextcord's gateway logs every payload at DEBUG; keep it at INFO unless asked.
     for noisy in ("nextcord.gateway", "nextcord.http", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))
+    # Tortoise announces every connection open and close at INFO.
+    logging.getLogger("tortoise").setLevel(
+        logging.DEBUG if level == "DEBUG" else max(logging.getLevelName(level), logging.WARNING)
+    )
 
 
 def growmies_handler() -> logging.Handler | None:
