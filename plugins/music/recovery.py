@@ -111,7 +111,7 @@ class SessionRecovery:
 
     async def restore_all(self) -> int:
         """Rejoin and resume every active session whose guild is available; returns how many."""
-        if self.playback.lavalink.best_node() is None:
+        if self.playback.closing or self.playback.lavalink.best_node() is None:
             return 0
         sessions = await MusicSession.filter(active=True)
         waiting = [s for s in sessions if s.guild_id not in self.playback.players

@@ -236,6 +236,8 @@ async def test_nowplaying_buttons_keep_working_after_a_restart(
     ix = await fake_discord.slash(world.member, "nowplaying")
     message = await ix.wait_original()
     await running.kill()
+    # In-process the killed bot's objects linger (a real SIGKILL ends them): keep them quiet.
+    music(running).playback.closing = True
 
     running = await start_music(start_bot, fake_lavalink)
     playback = music(running).playback
