@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import aiohttp
 import nextcord
 
 from bot.database import DatabaseError, apply_migrations
@@ -90,6 +91,10 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings], Coroutine[Any, Any, int]]]] 
 }
 
 
+def settings_api_base() -> str:
+    return nextcord.http.Route.BASE
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="growmies", description="Growmies Discord bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +113,20 @@ def main(argv: list[str] | None = None) -> int:
         print("growmies: DISCORD_TOKEN was rejected by Discord (401): check the token",
               file=sys.stderr)
         return 2
+    except nextcord.PrivilegedIntentsRequired:
+        print("growmies: Discord refused the Server Members / Message Content intents: enable "
+              "both under Bot > Privileged Gateway Intents in the developer portal",
+              file=sys.stderr)
+        return 2
+    except (aiohttp.ClientError, nextcord.GatewayNotFound, OSError, TimeoutError) as exc:
+        where = settings_api_base()
+        print(f"growmies: cannot reach Discord at {where} ({type(exc).__name__}); check the "
+              "network or DISCORD_API_BASE", file=sys.stderr)
+        return 3
+    except nextcord.HTTPException as exc:
+        print(f"growmies: Discord answered HTTP {exc.status} while starting; try again later",
+              file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
 

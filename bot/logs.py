@@ -53,6 +53,14 @@ class SecretRedactor:
 redactor = SecretRedactor()
 
 
+class _DropPyNaClWarning(logging.Filter):
+    """Audio goes through Lavalink, never nextcord's own voice client, so nextcord's warning
+    that PyNaCl is missing would only mislead admins."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "PyNaCl is not installed" not in record.getMessage()
+
+
 def _shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -105,6 +113,9 @@ def configure_logging(
     # nextcord's gateway logs every payload at DEBUG; keep it at INFO unless asked.
     for noisy in ("nextcord.gateway", "nextcord.http", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))
+    client_log = logging.getLogger("nextcord.client")
+    if not any(isinstance(f, _DropPyNaClWarning) for f in client_log.filters):
+        client_log.addFilter(_DropPyNaClWarning())
     # Tortoise announces every connection open and close at INFO.
     logging.getLogger("tortoise").setLevel(
         logging.DEBUG if level == "DEBUG" else max(logging.getLevelName(level), logging.WARNING)

@@ -117,3 +117,14 @@ def test_shard_ids_without_a_count_is_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == ("growmies: SHARD_IDS is invalid: Value error, SHARD_IDS "
                                      "needs SHARD_COUNT (the total number of shards)")
+
+
+def test_unreachable_discord_is_one_line_and_a_non_zero_exit(tmp_path):
+    env = {"DISCORD_TOKEN": "abc", "DISCORD_API_BASE": "http://127.0.0.1:1/api/v10",
+           "DATABASE_URL": f"sqlite://{tmp_path}/u.sqlite3", "LOG_LEVEL": "ERROR"}
+    result = growmies("run", env=env, cwd=tmp_path)
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines()[-1] == (
+        "growmies: cannot reach Discord at http://127.0.0.1:1/api/v10 (ClientConnectorError); "
+        "check the network or DISCORD_API_BASE")
+    assert "Traceback" not in result.stderr and "PyNaCl" not in result.stderr
