@@ -88,6 +88,9 @@ class GrowmiesBot(commands.AutoShardedBot):
         self._closing = False
         # Set after the first command sync: tests and benchmarks wait on it instead of sleeping.
         self.commands_synced = asyncio.Event()
+        # Set once `user` is known (after login, before the gateway): clients such as wavelink
+        # need the bot's user id for their own handshakes.
+        self.logged_in = asyncio.Event()
 
     # ----- plugins -------------------------------------------------------------------------
     def plugin_context(self, name: str) -> PluginContext:
@@ -186,6 +189,10 @@ class GrowmiesBot(commands.AutoShardedBot):
 
     async def on_error(self, event_method: str, *args: Any, **kwargs: Any) -> None:
         log.error("event.failed", event_name=event_method, exc_info=True)
+
+    async def login(self, token: str) -> None:
+        await super().login(token)
+        self.logged_in.set()
 
     async def on_connect(self) -> None:
         await super().on_connect()

@@ -102,7 +102,19 @@ async def fake_discord() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def fake_lavalink() -> AsyncIterator[Any]:
+def running_bots() -> list[RunningBot]:
+    """Bots started in this test; the fakes stop them before closing themselves, so a bot
+    never watches its Lavalink node or API server vanish during teardown."""
+    return []
+
+
+async def _stop_all(bots: list[RunningBot]) -> None:
+    for handle in reversed(bots):
+        await handle.stop()
+
+
+@pytest.fixture
+async def fake_lavalink(running_bots: list[RunningBot]) -> AsyncIterator[Any]:
     from bot.testing.fake_lavalink import FakeLavalink
 
     node = FakeLavalink(player_update_interval=0.2)
@@ -110,11 +122,12 @@ async def fake_lavalink() -> AsyncIterator[Any]:
     try:
         yield node
     finally:
+        await _stop_all(running_bots)
         await node.close()
 
 
 @pytest.fixture
-async def fake_openai() -> AsyncIterator[Any]:
+async def fake_openai(running_bots: list[RunningBot]) -> AsyncIterator[Any]:
     from bot.testing.fake_openai import FakeOpenAI
 
     srv = FakeOpenAI()
@@ -122,6 +135,7 @@ async def fake_openai() -> AsyncIterator[Any]:
     try:
         yield srv
     finally:
+        await _stop_all(running_bots)
         await srv.close()
 
 
@@ -189,14 +203,15 @@ def settings_factory(database_url: str, fake_discord: Any, tmp_path: Path) -> Ca
 
 @pytest.fixture
 async def start_bot(
-    fake_discord: Any, settings_factory: Callable[..., Any], database_url: str
+    fake_discord: Any, settings_factory: Callable[..., Any], database_url: str,
+    running_bots: list[RunningBot],
 ) -> AsyncIterator[BotStarter]:
     """Start the real bot (migrations, plugins, gateway) and wait for its command sync."""
     from bot.app import prepare
     from bot.database import close_database, init_database
     from bot.loader import discover
 
-    running: list[RunningBot] = []
+    running = running_bots
     # Each test starts from empty tables.
     models = discover().model_modules()
     from bot.database import apply_migrations
@@ -224,8 +239,7 @@ async def start_bot(
         return handle
 
     yield start
-    for handle in reversed(running):
-        await handle.stop()
+    await _stop_all(running)
 
 
 @pytest.fixture

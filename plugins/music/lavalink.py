@@ -149,9 +149,11 @@ class LavalinkConnection:
         task.add_done_callback(self._tasks.discard)
 
     async def _connect(self, node: Node) -> None:
-        # The client's user id is part of the websocket handshake: wait for the login
-        # (nextcord fires no event for it; on_connect comes later, after the gateway).
-        while getattr(self.client, "user", None) is None:  # noqa: ASYNC110
+        # The client's user id is part of the websocket handshake: wait for the login.
+        logged_in = getattr(self.client, "logged_in", None)
+        if logged_in is not None:
+            await logged_in.wait()
+        while getattr(self.client, "user", None) is None:  # noqa: ASYNC110 - bare clients
             await asyncio.sleep(0.05)
         try:
             await wavelink.Pool.connect(nodes=[node], client=self.client)
