@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,7 +313,11 @@ async def _generate_for_dialect(
                 ) from None
         if version is None:
             return None
-        module = import_py_file(location / app / version)
+        with warnings.catch_warnings():
+            # aerich writes Tortoise's escaped comments (`\/`) into plain triple-quoted strings;
+            # Python keeps the backslash and warns. The merged file is written with repr().
+            warnings.simplefilter("ignore", SyntaxWarning)
+            module = import_py_file(location / app / version)
         state = getattr(module, "MODELS_STATE", None)
         if not state:
             raise MigrationToolError(f"aerich wrote {version} without MODELS_STATE")
