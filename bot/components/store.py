@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -11,6 +10,7 @@ from typing import Any
 import structlog
 from tortoise.expressions import F
 
+from bot.background import PeriodicTask
 from bot.components.ids import new_state_id
 from bot.models import ComponentState
 
@@ -53,7 +53,7 @@ def utcnow() -> datetime:
 class ComponentStore:
     def __init__(self) -> None:
         self._clicks: Counter[str] = Counter()
-        self._task: asyncio.Task[None] | None = None
+        self._housekeeping: PeriodicTask | None = None
 
     async def create(
         self,
@@ -130,25 +130,19 @@ class ComponentStore:
         return await ComponentState.filter(expires_at__lt=utcnow()).delete()
 
     def start(self, interval: float = 300.0) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(interval), name="component-cleanup")
+        if self._housekeeping is None:
+            self._housekeeping = PeriodicTask("component-cleanup", interval, self._housekeep)
+            self._housekeeping.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._housekeeping is not None:
+            await self._housekeeping.stop()
+            self._housekeeping = None
         with contextlib.suppress(Exception):
             await self.flush_clicks()
 
-    async def _loop(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.flush_clicks()
-                removed = await self.cleanup()
-                if removed:
-                    log.info("components.expired_removed", rows=removed)
-            except Exception as exc:
-                log.warning("components.cleanup_failed", error=type(exc).__name__)
+    async def _housekeep(self) -> None:
+        await self.flush_clicks()
+        removed = await self.cleanup()
+        if removed:
+            log.info("components.expired_removed", rows=removed)

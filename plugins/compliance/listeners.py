@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import TYPE_CHECKING
 
 import nextcord
 import structlog
 from nextcord.ext import commands
 
+from bot.background import PeriodicTask
 from plugins.compliance.discord_actions import add_role, apply_rewards
 from plugins.compliance.models import VERIFIED, MemberRecord
 
@@ -79,7 +78,7 @@ class VoiceXpTicker:
         self.plugin = plugin
         self.ctx = ctx
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = PeriodicTask("compliance-voice-xp", interval, self.tick)
 
     async def tick(self) -> int:
         """One minute of voice XP in every guild where compliance is on; returns awards."""
@@ -100,20 +99,7 @@ class VoiceXpTicker:
         return awarded
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="compliance-voice-xp")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.tick()
-            except Exception as exc:
-                log.warning("compliance.voice_tick_failed", error=type(exc).__name__)
+        await self._ticker.stop()

@@ -12,7 +12,6 @@ XP for the next.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import structlog
 from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
+from bot.background import PeriodicTask
 from plugins.compliance.dates import today_in_new_york
 from plugins.compliance.levels import level_for, tier_for
 from plugins.compliance.settings_store import SettingsStore
@@ -128,7 +128,7 @@ class XpEngine:
         self._daily: dict[tuple[int, int, str], int] = {}
         self._daily_date: date | None = None
         self._flush_lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._flusher = PeriodicTask("compliance-xp-flush", flush_interval, self._tick)
         self._spawned: set[asyncio.Task[list[LevelUp]]] = set()
         self.statements = 0
         self.flushes = 0
@@ -272,27 +272,17 @@ class XpEngine:
 
     # ----- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="compliance-xp-flush")
+        self._flusher.start()
 
     async def stop(self) -> None:
         """Stop the background task and flush what is left (a clean shutdown loses nothing)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._flusher.stop()
         await self.drain()
         await self.flush()
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            try:
-                await self.flush()
-                self._prune_cooldowns()
-            except Exception as exc:  # never let the flusher die
-                log.warning("xp.flush_loop_error", error=type(exc).__name__)
+    async def _tick(self) -> None:
+        await self.flush()
+        self._prune_cooldowns()
 
     def _prune_cooldowns(self) -> None:
         # Cooldowns longer than an hour are not supported, so older entries are dead weight.

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from bot.background import PeriodicTask
 from bot.contract import ComponentHandler, Plugin, PluginContext
 from plugins.llm.client import ChatClient
 from plugins.llm.conversations import (
@@ -44,7 +43,7 @@ class LLMPlugin(Plugin):
         self.client: ChatClient | None = None
         self.chat: ChatService | None = None
         self.conversations = ConversationStore()
-        self._cleanup_task: asyncio.Task[None] | None = None
+        self._retention: PeriodicTask | None = None
 
     async def setup(self, ctx: PluginContext) -> None:
         self.ctx = ctx
@@ -61,31 +60,26 @@ class LLMPlugin(Plugin):
             # Missing starter entries are not worth losing the whole assistant over.
             ctx.log.warning("llm.seed_failed", error=type(exc).__name__)
         await self.conversations.load_open()
-        self._cleanup_task = asyncio.create_task(self._cleanup_loop(), name="llm-retention")
+        self._retention = PeriodicTask("llm-retention", CLEANUP_INTERVAL, self._clean_expired,
+                                       run_first=True)
+        self._retention.start()
 
     async def seed(self) -> int:
         """Starter knowledge entries (idempotent); `growmies seed` calls this too."""
         return await seed_starter_entries()
 
     async def teardown(self) -> None:
-        if self._cleanup_task is not None:
-            self._cleanup_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._cleanup_task
-            self._cleanup_task = None
+        if self._retention is not None:
+            await self._retention.stop()
+            self._retention = None
         if self.client is not None:
             await self.client.close()
             self.client = None
 
-    async def _cleanup_loop(self) -> None:
-        while True:
-            try:
-                emptied = await cleanup_expired_content()
-                if emptied:
-                    log.info("llm.retention_cleanup", messages=emptied)
-            except Exception as exc:
-                log.warning("llm.retention_cleanup_failed", error=type(exc).__name__)
-            await asyncio.sleep(CLEANUP_INTERVAL)
+    async def _clean_expired(self) -> None:
+        emptied = await cleanup_expired_content()
+        if emptied:
+            log.info("llm.retention_cleanup", messages=emptied)
 
     def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
         from plugins.llm.cog import LLMCog

@@ -1,0 +1,57 @@
+"""Background jobs that run every N seconds for as long as the bot does.
+
+One implementation for the core and plugins: a failing run is logged and the loop goes on, and
+`stop()` cancels the loop and waits for it, so shutdown never leaves a task behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+log = structlog.get_logger("bot.background")
+
+
+class PeriodicTask:
+    def __init__(
+        self,
+        name: str,
+        interval: float,
+        job: Callable[[], Awaitable[object]],
+        *,
+        run_first: bool = False,
+    ) -> None:
+        self.name = name
+        self.interval = interval
+        self._job = job
+        self._run_first = run_first
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        if not self._run_first:
+            await asyncio.sleep(self.interval)
+        while True:
+            try:
+                await self._job()
+            except Exception as exc:
+                # One bad run (a database hiccup) must not end the job for good.
+                log.warning("background.job_failed", job=self.name, error=type(exc).__name__)
+            await asyncio.sleep(self.interval)
