@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from tortoise import Tortoise
 
-from bot.settings import SettingsError
+from bot.settings import DEFAULT_SQLITE_URL
 
 CORE_APP = "core"
 CORE_MODELS = ("bot.models", "aerich.models")
@@ -100,8 +100,6 @@ async def init_database(database_url: str, plugin_models: Mapping[str, str]) -> 
     _forget_cached_sql()
     try:
         await Tortoise.init(config=tortoise_config(database_url, plugin_models))
-    except SettingsError:
-        raise
     except Exception as exc:
         raise DatabaseError(
             f"DATABASE_URL: cannot open {_describe_url(database_url)} ({type(exc).__name__})"
@@ -192,11 +190,9 @@ async def pending_migrations(
 
 def _aerich_config() -> dict[str, Any]:
     """The config aerich's CLI reads (aerich.toml): every installed plugin's models."""
-    import os
-
     from bot.loader import discover
 
-    url = os.environ.get("DATABASE_URL") or "sqlite://data/growmies.sqlite3"
+    url = os.environ.get("DATABASE_URL") or DEFAULT_SQLITE_URL
     return tortoise_config(url, discover().model_modules())
 
 

@@ -7,7 +7,6 @@ Every setting has one name, documented in README.md and `.env.example`. A bad va
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -153,16 +152,6 @@ class Settings(BaseSettings):
             if bad:
                 raise ValueError(f"SHARD_IDS must be between 0 and SHARD_COUNT-1, got {bad}")
         return self
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    def sqlite_path(self) -> Path | None:
-        if not self.is_sqlite:
-            return None
-        path = self.database_url.split("://", 1)[1].split("?", 1)[0]
-        return None if path == ":memory:" else Path(path)
 
     def secrets(self) -> list[str]:
         """Every secret value currently configured, so the log redactor can mask them."""

@@ -87,10 +87,7 @@ class ComponentContext:
     async def send(self, content: str | None = None, *, ephemeral: bool = True,
                    **kwargs: Any) -> None:
         """Answer the click (or follow up if it was already answered)."""
-        if self.interaction.response.is_done():
-            await self.interaction.followup.send(content, ephemeral=ephemeral, **kwargs)
-        else:
-            await self.interaction.response.send_message(content, ephemeral=ephemeral, **kwargs)
+        await self.interaction.send(content, ephemeral=ephemeral, **kwargs)
 
     async def edit(self, **kwargs: Any) -> None:
         """Update the message the control sits on."""

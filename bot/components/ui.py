@@ -9,10 +9,6 @@ from nextcord.ui import Button, Item, View
 
 from bot.components import ids
 
-# Discord allows 5 action rows of 5 buttons, or one select per row.
-MAX_ROWS = 5
-MAX_BUTTONS_PER_ROW = 5
-
 
 def controls(*items: Item[View] | Iterable[Item[View]]) -> View:
     """A View that only describes components: nextcord never stores or auto-defers it, so
