@@ -13,7 +13,7 @@ import nextcord
 
 from bot.components.ids import build
 from bot.components.ui import button, controls, modal, text_input
-from bot.contract import member_has
+from bot.contract import member_has, stateless, uses_state
 from bot.errors import ControlExpired, MissingPermissions, UserError
 from plugins.compliance.dates import BadDate
 from plugins.compliance.discord_actions import add_role
@@ -46,6 +46,7 @@ class ComplianceComponents:
         return {"verify": self.on_verify, "dob": self.on_dob,
                 "approve": self.on_approve, "deny": self.on_deny}
 
+    @stateless
     async def on_verify(self, ctx: ComponentContext) -> None:
         """The button the core shows with every age-gate denial: open the /verify modal."""
         if ctx.guild_id is None:
@@ -53,6 +54,7 @@ class ComplianceComponents:
         await self.plugin.verification.check_can_start(ctx.guild_id, ctx.user_id)
         await ctx.interaction.response.send_modal(verify_modal())
 
+    @stateless
     async def on_dob(self, ctx: ComponentContext) -> None:
         if ctx.guild_id is None:
             raise UserError("Verification works inside the server, not in DMs.")
@@ -102,9 +104,11 @@ class ComplianceComponents:
             raise UserError("I could not post your request to the staff review channel; "
                             "please tell a moderator.") from None
 
+    @uses_state("review")
     async def on_approve(self, ctx: ComponentContext) -> None:
         await self._review(ctx, approve=True)
 
+    @uses_state("review")
     async def on_deny(self, ctx: ComponentContext) -> None:
         await self._review(ctx, approve=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot.contract import ComponentHandler, Plugin, PluginContext
+from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
 from plugins.compliance.gate import CachedAgeGate
 from plugins.compliance.models import MemberRecord
 from plugins.compliance.pages import AuditPages, LeaderboardPages
@@ -30,6 +30,9 @@ class CompliancePlugin(Plugin):
         "birth), failed-attempt count and retry time, XP, level, message count, last XP time."
     )
     models = "plugins.compliance.models"
+    # Verification, privacy, audit tools and XP show nothing about cannabis: every member,
+    # verified or not, must be able to reach them (above all /verify itself).
+    rating = MIXED
 
     def __init__(self) -> None:
         self.ctx: PluginContext | None = None
