@@ -11,7 +11,7 @@ from nextcord.ext import commands
 
 from bot.components.autocomplete import answer_autocomplete
 from bot.components.forms import start_form
-from bot.contract import age_restricted, requires_permissions
+from bot.contract import requires_permissions
 from bot.errors import UserError
 from plugins.ui import cards, strains
 from plugins.ui.components import (
@@ -72,23 +72,16 @@ class UICog(commands.Cog, name="ui"):
         """Group: only its subcommands run."""
 
     @strain.subcommand(name="info", description="A strain's card: type, THC/CBD, effects")
-    @age_restricted(STRAIN_FEATURE)
     async def strain_info(
         self, interaction: nextcord.Interaction,
         name: str = nextcord.SlashOption(description="Strain name", autocomplete=True),
     ) -> None:
         strain = await resolve_strain(name)
-        await send_card(self.ctx.bot, interaction, strain, ephemeral=False)
+        await send_card(self.ctx.bot, interaction, strain, ephemeral=True)
 
     async def _autocomplete_names(self, interaction: nextcord.Interaction, typed: str) -> None:
-        # Strain names are 21+ content too. Autocomplete fires on every keystroke, so this
-        # asks the gate without auditing (the command itself is audited when it runs).
-        assert interaction.user is not None
-        decision = await self.ctx.services.age_gate.decide(interaction.guild_id,
-                                                           interaction.user.id)
-        if not decision.allowed:
-            await interaction.response.send_autocomplete([])
-            return
+        # Strain names are 21+ content too: the core gives members who are not verified an
+        # empty list before this runs (the plugin is rated adults_only).
         await answer_autocomplete(interaction, typed, strain_choices)
 
     @strain_info.on_autocomplete("name")
@@ -96,7 +89,6 @@ class UICog(commands.Cog, name="ui"):
         await self._autocomplete_names(interaction, name)
 
     @strain.subcommand(name="recommend", description="Strains known for an effect")
-    @age_restricted(STRAIN_FEATURE)
     async def strain_recommend(
         self, interaction: nextcord.Interaction,
         effect: str = nextcord.SlashOption(description="The effect you want",
@@ -110,19 +102,16 @@ class UICog(commands.Cog, name="ui"):
         await send_recommendations(self.ctx.bot, interaction, effect, experience)
 
     @strain.subcommand(name="explore", description="Browse strains by category")
-    @age_restricted(STRAIN_FEATURE)
     async def strain_explore(self, interaction: nextcord.Interaction) -> None:
         await send_explorer(self.ctx.bot, interaction)
 
     @strain.subcommand(name="add", description="Add a strain (admins)")
-    @age_restricted(STRAIN_FEATURE)
     @requires_permissions(manage_guild=True)
     async def strain_add(self, interaction: nextcord.Interaction) -> None:
         await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=STRAIN_ADD_FORM,
                          age_feature=STRAIN_FEATURE)
 
     @strain.subcommand(name="edit", description="Edit a strain (admins)")
-    @age_restricted(STRAIN_FEATURE)
     @requires_permissions(manage_guild=True)
     async def strain_edit(
         self, interaction: nextcord.Interaction,
@@ -142,7 +131,6 @@ class UICog(commands.Cog, name="ui"):
         """Group: only its subcommands run."""
 
     @quiz.subcommand(name="start", description="Start a quiz")
-    @age_restricted(QUIZ_FEATURE)
     async def quiz_start(
         self, interaction: nextcord.Interaction,
         category: str | None = nextcord.SlashOption(description="Question category",
@@ -160,7 +148,6 @@ class UICog(commands.Cog, name="ui"):
             await start_quiz(self.ctx.bot, interaction, category)
 
     @quiz.subcommand(name="add", description="Add a quiz question (admins)")
-    @age_restricted(QUIZ_FEATURE)
     @requires_permissions(manage_guild=True)
     async def quiz_add(self, interaction: nextcord.Interaction) -> None:
         await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=QUIZ_ADD_FORM,
@@ -172,7 +159,6 @@ class UICog(commands.Cog, name="ui"):
         """Group: only its subcommands run."""
 
     @grow.subcommand(name="wizard", description="A step-by-step guide for your setup")
-    @age_restricted(GROW_FEATURE)
     async def grow_wizard(self, interaction: nextcord.Interaction) -> None:
         await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=GROW_FORM,
                          age_feature=GROW_FEATURE)
@@ -182,7 +168,6 @@ class UICog(commands.Cog, name="ui"):
         """Group: only its subcommands run."""
 
     @compliance.subcommand(name="check", description="What NJ law says about your plan")
-    @age_restricted(COMPLIANCE_FEATURE)
     async def compliance_check(self, interaction: nextcord.Interaction) -> None:
         await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=COMPLIANCE_FORM,
                          age_feature=COMPLIANCE_FEATURE)

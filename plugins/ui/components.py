@@ -17,6 +17,7 @@ from bot.components.paginator import send_paginator
 from bot.components.registry import Page
 from bot.components.select import Option, send_large_select
 from bot.components.ui import button, controls
+from bot.contract import uses_state
 from bot.errors import ControlExpired, UserError
 from plugins.ui import cards, compliance, grow, strains
 from plugins.ui.models import Strain
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
 
 PLUGIN = "ui"
 STRAIN_FEATURE = "strain"
+# Kinds of the component state rows this module creates; each handler accepts only its own
+# (`uses_state`), so a row made for one control can't drive another action.
+CARD = "card"
+PICKER = "picker"
+EXPLORE = "explore"
 CARD_TTL = timedelta(days=30)
 PICKER_TTL = timedelta(hours=2)
 STRAIN_PAGES = "ui.strains"
@@ -41,7 +47,7 @@ async def send_card(bot: GrowmiesBot, interaction: nextcord.Interaction, strain:
     """The strain card with Details / Effects / Growing. Anyone may press the buttons of a
     shared card, but each press asks the age gate (age_feature)."""
     state = await bot.services.components.create(
-        PLUGIN, "card", {"strain_id": strain.id}, owner_id=None,
+        PLUGIN, CARD, {"strain_id": strain.id}, owner_id=None,
         guild_id=interaction.guild_id, ttl=CARD_TTL, age_feature=STRAIN_FEATURE,
     )
     view = controls(
@@ -60,16 +66,19 @@ async def _card_strain(ctx: ComponentContext) -> Strain:
     return strain
 
 
+@uses_state(CARD)
 async def on_details(ctx: ComponentContext) -> None:
     strain = await _card_strain(ctx)
     hits = await ctx.services.knowledge.search(ctx.guild_id, f"{strain.name} strain", 3)
     await ctx.send(embed=cards.strain_details(strain, hits))
 
 
+@uses_state(CARD)
 async def on_effects(ctx: ComponentContext) -> None:
     await ctx.send(embed=cards.strain_effects(await _card_strain(ctx)))
 
 
+@uses_state(CARD)
 async def on_growing(ctx: ComponentContext) -> None:
     await ctx.send(embed=cards.strain_growing(await _card_strain(ctx)))
 
@@ -90,7 +99,7 @@ async def send_recommendations(bot: GrowmiesBot, interaction: nextcord.Interacti
         raise UserError(f"No strains list **{effect}** as an effect yet.")
     assert interaction.user is not None
     state = await bot.services.components.create(
-        PLUGIN, "picker", {"ids": [s.id for s in rows]}, owner_id=interaction.user.id,
+        PLUGIN, PICKER, {"ids": [s.id for s in rows]}, owner_id=interaction.user.id,
         guild_id=interaction.guild_id, ttl=PICKER_TTL, age_feature=STRAIN_FEATURE,
     )
     level = experience or "any experience"
@@ -107,6 +116,7 @@ async def send_recommendations(bot: GrowmiesBot, interaction: nextcord.Interacti
     )
 
 
+@uses_state(PICKER)
 async def on_pick(ctx: ComponentContext) -> None:
     allowed = {str(i) for i in ctx.data.get("ids", [])}
     values = ctx.values
@@ -121,7 +131,7 @@ async def on_pick(ctx: ComponentContext) -> None:
 async def send_explorer(bot: GrowmiesBot, interaction: nextcord.Interaction) -> None:
     assert interaction.user is not None
     state = await bot.services.components.create(
-        PLUGIN, "explore", {}, owner_id=interaction.user.id, guild_id=interaction.guild_id,
+        PLUGIN, EXPLORE, {}, owner_id=interaction.user.id, guild_id=interaction.guild_id,
         ttl=PICKER_TTL, age_feature=STRAIN_FEATURE,
     )
     counts = {key: await strains.category_count(key) for key in strains.CATEGORIES}
@@ -149,6 +159,7 @@ class StrainPages:
         return Page(embed=cards.strain_list(title, rows, start=page * strains.PAGE_SIZE))
 
 
+@uses_state(EXPLORE)
 async def on_explore_category(ctx: ComponentContext) -> None:
     values = ctx.values
     if not values or values[0] not in strains.CATEGORIES:

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.exceptions import IntegrityError
 
-from bot.contract import ComponentHandler, Plugin, PluginContext
+from bot.contract import ADULTS_ONLY, ComponentHandler, Plugin, PluginContext
 from plugins.ui import components, forms, quiz, quiz_components, strains
 from plugins.ui.models import QuizQuestion, Strain
 
@@ -23,6 +23,8 @@ class UIPlugin(Plugin):
         "live only in the form's expiring state (7 days) and the audit log keeps a summary."
     )
     models = "plugins.ui.models"
+    # Strains, grow guides, NJ cannabis law and cannabis quizzes: every surface is 21+.
+    rating = ADULTS_ONLY
 
     async def setup(self, ctx: PluginContext) -> None:
         blocks = ctx.services.blocks

@@ -15,6 +15,7 @@ import nextcord
 
 from bot.components import ids
 from bot.components.ui import button, controls
+from bot.contract import uses_state
 from bot.errors import ControlExpired, UserError
 from plugins.ui import quiz
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 PLUGIN = "ui"
 QUIZ_FEATURE = "quiz"
+# Kind of the quiz's component state row; only the answer buttons accept it.
+QUIZ_STATE = "quiz"
 QUIZ_TTL = timedelta(hours=2)
 LETTERS = "ABCD"
 
@@ -66,7 +69,7 @@ async def start_quiz(bot: GrowmiesBot, interaction: nextcord.Interaction,
         })
     data = {"attempt": attempt.id, "questions": shown, "index": 0, "score": 0}
     state = await bot.services.components.create(
-        PLUGIN, "quiz", data, owner_id=interaction.user.id, guild_id=interaction.guild_id,
+        PLUGIN, QUIZ_STATE, data, owner_id=interaction.user.id, guild_id=interaction.guild_id,
         ttl=QUIZ_TTL, age_feature=QUIZ_FEATURE,
     )
     await bot.services.audit.record(
@@ -74,7 +77,7 @@ async def start_quiz(bot: GrowmiesBot, interaction: nextcord.Interaction,
         target=category or "all", details={"attempt": attempt.id, "questions": len(shown)},
     )
     embed, view = _render(state.id, data)
-    await interaction.send(embed=embed, view=view)
+    await interaction.send(embed=embed, view=view, ephemeral=True)
 
 
 def _parse_arg(arg: str | None) -> tuple[int, int]:
@@ -85,6 +88,7 @@ def _parse_arg(arg: str | None) -> tuple[int, int]:
     return question, choice
 
 
+@uses_state(QUIZ_STATE)
 async def on_answer(ctx: ComponentContext) -> None:
     assert ctx.state is not None
     data = ctx.data

@@ -32,7 +32,7 @@ def _button_for(message, text: str) -> str:
 async def test_a_full_quiz_scores_and_awards_xp(ui_bot, world, fake_discord):
     ix = await fake_discord.slash(world.member, "quiz start", {"category": "nj_law"})
     message = await ix.wait_original()
-    assert not ix.ephemeral and "question 1 of 5" in embed_text(message)
+    assert ix.ephemeral and "question 1 of 5" in embed_text(message)
     assert len(custom_ids(message)) == 4
     for number in range(5):
         current = fake_discord.get_message(message["id"])

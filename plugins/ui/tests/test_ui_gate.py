@@ -1,0 +1,185 @@
+"""21+ by construction, as people live it through the fake Discord: every ui surface is behind
+the core's age gate, every control needs the state row made for it, and 21+ answers are shown
+only to the member who asked unless the channel is one only verified members can read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.components import ids
+from bot.models import AuditLog, ComponentState
+from plugins.ui.models import QuizAttempt, Strain
+from plugins.ui.tests.conftest import custom_ids, embed_text, find_id
+
+EXPIRED = "This control has expired"
+
+# Every component action the plugin registers, with the kind of state row it was made with.
+ACTIONS = {
+    "strain.details": "card",
+    "strain.effects": "card",
+    "strain.grow": "card",
+    "strain.pick": "picker",
+    "explore.cat": "explore",
+    "quiz.answer": "quiz",
+}
+SELECTS = {"strain.pick", "explore.cat"}
+
+# Every slash command of the plugin (leaves of the groups), with valid options.
+MEMBER_COMMANDS = [
+    ("strain info", {"name": "OG Kush"}),
+    ("strain recommend", {"effect": "Sleepy"}),
+    ("strain explore", {}),
+    ("quiz start", {}),
+    ("grow wizard", {}),
+    ("compliance check", {}),
+]
+ADMIN_COMMANDS = [
+    ("strain add", {}),
+    ("strain edit", {"name": "OG Kush"}),
+    ("quiz add", {}),
+]
+
+
+def _state_id(custom_id: str) -> str:
+    state_id = ids.parse(custom_id).state_id
+    assert state_id is not None
+    return state_id
+
+
+async def _press(fake_discord: Any, actor: Any, message: dict[str, Any], action: str,
+                 state_id: str | None) -> Any:
+    """Send the control `action` as a client would (a forged one is sent all the same)."""
+    if action == "quiz.answer":
+        custom_id = ids.build("ui", action, state_id, "0.0")
+    else:
+        custom_id = ids.build("ui", action, state_id)
+    if action in SELECTS:
+        value = "all" if action == "explore.cat" else str((await Strain.first()).id)
+        return await fake_discord.select(actor, message, custom_id, [value])
+    return await fake_discord.click(actor, message, custom_id)
+
+
+async def _controls_of_every_kind(fake_discord: Any, world: Any) -> dict[str, tuple[Any, str]]:
+    """A verified member opens one control of each kind; kind → (message, state id)."""
+    card = await (await fake_discord.slash(world.member, "strain info",
+                                           {"name": "OG Kush"})).wait_original()
+    picker = await (await fake_discord.slash(world.member, "strain recommend",
+                                             {"effect": "Sleepy"})).wait_original()
+    explore = await (await fake_discord.slash(world.member, "strain explore")).wait_original()
+    quiz = await (await fake_discord.slash(world.member, "quiz start")).wait_original()
+    picked = await fake_discord.select(world.member, explore,
+                                       find_id(explore, "explore.cat"), ["all"])
+    pages = await picked.wait_original()
+    return {
+        "card": (card, _state_id(find_id(card, "strain.details"))),
+        "picker": (picker, _state_id(find_id(picker, "strain.pick"))),
+        "explore": (explore, _state_id(find_id(explore, "explore.cat"))),
+        "quiz": (quiz, _state_id(find_id(quiz, "quiz.answer"))),
+        # A core paginator row owned by the ui plugin is yet another kind.
+        "paginator": (pages, _state_id(find_id(pages, "pg.next"))),
+    }
+
+
+def _assert_denied(ix: Any, resp: dict[str, Any]) -> None:
+    """The gate's answer: ephemeral, a Verify button, and nothing of the content."""
+    data = resp["data"]
+    assert resp["type"] == 4 and ix.ephemeral
+    assert "Verify" in data["content"] or "21+" in data["content"]
+    assert "uitest:verify" in custom_ids(data)
+    assert not data.get("embeds")
+
+
+# ----- slash commands and autocomplete --------------------------------------------------------
+
+@pytest.mark.parametrize(("command", "options"), MEMBER_COMMANDS + ADMIN_COMMANDS)
+async def test_unverified_member_is_stopped_at_the_gate(ui_bot, world, fake_discord, command,
+                                                        options):
+    # An unverified admin: holding Manage Server is no substitute for being verified 21+.
+    ui_bot.providers.verified.discard(world.admin.id)
+    asker = world.admin if (command, options) in ADMIN_COMMANDS else world.other
+    ix = await fake_discord.slash(asker, command, options)
+    _assert_denied(ix, await ix.response())
+    assert ix.modal is None and len(ix.responses) == 1
+    denied = await AuditLog.filter(action="age_gate.denied", actor_id=asker.id).count()
+    assert denied == 1
+    # Nothing was started on the member's behalf.
+    assert await ComponentState.all().count() == 0
+    assert await QuizAttempt.all().count() == 0
+
+
+@pytest.mark.parametrize("command", ["strain info", "strain edit"])
+async def test_strain_autocomplete_offers_unverified_members_nothing(ui_bot, world,
+                                                                      fake_discord, command):
+    ui_bot.providers.verified.discard(world.admin.id)
+    for asker in (world.other, world.admin):
+        choices = await fake_discord.autocomplete(asker, command, {"name": "blue"},
+                                                  focused="name")
+        assert choices == []
+
+
+# ----- components: forged, mismatched and gated -----------------------------------------------
+
+@pytest.mark.parametrize("action", sorted(ACTIONS))
+async def test_a_control_without_a_state_id_has_expired(ui_bot, world, fake_discord, action):
+    card = await (await fake_discord.slash(world.member, "strain info",
+                                           {"name": "OG Kush"})).wait_original()
+    ix = await _press(fake_discord, world.member, card, action, None)
+    resp = await ix.response()
+    assert ix.ephemeral and resp["data"]["content"].startswith(EXPIRED)
+    assert not resp["data"].get("embeds") and not ix.followups
+
+
+async def test_a_state_row_drives_only_the_controls_made_for_it(ui_bot, world, fake_discord):
+    rows = await _controls_of_every_kind(fake_discord, world)
+    quiz_state = await ComponentState.get(id=rows["quiz"][1])
+    for action, kind in ACTIONS.items():
+        for other_kind, (message, state_id) in rows.items():
+            if other_kind == kind:
+                continue
+            ix = await _press(fake_discord, world.member, message, action, state_id)
+            resp = await ix.response()
+            assert ix.ephemeral, (action, other_kind)
+            assert resp["data"]["content"].startswith(EXPIRED), (action, other_kind, resp)
+            assert not resp["data"].get("embeds") and not ix.followups
+    # The quiz was not advanced by any of it.
+    assert (await ComponentState.get(id=quiz_state.id)).data == quiz_state.data
+
+
+async def test_unverified_member_pressing_live_controls_is_stopped_at_the_gate(
+        ui_bot, world, fake_discord):
+    rows = await _controls_of_every_kind(fake_discord, world)
+    # Staff reset the member's verification: their open controls stop working for them.
+    ui_bot.providers.verified.discard(world.member.id)
+    for action, kind in ACTIONS.items():
+        message, state_id = rows[kind]
+        before = await AuditLog.filter(action="age_gate.denied").count()
+        ix = await _press(fake_discord, world.member, message, action, state_id)
+        _assert_denied(ix, await ix.response())
+        assert await AuditLog.filter(action="age_gate.denied",
+                                     actor_id=world.member.id).count() == before + 1
+    # And an unverified member pressing a card someone shared in the channel is stopped too.
+    card, state_id = rows["card"]
+    for action in ("strain.details", "strain.effects", "strain.grow"):
+        ix = await _press(fake_discord, world.other, card, action, state_id)
+        _assert_denied(ix, await ix.response())
+
+
+# ----- where 21+ answers go -------------------------------------------------------------------
+
+async def test_strain_card_and_quiz_are_private_in_an_ordinary_channel(ui_bot, world,
+                                                                      fake_discord):
+    card = await fake_discord.slash(world.member, "strain info", {"name": "Blue Dream"})
+    resp = await card.response()
+    assert resp["type"] == 4 and int(resp["data"]["flags"]) & 64
+    assert "Blue Dream" in embed_text(resp["data"])
+
+    quiz = await fake_discord.slash(world.member, "quiz start")
+    resp = await quiz.response()
+    assert resp["type"] == 4 and int(resp["data"]["flags"]) & 64
+    assert "question 1 of 5" in embed_text(resp["data"])
+    # Nothing of either landed in the channel for everyone to read.
+    public = [m for m in fake_discord.channel_messages(world.channel)
+              if not int(m.get("flags") or 0) & 64]
+    assert public == []
