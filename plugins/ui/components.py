@@ -1,7 +1,8 @@
 """Component handlers and block callbacks: strain card buttons, pickers, explore, forms' ends.
 
-All state is in the core's component store (restart-proof); 21+ state carries age_feature,
-so the router asks the age gate on every click, whoever's message the control sits on.
+All state is in the core's component store (restart-proof). The plugin is rated adults_only,
+so the router asks the age gate on every click, whoever's message the control sits on; the
+rows also name their feature (age_feature) so denials on controls are audited under it.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ XP_COMPLIANCE_CHECK = 5
 
 async def send_card(bot: GrowmiesBot, interaction: nextcord.Interaction, strain: Strain,
                     *, ephemeral: bool) -> None:
-    """The strain card with Details / Effects / Growing. Anyone may press the buttons of a
-    shared card, but each press asks the age gate (age_feature)."""
+    """The strain card with Details / Effects / Growing. The buttons have no owner: where a
+    card is public (a channel only verified members read) any of them may press; each press
+    still asks the age gate."""
     state = await bot.services.components.create(
         PLUGIN, CARD, {"strain_id": strain.id}, owner_id=None,
         guild_id=interaction.guild_id, ttl=CARD_TTL, age_feature=STRAIN_FEATURE,

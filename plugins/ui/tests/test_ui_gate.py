@@ -183,3 +183,27 @@ async def test_strain_card_and_quiz_are_private_in_an_ordinary_channel(ui_bot, w
     public = [m for m in fake_discord.channel_messages(world.channel)
               if not int(m.get("flags") or 0) & 64]
     assert public == []
+
+
+async def test_core_controls_showing_ui_content_are_gated_too(ui_bot, world, fake_discord):
+    """The explorer's pages and strain chooser and the grow wizard's form are core blocks, but
+    what they show is the ui plugin's 21+ content: same gate."""
+    explore = await (await fake_discord.slash(world.member, "strain explore")).wait_original()
+    picked = await fake_discord.select(world.member, explore, find_id(explore, "explore.cat"),
+                                       ["all"])
+    pages = await picked.wait_original()
+    [chooser] = await picked.wait_followups(1)
+    wizard = await fake_discord.slash(world.member, "grow wizard")
+    modal = (await wizard.response())["data"]
+
+    ui_bot.providers.verified.discard(world.member.id)
+    next_page = await fake_discord.click(world.member, pages, find_id(pages, "pg.next"))
+    _assert_denied(next_page, await next_page.response())
+    pick = await fake_discord.select(world.member, chooser, find_id(chooser, "sl.pick"),
+                                     ["ACDC"])
+    _assert_denied(pick, await pick.response())
+    submitted = await fake_discord.submit_modal(
+        world.member, modal["custom_id"], {"goal": "Big harvest", "experience": "beginner"})
+    _assert_denied(submitted, await submitted.response())
+    denied = await AuditLog.filter(action="age_gate.denied", actor_id=world.member.id).count()
+    assert denied == 3
