@@ -19,11 +19,16 @@ class Providers:
     awards: list[tuple[int, int, int, str]] = field(default_factory=list)
     knowledge: list[KnowledgeHit] = field(default_factory=list)
     searches: list[str] = field(default_factory=list)
+    # Channels an admin marked 21+ whose permissions the verifying plugin checked.
+    adult_channels: set[int] = field(default_factory=set)
 
     async def decide(self, guild_id: int, user_id: int) -> GateDecision:
         if user_id in self.verified:
             return GateDecision(True, "verified")
         return GateDecision(False, "unverified", "Verify your age with /verify first.")
+
+    async def adults_only_channel(self, channel: Any) -> bool:
+        return channel.id in self.adult_channels
 
     async def award(self, guild_id: int, user_id: int, amount: int, reason: str) -> int:
         self.awards.append((guild_id, user_id, amount, reason))

@@ -49,12 +49,12 @@ def _state_id(custom_id: str) -> str:
 
 
 async def _press(fake_discord: Any, actor: Any, message: dict[str, Any], action: str,
-                 state_id: str | None) -> Any:
-    """Send the control `action` as a client would (a forged one is sent all the same)."""
-    if action == "quiz.answer":
-        custom_id = ids.build("ui", action, state_id, "0.0")
-    else:
-        custom_id = ids.build("ui", action, state_id)
+                 state_id: str | None, *, arg: str | bool | None = True) -> Any:
+    """Send the control `action` as a client would (a forged one is sent all the same);
+    `arg=True`: the argument the real control carries (a quiz answer's "0.0")."""
+    if arg is True:
+        arg = "0.0" if action == "quiz.answer" else None
+    custom_id = ids.build("ui", action, state_id, arg or None)
     if action in SELECTS:
         value = "all" if action == "explore.cat" else str((await Strain.first()).id)
         return await fake_discord.select(actor, message, custom_id, [value])
@@ -125,10 +125,12 @@ async def test_strain_autocomplete_offers_unverified_members_nothing(ui_bot, wor
 async def test_a_control_without_a_state_id_has_expired(ui_bot, world, fake_discord, action):
     card = await (await fake_discord.slash(world.member, "strain info",
                                            {"name": "OG Kush"})).wait_original()
-    ix = await _press(fake_discord, world.member, card, action, None)
-    resp = await ix.response()
-    assert ix.ephemeral and resp["data"]["content"].startswith(EXPIRED)
-    assert not resp["data"].get("embeds") and not ix.followups
+    # `ui:<action>`, and `ui:<action>:-:<arg>` (no state id, an argument all the same).
+    for arg in (None, "0.0"):
+        ix = await _press(fake_discord, world.member, card, action, None, arg=arg)
+        resp = await ix.response()
+        assert ix.ephemeral and resp["data"]["content"].startswith(EXPIRED), (arg, resp)
+        assert not resp["data"].get("embeds") and not ix.followups
 
 
 async def test_a_state_row_drives_only_the_controls_made_for_it(ui_bot, world, fake_discord):
