@@ -17,14 +17,28 @@ from bot.components.registry import BlockRegistry
 from bot.components.store import ComponentStore
 from bot.components.ui import button, controls
 from bot.contract import ComponentHandler, PluginContext
+from bot.gating import actor_of, gate_for
 from bot.loader import PluginRegistry
 from bot.routing import CORE, InteractionRouter
-from bot.services import AgeGate, CoreServices, KnowledgeSearch, Privacy, XpAwards
+from bot.services import (
+    THREAD_REMOVED_NOTE,
+    AgeGate,
+    CoreServices,
+    KnowledgeSearch,
+    Privacy,
+    XpAwards,
+)
 from bot.settings import Settings
 from bot.throttle import InteractionThrottle
 from bot.toggles import GuildToggles
 
 log = structlog.get_logger("bot.client")
+
+# Autocomplete fires on keystrokes: a bucket of its own, large enough for fast typing (Discord
+# sends at most a few requests a second per member) and small enough that a script can't turn
+# it into a search engine against Lavalink or the database.
+AUTOCOMPLETE_BURST = 20
+AUTOCOMPLETE_PER = 4.0
 
 
 def guild_id_of(args: tuple[Any, ...]) -> int | None:
@@ -70,12 +84,13 @@ class GrowmiesBot(commands.AutoShardedBot):
         self.settings = settings
         self.plugins = registry
         self.throttle = InteractionThrottle(settings.interaction_rate, settings.interaction_per)
+        self.autocomplete_throttle = InteractionThrottle(AUTOCOMPLETE_BURST, AUTOCOMPLETE_PER)
         audit = AuditWriter()
         toggles = GuildToggles(registry.defaults, audit)
         self.services = CoreServices(
             audit=audit,
             toggles=toggles,
-            age_gate=AgeGate(toggles, audit),
+            age_gate=AgeGate(toggles, audit, lambda: self.user.id if self.user else None),
             xp=XpAwards(toggles),
             knowledge=KnowledgeSearch(toggles),
             privacy=Privacy(registry, audit),
@@ -115,23 +130,56 @@ class GrowmiesBot(commands.AutoShardedBot):
         for event, method_name in cog.__cog_listeners__:
             bound = getattr(cog, method_name)
             self.remove_listener(bound, event)
-            gated = self._gate_listener(plugin, bound)
+            gated = self._gate_listener(plugin, f"{cog.qualified_name}.{method_name}", bound)
             self.add_listener(gated, event)
             self._gated_listeners.append((event, gated))
 
     def _gate_listener(
-        self, plugin: str, func: Callable[..., Awaitable[None]]
+        self, plugin: str, surface: str, func: Callable[..., Awaitable[None]]
     ) -> Callable[..., Awaitable[None]]:
+        """Events reach a plugin's listener only in guilds where the plugin is on and, for a
+        21+ listener, only when the member the event is about is verified 21+ there."""
         toggles = self.services.toggles
+        age_gate = self.services.age_gate
+        gate = gate_for(self.plugins.plugins.get(plugin), surface, [func])
 
         @functools.wraps(func)
         async def gated(*args: Any, **kwargs: Any) -> None:
             guild_id = guild_id_of(args)
             if guild_id is not None and not await toggles.is_enabled(guild_id, plugin):
                 return
+            if gate.feature is not None:
+                actor = actor_of(args)
+                if actor is None or guild_id is None:
+                    return
+                if self.user is not None and actor == self.user.id:
+                    return
+                decision = await age_gate.check(guild_id, actor, gate.feature, quiet=True)
+                if not decision.allowed:
+                    return
             await func(*args, **kwargs)
 
+        gated.__growmies_gate__ = gate  # type: ignore[attr-defined]
         return gated
+
+    async def on_thread_member_join(self, member: nextcord.ThreadMember) -> None:
+        """Private threads the bot opened carry 21+ content: an unverified member added to one
+        is removed again, with a note that names nobody."""
+        thread = member.thread
+        if self.user is None or member.id == self.user.id:
+            return
+        age_gate = self.services.age_gate
+        if not age_gate.polices(thread):
+            return
+        decision = await age_gate.check(thread.guild.id, member.id, "core:private_thread")
+        if decision.allowed:
+            return
+        try:
+            await thread.remove_user(nextcord.Object(id=member.id))
+            await thread.send(THREAD_REMOVED_NOTE)
+        except nextcord.HTTPException as exc:
+            log.error("thread.remove_unverified_failed", status=exc.status,
+                      thread_id=thread.id)
 
     async def load_plugins(self) -> None:
         """Await each plugin's setup and add its cogs; a failing plugin is logged and skipped."""

@@ -23,17 +23,33 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 __all__ = [
+    "ADULTS_ONLY",
     "HOOKS",
+    "MIXED",
     "ComponentHandler",
     "Plugin",
     "PluginContext",
+    "adults_only",
     "age_restricted",
+    "all_ages",
+    "open_to_all_when",
     "public_response",
     "requires_permissions",
+    "stateless",
+    "uses_state",
 ]
 
 ComponentHandler = Callable[["ComponentContext"], Awaitable[None]]
 F = TypeVar("F", bound=Callable[..., Any])
+GuildPredicate = Callable[[int | None], Awaitable[bool]]
+
+# Content ratings. In an ADULTS_ONLY plugin every surface (command, subcommand, autocomplete,
+# component, modal, listener) is behind the 21+ gate unless declared @all_ages; in a MIXED plugin
+# the surfaces that carry 21+ content declare it with @adults_only. The default is ADULTS_ONLY:
+# a plugin that says nothing fails closed.
+ADULTS_ONLY = "adults_only"
+MIXED = "mixed"
+RATINGS = (ADULTS_ONLY, MIXED)
 
 # Names of the hooks a plugin may implement; README.md documents each one.
 HOOKS = (
@@ -72,6 +88,8 @@ class Plugin:
     default_enabled: ClassVar[bool] = True
     # Dotted path of the module holding the plugin's Tortoise models, or None.
     models: ClassVar[str | None] = None
+    # ADULTS_ONLY or MIXED (see above); the core gates surfaces from it.
+    rating: ClassVar[str] = ADULTS_ONLY
 
     async def setup(self, ctx: PluginContext) -> None:
         """Prepare the plugin (connect clients, start tasks); raising skips the plugin."""
@@ -108,11 +126,52 @@ def NAME_OK(name: str) -> bool:
     return bool(_NAME.match(name)) and name not in {"core", "aerich", "models"}
 
 
-def age_restricted(feature: str) -> Callable[[F], F]:
-    """Mark a slash-command callback as 21+ content; the core asks the age gate first."""
+def adults_only(feature: str) -> Callable[[F], F]:
+    """Mark a surface of a MIXED plugin as 21+ content (a slash-command callback, a component
+    or modal handler, or a cog listener); the core asks the age gate and audits the decision."""
 
     def mark(func: F) -> F:
         func.__growmies_age_feature__ = feature  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+# The name the first contract used; kept so plugins written against it still load.
+age_restricted = adults_only
+
+
+def all_ages[C: Callable[..., Any]](func: C) -> C:
+    """Declare a surface of an ADULTS_ONLY plugin open to every member (it shows nothing 21+)."""
+    func.__growmies_all_ages__ = True  # type: ignore[attr-defined]
+    return func
+
+
+def open_to_all_when(predicate: GuildPredicate) -> Callable[[F], F]:
+    """A 21+ surface the core opens to everyone in guilds where `await predicate(guild_id)` is
+    True (an admin's choice); the plugin must then judge the content itself. An exception in
+    the predicate keeps the surface gated."""
+
+    def mark(func: F) -> F:
+        func.__growmies_open_when__ = predicate  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+def stateless[C: Callable[..., Any]](func: C) -> C:
+    """A component handler that takes no state row: its custom_id carries no state id. Every
+    other handler requires one, so a forged custom_id without it is an expired control."""
+    func.__growmies_stateless__ = True  # type: ignore[attr-defined]
+    return func
+
+
+def uses_state(*kinds: str) -> Callable[[F], F]:
+    """The kinds of state row a component handler accepts (default: the action's own name), so
+    a row created for one control can't drive another action of the same plugin."""
+
+    def mark(func: F) -> F:
+        func.__growmies_state_kinds__ = frozenset(kinds)  # type: ignore[attr-defined]
         return func
 
     return mark
@@ -141,6 +200,22 @@ def command_is_public(callback: Callable[..., Any] | None) -> bool:
 
 def command_age_feature(callback: Callable[..., Any] | None) -> str | None:
     return getattr(callback, "__growmies_age_feature__", None)
+
+
+def is_all_ages(callback: Callable[..., Any] | None) -> bool:
+    return bool(getattr(callback, "__growmies_all_ages__", False))
+
+
+def open_predicate(callback: Callable[..., Any] | None) -> GuildPredicate | None:
+    return getattr(callback, "__growmies_open_when__", None)
+
+
+def is_stateless(handler: Callable[..., Any] | None) -> bool:
+    return bool(getattr(handler, "__growmies_stateless__", False))
+
+
+def state_kinds(handler: Callable[..., Any], action: str) -> frozenset[str]:
+    return getattr(handler, "__growmies_state_kinds__", None) or frozenset({action})
 
 
 def command_permissions(callback: Callable[..., Any] | None) -> set[str]:

@@ -15,12 +15,14 @@ from bot import errors
 from bot.components import ids
 from bot.components.context import ComponentContext
 from bot.contract import (
-    command_age_feature,
     command_is_public,
     command_permissions,
+    is_stateless,
     member_has,
+    state_kinds,
 )
 from bot.errors import ControlExpired, MissingPermissions, NotYours, PluginDisabled, Throttled
+from bot.gating import Gate, gate_for
 from bot.respond import defer_watchdog
 
 if TYPE_CHECKING:
@@ -35,16 +37,17 @@ class AgeGateDenied(errors.UserError):
     pass
 
 
-def _leaf(app_cmd: Any, options: list[dict[str, Any]] | None) -> tuple[Any, str]:
-    """The subcommand an interaction targets, and its full name ("queue show")."""
-    node, names = app_cmd, [app_cmd.name]
+def _leaf(app_cmd: Any, options: list[dict[str, Any]] | None) -> tuple[Any, str, list[Any]]:
+    """The subcommand an interaction targets, its full name ("queue show") and its chain of
+    commands from the leaf up to the top-level command."""
+    node, names, chain = app_cmd, [app_cmd.name], [app_cmd]
     while options and options[0].get("type") in (1, 2):
         child = getattr(node, "children", {}).get(options[0]["name"])
         if child is None:
             break
-        node, names = child, [*names, child.name]
+        node, names, chain = child, [*names, child.name], [child, *chain]
         options = options[0].get("options") or []
-    return node, " ".join(names)
+    return node, " ".join(names), chain
 
 
 class InteractionRouter:
@@ -101,7 +104,24 @@ class InteractionRouter:
                 decision.message or "This is 21+ content.", view=self.bot.verify_prompt_view()
             )
 
-    def _resolve(self, interaction: nextcord.Interaction) -> tuple[Any, Any, str, str | None]:
+    async def _gate_applies(self, gate: Gate, guild_id: int | None) -> bool:
+        """Whether `gate` must be asked here: not when an admin opened the surface to all."""
+        if not gate.gated:
+            return False
+        if gate.open_when is None:
+            return True
+        try:
+            return not await gate.open_when(guild_id)
+        except Exception as exc:
+            log.warning("gate.open_check_failed", error=type(exc).__name__)
+            return True
+
+    def _plugin(self, name: str | None) -> Any:
+        return self.bot.plugins.plugins.get(name) if name and name != CORE else None
+
+    def _resolve(
+        self, interaction: nextcord.Interaction
+    ) -> tuple[Any, Any, str, str | None, list[Any]]:
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
         app_cmd = self.bot.get_application_command(int(data.get("id", 0)))
         if app_cmd is None and data.get("name"):
@@ -114,36 +134,73 @@ class InteractionRouter:
         if app_cmd is None:
             raise errors.UserError("This command is not available right now; try again in a "
                                    "minute.")
-        leaf, full_name = _leaf(app_cmd, data.get("options"))
+        leaf, full_name, chain = _leaf(app_cmd, data.get("options"))
         plugin = self.bot.plugins.owner_of_cog(app_cmd.parent_cog)
-        return app_cmd, leaf, full_name, plugin
+        return app_cmd, leaf, full_name, plugin, chain
+
+    def _command_gate(self, plugin: str | None, full_name: str, chain: list[Any]) -> Gate:
+        return gate_for(self._plugin(plugin), f"/{full_name}", [c.callback for c in chain])
+
+    @staticmethod
+    def _permissions(chain: list[Any]) -> set[str]:
+        perms: set[str] = set()
+        for cmd in chain:
+            perms |= command_permissions(cmd.callback)
+        return perms
 
     async def _command(self, interaction: nextcord.Interaction) -> str:
-        app_cmd, leaf, full_name, plugin = self._resolve(interaction)
+        app_cmd, _leaf_cmd, full_name, plugin, chain = self._resolve(interaction)
         structlog.contextvars.bind_contextvars(command=full_name, plugin=plugin or CORE)
         self._throttle(interaction)
         await self._require_enabled(plugin, interaction.guild_id)
-        perms = command_permissions(leaf.callback) | command_permissions(app_cmd.callback)
+        perms = self._permissions(chain)
         if perms and not member_has(interaction.user, perms):
             raise MissingPermissions(perms)
-        feature = command_age_feature(leaf.callback) or command_age_feature(app_cmd.callback)
-        if feature:
-            await self._require_age(interaction, feature)
-        public = command_is_public(leaf.callback) or command_is_public(app_cmd.callback)
+        gate = self._command_gate(plugin, full_name, chain)
+        if gate.feature and await self._gate_applies(gate, interaction.guild_id):
+            await self._require_age(interaction, gate.feature)
+        public = any(command_is_public(c.callback) for c in chain)
         async with defer_watchdog(interaction, ephemeral=not public):
             await app_cmd.call_from_interaction(interaction)
         return "ok"
 
     async def _autocomplete(self, interaction: nextcord.Interaction) -> str:
-        app_cmd, _leaf_cmd, full_name, plugin = self._resolve(interaction)
+        """Suggestions are content too: the same toggle, permissions and 21+ gate as the
+        command, on a throttle of their own that fits typing (a refusal is an empty list)."""
+        app_cmd, _leaf_cmd, full_name, plugin, chain = self._resolve(interaction)
         structlog.contextvars.bind_contextvars(command=full_name, plugin=plugin or CORE)
+        outcome = await self._autocomplete_refusal(interaction, plugin, full_name, chain)
+        if outcome is not None:
+            if not interaction.response.is_done():
+                await interaction.response.send_autocomplete([])
+            return outcome
+        await app_cmd.call_autocomplete_from_interaction(interaction)
+        return "ok"
+
+    async def _autocomplete_refusal(
+        self, interaction: nextcord.Interaction, plugin: str | None, full_name: str,
+        chain: list[Any],
+    ) -> str | None:
+        user = interaction.user
+        if user is None:
+            return "no_user"
+        if self.bot.autocomplete_throttle.hit(user.id) > 0:
+            return "throttled"
         if plugin and not await self.bot.services.toggles.is_enabled(
             interaction.guild_id, plugin
         ):
-            await interaction.response.send_autocomplete([])
             return "plugin_disabled"
-        await app_cmd.call_autocomplete_from_interaction(interaction)
-        return "ok"
+        perms = self._permissions(chain)
+        if perms and not member_has(user, perms):
+            return "missing_permissions"
+        gate = self._command_gate(plugin, full_name, chain)
+        if gate.feature and await self._gate_applies(gate, interaction.guild_id):
+            decision = await self.bot.services.age_gate.check(
+                interaction.guild_id, user.id, gate.feature, quiet=True
+            )
+            if not decision.allowed:
+                return "age_gate_denied"
+        return None
 
     async def _component(self, interaction: nextcord.Interaction) -> str:
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
@@ -157,12 +214,21 @@ class InteractionRouter:
             raise ControlExpired()
         self._throttle(interaction)
         await self._require_enabled(cid.plugin, interaction.guild_id)
+        # Whatever the custom_id says, a handler gets only the state it was declared for: a
+        # stateless handler none, every other one a live row of its own kind.
         state = None
-        if cid.state_id is not None:
+        if is_stateless(handler):
+            if cid.state_id is not None:
+                raise ControlExpired()
+        else:
+            if cid.state_id is None:
+                raise ControlExpired()
             state = await self.bot.services.components.load(cid.state_id)
             if state is None or state.expires_at < datetime.now(UTC):
                 raise ControlExpired()
             if cid.plugin != CORE and state.plugin != cid.plugin:
+                raise ControlExpired()
+            if state.kind not in state_kinds(handler, cid.action):
                 raise ControlExpired()
             if state.guild_id is not None and state.guild_id != interaction.guild_id:
                 raise ControlExpired()
@@ -172,8 +238,14 @@ class InteractionRouter:
                 state.owner_id != interaction.user.id
             ):
                 raise NotYours()
-            if state.age_restricted:
-                await self._require_age(interaction, state.feature or state.kind)
+        # The plugin whose content this is: the owner of a core block's state row.
+        owner = state.plugin if cid.plugin == CORE and state is not None else cid.plugin
+        gate = gate_for(self._plugin(owner), cid.action if owner == cid.plugin
+                        else f"{CORE}:{cid.action}", [handler])
+        if state is not None and state.age_restricted:
+            await self._require_age(interaction, state.feature or state.kind)
+        elif gate.feature and await self._gate_applies(gate, interaction.guild_id):
+            await self._require_age(interaction, gate.feature)
         ctx = ComponentContext(interaction, self.bot, cid, state)
         async with defer_watchdog(interaction):
             await handler(ctx)

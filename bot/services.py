@@ -7,9 +7,12 @@ the plugin that provided it is turned on.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import nextcord
 import structlog
 
 from bot.audit import AuditWriter
@@ -35,6 +38,9 @@ class AgeGateProvider(Protocol):
         """Whether this member is verified 21+ in this guild."""
         ...
 
+    # Optional: `async def adults_only_channel(self, channel) -> bool` — whether an admin marked
+    # this channel 21+ and its permissions still keep unverified members out.
+
 
 class XpProvider(Protocol):
     async def award(self, guild_id: int, user_id: int, amount: int, reason: str) -> int:
@@ -59,6 +65,11 @@ class KnowledgeProvider(Protocol):
 
 NOT_VERIFIED = "This is 21+ content. Verify your age with /verify to use it."
 
+# Decisions for surfaces that fire on every keystroke or message (autocomplete, listeners) are
+# audited once per member, feature and outcome in this window instead of once per event.
+QUIET_AUDIT_WINDOW = 300.0
+THREAD_REMOVED_NOTE = "A member who is not verified 21+ was removed from this thread."
+
 
 @dataclass
 class _Provided[T]:
@@ -69,12 +80,19 @@ class _Provided[T]:
 class AgeGate:
     """"May this member see 21+ content?" Fails closed and audits every decision."""
 
-    def __init__(self, toggles: GuildToggles, audit: AuditWriter) -> None:
+    def __init__(
+        self, toggles: GuildToggles, audit: AuditWriter,
+        bot_user_id: Callable[[], int | None] = lambda: None,
+    ) -> None:
         self._toggles = toggles
         self._audit = audit
+        self._bot_user_id = bot_user_id
         self._provider: _Provided[AgeGateProvider] | None = None
         # custom_id of a button that starts verification, shown with every denial.
         self.prompt_custom_id: str | None = None
+        self._quiet: dict[tuple[int | None, int, str, bool], float] = {}
+        # Private threads a plugin opened for all-ages use (e.g. general chat opened to all).
+        self._open_threads: set[int] = set()
 
     def provide(
         self, plugin: str, impl: AgeGateProvider, *, prompt_custom_id: str | None = None
@@ -111,9 +129,22 @@ class AgeGate:
                 False, "error", "Age verification is unavailable right now; try again later."
             )
 
-    async def check(self, guild_id: int | None, user_id: int, feature: str) -> GateDecision:
-        """Decide for a 21+ feature and write the decision to the audit log."""
+    async def check(
+        self, guild_id: int | None, user_id: int, feature: str, *, quiet: bool = False
+    ) -> GateDecision:
+        """Decide for a 21+ feature and write the decision to the audit log. `quiet`: for
+        per-keystroke and per-message surfaces, audit the same outcome once per window."""
         decision = await self.decide(guild_id, user_id)
+        if quiet:
+            key = (guild_id, user_id, feature, decision.allowed)
+            now = time.monotonic()
+            last = self._quiet.get(key)
+            if last is not None and now - last < QUIET_AUDIT_WINDOW:
+                return decision
+            if len(self._quiet) > 100_000:
+                self._quiet = {k: t for k, t in self._quiet.items()
+                               if now - t < QUIET_AUDIT_WINDOW}
+            self._quiet[key] = now
         await self._audit.record(
             "age_gate.allowed" if decision.allowed else "age_gate.denied",
             guild_id=guild_id,
@@ -122,6 +153,44 @@ class AgeGate:
             details={"feature": feature, "reason": decision.reason},
         )
         return decision
+
+
+    def register_open_thread(self, thread_id: int) -> None:
+        """A private thread the bot opened for all-ages use: not a place for 21+ content, and
+        unverified members may stay in it."""
+        self._open_threads.add(thread_id)
+
+    async def is_adults_only_place(self, channel: object) -> bool:
+        """Whether only verified 21+ members can read `channel`: a private thread the bot
+        opened (it removes unverified members who get added), or a channel an admin marked
+        21+ whose permissions the verifying plugin checked. Fails closed."""
+        if channel is None:
+            return False
+        if isinstance(channel, nextcord.Thread):
+            if channel.id in self._open_threads:
+                return False
+            bot_id = self._bot_user_id()
+            if (channel.type is nextcord.ChannelType.private_thread and bot_id is not None
+                    and channel.owner_id == bot_id):
+                return True
+        provider = self._provider
+        judge = getattr(provider.impl, "adults_only_channel", None) if provider else None
+        guild = getattr(channel, "guild", None)
+        if provider is None or judge is None or guild is None:
+            return False
+        try:
+            if not await self._toggles.is_enabled(guild.id, provider.plugin):
+                return False
+            return bool(await judge(channel))
+        except Exception as exc:
+            log.error("age_gate.place_error", error=type(exc).__name__, guild_id=guild.id)
+            return False
+
+    def polices(self, thread: nextcord.Thread) -> bool:
+        """Whether unverified members added to `thread` must be removed."""
+        bot_id = self._bot_user_id()
+        return (thread.type is nextcord.ChannelType.private_thread and bot_id is not None
+                and thread.owner_id == bot_id and thread.id not in self._open_threads)
 
 
 class XpAwards:
@@ -198,7 +267,11 @@ class Privacy:
         return data
 
     async def delete(self, user_id: int, *, guild_id: int | None = None) -> dict[str, int]:
+        from bot.models import ComponentState
+
         removed: dict[str, int] = {}
+        # Controls only this member could use hold what they typed or picked.
+        removed["core"] = await ComponentState.filter(owner_id=user_id).delete()
         for name, plugin in self.registry.plugins.items():
             try:
                 removed[name] = await plugin.delete_user_data(user_id)

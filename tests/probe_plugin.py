@@ -15,11 +15,13 @@ from bot.components.ids import build
 from bot.components.registry import Page
 from bot.components.ui import button, controls
 from bot.contract import (
+    MIXED,
     ComponentHandler,
     Plugin,
     PluginContext,
     age_restricted,
     public_response,
+    stateless,
 )
 from bot.loader import PluginRegistry, discover
 from bot.services import GateDecision
@@ -133,6 +135,7 @@ class ProbePlugin(Plugin):
     name = "probe"
     version = "9.9.9"
     description = "Core test plugin"
+    rating = MIXED
 
     def __init__(self, *, provide_gate: bool = True) -> None:
         self.calls: list[str] = []
@@ -170,6 +173,7 @@ class ProbePlugin(Plugin):
         self.calls.append(f"count:{n}")
         await ctx.edit(content=f"counter {n}")
 
+    @stateless
     async def on_verify(self, ctx: ComponentContext) -> None:
         await ctx.send("verification would start here")
 

@@ -10,6 +10,7 @@ from bot.components.autocomplete import clean_query, clip_choices
 from bot.components.confirm import ask_confirmation
 from bot.components.forms import FormField, FormSpec, FormStep, start_form
 from bot.components.select import Option, send_large_select
+from bot.contract import stateless
 from bot.models import ComponentState
 from tests.probe_plugin import ProbePlugin, registry_with
 
@@ -151,7 +152,8 @@ async def test_confirmation_runs_once_and_cancel_runs_nothing(start_bot, world, 
     fake_ix = await fake_discord.slash(world.member, "probe button")
     await fake_ix.response()
     # Drive the block directly from a real interaction: reuse the verify button handler.
-    bot.register_component_handlers("probe", {"verify": lambda ctx: ask(ctx.interaction)})
+    bot.register_component_handlers(
+        "probe", {"verify": stateless(lambda ctx: ask(ctx.interaction))})
     prompt_ix = await fake_discord.click(world.member, await fake_ix.wait_original(),
                                          "probe:verify")
     prompt = (await prompt_ix.response())["data"]
@@ -190,8 +192,8 @@ async def test_multi_step_form_validates_each_step_and_survives_a_restart(
         bot.services.blocks.form(spec)
         bot.services.blocks.callback("probe.plan.done", done)
         bot.register_component_handlers(
-            "probe", {"verify": lambda ctx: start_form(bot, ctx.interaction, plugin="probe",
-                                                       form="probe.plan")})
+            "probe", {"verify": stateless(lambda ctx: start_form(
+                bot, ctx.interaction, plugin="probe", form="probe.plan"))})
 
     running = await start_bot(registry=registry_with(ProbePlugin()))
     install(running.bot)
@@ -236,8 +238,8 @@ async def test_large_select_pages_and_filters_past_25_options(start_bot, world, 
 
     bot.services.blocks.callback("probe.pick", on_pick)
     options = [Option(f"Strain {i:03d}", f"s{i}") for i in range(60)]
-    bot.register_component_handlers("probe", {"verify": lambda ctx: send_large_select(
-        bot, ctx.interaction, plugin="probe", options=options, callback="probe.pick")})
+    bot.register_component_handlers("probe", {"verify": stateless(lambda ctx: send_large_select(
+        bot, ctx.interaction, plugin="probe", options=options, callback="probe.pick"))})
     ix = await fake_discord.slash(world.member, "probe button")
     opened = await fake_discord.click(world.member, await ix.wait_original(), "probe:verify")
     data = (await opened.response())["data"]

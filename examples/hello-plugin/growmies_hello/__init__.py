@@ -10,7 +10,7 @@ from nextcord.ext import commands
 from bot.components.context import ComponentContext
 from bot.components.ids import build
 from bot.components.ui import button, controls
-from bot.contract import ComponentHandler, Plugin, PluginContext
+from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
 
 
 class HelloCog(commands.Cog, name="hello"):
@@ -39,6 +39,9 @@ class HelloPlugin(Plugin):
     name = "hello"
     version = "1.0.0"
     description = "Example plugin: /hello and a wave button."
+    # Nothing here is 21+ content. A plugin that says nothing is rated ADULTS_ONLY: every
+    # surface behind the age gate unless marked @all_ages.
+    rating = MIXED
 
     def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
         return [HelloCog(ctx)]

@@ -1,0 +1,79 @@
+"""Which surfaces of a plugin are 21+, decided once from its rating and its declarations.
+
+The router (commands, autocomplete, components, modals), the listener wrapper and the surface
+test all ask `gate_for`, so a plugin cannot forget a path: in an ADULTS_ONLY plugin a surface
+is gated unless declared @all_ages; in a MIXED plugin it is gated where declared @adults_only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import nextcord
+
+from bot.contract import (
+    MIXED,
+    GuildPredicate,
+    command_age_feature,
+    is_all_ages,
+    open_predicate,
+)
+
+if TYPE_CHECKING:
+    from bot.contract import Plugin
+
+
+@dataclass(frozen=True)
+class Gate:
+    """`feature` is the 21+ feature to ask the age gate for, None when open to everyone.
+    `why` says where that came from: "adults_only", "all_ages", "rating", "mixed" or "core"."""
+
+    feature: str | None
+    why: str
+    open_when: GuildPredicate | None = None
+
+    @property
+    def gated(self) -> bool:
+        return self.feature is not None
+
+
+OPEN_CORE = Gate(None, "core")
+
+
+def gate_for(
+    plugin: Plugin | None, surface: str, callbacks: Iterable[Callable[..., Any] | None]
+) -> Gate:
+    """The gate of one surface. `callbacks` go from the most specific (a subcommand's callback,
+    a handler) to the least (its groups); the first declaration found wins."""
+    callbacks = [cb for cb in callbacks if cb is not None]
+    opener = next((p for cb in callbacks if (p := open_predicate(cb)) is not None), None)
+    for cb in callbacks:
+        feature = command_age_feature(cb)
+        if feature:
+            return Gate(feature, "adults_only", opener)
+        if is_all_ages(cb):
+            return Gate(None, "all_ages")
+    if plugin is None:
+        return OPEN_CORE
+    if plugin.rating == MIXED:
+        return Gate(None, "mixed")
+    return Gate(f"{plugin.name}:{surface}", "rating", opener)
+
+
+def actor_of(args: Iterable[Any]) -> int | None:
+    """The member an event is about: a message's author, a member or user, a raw payload's
+    user_id. Listener gating judges the event by this member."""
+    for arg in args:
+        if isinstance(arg, nextcord.Message):
+            return arg.author.id if arg.author is not None else None
+        if isinstance(arg, (nextcord.Member, nextcord.User, nextcord.ThreadMember)):
+            return arg.id
+        user_id = getattr(arg, "user_id", None)
+        if isinstance(user_id, int):
+            return user_id
+        member = getattr(arg, "member", None)
+        if isinstance(member, (nextcord.Member, nextcord.User)):
+            return member.id
+    return None
