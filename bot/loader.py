@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from bot.contract import NAME_OK, Plugin
+from bot.contract import NAME_OK, RATINGS, Plugin
 
 if TYPE_CHECKING:
     from nextcord.ext import commands
@@ -101,6 +101,8 @@ def _load_one(ep: metadata.EntryPoint, found: DiscoveredPlugin) -> str | None:
         )
     if not NAME_OK(plugin.name):
         return f"invalid plugin name {plugin.name!r} (lowercase letters, digits, _; not reserved)"
+    if plugin.rating not in RATINGS:
+        return f"unknown content rating {plugin.rating!r} (expected one of {', '.join(RATINGS)})"
     if plugin.models:
         try:
             importlib.import_module(plugin.models)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING, Any
 
 import nextcord
 import structlog
 from nextcord.enums import InteractionResponseType, InteractionType
 from nextcord.webhook.async_ import async_context
+
+if TYPE_CHECKING:
+    from bot.services import CoreServices
 
 log = structlog.get_logger("bot.respond")
 
@@ -56,3 +60,24 @@ async def defer_watchdog(interaction: nextcord.Interaction, *, ephemeral: bool =
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+# Shown above 21+ content that could not be posted where everyone in the channel would see it.
+ADULT_NOTE = (
+    "-# Shown only to you: this channel is open to members who are not verified 21+."
+)
+
+
+async def send_adult(
+    interaction: nextcord.Interaction, services: CoreServices, content: str | None = None,
+    **kwargs: Any,
+) -> bool:
+    """Answer with 21+ content: publicly only where verified members alone can read it (a
+    private thread the bot opened, a channel marked 21+ whose permissions were checked),
+    ephemerally everywhere else, saying why. Returns whether the answer was public."""
+    kwargs.pop("ephemeral", None)
+    public = await services.age_gate.is_adults_only_place(interaction.channel)
+    if not public:
+        content = f"{ADULT_NOTE}\n{content}" if content else ADULT_NOTE
+    await interaction.send(content, ephemeral=not public, **kwargs)
+    return public
