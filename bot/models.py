@@ -53,6 +53,26 @@ class AuditLog(Model):
         raise AppendOnlyError("audit entries are append-only")
 
 
+class AuditText(Model):
+    """Free text a member wrote that an audit entry refers to (a reason, a note).
+
+    The entry itself can never change (database triggers refuse it), so text a member may ask
+    us to delete lives here instead: /privacy delete removes the author's rows and the entry
+    then reads "[redacted]". Rows go with their entry when the retention purge removes it.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    entry: fields.ForeignKeyRelation[AuditLog] = fields.ForeignKeyField(
+        "core.AuditLog", related_name="texts", on_delete=fields.CASCADE, db_index=True
+    )
+    # Who wrote the text (the member whose deletion removes it), not necessarily the actor.
+    author_id = fields.BigIntField(db_index=True)
+    text = fields.TextField()
+
+    class Meta:
+        table = "core_audit_text"
+
+
 class ComponentState(Model):
     """State behind a button, select or modal, so controls keep working after a restart.
 

@@ -60,6 +60,11 @@ def is_postgres(database_url: str) -> bool:
     return database_url.startswith("postgres")
 
 
+# The audit log refuses UPDATE, DELETE (and on PostgreSQL TRUNCATE) in the database itself
+# (migrations/core/2_*_audit_append_only.py); its free-text table goes with it.
+AUDIT_TABLES = ("core_audit_text", "core_audit_log")
+
+
 async def _clean_tables() -> None:
     from tortoise import Tortoise
 
@@ -67,10 +72,37 @@ async def _clean_tables() -> None:
     for app, models in Tortoise.apps.items():
         for model in models.values():
             table = model._meta.db_table
-            if table == "aerich":
+            if table == "aerich" or table in AUDIT_TABLES:
                 continue
             await conn.execute_script(f'DELETE FROM "{table}"')
         del app
+    await _clean_audit_log(conn)
+
+
+async def _clean_audit_log(conn: Any) -> None:
+    """Empty the append-only audit log between tests: lift its guard for one transaction (the
+    bot itself never does this; the guard's own tests check that raw SQL is refused)."""
+    if conn.capabilities.dialect == "postgres":
+        # One simple-query string runs as one transaction: the trigger is back on even if the
+        # TRUNCATE fails. TRUNCATE fires no row triggers; only the statement-level guard.
+        await conn.execute_script(
+            'ALTER TABLE "core_audit_log" DISABLE TRIGGER "core_audit_log_no_truncate"; '
+            'TRUNCATE "core_audit_text", "core_audit_log" RESTART IDENTITY; '
+            'ALTER TABLE "core_audit_log" ENABLE TRIGGER "core_audit_log_no_truncate";'
+        )
+        return
+    # SQLite has no way to switch a trigger off: drop the guards, delete, put them back exactly
+    # as the migration created them (their SQL is kept in sqlite_master).
+    triggers = await conn.execute_query_dict(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+        "AND tbl_name = 'core_audit_log'"
+    )
+    script = ["BEGIN;"]
+    script += [f'DROP TRIGGER "{t["name"]}";' for t in triggers]
+    script += ['DELETE FROM "core_audit_text";', 'DELETE FROM "core_audit_log";']
+    script += [f"{t['sql']};" for t in triggers]
+    script.append("COMMIT;")
+    await conn.execute_script("\n".join(script))
 
 
 @pytest.fixture
