@@ -451,6 +451,21 @@ class ActorsMixin:
         self._notifier.notify()
         return msg
 
+    async def add_to_thread(
+        self, actor: FakeMember, thread: FakeChannel, member: FakeMember
+    ) -> None:
+        """``actor`` adds ``member`` to ``thread`` (Discord's "Add members" / @mention in a
+        private thread): ``THREAD_MEMBERS_UPDATE``. In a private thread the actor must be in it
+        (or manage threads), and others may add members only when it is invitable."""
+        needed = Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES_IN_THREADS
+        perms = actor.permissions_in(thread)
+        if perms & needed != needed:
+            raise PermissionError(f"{actor!r} cannot add members to {thread!r}")
+        moderator = bool(perms & Permission.MANAGE_THREADS)
+        if thread.type == 12 and not moderator and not thread.invitable:
+            raise PermissionError(f"{thread!r} is not invitable and {actor!r} is no moderator")
+        await self._flush(self.add_thread_member(thread, member))  # type: ignore[attr-defined]
+
     async def add_reaction(self, actor: Actor, message: MessageRef, emoji: str) -> None:
         """``actor`` reacts to ``message`` with ``emoji`` (``"👍"`` or ``"name:id"``)."""
         msg = self._resolve_message(message)

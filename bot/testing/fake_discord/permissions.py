@@ -180,4 +180,11 @@ def channel_permissions(member: FakeMember, channel: FakeChannel | None) -> int:
         perms |= int(own.get("allow", 0))
     if not perms & Permission.VIEW_CHANNEL:
         return 0
+    # A private thread is visible only to its members and to those who manage threads.
+    if (
+        channel.type == 12
+        and member.id not in channel.thread_member_ids
+        and not perms & Permission.MANAGE_THREADS
+    ):
+        return 0
     return perms

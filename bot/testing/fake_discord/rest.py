@@ -76,6 +76,10 @@ class CoreRoutes:
         for method in ("PUT", "POST"):
             add(method, c + "/thread-members/@me", self.join_thread)
         add("DELETE", c + "/thread-members/@me", self.leave_thread)
+        add("GET", c + "/thread-members", self.list_thread_members)
+        add("GET", c + "/thread-members/{user_id}", self.get_thread_member)
+        add("PUT", c + "/thread-members/{user_id}", self.add_thread_member)
+        add("DELETE", c + "/thread-members/{user_id}", self.remove_thread_member)
         r = c + "/messages/{message_id}/reactions"
         add("GET", r + "/{emoji}", self.reaction_users)
         add("PUT", r + "/{emoji}/@me", self.add_reaction)
@@ -449,6 +453,8 @@ class CoreRoutes:
             auto_archive_duration=int(body.get("auto_archive_duration") or 1440),
             rate_limit_per_user=int(body.get("rate_limit_per_user") or 0),
         )
+        if ttype == ChannelType.PRIVATE_THREAD and body.get("invitable") is False:
+            thread.invitable = False
         thread.thread_member_ids.add(self.fake.bot_user.id)
         guild.channels[thread.id] = thread
         data = thread.payload()
@@ -491,6 +497,58 @@ class CoreRoutes:
     async def leave_thread(self, request: web.Request) -> web.Response:
         thread = self._channel(request)
         thread.thread_member_ids.discard(self.fake.bot_user.id)
+        return no_content()
+
+    def _thread(self, request: web.Request) -> FakeChannel:
+        thread = self._channel(request)
+        if not thread.is_thread:
+            raise DiscordAPIError(400, 50024, "Cannot execute action on this channel type")
+        return thread
+
+    async def list_thread_members(self, request: web.Request) -> web.Response:
+        """``GET /channels/{thread}/thread-members``: needs the GUILD_MEMBERS intent on Discord;
+        the fake answers regardless."""
+        thread = self._thread(request)
+        return json_response(
+            [thread.thread_member_payload(uid) for uid in sorted(thread.thread_member_ids)]
+        )
+
+    async def get_thread_member(self, request: web.Request) -> web.Response:
+        thread = self._thread(request)
+        uid = _snowflake(request.match_info["user_id"])
+        if uid not in thread.thread_member_ids:
+            raise DiscordAPIError.not_found(10007, "Member")
+        return json_response(thread.thread_member_payload(uid))
+
+    async def add_thread_member(self, request: web.Request) -> web.Response:
+        """``PUT /channels/{thread}/thread-members/{user}``: needs the ability to send messages
+        in the thread (and, in a private thread, to see it); the thread must not be archived.
+        Fires ``THREAD_MEMBERS_UPDATE``."""
+        thread = self._thread(request)
+        assert thread.guild is not None
+        member = self._member(thread.guild, request.match_info["user_id"])
+        if thread.archived:
+            raise DiscordAPIError(400, 50083, "Thread is archived")
+        self._require(self._perms(thread), P.VIEW_CHANNEL | P.SEND_MESSAGES_IN_THREADS)
+        self.fake.add_thread_member(thread, member)
+        return no_content()
+
+    async def remove_thread_member(self, request: web.Request) -> web.Response:
+        """``DELETE /channels/{thread}/thread-members/{user}``: needs MANAGE_THREADS, or being
+        the creator of a private thread. Fires ``THREAD_MEMBERS_UPDATE``."""
+        thread = self._thread(request)
+        assert thread.guild is not None
+        uid = _snowflake(request.match_info["user_id"])
+        if thread.archived:
+            raise DiscordAPIError(400, 50083, "Thread is archived")
+        creator = thread.type == ChannelType.PRIVATE_THREAD and (
+            thread.owner_id == self.fake.bot_user.id
+        )
+        if not creator:
+            self._require(self._perms(thread), P.MANAGE_THREADS)
+        if uid not in thread.thread_member_ids:
+            raise DiscordAPIError.not_found(10007, "Member")
+        self.fake.remove_thread_member(thread, uid)
         return no_content()
 
     # -- reactions and pins --------------------------------------------------------------------

@@ -532,6 +532,42 @@ class FakeDiscord(ActorsMixin):
             f"{'guild ' + str(guild.id) if guild else 'DMs'} (registered: {known})"
         )
 
+    # -- thread members ------------------------------------------------------------------------
+
+    def add_thread_member(
+        self, thread: FakeChannel, member: FakeMember
+    ) -> list[asyncio.Future[None]]:
+        """``member`` joins ``thread``; emits ``THREAD_MEMBERS_UPDATE`` (nothing if already in)."""
+        if member.id in thread.thread_member_ids:
+            return []
+        thread.thread_member_ids.add(member.id)
+        return self._emit(
+            "THREAD_MEMBERS_UPDATE",
+            {
+                "id": str(thread.id),
+                "guild_id": str(thread.guild_id),
+                "member_count": len(thread.thread_member_ids),
+                "added_members": [thread.thread_member_payload(member.id, with_member=True)],
+            },
+            thread.guild_id,
+        )
+
+    def remove_thread_member(self, thread: FakeChannel, user_id: int) -> list[asyncio.Future[None]]:
+        """``user_id`` leaves ``thread``; emits ``THREAD_MEMBERS_UPDATE``."""
+        if user_id not in thread.thread_member_ids:
+            return []
+        thread.thread_member_ids.discard(user_id)
+        return self._emit(
+            "THREAD_MEMBERS_UPDATE",
+            {
+                "id": str(thread.id),
+                "guild_id": str(thread.guild_id),
+                "member_count": len(thread.thread_member_ids),
+                "removed_member_ids": [str(user_id)],
+            },
+            thread.guild_id,
+        )
+
     # -- messages ------------------------------------------------------------------------------
 
     @staticmethod

@@ -265,6 +265,8 @@ class FakeChannel:
     auto_archive_duration: int = 1440
     created_at: str = field(default_factory=iso_now)
     thread_member_ids: set[int] = field(default_factory=set)
+    # private threads: whether non-moderator members may add others
+    invitable: bool = True
     # DMs
     recipients: list[FakeUser] = field(default_factory=list)
 
@@ -294,6 +296,20 @@ class FakeChannel:
     def messages(self) -> list[dict[str, Any]]:
         """Messages currently in this channel, oldest first (edits and deletes applied)."""
         return self.host.channel_messages(self.id)
+
+    def thread_member_payload(self, user_id: int, *, with_member: bool = False) -> dict[str, Any]:
+        """A thread member object (``member`` included in ``THREAD_MEMBERS_UPDATE``)."""
+        data: dict[str, Any] = {
+            "id": str(self.id),
+            "user_id": str(user_id),
+            "join_timestamp": self.created_at,
+            "flags": 0,
+        }
+        member = self.guild.members.get(user_id) if self.guild is not None else None
+        if with_member and member is not None:
+            data["member"] = member.payload()
+            data["presence"] = None
+        return data
 
     def payload(self) -> dict[str, Any]:
         """The channel object JSON."""
@@ -325,7 +341,7 @@ class FakeChannel:
                     "auto_archive_duration": self.auto_archive_duration,
                     "archive_timestamp": self.created_at,
                     "locked": self.locked,
-                    "invitable": True,
+                    "invitable": self.invitable,
                     "create_timestamp": self.created_at,
                 },
                 applied_tags=[],
