@@ -1,5 +1,7 @@
-"""Cost and abuse control: a per-member request rate, per-member daily and per-guild monthly
-token budgets from the usage the API reports (estimated when it reports none)."""
+"""Cost and abuse control: a per-member request rate, and per-member daily and per-guild monthly
+token budgets. A request reserves its maximum (prompt estimate + reply cap) in the database
+before the model is called and settles the usage the API reports (estimated when it reports
+none) afterwards, so concurrent requests cannot overshoot a budget."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from tortoise import Tortoise
 from tortoise.expressions import F
 from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
 
 from bot.errors import UserError
-from plugins.llm.models import LLMGuildConfig, LLMUsage
+from plugins.llm.models import LLMGuildConfig, LLMGuildUsage, LLMUsage
 
 WINDOW_SECONDS = 60.0
 # A few XP for using the assistant, for the first answers of a day only.
@@ -55,6 +59,29 @@ class UsageSummary:
     guild_monthly_limit: int
 
 
+# Whether general chat is open, per guild. The core asks on every message an unverified member
+# posts anywhere in the guild (the listener is @open_to_all_when), so the answer is kept in
+# memory: one process owns a guild's shard, and /llm config updates it. Cleared at setup.
+_general_chat: dict[int, bool] = {}
+
+
+async def general_chat_open(guild_id: int | None) -> bool:
+    """The predicate the core asks before opening /chat and thread replies to everyone."""
+    if guild_id is None:
+        return False
+    if guild_id not in _general_chat:
+        _general_chat[guild_id] = (await guild_config(guild_id)).general_chat_open
+    return _general_chat[guild_id]
+
+
+def remember_general_chat(guild_id: int, open_: bool) -> None:
+    _general_chat[guild_id] = open_
+
+
+def forget_general_chat() -> None:
+    _general_chat.clear()
+
+
 async def guild_config(guild_id: int | None) -> LLMGuildConfig:
     """The guild's settings row, or an unsaved one holding the defaults."""
     if guild_id is None:
@@ -63,21 +90,131 @@ async def guild_config(guild_id: int | None) -> LLMGuildConfig:
     return config or LLMGuildConfig(guild_id=guild_id)
 
 
+class BudgetExceeded(UserError):
+    """A reservation did not fit; `scope` says whose budget ("member" or "server")."""
+
+    def __init__(self, message: str, *, scope: str) -> None:
+        super().__init__(message)
+        self.scope = scope
+
+
+@dataclass
+class Reservation:
+    """Tokens held for one request on the member's day row and the guild's month row."""
+
+    guild_id: int
+    user_id: int
+    day: date
+    month: date
+    tokens: int
+    settled: bool = False
+
+
+def _placeholders(dialect: str) -> Callable[[int], str]:
+    return (lambda i: f"${i}") if dialect == "postgres" else (lambda i: "?")
+
+
+def _reserve_sql(dialect: str) -> tuple[str, str]:
+    """Conditional UPDATEs: each adds the reservation only if it still fits under the limit.
+
+    The check and the write are one statement, so two concurrent requests cannot both see
+    room that only one of them fits in: PostgreSQL re-evaluates the WHERE clause on the locked
+    row after a concurrent update commits, and SQLite runs writers one at a time."""
+    p = _placeholders(dialect)
+    member = (
+        f'UPDATE "llm_usage" SET "reserved_tokens" = "reserved_tokens" + {p(1)} '
+        f'WHERE "guild_id" = {p(2)} AND "user_id" = {p(3)} AND "day" = {p(4)} AND '
+        f'"prompt_tokens" + "completion_tokens" + "reserved_tokens" + {p(5)} <= {p(6)}'
+    )
+    guild = (
+        f'UPDATE "llm_guild_usage" SET "reserved_tokens" = "reserved_tokens" + {p(1)} '
+        f'WHERE "guild_id" = {p(2)} AND "month" = {p(3)} AND '
+        f'"used_tokens" + "reserved_tokens" + {p(4)} <= {p(5)}'
+    )
+    return member, guild
+
+
+def _ensure_sql(dialect: str) -> tuple[str, str]:
+    p = _placeholders(dialect)
+    member = (
+        f'INSERT INTO "llm_usage" ("guild_id", "user_id", "day", "requests", "prompt_tokens", '
+        f'"completion_tokens", "reserved_tokens", "estimated") '
+        f"VALUES ({p(1)}, {p(2)}, {p(3)}, 0, 0, 0, 0, {p(4)}) "
+        f'ON CONFLICT ("guild_id", "user_id", "day") DO NOTHING'
+    )
+    guild = (
+        f'INSERT INTO "llm_guild_usage" ("guild_id", "month", "used_tokens", "reserved_tokens") '
+        f'VALUES ({p(1)}, {p(2)}, 0, 0) ON CONFLICT ("guild_id", "month") DO NOTHING'
+    )
+    return member, guild
+
+
 class UsageLedger:
-    async def record(self, guild_id: int | None, user_id: int, prompt_tokens: int,
-                     completion_tokens: int, *, estimated: bool) -> int:
-        """Add one request's tokens to today's row; returns the member's requests today."""
+    """Token budgets enforced in the database: reserve before the model is called, settle
+    with the real usage after (releasing what was not used), release all on failure."""
+
+    async def reserve(self, guild_id: int | None, user_id: int, tokens: int,
+                      config: LLMGuildConfig) -> Reservation:
+        """Hold `tokens` against the member's day and the guild's month, or raise
+        BudgetExceeded without holding anything."""
+        gid = guild_id or 0
         day = today()
-        row, _ = await LLMUsage.get_or_create(guild_id=guild_id, user_id=user_id, day=day)
-        values: dict[str, object] = {
-            "requests": F("requests") + 1,
-            "prompt_tokens": F("prompt_tokens") + prompt_tokens,
-            "completion_tokens": F("completion_tokens") + completion_tokens,
-        }
-        if estimated:
-            values["estimated"] = True
-        await LLMUsage.filter(id=row.id).update(**values)
-        return row.requests + 1
+        month = day.replace(day=1)
+        conn = Tortoise.get_connection("default")
+        dialect = conn.capabilities.dialect
+        # asyncpg binds dates; SQLite stores them as ISO text (its default adapter is deprecated).
+        d, m = (day, month) if dialect == "postgres" else (day.isoformat(), month.isoformat())
+        ensure_member, ensure_guild = _ensure_sql(dialect)
+        await conn.execute_query(ensure_member, [gid, user_id, d, False])
+        await conn.execute_query(ensure_guild, [gid, m])
+        reserve_member, reserve_guild = _reserve_sql(dialect)
+        async with in_transaction("default") as tx:
+            held, _ = await tx.execute_query(
+                reserve_member, [tokens, gid, user_id, d, tokens, config.user_daily_tokens])
+            if not held:
+                raise BudgetExceeded(
+                    f"You've used your daily AI budget ({config.user_daily_tokens:,} tokens), "
+                    "or this request would go over it. It resets at midnight UTC; see "
+                    "/chat usage.", scope="member")
+            held, _ = await tx.execute_query(
+                reserve_guild, [tokens, gid, m, tokens, config.guild_monthly_tokens])
+            if not held:
+                # Raising rolls the member's reservation back with the transaction.
+                raise BudgetExceeded(
+                    "This server has used its monthly AI budget; it resets on the 1st. "
+                    "An admin can raise it with /llm config.", scope="server")
+        return Reservation(gid, user_id, day, month, tokens)
+
+    async def settle(self, reservation: Reservation, prompt_tokens: int,
+                     completion_tokens: int, *, estimated: bool, request: bool = True) -> int:
+        """Replace the reservation by what was really used; returns the member's requests
+        today. Settling twice is a no-op, so a `finally` can always release."""
+        if reservation.settled:
+            return 0
+        reservation.settled = True
+        used = prompt_tokens + completion_tokens
+        r = reservation
+        async with in_transaction("default"):
+            member = LLMUsage.filter(guild_id=r.guild_id, user_id=r.user_id, day=r.day)
+            values: dict[str, object] = {
+                "reserved_tokens": F("reserved_tokens") - r.tokens,
+                "prompt_tokens": F("prompt_tokens") + prompt_tokens,
+                "completion_tokens": F("completion_tokens") + completion_tokens,
+            }
+            if request:
+                values["requests"] = F("requests") + 1
+            if estimated:
+                values["estimated"] = True
+            await member.update(**values)
+            await LLMGuildUsage.filter(guild_id=r.guild_id, month=r.month).update(
+                reserved_tokens=F("reserved_tokens") - r.tokens,
+                used_tokens=F("used_tokens") + used)
+        row = await LLMUsage.get_or_none(guild_id=r.guild_id, user_id=r.user_id, day=r.day)
+        return row.requests if row else 0
+
+    async def release(self, reservation: Reservation) -> None:
+        """Give the whole reservation back (the request failed before using anything)."""
+        await self.settle(reservation, 0, 0, estimated=False, request=False)
 
     async def _sum(self, **filters: object) -> int:
         rows = await LLMUsage.filter(**filters).annotate(
@@ -89,27 +226,15 @@ class UsageLedger:
     async def summary(self, guild_id: int | None, user_id: int, *,
                       include_guild: bool) -> UsageSummary:
         config = await guild_config(guild_id)
+        gid = guild_id or 0
         day = today()
         month_start = day.replace(day=1)
-        row = await LLMUsage.get_or_none(guild_id=guild_id, user_id=user_id, day=day)
+        row = await LLMUsage.get_or_none(guild_id=gid, user_id=user_id, day=day)
         user_today = (row.prompt_tokens + row.completion_tokens) if row else 0
-        user_month = await self._sum(guild_id=guild_id, user_id=user_id, day__gte=month_start)
-        guild_month = (await self._sum(guild_id=guild_id, day__gte=month_start)
-                       if include_guild else None)
+        user_month = await self._sum(guild_id=gid, user_id=user_id, day__gte=month_start)
+        guild_month = None
+        if include_guild:
+            guild_row = await LLMGuildUsage.get_or_none(guild_id=gid, month=month_start)
+            guild_month = guild_row.used_tokens if guild_row else 0
         return UsageSummary(user_today, user_month, row.requests if row else 0, guild_month,
                             config.user_daily_tokens, config.guild_monthly_tokens)
-
-    async def check(self, guild_id: int | None, user_id: int, config: LLMGuildConfig) -> None:
-        """Refuse a request when the member's day or the guild's month is used up."""
-        row = await LLMUsage.get_or_none(guild_id=guild_id, user_id=user_id, day=today())
-        used = (row.prompt_tokens + row.completion_tokens) if row else 0
-        if used >= config.user_daily_tokens:
-            raise UserError(
-                f"You've used your daily AI budget ({config.user_daily_tokens:,} tokens). "
-                "It resets at midnight UTC; see /chat usage.")
-        month_start = today().replace(day=1)
-        if await self._sum(guild_id=guild_id, day__gte=month_start) >= (
-                config.guild_monthly_tokens):
-            raise UserError(
-                "This server has used its monthly AI budget; it resets on the 1st. "
-                "An admin can raise it with /llm config.")

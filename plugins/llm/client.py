@@ -188,6 +188,23 @@ class ChatClient:
             raise described from None
         return self._completion(messages, parts, usage, finish, incomplete=False)
 
+    async def complete(self, messages: list[dict[str, str]], *, max_tokens: int) -> Completion:
+        """One short, non-streamed answer (the topic classifier). Raises UpstreamError."""
+        try:
+            async with asyncio.timeout(self.deadline()):
+                response = await self._sdk.chat.completions.create(
+                    model=self.model, messages=messages,  # type: ignore[arg-type]
+                    max_tokens=max_tokens, temperature=0,
+                )
+        except (openai.APIError, json.JSONDecodeError, TimeoutError, ValueError) as exc:
+            described = _describe(exc)
+            log.warning("llm.upstream_failed", kind=described.kind, error=type(exc).__name__)
+            raise described from None
+        choice = response.choices[0] if response.choices else None
+        text = (choice.message.content or "") if choice and choice.message else ""
+        finish = choice.finish_reason if choice else None
+        return self._completion(messages, [text], response.usage, finish, incomplete=False)
+
     @staticmethod
     def _completion(
         messages: list[dict[str, str]], parts: list[str], usage: Any, finish: str | None,

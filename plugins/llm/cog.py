@@ -9,12 +9,21 @@ import nextcord
 import structlog
 from nextcord.ext import commands
 
-from bot.contract import PluginContext, age_restricted, member_has, requires_permissions
+from bot.contract import (
+    PluginContext,
+    age_restricted,
+    all_ages,
+    member_has,
+    open_to_all_when,
+    requires_permissions,
+)
 from bot.errors import UserError
-from plugins.llm.budget import guild_config
-from plugins.llm.models import FILTER_LEVELS, RESPONSE_STYLES, LLMGuildConfig
+from bot.respond import ADULT_NOTE
+from bot.services import NOT_VERIFIED
+from plugins.llm.budget import general_chat_open, guild_config, remember_general_chat
+from plugins.llm.models import FILTER_LEVELS, RESPONSE_STYLES, LLMConversation, LLMGuildConfig
 from plugins.llm.preferences import describe
-from plugins.llm.service import ChatRequest, ChatService
+from plugins.llm.service import ChatRequest, ChatService, PreparedTurn
 from plugins.llm.sinks import NO_PINGS, ChannelSink, InteractionSink
 
 if TYPE_CHECKING:
@@ -24,11 +33,23 @@ log = structlog.get_logger("plugins.llm.cog")
 GUILD_ONLY = [nextcord.InteractionContextType.guild]
 # Discord thread names hold 100 characters.
 THREAD_NAME_CHARS = 90
+ADULTS_CONVERSATION = ("This conversation is for verified 21+ members. Verify your age with "
+                       "/verify, or start your own with /chat new.")
+NO_PRIVATE_THREAD = ("I couldn't open a private thread here. An admin should give me the "
+                     "Create Private Threads and Send Messages in Threads permissions in this "
+                     "channel.")
 
 
 def _uid(interaction: nextcord.Interaction) -> int:
     assert interaction.user is not None
     return interaction.user.id
+
+
+def general_chat_line(open_: bool) -> str:
+    if open_:
+        return ("open to every member (cannabis topics are refused to members who are not "
+                "verified 21+)")
+    return "verified 21+ members only"
 
 
 def thread_title(text: str) -> str:
@@ -60,34 +81,84 @@ class LLMCog(commands.Cog, name="llm"):
 
     @chat.subcommand(name="new", description="Start a conversation in a new thread "
                      "(or continue this one)")
+    @open_to_all_when(general_chat_open)
     async def chat_new(self, interaction: nextcord.Interaction,
                        message: str = nextcord.SlashOption(
                            description="What you want to ask", max_length=6000)) -> None:
+        # The core lets everyone in only where an admin opened general chat; otherwise only
+        # verified members get here. Which one this member is decides the audience.
         channel = interaction.channel
+        guild_id, user_id = interaction.guild_id, _uid(interaction)
+        verified = await self._verified(guild_id, user_id)
         conversations = self.plugin.conversations
         current = await conversations.in_channel(channel.id) if channel else None
-        request = ChatRequest(interaction.guild_id, _uid(interaction), message, "chat", current)
-        turn = await self.chat_service.prepare(request)
         if current is not None:
+            classify = self._audience_check(current, verified)
+            turn = await self.chat_service.prepare(
+                ChatRequest(guild_id, user_id, message, "chat", current, classify=classify))
             async with self._lock(current.channel_id):
                 await self.chat_service.respond(turn, InteractionSink(interaction))
             return
         if not isinstance(channel, nextcord.TextChannel):
             raise UserError("Start a conversation from a text channel, or inside its thread.")
-        thread = await channel.create_thread(
-            name=thread_title(turn.request.text), type=nextcord.ChannelType.public_thread,
-            auto_archive_duration=1440)
-        turn.request.conversation = await conversations.start(
-            guild_id=interaction.guild_id, user_id=_uid(interaction), channel_id=thread.id,
-            title=thread_title(turn.request.text))
+        if not verified and not await general_chat_open(guild_id):
+            raise UserError(NOT_VERIFIED, view=self.chat_service.verify_view())
+        turn = await self.chat_service.prepare(
+            ChatRequest(guild_id, user_id, message, "chat", classify=not verified))
+        try:
+            thread = await self._open_thread(channel, interaction, turn, verified=verified)
+        except BaseException:
+            await self.chat_service.cancel(turn)
+            raise
         await interaction.send(f"Started a conversation in {thread.mention}. Reply there to "
                                "continue; /chat end closes it.", ephemeral=True)
-        await thread.send(f"**<@{_uid(interaction)}> asked:** {turn.request.text[:1800]}",
+        await thread.send(f"**<@{user_id}> asked:** {turn.request.text[:1800]}",
                           allowed_mentions=NO_PINGS)
         async with self._lock(thread.id):
             await self.chat_service.respond(turn, ChannelSink(thread))
 
+    async def _verified(self, guild_id: int | None, user_id: int) -> bool:
+        return (await self.ctx.services.age_gate.decide(guild_id, user_id)).allowed
+
+    def _audience_check(self, conversation: LLMConversation, verified: bool) -> bool:
+        """Whether this member's turn in `conversation` is classified; refuses an unverified
+        member in a 21+ conversation (its history is 21+ content)."""
+        if conversation.audience == "general":
+            # Unverified members read this thread: every turn is classified, whoever asks.
+            return True
+        if not verified:
+            raise UserError(ADULTS_CONVERSATION, view=self.chat_service.verify_view())
+        return False
+
+    async def _open_thread(self, channel: nextcord.TextChannel,
+                           interaction: nextcord.Interaction, turn: PreparedTurn, *,
+                           verified: bool) -> nextcord.Thread:
+        """A private thread with a verified member (only its members and moderators read it,
+        and the core removes unverified members added to it), or, for general chat, a public
+        thread whose every turn is classified."""
+        title = thread_title(turn.request.text)
+        try:
+            if verified:
+                thread = await channel.create_thread(
+                    name=title, type=nextcord.ChannelType.private_thread, invitable=False,
+                    auto_archive_duration=1440)
+                assert interaction.user is not None
+                await thread.add_user(interaction.user)
+            else:
+                thread = await channel.create_thread(
+                    name=title, type=nextcord.ChannelType.public_thread,
+                    auto_archive_duration=1440)
+        except nextcord.Forbidden:
+            raise UserError(NO_PRIVATE_THREAD if verified else
+                            "I couldn't open a thread here; an admin should give me the "
+                            "Create Public Threads permission.") from None
+        turn.request.conversation = await self.plugin.conversations.start(
+            guild_id=interaction.guild_id, user_id=_uid(interaction), channel_id=thread.id,
+            title=title, audience="adults" if verified else "general")
+        return thread
+
     @chat.subcommand(name="end", description="End the conversation in this thread")
+    @open_to_all_when(general_chat_open)
     async def chat_end(self, interaction: nextcord.Interaction) -> None:
         channel_id = interaction.channel_id or 0
         conversation = await self.plugin.conversations.in_channel(channel_id)
@@ -102,6 +173,7 @@ class LLMCog(commands.Cog, name="llm"):
 
     @chat.subcommand(name="settings", description="How the assistant answers you "
                      "(no options: show them)")
+    @open_to_all_when(general_chat_open)
     async def chat_settings(
         self, interaction: nextcord.Interaction,
         style: str | None = nextcord.SlashOption(description="Response style", required=False,
@@ -128,6 +200,7 @@ class LLMCog(commands.Cog, name="llm"):
         await interaction.send(describe(prefs), ephemeral=True)
 
     @chat.subcommand(name="usage", description="Your AI usage (and the server's, for admins)")
+    @all_ages  # token counts only: nothing about cannabis
     async def chat_usage(self, interaction: nextcord.Interaction) -> None:
         is_admin = member_has(interaction.user, {"manage_guild"})
         usage = await self.chat_service.ledger.summary(interaction.guild_id, _uid(interaction),
@@ -150,11 +223,15 @@ class LLMCog(commands.Cog, name="llm"):
         """Group: never run bare."""
 
     async def _ask(self, interaction: nextcord.Interaction, kind: str, text: str) -> None:
-        # The router already asked the age gate (@age_restricted) and audited its decision.
-        request = ChatRequest(interaction.guild_id, _uid(interaction), text, kind,
-                              gate_checked=True)
+        # The core already asked the age gate (the plugin is adults_only) and audited it. The
+        # answer is public only where every reader is verified 21+; elsewhere only the asker
+        # sees it.
+        request = ChatRequest(interaction.guild_id, _uid(interaction), text, kind)
         turn = await self.chat_service.prepare(request)
-        await self.chat_service.respond(turn, InteractionSink(interaction))
+        public = await self.ctx.services.age_gate.is_adults_only_place(interaction.channel)
+        sink = InteractionSink(interaction, ephemeral=not public,
+                               note="" if public else ADULT_NOTE + "\n")
+        await self.chat_service.respond(turn, sink)
 
     @ask.subcommand(name="strain", description="About a strain: effects, terpenes, genetics")
     @age_restricted("llm.strain")
@@ -181,8 +258,12 @@ class LLMCog(commands.Cog, name="llm"):
     async def llm(self, interaction: nextcord.Interaction) -> None:
         """Group: never run bare."""
 
-    @llm.subcommand(name="config", description="Budgets, rate, retention and the knowledge role")
+    @llm.subcommand(name="config", description="Budgets, rate, retention, general chat and the "
+                    "knowledge role")
     @requires_permissions(manage_guild=True)
+    # Settings only (budgets, retention, a role, an on/off switch): nothing about cannabis, and
+    # an admin must be able to run the server whether or not they verified their own age.
+    @all_ages
     async def llm_config(
         self, interaction: nextcord.Interaction,
         kb_role: nextcord.Role | None = nextcord.SlashOption(
@@ -195,13 +276,17 @@ class LLMCog(commands.Cog, name="llm"):
             required=False, min_value=1, max_value=60),
         retention_days: int | None = nextcord.SlashOption(
             required=False, min_value=1, max_value=365),
+        general_chat: bool | None = nextcord.SlashOption(
+            description="Let every member use /chat for general topics (cannabis topics stay "
+                        "21+)", required=False),
     ) -> None:
         guild_id = interaction.guild_id or 0
         config = await guild_config(guild_id)
         changes = {"kb_contributor_role_id": kb_role.id if kb_role else None,
                    "user_daily_tokens": user_daily_tokens,
                    "guild_monthly_tokens": guild_monthly_tokens,
-                   "requests_per_minute": requests_per_minute, "retention_days": retention_days}
+                   "requests_per_minute": requests_per_minute, "retention_days": retention_days,
+                   "general_chat_open": general_chat}
         changes = {k: v for k, v in changes.items() if v is not None}
         if changes:
             for key, value in changes.items():
@@ -209,8 +294,9 @@ class LLMCog(commands.Cog, name="llm"):
             await LLMGuildConfig.update_or_create(
                 defaults={k: getattr(config, k) for k in (
                     "kb_contributor_role_id", "user_daily_tokens", "guild_monthly_tokens",
-                    "requests_per_minute", "retention_days")},
+                    "requests_per_minute", "retention_days", "general_chat_open")},
                 guild_id=guild_id)
+            remember_general_chat(guild_id, config.general_chat_open)
             await self.ctx.services.audit.record("llm.config_changed", guild_id=guild_id,
                                                  actor_id=_uid(interaction), target="llm",
                                                  details=changes)
@@ -221,10 +307,14 @@ class LLMCog(commands.Cog, name="llm"):
             f"Per member per day: {config.user_daily_tokens:,} tokens\n"
             f"Server per month: {config.guild_monthly_tokens:,} tokens\n"
             f"Requests per member per minute: {config.requests_per_minute}\n"
-            f"Message retention: {config.retention_days} days", ephemeral=True)
+            f"Message retention: {config.retention_days} days\n"
+            f"General chat: {general_chat_line(config.general_chat_open)}", ephemeral=True)
 
     # ----- thread replies --------------------------------------------------------------------
+    # Not @all_ages: the core runs this only for verified 21+ authors, or for everyone where an
+    # admin opened general chat; then the audience check below decides.
     @commands.Cog.listener()
+    @open_to_all_when(general_chat_open)
     async def on_message(self, message: nextcord.Message) -> None:
         if message.author.bot or not isinstance(message.channel, nextcord.Thread):
             return
@@ -233,14 +323,25 @@ class LLMCog(commands.Cog, name="llm"):
         conversation = await self.plugin.conversations.in_channel(message.channel.id)
         if conversation is None:
             return
+        guild_id = message.guild.id if message.guild else None
+        if conversation.audience == "general":
+            classify = True
+        else:
+            # A 21+ conversation: an unverified author is not answered, and their message
+            # never reaches the model (the core already drops it unless general chat is open).
+            decision = await self.ctx.services.age_gate.check(guild_id, message.author.id,
+                                                              "llm.chat")
+            if not decision.allowed:
+                return
+            classify = False
         text = message.content
         bot_user = self.ctx.bot.user
         if bot_user is not None:
             # Mentioning the bot in its own thread is just a reply.
             for form in (f"<@{bot_user.id}>", f"<@!{bot_user.id}>"):
                 text = text.replace(form, "")
-        request = ChatRequest(message.guild.id if message.guild else None, message.author.id,
-                              text, "chat", conversation)
+        request = ChatRequest(guild_id, message.author.id, text, "chat", conversation,
+                              classify=classify)
         sink = ChannelSink(message.channel)
         try:
             async with self._lock(message.channel.id):

@@ -12,7 +12,7 @@ import nextcord
 
 from bot.components.ids import build
 from bot.components.ui import button, controls, modal, text_input
-from bot.contract import ComponentHandler, member_has
+from bot.contract import ComponentHandler, member_has, uses_state
 from bot.errors import MissingPermissions, UserError
 from plugins.llm.budget import guild_config
 from plugins.llm.knowledge import MAX_CONTENT, MAX_TAGS, MAX_TITLE, MAX_URL, EntryDraft
@@ -98,6 +98,9 @@ class LLMComponents:
         assert self.plugin.chat is not None
         return self.plugin.chat.kb
 
+    # Each handler names the state-row kinds it reads: a row made for one control can't drive
+    # another. The review card's buttons (and its Edit modal) all read the "kb_review" row.
+    @uses_state("kb_form")
     async def on_submit(self, ctx: ComponentContext) -> None:
         if not await can_contribute(ctx.interaction.user, ctx.guild_id):
             raise UserError("Only members with the knowledge contributor role can add entries.")
@@ -120,6 +123,7 @@ class LLMComponents:
             raise MissingPermissions({"manage_guild"})
         return await self.kb.get(ctx.guild_id, int(ctx.data["entry_id"]))
 
+    @uses_state("kb_review")
     async def on_decision(self, ctx: ComponentContext) -> None:
         entry = await self._reviewable(ctx)
         decision = DECISIONS[ctx.custom_id.action]
@@ -149,6 +153,7 @@ class LLMComponents:
         card["content"] = f"{done}\n{card['content']}"
         await ctx.edit(**card)
 
+    @uses_state("kb_review")
     async def on_edit(self, ctx: ComponentContext) -> None:
         entry = await self._reviewable(ctx)
         assert ctx.state is not None
@@ -156,6 +161,7 @@ class LLMComponents:
             f"Edit KB {entry.id}", build(PLUGIN, "kb_edit_save", ctx.state.id), entry,
             with_category=True))
 
+    @uses_state("kb_review")
     async def on_edit_save(self, ctx: ComponentContext) -> None:
         entry = await self._reviewable(ctx)
         fields = ctx.fields

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise.expressions import Q
+
 from plugins.llm.models import (
     CannabisKnowledgeBase,
     LLMConversation,
@@ -30,10 +32,10 @@ class ConversationStore:
             await LLMConversation.filter(active=True).values_list("channel_id", flat=True))
 
     async def start(self, *, guild_id: int | None, user_id: int, channel_id: int, title: str,
-                    kind: str = "chat") -> LLMConversation:
+                    kind: str = "chat", audience: str = "adults") -> LLMConversation:
         conversation = await LLMConversation.create(
             guild_id=guild_id, user_id=user_id, channel_id=channel_id, title=title[:100],
-            kind=kind)
+            kind=kind, audience=audience)
         self.open_channels.add(channel_id)
         return conversation
 
@@ -82,28 +84,58 @@ async def _empty(cutoff: datetime, *, exclude_guilds: list[int] | None = None,
 
 
 async def delete_user_data(user_id: int) -> int:
+    """Everything the member wrote or started, wherever it is; the token counters stay."""
     removed = 0
     conversations = await LLMConversation.filter(user_id=user_id).values_list("id", flat=True)
     if conversations:
         removed += await LLMMessage.filter(conversation_id__in=list(conversations)).delete()
         removed += await LLMConversation.filter(id__in=list(conversations)).delete()
+    # Their posts in other members' conversations, and the text of the answers to them
+    # (an answer can quote what it answers); the rows of those answers keep the counts.
+    theirs = await LLMMessage.filter(user_id=user_id, role="user").values_list(
+        "id", "conversation_id")
+    for message_id, conversation_id in theirs:
+        answer = await LLMMessage.filter(conversation_id=conversation_id, id__gt=message_id,
+                                         role="assistant").order_by("id").first()
+        if answer is not None and answer.content:
+            await LLMMessage.filter(id=answer.id).update(content="")
+    removed += await LLMMessage.filter(user_id=user_id).delete()
     removed += await LLMUserPreferences.filter(user_id=user_id).delete()
-    removed += await LLMUsage.filter(user_id=user_id).delete()
+    # llm_usage rows stay: they are what the daily budget is reserved against, and deleting
+    # them would hand the member a fresh budget. They hold counts only, no text.
     # Approved entries belong to the community; only the link to the author is removed.
     removed += await CannabisKnowledgeBase.filter(author_id=user_id).update(author_id=None)
     return removed
 
 
+def _own_messages(rows: list[dict[str, Any]], user_id: int) -> list[dict[str, Any]]:
+    """The member's messages and the answers to them, never another member's words."""
+    mine: list[dict[str, Any]] = []
+    asker: int | None = None
+    for row in rows:
+        if row["role"] == "user":
+            asker = row["user_id"]
+        if asker != user_id:
+            continue
+        mine.append({k: v for k, v in row.items() if k != "user_id"}
+                    | {"created_at": row["created_at"].isoformat()})
+    return mine
+
+
 async def export_user_data(user_id: int) -> dict[str, Any]:
     prefs = await LLMUserPreferences.get_or_none(user_id=user_id)
+    joined = await LLMMessage.filter(user_id=user_id).distinct().values_list(
+        "conversation_id", flat=True)
     conversations = []
-    for conv in await LLMConversation.filter(user_id=user_id).order_by("id"):
+    for conv in await LLMConversation.filter(
+            Q(user_id=user_id) | Q(id__in=list(joined))).order_by("id"):
         messages = await LLMMessage.filter(conversation_id=conv.id).order_by("id").values(
-            "role", "content", "tokens", "incomplete", "refused", "created_at")
+            "user_id", "role", "content", "tokens", "incomplete", "refused", "created_at")
         conversations.append({
-            "id": conv.id, "title": conv.title, "kind": conv.kind, "active": conv.active,
+            "id": conv.id, "title": conv.title if conv.user_id == user_id else "",
+            "kind": conv.kind, "active": conv.active, "started_by_you": conv.user_id == user_id,
             "created_at": conv.created_at.isoformat(),
-            "messages": [{**m, "created_at": m["created_at"].isoformat()} for m in messages],
+            "messages": _own_messages(messages, user_id),
         })
     usage = await LLMUsage.filter(user_id=user_id).order_by("day").values(
         "guild_id", "day", "requests", "prompt_tokens", "completion_tokens")

@@ -24,6 +24,10 @@ class LLMConversation(Model):
     channel_id = fields.BigIntField(db_index=True)
     title = fields.CharField(max_length=100, default="")
     kind = fields.CharField(max_length=16, default="chat")  # chat | strain | grow | legal
+    # Who may read it, fixed when it starts: "adults" (a private thread with a verified 21+
+    # member; only verified authors are answered) or "general" (general chat an admin opened to
+    # everyone; every turn is classified and cannabis topics are refused).
+    audience = fields.CharField(max_length=16, default="adults")
     active = fields.BooleanField(default=True)
     message_count = fields.IntField(default=0)
     total_tokens = fields.IntField(default=0)
@@ -86,6 +90,9 @@ class LLMUsage(Model):
     requests = fields.IntField(default=0)
     prompt_tokens = fields.IntField(default=0)
     completion_tokens = fields.IntField(default=0)
+    # Tokens held by requests still running: a request reserves its maximum before the model
+    # is called, so concurrent requests can never spend more than the budget together.
+    reserved_tokens = fields.IntField(default=0)
     # True when at least one count was estimated because the API reported no usage.
     estimated = fields.BooleanField(default=False)
 
@@ -104,10 +111,28 @@ class LLMGuildConfig(Model):
     guild_monthly_tokens = fields.IntField(default=2_000_000)
     requests_per_minute = fields.IntField(default=5)
     retention_days = fields.IntField(default=30)
+    # Off: /chat is for verified 21+ members like everything else here. On: every member may
+    # chat about general topics; cannabis topics are still refused to unverified members.
+    general_chat_open = fields.BooleanField(default=False)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "llm_guild_config"
+
+
+class LLMGuildUsage(Model):
+    """A guild's tokens in one calendar month (UTC): the counter its monthly budget is reserved
+    against. Kept when members delete their data, so a deletion never refunds a budget."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    month = fields.DateField()  # the 1st of the month
+    used_tokens = fields.BigIntField(default=0)
+    reserved_tokens = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "llm_guild_usage"
+        unique_together = (("guild_id", "month"),)
 
 
 class CannabisKnowledgeBase(Model):

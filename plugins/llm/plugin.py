@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from bot.background import PeriodicTask
-from bot.contract import ComponentHandler, Plugin, PluginContext
+from bot.contract import ADULTS_ONLY, ComponentHandler, Plugin, PluginContext
+from plugins.llm.budget import forget_general_chat
 from plugins.llm.client import ChatClient
 from plugins.llm.conversations import (
     ConversationStore,
@@ -34,9 +35,13 @@ class LLMPlugin(Plugin):
     data_statement = (
         "Stores your assistant conversations (message text only while your history setting is "
         "on, and for the server's retention period, 30 days by default), your /chat settings, "
-        "daily token usage, and the knowledge entries you contribute."
+        "daily token usage, and the knowledge entries you contribute. Deleting your data "
+        "keeps the token counters (not the text), so a deletion never resets a budget."
     )
     models = "plugins.llm.models"
+    # Every surface is 21+ unless declared otherwise (/chat usage and /llm config are
+    # @all_ages; /chat opens to everyone only where an admin turned general chat on).
+    rating = ADULTS_ONLY
 
     def __init__(self) -> None:
         self.ctx: PluginContext | None = None
@@ -47,6 +52,7 @@ class LLMPlugin(Plugin):
 
     async def setup(self, ctx: PluginContext) -> None:
         self.ctx = ctx
+        forget_general_chat()  # read afresh from this database
         self.client = ChatClient.from_settings(ctx.settings)
         if self.client is None:
             ctx.log.warning("llm.no_endpoint",

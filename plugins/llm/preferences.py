@@ -47,13 +47,15 @@ class PreferenceStore:
 
 
 async def forget_history(user_id: int) -> int:
-    """Empty the content of every message in this member's conversations."""
+    """Empty the content of every message in this member's conversations, and of what they
+    wrote in other members' conversations."""
+    from tortoise.expressions import Q
+
     from plugins.llm.models import LLMConversation
 
     conversation_ids = await LLMConversation.filter(user_id=user_id).values_list("id", flat=True)
-    if not conversation_ids:
-        return 0
-    return await LLMMessage.filter(conversation_id__in=list(conversation_ids)).exclude(
+    return await LLMMessage.filter(
+        Q(conversation_id__in=list(conversation_ids)) | Q(user_id=user_id)).exclude(
         content="").update(content="")
 
 

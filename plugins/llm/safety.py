@@ -1,19 +1,11 @@
-"""Compliance rules for what goes to and comes from the model: which messages are cannabis
-topics (they need the 21+ gate), which replies promote illegal or unsafe activity (replaced by
-a refusal), mentions that must never ping, disclaimers and the safety-reminder cadence."""
+"""Compliance rules for what goes to and comes from the model: which replies promote illegal or
+unsafe activity (replaced by a refusal), mentions that must never ping, disclaimers and the
+safety-reminder cadence. Whether a text is about cannabis at all is classifier.py's job."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-
-CANNABIS_TOPIC = re.compile(
-    r"\b(cannabis|marijuana|marihuana|weed|ganja|thc|cbd|cbn|indica|sativa|hybrid strain|"
-    r"strains?|edibles?|dabs?|dabbing|vapes?|carts?|pre-?rolls?|joints?|blunts?|bongs?|"
-    r"kush|terpenes?|trichomes?|dispensar(y|ies)|budtender|grow tent|clones?|autoflower|"
-    r"cultivat\w*|stoned|munchies|420|hash|rosin|resin|kief|tincture|cannabinoids?)\b",
-    re.IGNORECASE,
-)
 
 _NEGATION = re.compile(
     r"\b(never|don't|do not|doesn't|does not|shouldn't|should not|avoid|illegal|unlawful|"
@@ -82,10 +74,6 @@ def normalise(text: str) -> str:
     """NFKC, without control characters (they can hide words from the checks)."""
     text = unicodedata.normalize("NFKC", text)
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-
-
-def is_cannabis_topic(text: str) -> bool:
-    return bool(CANNABIS_TOPIC.search(normalise(text)))
 
 
 def unsafe_reason(text: str) -> str | None:

@@ -1,6 +1,6 @@
-"""One assistant turn, free of Discord types: checks (input, endpoint, 21+ gate, safety,
-rate, budget), retrieval, context, the streamed reply through a MessageSink, output
-compliance, persistence, usage, audit and XP."""
+"""One assistant turn, free of Discord types: checks (input, endpoint, topic for a classified
+audience, safety, rate, budget reservation), retrieval, context, the streamed reply through a
+MessageSink, output compliance, persistence, usage settlement, audit and XP."""
 
 from __future__ import annotations
 
@@ -15,13 +15,20 @@ from tortoise.expressions import F
 
 from bot.errors import UserError
 from bot.services import KnowledgeHit
-from plugins.llm import safety
+from plugins.llm import classifier, safety
 from plugins.llm.budget import (
     XP_ANSWERS_PER_DAY,
     XP_PER_ANSWER,
+    BudgetExceeded,
     RequestRateLimiter,
+    Reservation,
     UsageLedger,
     guild_config,
+)
+from plugins.llm.classifier import (
+    CLASSIFIER_MAX_TOKENS,
+    classifier_messages,
+    classify_with_model,
 )
 from plugins.llm.client import (
     NOT_CONFIGURED,
@@ -29,6 +36,8 @@ from plugins.llm.client import (
     Completion,
     ContextTooLong,
     UpstreamError,
+    estimate_prompt_tokens,
+    estimate_tokens,
 )
 from plugins.llm.context import build_context, knowledge_block, system_prompt
 from plugins.llm.knowledge import KnowledgeBase, citation
@@ -48,6 +57,15 @@ KNOWLEDGE_HITS = 3
 # Only the tail of the reply is re-checked per sentence: constant work however long it grows.
 _CHECK_WINDOW = 600
 _SENTENCE_END = re.compile(r"[.!?\n]")
+CANNABIS_TOPIC_REFUSAL = (
+    "General chat is open to every member here, but cannabis topics are for verified 21+ "
+    "members. Verify your age with /verify to ask about them. If your question isn't about "
+    "cannabis, try rephrasing it."
+)
+REPLY_REFUSAL = (
+    "I can't show that answer here: it turned to cannabis, which is for verified 21+ members. "
+    "Try asking in a different way."
+)
 FEATURES = {"chat": "llm.chat", "strain": "llm.strain", "grow": "llm.grow", "legal": "llm.legal"}
 
 
@@ -64,8 +82,10 @@ class ChatRequest:
     text: str
     kind: str = "chat"  # chat | strain | grow | legal
     conversation: LLMConversation | None = None
-    # The router already asked the age gate (the slash command is @age_restricted).
-    gate_checked: bool = False
+    # The audience includes members who are not verified 21+ (general chat an admin opened):
+    # the request and the reply are classified, and cannabis topics are refused. The 21+ gate
+    # itself is the core's (the plugin is adults_only); this service never widens it.
+    classify: bool = False
 
 
 @dataclass
@@ -75,6 +95,20 @@ class PreparedTurn:
     config: LLMGuildConfig
     cannabis: bool
     feature: str
+    hits: list[KnowledgeHit] = field(default_factory=list)
+    messages: list[dict[str, str]] = field(default_factory=list)
+    max_tokens: int = 0
+    reservation: Reservation | None = None
+    # Tokens the classifier spent on this turn, settled with the reply's.
+    extra_prompt: int = 0
+    extra_completion: int = 0
+    extra_estimated: bool = False
+
+    def add_usage(self, completion: Completion | None) -> None:
+        if completion is not None:
+            self.extra_prompt += completion.prompt_tokens
+            self.extra_completion += completion.completion_tokens
+            self.extra_estimated |= not completion.usage_reported
 
 
 @dataclass
@@ -106,7 +140,9 @@ class ChatService:
 
     # ------------------------------------------------------------------ checks
     async def prepare(self, request: ChatRequest) -> PreparedTurn:
-        """Every refusal that costs no tokens; raises UserError with the member's message."""
+        """Every check before the reply, ending with the budget reservation (and, for a
+        classified audience, the model's verdict on the topic). Raises UserError with the
+        member's message. A returned turn holds tokens: pass it to `respond` or `cancel`."""
         text = request.text.strip()
         if not text:
             raise UserError("Your message is empty — tell me what you'd like to know.")
@@ -118,15 +154,19 @@ class ChatService:
             raise UserError(NOT_CONFIGURED)
         feature = FEATURES.get(request.kind, "llm.chat")
         prefs = await self.prefs.get(request.user_id)
-        cannabis = request.kind != "chat" or safety.is_cannabis_topic(text)
-        if cannabis:
-            self._check_opt_ins(request.kind, prefs)
-            if not request.gate_checked:
-                decision = await self.services.age_gate.check(request.guild_id, request.user_id,
-                                                               feature)
-                if not decision.allowed:
-                    raise UserError(decision.message or "This is 21+ content.",
-                                    view=self.verify_view())
+        if request.classify:
+            if request.kind != "chat":
+                raise UserError(CANNABIS_TOPIC_REFUSAL, view=self.verify_view())
+            if classifier.is_cannabis_topic(text):
+                await self._audit(request, feature, "refused", reason="cannabis_topic",
+                                  layer="keywords")
+                raise UserError(CANNABIS_TOPIC_REFUSAL, view=self.verify_view())
+            cannabis = False
+        else:
+            # Verified members: the topic only decides knowledge retrieval and disclaimers.
+            cannabis = request.kind != "chat" or classifier.is_cannabis_topic(text)
+            if cannabis:
+                self._check_opt_ins(request.kind, prefs)
         strict = self.settings.cannabis_content_strict_mode or prefs.filter_level == "strict"
         reason = safety.request_refusal_reason(text, strict=strict)
         if reason is not None:
@@ -138,12 +178,69 @@ class ChatService:
             await self._audit(request, feature, "refused", reason="rate_limited")
             raise UserError(f"You're asking quickly — try again in {max(1, round(wait))} s "
                             f"(limit: {config.requests_per_minute} a minute).")
+        turn = PreparedTurn(request, prefs, config, cannabis, feature)
+        await self._build(turn)
         try:
-            await self.ledger.check(request.guild_id, request.user_id, config)
-        except UserError:
-            await self._audit(request, feature, "refused", reason="budget")
+            turn.reservation = await self.ledger.reserve(
+                request.guild_id, request.user_id, self._maximum(turn), config)
+        except BudgetExceeded as exc:
+            await self._audit(request, feature, "refused", reason=f"budget_{exc.scope}")
             raise
-        return PreparedTurn(request, prefs, config, cannabis, feature)
+        if request.classify:
+            label, completion = await classify_with_model(self.client, text)
+            turn.add_usage(completion)
+            if label != classifier.GENERAL:
+                await self._settle(turn, None)
+                await self._audit(request, feature, "refused", reason="cannabis_topic",
+                                  layer="model")
+                raise UserError(CANNABIS_TOPIC_REFUSAL, view=self.verify_view())
+        return turn
+
+    async def _build(self, turn: PreparedTurn) -> None:
+        """Knowledge, history and the reply cap: what the reservation is sized from."""
+        request, prefs = turn.request, turn.prefs
+        query = f"{request.kind} {request.text}" if request.kind == "strain" else request.text
+        # Only cannabis topics consult the knowledge base: a recipe question gains nothing
+        # from citations of New Jersey law.
+        turn.hits = await self.kb.search(request.guild_id, query, KNOWLEDGE_HITS) \
+            if turn.cannabis else []
+        conversation = request.conversation
+        history = prefs.history_enabled and conversation is not None
+        context = await build_context(
+            system=system_prompt(request.kind, prefs,
+                                 strict=self.settings.cannabis_content_strict_mode),
+            knowledge=knowledge_block(turn.hits), user_text=request.text,
+            conversation_id=conversation.id if history and conversation else None,
+        )
+        turn.messages = context.messages
+        turn.max_tokens = max(16, min(prefs.max_length, self.settings.openai_max_tokens))
+
+    @staticmethod
+    def _maximum(turn: PreparedTurn) -> int:
+        """The most this turn can cost: the prompt (estimated generously: ~4 characters a
+        token plus 4 per message) and the reply cap, plus the classifier's two calls."""
+        total = estimate_prompt_tokens(turn.messages) + turn.max_tokens
+        if turn.request.classify:
+            request_check = estimate_prompt_tokens(classifier_messages(turn.request.text))
+            reply_check = estimate_prompt_tokens(classifier_messages("x" * (
+                turn.max_tokens * 4)))
+            total += request_check + reply_check + 2 * CLASSIFIER_MAX_TOKENS
+        return total
+
+    async def cancel(self, turn: PreparedTurn) -> None:
+        """The turn will not run (e.g. its thread could not be created): release its tokens."""
+        if turn.reservation is not None:
+            await self.ledger.release(turn.reservation)
+
+    async def _settle(self, turn: PreparedTurn, completion: Completion | None) -> int:
+        """Charge what the turn really used (reply and classifier); returns requests today."""
+        if turn.reservation is None:
+            return 0
+        prompt = turn.extra_prompt + (completion.prompt_tokens if completion else 0)
+        reply = turn.extra_completion + (completion.completion_tokens if completion else 0)
+        estimated = turn.extra_estimated or (completion is not None and
+                                             not completion.usage_reported)
+        return await self.ledger.settle(turn.reservation, prompt, reply, estimated=estimated)
 
     @staticmethod
     def _check_opt_ins(kind: str, prefs: LLMUserPreferences) -> None:
@@ -159,49 +256,39 @@ class ChatService:
     async def respond(self, turn: PreparedTurn, sink: MessageSink) -> TurnResult:
         assert self.client is not None
         request, prefs = turn.request, turn.prefs
-        strict = self.settings.cannabis_content_strict_mode
-        query = f"{request.kind} {request.text}" if request.kind == "strain" else request.text
-        # Only cannabis topics consult the knowledge base: a recipe question gains nothing
-        # from citations of New Jersey law.
-        hits = await self.kb.search(request.guild_id, query, KNOWLEDGE_HITS) \
-            if turn.cannabis else []
-        conversation = request.conversation
-        history = prefs.history_enabled and conversation is not None
-        user_row = None
-        if conversation is not None:
-            user_row = await LLMMessage.create(
-                conversation=conversation, user_id=request.user_id, role="user",
-                content=request.text if prefs.history_enabled else "",
-            )
-        context = await build_context(
-            system=system_prompt(request.kind, prefs, strict=strict),
-            knowledge=knowledge_block(hits), user_text=request.text,
-            conversation_id=conversation.id if history and conversation else None,
-            exclude_message_id=user_row.id if user_row else None,
-        )
-        relay = StreamRelay(sink, render=safety.neutralise_mentions)
-        await relay.start()
         try:
-            return await self._run(turn, relay, context.messages, hits)
-        except Exception:
-            # Never leave "Thinking…" behind: the router logs the error with a reference.
-            with contextlib.suppress(Exception):
-                await relay.fail("⚠️ Something went wrong answering that; try again.")
-            raise
+            if request.conversation is not None:
+                await LLMMessage.create(
+                    conversation=request.conversation, user_id=request.user_id, role="user",
+                    content=request.text if prefs.history_enabled else "",
+                )
+            relay = StreamRelay(sink, render=safety.neutralise_mentions)
+            await relay.start()
+            try:
+                return await self._run(turn, relay)
+            except Exception:
+                # Never leave "Thinking…" behind: the router logs the error with a reference.
+                with contextlib.suppress(Exception):
+                    await relay.fail("⚠️ Something went wrong answering that; try again.")
+                raise
+        finally:
+            # Whatever happened, no tokens stay held: an unsettled reservation is released.
+            await self.cancel(turn)
 
-    async def _run(self, turn: PreparedTurn, relay: StreamRelay,
-                   messages: list[dict[str, str]], hits: list[KnowledgeHit]) -> TurnResult:
-        request, prefs, conversation = turn.request, turn.prefs, turn.request.conversation
-        max_tokens = max(16, min(prefs.max_length, self.settings.openai_max_tokens))
+    async def _run(self, turn: PreparedTurn, relay: StreamRelay) -> TurnResult:
+        request, conversation = turn.request, turn.request.conversation
+        # A classified audience sees nothing until the whole reply has passed the check.
+        show = not request.classify
         try:
-            completion = await self._stream(relay, messages, max_tokens)
+            completion = await self._stream(relay, turn.messages, turn.max_tokens, show=show)
         except ContextTooLong:
             # Retry once with only the new message: the history is what overflowed.
             relay.text = ""
-            retry = await build_context(system=messages[0]["content"], knowledge="",
+            retry = await build_context(system=turn.messages[0]["content"], knowledge="",
                                         user_text=request.text, conversation_id=None)
             try:
-                completion = await self._stream(relay, retry.messages, max_tokens)
+                completion = await self._stream(relay, retry.messages, turn.max_tokens,
+                                                 show=show)
             except UpstreamError as exc:
                 return await self._failed(turn, relay, exc)
         except UpstreamError as exc:
@@ -210,8 +297,13 @@ class ChatService:
             return await self._refused(turn, relay, exc.reason, conversation)
         reason = safety.unsafe_reason(completion.text)
         if reason is not None:
-            return await self._refused(turn, relay, reason, conversation)
-        final, cited = await self._decorate(turn, completion, hits)
+            return await self._refused(turn, relay, reason, conversation, completion)
+        if request.classify:
+            layer = await self._reply_check(turn, completion.text)
+            if layer is not None:
+                return await self._refused(turn, relay, "cannabis_topic", conversation,
+                                           completion, layer=layer, text=REPLY_REFUSAL)
+        final, cited = await self._decorate(turn, completion, turn.hits)
         outcome = "incomplete" if completion.incomplete else "answered"
         # Bookkeeping first, the final edit last: once a member sees the whole answer, its
         # rows, usage and audit entry exist.
@@ -223,8 +315,17 @@ class ChatService:
         return TurnResult(outcome, shown, completion.prompt_tokens, completion.completion_tokens,
                           cited)
 
+    async def _reply_check(self, turn: PreparedTurn, text: str) -> str | None:
+        """Which layer finds the reply to be about cannabis (None: it may be shown)."""
+        if classifier.is_cannabis_topic(text):
+            return "reply_keywords"
+        assert self.client is not None
+        label, completion = await classify_with_model(self.client, text)
+        turn.add_usage(completion)
+        return None if label == classifier.GENERAL else "reply_model"
+
     async def _stream(self, relay: StreamRelay, messages: list[dict[str, str]],
-                      max_tokens: int) -> Completion:
+                      max_tokens: int, *, show: bool = True) -> Completion:
         assert self.client is not None
         text = ""
 
@@ -239,7 +340,8 @@ class ChatService:
                 reason = safety.unsafe_reason(text[max(0, end - _CHECK_WINDOW):end])
                 if reason is not None:
                     raise UnsafeOutput(reason)
-            relay.feed(delta)
+            if show:
+                relay.feed(delta)
 
         return await self.client.stream(messages, max_tokens=max_tokens, on_delta=on_delta)
 
@@ -262,28 +364,35 @@ class ChatService:
 
     async def _failed(self, turn: PreparedTurn, relay: StreamRelay,
                       exc: UpstreamError) -> TurnResult:
+        # Nothing arrived: the reservation is released whole (respond's finally), except
+        # what the classifier already spent.
+        if turn.extra_prompt or turn.extra_completion:
+            await self._settle(turn, None)
         await self._audit(turn.request, turn.feature, "error", reason=exc.kind)
         await relay.fail(f"⚠️ {exc.message}")
         return TurnResult("error", exc.message)
 
     async def _refused(self, turn: PreparedTurn, relay: StreamRelay, reason: str,
-                       conversation: LLMConversation | None) -> TurnResult:
+                       conversation: LLMConversation | None,
+                       completion: Completion | None = None, *, layer: str | None = None,
+                       text: str = safety.REFUSAL) -> TurnResult:
         await relay.abort()
-        completion = Completion(safety.REFUSAL, 0, len(relay.text) // 4, False, False, None)
-        await self._persist(turn, conversation, completion, refused=True)
-        await self._audit(turn.request, turn.feature, "refused", reason=reason,
-                          completion=completion)
-        await relay.finish(safety.REFUSAL)
-        return TurnResult("refused", safety.REFUSAL)
+        if completion is None:  # stopped mid-stream: what streamed so far was spent
+            completion = Completion("", estimate_prompt_tokens(turn.messages),
+                                    estimate_tokens(relay.text), False, False, None)
+        spent = Completion(text, completion.prompt_tokens, completion.completion_tokens,
+                           completion.usage_reported, False, None)
+        await self._persist(turn, conversation, spent, refused=True)
+        await self._audit(turn.request, turn.feature, "refused", reason=reason, layer=layer,
+                          completion=spent)
+        await relay.finish(text)
+        return TurnResult("refused", text)
 
     async def _persist(self, turn: PreparedTurn, conversation: LLMConversation | None,
                        completion: Completion, *, refused: bool) -> int:
-        """Store the reply and its usage; returns the member's requests today."""
-        request = turn.request
+        """Store the reply and settle its usage; returns the member's requests today."""
         tokens = completion.prompt_tokens + completion.completion_tokens
-        requests_today = await self.ledger.record(
-            request.guild_id, request.user_id, completion.prompt_tokens,
-            completion.completion_tokens, estimated=not completion.usage_reported)
+        requests_today = await self._settle(turn, completion)
         if conversation is None:
             return requests_today
         await LLMMessage.create(
@@ -297,11 +406,15 @@ class ChatService:
         return requests_today
 
     async def _audit(self, request: ChatRequest, feature: str, outcome: str, *,
-                     reason: str | None = None, completion: Completion | None = None) -> None:
+                     reason: str | None = None, completion: Completion | None = None,
+                     layer: str | None = None) -> None:
         details: dict[str, Any] = {"feature": feature, "outcome": outcome,
-                                   "allowed": outcome in ("answered", "incomplete")}
+                                   "allowed": outcome in ("answered", "incomplete"),
+                                   "classified": request.classify}
         if reason:
             details["reason"] = reason
+        if layer:
+            details["layer"] = layer
         if completion is not None:
             details.update(prompt_tokens=completion.prompt_tokens,
                            completion_tokens=completion.completion_tokens,

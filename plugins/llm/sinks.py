@@ -29,16 +29,31 @@ class ChannelSink:
 class InteractionSink:
     """The interaction's response, then followups for the parts past 2,000 characters."""
 
-    def __init__(self, interaction: nextcord.Interaction) -> None:
+    def __init__(self, interaction: nextcord.Interaction, *, ephemeral: bool = False,
+                 note: str = "") -> None:
         self.interaction = interaction
+        self.ephemeral = ephemeral
+        # Put above the first message (e.g. why an answer is only visible to the asker).
+        self.note = note
+        self._first: Any = None
+
+    def _with_note(self, handle: Any, content: str) -> str:
+        if self.note and handle is self._first and len(content) + len(self.note) <= 2000:
+            return self.note + content
+        return content
 
     async def send(self, content: str) -> Any:
         # `send` answers the interaction first and follows up after that; a deferred
         # interaction is finished by its first followup.
-        return await self.interaction.send(content, allowed_mentions=NO_PINGS)
+        handle = await self.interaction.send(
+            (self.note if self._first is None else "") + content,
+            allowed_mentions=NO_PINGS, ephemeral=self.ephemeral)
+        if self._first is None:
+            self._first = handle
+        return handle
 
     async def edit(self, handle: Any, content: str) -> None:
-        await handle.edit(content=content, allowed_mentions=NO_PINGS)
+        await handle.edit(content=self._with_note(handle, content), allowed_mentions=NO_PINGS)
 
     async def delete(self, handle: Any) -> None:
         await handle.delete()
