@@ -119,6 +119,9 @@ class GrowmiesBot(commands.AutoShardedBot):
     ) -> None:
         self._handlers.setdefault(prefix, {}).update(handlers)
 
+    def component_handlers_of(self, prefix: str) -> dict[str, ComponentHandler]:
+        return dict(self._handlers.get(prefix, {}))
+
     def component_handler(self, prefix: str, action: str) -> ComponentHandler | None:
         if prefix != CORE and prefix not in self.plugins.plugins:
             return None

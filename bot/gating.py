@@ -77,3 +77,46 @@ def actor_of(args: Iterable[Any]) -> int | None:
         if isinstance(member, (nextcord.Member, nextcord.User)):
             return member.id
     return None
+
+
+@dataclass(frozen=True)
+class Surface:
+    """One way a member can reach a plugin, and the gate the core puts in front of it."""
+
+    plugin: str
+    kind: str  # "command", "autocomplete", "component", "listener"
+    name: str
+    gate: Gate
+
+
+def _walk(cmd: Any, chain: list[Any], path: list[str]) -> Iterable[tuple[list[Any], list[str]]]:
+    children = getattr(cmd, "children", None) or {}
+    if not children:
+        yield chain, path
+        return
+    for child in children.values():
+        yield from _walk(child, [child, *chain], [*path, child.name])
+
+
+def surfaces(bot: Any) -> list[Surface]:
+    """Every registered surface of every loaded plugin, for audits and the surface test."""
+    found: list[Surface] = []
+    for name, plugin in bot.plugins.plugins.items():
+        for cog in bot.plugins.cogs.get(name, []):
+            for cmd in cog.application_commands:
+                for chain, path in _walk(cmd, [cmd], [cmd.name]):
+                    full = "/" + " ".join(path)
+                    gate = gate_for(plugin, full, [c.callback for c in chain])
+                    found.append(Surface(name, "command", full, gate))
+                    for option in (getattr(chain[0], "options", None) or {}).values():
+                        if getattr(option, "autocomplete", False):
+                            found.append(Surface(name, "autocomplete",
+                                                 f"{full} {option.name}", gate))
+            for _event, method in cog.__cog_listeners__:
+                func = getattr(cog, method)
+                found.append(Surface(name, "listener", f"{cog.qualified_name}.{method}",
+                                     gate_for(plugin, f"{cog.qualified_name}.{method}",
+                                              [func])))
+        for action, handler in bot.component_handlers_of(name).items():
+            found.append(Surface(name, "component", action, gate_for(plugin, action, [handler])))
+    return found

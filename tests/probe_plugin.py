@@ -122,8 +122,19 @@ class AllowList:
     def __init__(self) -> None:
         self.verified: set[int] = set()
         self.fail = False
+        # Every member asked about, so tests can wait for a decision instead of sleeping.
+        self.asked: list[int] = []
+        self.asked_event = asyncio.Event()
+
+    async def wait_asked(self, user_id: int, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while user_id not in self.asked:
+                self.asked_event.clear()
+                await self.asked_event.wait()
 
     async def decide(self, guild_id: int, user_id: int) -> GateDecision:
+        self.asked.append(user_id)
+        self.asked_event.set()
         if self.fail:
             raise ConnectionError("database down")
         if user_id in self.verified:

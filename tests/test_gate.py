@@ -1,0 +1,179 @@
+"""21+ by construction: an ADULTS_ONLY plugin that declares nothing is gated on every surface,
+as an unverified member trying each one would find."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.client import AUTOCOMPLETE_BURST
+from bot.gating import surfaces
+from bot.models import AuditLog
+from tests.adult_probe import AdultProbe
+from tests.probe_plugin import ProbePlugin, registry_with
+
+pytestmark = pytest.mark.asyncio
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def adult_bot(world, start_bot):
+    AdultProbe.open_guilds = set()
+    AdultProbe.open_fails = False
+    probe, adult = ProbePlugin(), AdultProbe()
+    running = await start_bot(registry=registry_with(probe, adult))
+    return running, probe, adult
+
+
+async def test_unverified_member_is_refused_every_subcommand_but_the_all_ages_one(
+    adult_bot, world, fake_discord
+):
+    _running, probe, adult = adult_bot
+    ix = await fake_discord.slash(world.member, "adult tip")
+    resp = await ix.response()
+    assert "Verify your age" in resp["data"]["content"] and ix.ephemeral
+    assert resp["data"]["components"][0]["components"][0]["custom_id"] == "probe:verify"
+    assert adult.calls == []
+
+    rules = await fake_discord.slash(world.member, "adult rules")
+    assert (await rules.response())["data"]["content"] == "Be kind."
+
+    probe.gate.verified.add(world.member.id)
+    ix = await fake_discord.slash(world.member, "adult tip")
+    assert "cool, dark place" in (await ix.response())["data"]["content"]
+    rows = await AuditLog.filter(target="adult:/adult tip").order_by("id").values_list(
+        "action", flat=True)
+    assert rows == ["age_gate.denied", "age_gate.allowed"]
+
+
+async def test_a_surface_an_admin_opened_to_all_is_open_and_stays_gated_on_errors(
+    adult_bot, world, fake_discord
+):
+    _running, _probe, adult = adult_bot
+    ix = await fake_discord.slash(world.member, "adult chat")
+    assert "Verify your age" in (await ix.response())["data"]["content"]
+    AdultProbe.open_guilds.add(world.guild.id)
+    ix = await fake_discord.slash(world.member, "adult chat")
+    assert (await ix.response())["data"]["content"] == "chatting"
+    AdultProbe.open_fails = True
+    ix = await fake_discord.slash(world.member, "adult chat")
+    assert "Verify your age" in (await ix.response())["data"]["content"]
+    assert adult.calls == ["chat"]
+
+
+async def test_autocomplete_offers_nothing_to_unverified_members_and_audits_once(
+    adult_bot, world, fake_discord
+):
+    _running, probe, adult = adult_bot
+    for typed in ("b", "bl", "blu"):
+        choices = await fake_discord.autocomplete(
+            world.member, "adult strain", {"name": typed}, focused="name")
+        assert choices == []
+    assert adult.calls == []
+    denied = await AuditLog.filter(action="age_gate.denied", actor_id=world.member.id,
+                                   target="adult:/adult strain").count()
+    assert denied == 1, "per-keystroke decisions are audited once per window"
+
+    probe.gate.verified.add(world.member.id)
+    choices = await fake_discord.autocomplete(
+        world.member, "adult strain", {"name": "b"}, focused="name")
+    assert [c["name"] for c in choices] == ["Blue Dream", "Sour Diesel"]
+
+
+async def test_autocomplete_has_its_own_throttle(adult_bot, world, fake_discord):
+    _running, probe, adult = adult_bot
+    probe.gate.verified.add(world.member.id)
+    answers = [
+        await fake_discord.autocomplete(world.member, "adult strain", {"name": "x" * (i + 1)},
+                                        focused="name")
+        for i in range(AUTOCOMPLETE_BURST + 3)
+    ]
+    assert all(answers[:AUTOCOMPLETE_BURST])
+    assert answers[AUTOCOMPLETE_BURST:] == [[], [], []]
+    assert adult.calls.count("autocomplete") == AUTOCOMPLETE_BURST
+    # The command itself is still allowed: typing does not spend the interaction budget.
+    ix = await fake_discord.slash(world.member, "adult tip")
+    assert "cool, dark place" in (await ix.response())["data"]["content"]
+
+
+async def test_forged_and_mismatched_controls_expire_and_live_ones_are_gated(
+    adult_bot, world, fake_discord
+):
+    _running, probe, adult = adult_bot
+    probe.gate.verified.add(world.admin.id)
+    ix = await fake_discord.slash(world.admin, "adult card")
+    message = await ix.wait_original()
+    flip = message["components"][0]["components"][0]["custom_id"]
+    state_id = flip.split(":")[2]
+
+    forged = [
+        "adult:card.flip",                          # stateful action, no state id
+        f"adult:card.flip:{adult.note_state}",      # a row of another kind
+        f"adult:menu:{state_id}",                   # a stateless action given state
+        f"core:pg.next:{state_id}",                 # a core block given a plugin's row
+    ]
+    for custom_id in forged:
+        click = await fake_discord.click(world.admin, message, custom_id)
+        resp = await click.response()
+        assert "expired" in resp["data"]["content"] and click.ephemeral, custom_id
+    assert adult.calls == []
+
+    click = await fake_discord.click(world.member, message, flip)
+    resp = await click.response()
+    assert "Verify your age" in resp["data"]["content"] and click.ephemeral
+    click = await fake_discord.click(world.member, message, "adult:menu")
+    assert "Verify your age" in (await click.response())["data"]["content"]
+    assert adult.calls == []
+
+    click = await fake_discord.click(world.admin, message, flip)
+    assert "Blue Dream" in (await click.response())["data"]["content"]
+
+
+async def test_listeners_hear_only_verified_authors_unless_declared_all_ages(
+    adult_bot, world, fake_discord
+):
+    _running, probe, adult = adult_bot
+    probe.gate.verified.add(world.other.id)
+    await fake_discord.send_message(world.member, world.channel, "unverified says hi")
+    await fake_discord.send_message(world.other, world.channel, "verified says hi")
+    await adult.wait_for(lambda: len(adult.counted) == 2 and adult.heard)
+    await probe.gate.wait_asked(world.member.id)
+    assert adult.heard == ["verified says hi"]
+    assert sorted(adult.counted) == ["unverified says hi", "verified says hi"]
+
+
+# Surfaces of ADULTS_ONLY plugins declared @all_ages, each read and judged to show nothing 21+.
+# A new @all_ages must be added here, by someone who checked it.
+REVIEWED_ALL_AGES: list[tuple[str, str, str]] = [
+    ("adult", "command", "/adult rules"),
+    ("adult", "listener", "adult.counted"),
+    ("llm", "command", "/chat usage"),   # the member's own token counts
+    ("llm", "command", "/llm config"),   # admin settings (Manage Server)
+]
+
+
+async def test_every_surface_of_every_plugin_is_gated_or_declared(
+    start_bot, monkeypatch
+):
+    """Every plugin of the test session (the built-in ones, the example plugin, the probes):
+    in an ADULTS_ONLY plugin nothing may be open unless declared and reviewed."""
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "hello-plugin"))
+    from growmies_hello import plugin as hello
+
+    running = await start_bot(registry=registry_with(ProbePlugin(), AdultProbe(), hello))
+    found = surfaces(running.bot)
+    kinds = {(s.plugin, s.kind) for s in found}
+    assert ("adult", "autocomplete") in kinds and ("adult", "listener") in kinds
+    rating = {name: p.rating for name, p in running.bot.plugins.plugins.items()}
+    undeclared = [
+        s for s in found
+        if rating[s.plugin] == "adults_only" and not s.gate.gated and s.gate.why != "all_ages"
+    ]
+    assert undeclared == []
+    open_in_adult_plugins = sorted(
+        (s.plugin, s.kind, s.name) for s in found
+        if rating[s.plugin] == "adults_only" and not s.gate.gated
+    )
+    assert open_in_adult_plugins == sorted(REVIEWED_ALL_AGES)
+    assert {"compliance", "llm", "music", "ui", "hello"} <= set(rating)
