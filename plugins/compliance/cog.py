@@ -85,9 +85,13 @@ class ComplianceCog(commands.Cog, name="compliance"):
     @verification.subcommand(name="reset", description="Reset a member to unverified (staff)")
     @requires_permissions(manage_roles=True)
     async def reset(self, interaction: nextcord.Interaction,
-                    member: nextcord.Member = nextcord.SlashOption(description="Member")) -> None:
+                    member: nextcord.Member = nextcord.SlashOption(description="Member"),
+                    reason: str = nextcord.SlashOption(
+                        description="Why (kept with the audit entry; deletable)",
+                        required=False, max_length=300)) -> None:
         guild_id = _guild(interaction)
-        previous = await self.plugin.verification.reset(guild_id, member.id, _uid(interaction))
+        previous = await self.plugin.verification.reset(guild_id, member.id, _uid(interaction),
+                                                        reason=reason)
         settings = await self.plugin.settings.get(guild_id)
         await remove_role(self.ctx.bot, guild_id, member.id, settings.verified_role_id,
                           "Verification reset by staff")
@@ -192,7 +196,11 @@ class ComplianceCog(commands.Cog, name="compliance"):
             self.ctx.bot, interaction, plugin="compliance",
             prompt="Delete everything every plugin holds about you, in every server? This "
                    "includes your age verification (you would need to verify again) and your "
-                   "XP. It cannot be undone.",
+                   "XP. It cannot be undone.\n**Kept:** if a verification of yours was ever "
+                   "denied, a minimal record of that (server, member id, outcome, date; never a "
+                   "date of birth) stays, so deleting data cannot undo an age check; and the "
+                   "audit log keeps its entries, without your free text, until the retention "
+                   "period ends, because it is the community's proof of its age checks.",
             callback="compliance.privacy_delete", confirm_label="Delete my data")
 
     # ----- XP ------------------------------------------------------------------------------

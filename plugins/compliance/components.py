@@ -17,7 +17,7 @@ from bot.contract import member_has, stateless, uses_state
 from bot.errors import ControlExpired, MissingPermissions, UserError
 from plugins.compliance.dates import BadDate
 from plugins.compliance.discord_actions import add_role
-from plugins.compliance.models import PENDING, STAFF_REVIEW, VERIFIED
+from plugins.compliance.models import PENDING, UNDER_MINIMUM_AGE, VERIFIED, AgeDenial
 
 if TYPE_CHECKING:
     from bot.components.context import ComponentContext
@@ -61,9 +61,11 @@ class ComplianceComponents:
         fields = ctx.fields
         settings = await self.plugin.settings.get(ctx.guild_id)
         review_channel = None
-        if settings.verification_mode == STAFF_REVIEW:
+        if (settings.review_channel_id is not None
+                and await self.plugin.verification.needs_review(ctx.guild_id, ctx.user_id)):
             # Resolve it before judging, so nobody is left pending with no request posted.
-            review_channel = ctx.bot.get_channel(settings.review_channel_id or 0)
+            # (No channel set at all: the service refuses with the right explanation.)
+            review_channel = ctx.bot.get_channel(settings.review_channel_id)
             if not isinstance(review_channel, nextcord.abc.Messageable):
                 raise UserError("The review channel is missing; please ask a moderator.")
         try:
@@ -77,10 +79,11 @@ class ComplianceComponents:
                                   "Verified 21+"):
                 message += " (I could not give you the verified role; please tell staff.)"
         elif outcome.status == PENDING and review_channel is not None:
-            await self.post_review(ctx, review_channel)
+            await self.post_review(ctx, review_channel, outcome.prior_denial)
         await ctx.send(message, ephemeral=True)
 
-    async def post_review(self, ctx: ComponentContext, channel: nextcord.abc.Messageable) -> None:
+    async def post_review(self, ctx: ComponentContext, channel: nextcord.abc.Messageable,
+                          prior_denial: AgeDenial | None = None) -> None:
         assert ctx.guild_id is not None
         state = await ctx.services.components.create(
             PLUGIN, "review", {"requester": ctx.user_id}, owner_id=None,
@@ -91,16 +94,21 @@ class ComplianceComponents:
                    style=nextcord.ButtonStyle.success),
             button("Deny", build(PLUGIN, "deny", state.id), style=nextcord.ButtonStyle.danger),
         )
+        text = (f"Age verification request from <@{ctx.user_id}>: they attest they are 21+ "
+                "(the date of birth is not stored). Members with Manage Roles may decide.")
+        if prior_denial is not None:
+            why = ("as under the minimum age" if prior_denial.outcome == UNDER_MINIMUM_AGE
+                   else "by staff")
+            text += (f"\n⚠️ An earlier verification of this member was denied {why} "
+                     f"(<t:{int(prior_denial.decided_at.timestamp())}:D>), so their new date "
+                     "was not accepted on its own.")
         try:
-            await channel.send(
-                f"Age verification request from <@{ctx.user_id}>: they attest they are 21+ "
-                "(the date of birth is not stored). Members with Manage Roles may decide.",
-                view=view,
-            )
+            await channel.send(text, view=view)
         except nextcord.HTTPException:
-            # Undo "pending": a request staff cannot see must not block the member.
+            # Undo "pending": a request staff cannot see must not block the member (a kept
+            # denial stays, so the next attempt is still reviewed).
             await ctx.services.components.delete(state.id)
-            await self.plugin.verification.reset(ctx.guild_id, ctx.user_id, actor_id=None)
+            await self.plugin.verification.withdraw_request(ctx.guild_id, ctx.user_id)
             raise UserError("I could not post your request to the staff review channel; "
                             "please tell a moderator.") from None
 
@@ -129,7 +137,9 @@ class ComplianceComponents:
             settings = await self.plugin.settings.get(ctx.guild_id)
             await add_role(ctx.bot, ctx.guild_id, requester, settings.verified_role_id,
                            "Verified 21+ by staff")
-        await ctx.advance({**state.data, "decided": verdict, "reviewer": ctx.user_id})
+        # The message below names the reviewer; the row keeps only the verdict, so a reviewer
+        # who deletes their data is not left behind in it.
+        await ctx.advance({**state.data, "decided": verdict})
         await ctx.edit(
             content=f"Age verification request from <@{requester}>: **{verdict}** by "
                     f"<@{ctx.user_id}>.",

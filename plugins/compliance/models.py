@@ -35,6 +35,9 @@ class MemberRecord(Model):
     verified_at = fields.DatetimeField(null=True)
     method = fields.CharField(max_length=32, null=True)
     reviewer_id = fields.BigIntField(null=True)
+    # Set instead of reviewer_id once the reviewer deleted their data: records they decided
+    # still show that one (former) staff member decided them, not who.
+    reviewer_pseudonym = fields.CharField(max_length=32, null=True)
     # Failed attempts since the last cooldown, and when the member may try again.
     failed_attempts = fields.IntField(default=0)
     retry_at = fields.DatetimeField(null=True)
@@ -49,6 +52,40 @@ class MemberRecord(Model):
         unique_together = (("guild_id", "user_id"),)
         # The leaderboard reads pages in (guild_id, xp DESC, user_id DESC) order from this index.
         indexes = (("guild_id", "xp", "user_id"),)
+
+
+UNDER_MINIMUM_AGE = "under_minimum_age"
+STAFF_DENIED = "staff_denied"
+
+
+class AgeDenial(Model):
+    """A verification denial, kept when the member deletes their data.
+
+    Without it, deleting one's data and typing another date would undo an under-21 answer.
+    Minimal by design: server, member id, outcome, date; never the date of birth. Only staff
+    (`/verification reset`) clear it.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    user_id = fields.BigIntField(db_index=True)
+    outcome = fields.CharField(max_length=32)
+    decided_at = fields.DatetimeField()
+
+    class Meta:
+        table = "compliance_age_denial"
+        unique_together = (("guild_id", "user_id"),)
+
+
+class AdultChannel(Model):
+    """A channel an admin marked as 21+; it counts only while its permissions still pass."""
+
+    channel_id = fields.BigIntField(primary_key=True, generated=False)
+    guild_id = fields.BigIntField(db_index=True)
+    marked_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "compliance_adult_channel"
 
 
 class GuildSettings(Model):

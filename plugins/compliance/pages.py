@@ -14,6 +14,7 @@ from typing import Any
 
 import nextcord
 
+from bot.audit import TEXT_FLAG, shown_text, texts_for
 from bot.components.registry import Page
 from bot.models import AuditLog
 from plugins.compliance.levels import progress_for
@@ -97,15 +98,24 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _audit_line(row: AuditLog) -> str:
+def _facts(row: AuditLog) -> dict[str, Any]:
+    return {k: v for k, v in (row.details or {}).items() if k != TEXT_FLAG}
+
+
+def _audit_line(row: AuditLog, texts: dict[int, str]) -> str:
     when = int(row.created_at.timestamp())
     actor = f"<@{row.actor_id}>" if row.actor_id else "system"
-    details = json.dumps(row.details, separators=(",", ":"), default=str) if row.details else ""
+    facts = _facts(row)
+    details = json.dumps(facts, separators=(",", ":"), default=str) if facts else ""
     line = f"`#{row.id}` <t:{when}:f> **{row.action}** by {actor}"
     if row.target:
         line += f" → `{row.target}`"
-    if details and details != "{}":
+    if details:
         line += f" `{details[:150]}`"
+    text = shown_text(row, texts)
+    if text is not None:
+        # Member-written text: shown as a quote, never as markup.
+        line += " — " + nextcord.utils.escape_markdown(text[:120]).replace("\n", " ")
     return line[:AUDIT_LINE_CHARS]
 
 
@@ -116,7 +126,8 @@ class AuditPages:
     async def render(self, params: dict[str, Any], page: int) -> Page:
         rows = await (_audit_query(params).order_by("-id")
                       .offset(page * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE))
-        text = "\n".join(_audit_line(r) for r in rows) or "No audit entries match."
+        texts = await texts_for(r.id for r in rows if (r.details or {}).get(TEXT_FLAG))
+        text = "\n".join(_audit_line(r, texts) for r in rows) or "No audit entries match."
         return Page(embed=nextcord.Embed(title="Audit log", description=text[:4096]))
 
 
@@ -124,17 +135,19 @@ async def audit_csv(guild_id: int, *, batch: int = 2000) -> tuple[bytes, int, bo
     """The guild's audit log as CSV, oldest first: (bytes, rows, truncated)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["id", "created_at", "action", "actor_id", "target", "details"])
+    writer.writerow(["id", "created_at", "action", "actor_id", "target", "details", "text"])
     last_id, rows, truncated = 0, 0, False
     while True:
         chunk = await (AuditLog.filter(guild_id=guild_id, id__gt=last_id)
                        .order_by("id").limit(batch))
         if not chunk:
             break
+        texts = await texts_for(r.id for r in chunk if (r.details or {}).get(TEXT_FLAG))
         for row in chunk:
             writer.writerow([row.id, row.created_at.isoformat(), _cell(row.action),
                              row.actor_id or "", _cell(row.target),
-                             _cell(json.dumps(row.details, default=str))])
+                             _cell(json.dumps(_facts(row), default=str)),
+                             _cell(shown_text(row, texts) or "")])
             last_id = row.id
             rows += 1
         if out.tell() > MAX_EXPORT_BYTES:

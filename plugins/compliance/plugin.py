@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.audit import AuditRetention, delete_member_texts, export_member_texts
 from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
 from plugins.compliance.gate import CachedAgeGate
-from plugins.compliance.models import MemberRecord
+from plugins.compliance.models import AgeDenial, MemberRecord
 from plugins.compliance.pages import AuditPages, LeaderboardPages
 from plugins.compliance.settings_store import SettingsStore
 from plugins.compliance.verification import VerificationService
@@ -27,7 +29,10 @@ class CompliancePlugin(Plugin):
     description = "21+ age verification, the age gate, audit tools, privacy and XP/levels."
     data_statement = (
         "Per server: verification outcome (status, method, when, reviewer; never the date of "
-        "birth), failed-attempt count and retry time, XP, level, message count, last XP time."
+        "birth), failed-attempt count and retry time, XP, level, message count, last XP time. "
+        "A verification denial (server, member id, outcome, date) is kept after /privacy "
+        "delete so deleting data cannot undo an age check. Free text you wrote in audited "
+        "actions (e.g. a reset reason)."
     )
     models = "plugins.compliance.models"
     # Verification, privacy, audit tools and XP show nothing about cannabis: every member,
@@ -41,6 +46,7 @@ class CompliancePlugin(Plugin):
         self.verification: VerificationService
         self.xp = XpEngine(self.settings)
         self.voice: Any = None
+        self.retention: AuditRetention | None = None
 
     async def setup(self, ctx: PluginContext) -> None:
         from plugins.compliance.listeners import VoiceXpTicker
@@ -59,8 +65,14 @@ class CompliancePlugin(Plugin):
         self.xp.start()
         self.voice = VoiceXpTicker(self, ctx)
         self.voice.start()
+        # The audit log's retention purge (the only deletion its database guard allows).
+        self.retention = AuditRetention(getattr(ctx.settings, "audit_retention_days", None))
+        self.retention.start()
 
     async def teardown(self) -> None:
+        if self.retention is not None:
+            await self.retention.stop()
+            self.retention = None
         if self.voice is not None:
             await self.voice.stop()
         # Final flush: a clean shutdown loses no XP.
@@ -97,7 +109,21 @@ class CompliancePlugin(Plugin):
         text = f"Deleted {total} records about you."
         if failed:
             text += f" Some plugins failed ({', '.join(failed)}); staff were told via the log."
+        kept = await AgeDenial.filter(user_id=ctx.user_id).count()
+        if kept:
+            text += (f"\n\n**Kept:** {kept} age-verification denial record(s) (server, your "
+                     "member id, outcome, date; never a date of birth), so that deleting data "
+                     "cannot undo an age check. A new verification there goes to staff review; "
+                     "staff can clear the record with /verification reset.")
+        text += ("\nThe audit log keeps its entries (what happened, by whom, when; not your "
+                 f"free text, which was deleted) until they are {self._retention_days()} days "
+                 "old: it is the community's proof of its age checks and cannot be edited.")
         await ctx.send(text, ephemeral=True)
+
+    def _retention_days(self) -> int:
+        from bot.audit import DEFAULT_RETENTION_DAYS
+
+        return self.retention.retention_days if self.retention else DEFAULT_RETENTION_DAYS
 
     async def delete_user_data(self, user_id: int) -> int:
         # Under the flush lock: a batch being written right now cannot re-create the rows.
@@ -105,15 +131,47 @@ class CompliancePlugin(Plugin):
             self.xp.forget_user(user_id)
             removed = await MemberRecord.filter(user_id=user_id).delete()
         self.gate.invalidate_user(user_id)
+        # Kept on purpose: AgeDenial rows (see data_statement). Records this member decided as
+        # staff keep that one former reviewer decided them, under a fresh random pseudonym
+        # that no table maps back to them.
+        pseudonym = f"former-staff-{secrets.token_hex(4)}"
+        await MemberRecord.filter(reviewer_id=user_id).update(reviewer_id=None,
+                                                              reviewer_pseudonym=pseudonym)
+        removed += await delete_member_texts(user_id)
+        removed += await self._delete_review_controls(user_id)
         return int(removed)
+
+    async def _delete_review_controls(self, user_id: int) -> int:
+        """Staff review buttons of this member's requests: their state names the member."""
+        from bot.models import ComponentState
+
+        if self.ctx is None:
+            return 0
+        rows = await ComponentState.filter(plugin=NAME, kind="review").values("id", "data")
+        mine = [r["id"] for r in rows if (r["data"] or {}).get("requester") == user_id]
+        for state_id in mine:
+            await self.ctx.services.components.delete(state_id)
+        return len(mine)
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
         rows = await MemberRecord.filter(user_id=user_id).order_by("guild_id").values(
             "guild_id", "status", "is_21_plus", "verified_at", "method", "reviewer_id",
-            "failed_attempts", "retry_at", "xp", "level", "message_count", "last_xp_at", "tier")
+            "reviewer_pseudonym", "failed_attempts", "retry_at", "xp", "level",
+            "message_count", "last_xp_at", "tier")
         for row in rows:
             for key in ("verified_at", "retry_at", "last_xp_at"):
                 if row[key] is not None:
                     row[key] = row[key].isoformat()
+            # Who reviewed you is another member's data: the export says only that staff did.
+            row["reviewed_by_staff"] = bool(row.pop("reviewer_id")
+                                            or row.pop("reviewer_pseudonym"))
+            row.pop("reviewer_pseudonym", None)
             row["pending_xp_not_yet_saved"] = self.xp.pending_for(row["guild_id"], user_id)
-        return {"members": rows, "date_of_birth": "never stored"}
+        denials = await AgeDenial.filter(user_id=user_id).order_by("guild_id").values(
+            "guild_id", "outcome", "decided_at")
+        for denial in denials:
+            denial["decided_at"] = denial["decided_at"].isoformat()
+            denial["kept_after_privacy_delete"] = True
+        return {"members": rows, "date_of_birth": "never stored",
+                "age_verification_denials": denials,
+                "audit_texts_you_wrote": await export_member_texts(user_id)}

@@ -90,10 +90,16 @@ async def test_day_before_21st_birthday_is_denied_with_a_cooldown(svc):
     with pytest.raises(UserError, match="again in 1 min"):
         await svc.submit(GUILD, MEMBER, years_ago(30), "yes")
     svc.test_clock.now += timedelta(minutes=1)
-    assert (await svc.submit(GUILD, MEMBER, years_ago(30), "yes")).status == "verified"
+    # After the cooldown an adult date still does not verify on its own: with no review
+    # channel in this server, it is refused with the reason.
+    with pytest.raises(UserError, match="earlier age verification of yours in this server "
+                                        "was denied"):
+        await svc.submit(GUILD, MEMBER, years_ago(30), "yes")
     actions = await AuditLog.filter(guild_id=GUILD).order_by("id").values_list("action", flat=True)
     assert actions == ["verification.denied", "verification.refused", "verification.refused",
-                       "verification.verified"]
+                       "verification.refused"]
+    row = await MemberRecord.get(guild_id=GUILD, user_id=MEMBER)
+    assert (row.status, row.is_21_plus) == ("denied", False)
 
 
 async def test_three_impossible_dates_start_the_cooldown(svc):
