@@ -104,3 +104,29 @@ async def harness(db: str, fake_openai: Any) -> AsyncIterator[Harness]:
     yield Harness(service, services, settings, fake_openai)
     if client is not None:
         await client.close()
+
+
+def topic_model(*cannabis_phrases: str, reply_label: str | None = None) -> Any:
+    """A default reply for the fake OpenAI server that also plays the topic classifier: a
+    classification request is answered "cannabis" when the judged text contains one of
+    `cannabis_phrases`, else "general" (or `reply_label` for checks of a model reply, which
+    are recognised by starting with "You said"); chat requests get the usual echo."""
+    from bot.testing.fake_openai import echo_reply
+    from plugins.llm.classifier import CLASSIFIER_PROMPT
+
+    def reply(body: dict[str, Any]) -> str:
+        messages = body["messages"]
+        if messages[0]["content"] != CLASSIFIER_PROMPT:
+            return echo_reply(body)
+        judged = messages[-1]["content"].lower()
+        if reply_label is not None and judged.startswith("<text>you said"):
+            return reply_label
+        return "cannabis" if any(p in judged for p in cannabis_phrases) else "general"
+
+    return reply
+
+
+def is_classification(body: dict[str, Any]) -> bool:
+    from plugins.llm.classifier import CLASSIFIER_PROMPT
+
+    return body["messages"][0]["content"] == CLASSIFIER_PROMPT

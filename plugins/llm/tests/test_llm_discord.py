@@ -6,9 +6,15 @@ from typing import Any
 
 import pytest
 
-from bot.models import AuditLog
+from bot.models import AuditLog, ComponentState
+from bot.respond import ADULT_NOTE
+from bot.services import THREAD_REMOVED_NOTE
+from bot.testing.fake_discord.permissions import Permission
 from plugins.llm.models import CannabisKnowledgeBase, LLMConversation
 from tests.probe_plugin import ProbePlugin, registry_with
+
+EXPIRED = "This control has expired"
+PRIVATE_THREAD = 12
 
 
 @pytest.fixture
@@ -28,17 +34,41 @@ def start_llm(start_bot: Any, fake_openai: Any, probe: ProbePlugin) -> Any:
     return start
 
 
+def verify(probe: ProbePlugin, *members: Any) -> None:
+    probe.gate.verified.update(m.id for m in members)
+
+
 def text(fake: Any, message: dict[str, Any]) -> str:
     return fake.text_of(message)
 
 
-async def test_chat_new_opens_a_thread_streams_and_continues(start_llm, world, fake_discord,
-                                                             fake_openai) -> None:
+def button(card: dict[str, Any], label: str) -> str:
+    return next(c["custom_id"] for row in card["components"] for c in row["components"]
+                if c.get("label") == label)
+
+
+async def open_chat(fake_discord: Any, member: Any, message: str = "hello") -> Any:
+    ix = await fake_discord.slash(member, "chat new", {"message": message})
+    await ix.response()
+    thread = fake_discord.get_channel(next(
+        t.id for t in member.guild.threads if t.thread_member_ids & {member.id}))
+    await fake_discord.wait_for_message(
+        thread, lambda m: m["content"].startswith(f"You said: {message}"))
+    return thread
+
+
+async def test_verified_member_chats_in_a_private_thread_with_them(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
     await start_llm()
+    verify(probe, world.member)
     ix = await fake_discord.slash(world.member, "chat new", {"message": "hello there"})
     resp = await ix.response()
     assert "Started a conversation in <#" in resp["data"]["content"] and ix.ephemeral
     thread = world.guild.threads[0]
+    assert thread.type == PRIVATE_THREAD and not thread.invitable
+    assert world.member.id in thread.thread_member_ids
+    # Other members do not even see it.
+    assert world.other.permissions_in(thread) == 0
     await fake_discord.wait_for_message(
         thread, lambda m: m["content"] == "You said: hello there")
     await fake_discord.send_message(world.member, thread, "and a follow-up")
@@ -51,49 +81,103 @@ async def test_chat_new_opens_a_thread_streams_and_continues(start_llm, world, f
     end = await fake_discord.slash(world.member, "chat end", channel=thread)
     assert "Conversation ended" in (await end.response())["data"]["content"]
     conversation = await LLMConversation.get(channel_id=thread.id)
-    assert not conversation.active
+    assert not conversation.active and conversation.audience == "adults"
 
 
-async def test_without_an_endpoint_commands_explain_setup(start_bot, world, fake_discord,
-                                                          probe) -> None:
-    await start_bot(registry=registry_with(probe, allow=["llm"]))
-    ix = await fake_discord.slash(world.member, "chat new", {"message": "hi"})
-    resp = await ix.response()
-    assert "OPENAI_BASE_URL" in resp["data"]["content"] and ix.ephemeral
-    assert world.guild.threads == []
-
-
-async def test_unverified_member_asking_about_a_strain_is_told_to_verify(
-        start_llm, world, fake_discord, fake_openai) -> None:
+@pytest.mark.parametrize("command, options", [
+    ("chat new", {"message": "hi"}), ("chat settings", {}), ("ask strain", {"name": "x"}),
+    ("ask grow", {"question": "when?"}), ("ask legal", {"question": "limits?"}),
+    ("kb search", {"query": "possession"}), ("kb add", {"category": "strains"}),
+])
+async def test_unverified_member_is_asked_to_verify_everywhere_by_default(
+        start_llm, world, fake_discord, fake_openai, command, options) -> None:
     await start_llm()
-    ix = await fake_discord.slash(world.member, "ask strain", {"name": "Blue Dream"})
+    ix = await fake_discord.slash(world.member, command, options)
     resp = await ix.response()
     assert "Verify your age" in resp["data"]["content"] and ix.ephemeral
     assert resp["data"]["components"][0]["components"][0]["custom_id"] == "probe:verify"
-    assert fake_openai.chat_requests == []
-    denied = await AuditLog.get(action="age_gate.denied")
-    assert denied.target == "llm.strain" and denied.actor_id == world.member.id
+    assert fake_openai.chat_requests == [] and world.guild.threads == []
+    assert await AuditLog.filter(action="age_gate.denied", actor_id=world.member.id).count()
 
 
-async def test_verified_legal_question_cites_sources_with_disclaimer(
+async def test_usage_and_admin_config_are_all_ages(start_llm, world, fake_discord) -> None:
+    await start_llm()
+    usage = await fake_discord.slash(world.member, "chat usage")
+    assert "Your AI usage" in (await usage.response())["data"]["content"]
+    config = await fake_discord.slash(world.admin, "llm config")
+    content = (await config.response())["data"]["content"]
+    assert "General chat: verified 21+ members only" in content
+
+
+async def test_unverified_post_in_a_21_plus_thread_never_reaches_the_model(
         start_llm, world, fake_discord, fake_openai, probe) -> None:
     await start_llm()
-    probe.gate.verified.add(world.member.id)
+    verify(probe, world.member)
+    # A moderator who never verified: Manage Threads lets them see every private thread.
+    mods = world.guild.add_role("Mods", permissions=int(Permission.MANAGE_THREADS))
+    mod = world.guild.add_member("erin-mod", roles=[mods])
+    thread = await open_chat(fake_discord, world.member, "which strain helps with sleep?")
+    await fake_discord.send_message(mod, thread, "tell me more about that strain")
+    await probe.gate.wait_asked(mod.id)
+    await fake_discord.send_message(world.member, thread, "thanks")
+    await fake_discord.wait_for_message(thread, lambda m: m["content"] == "You said: thanks")
+
+    assert len(fake_openai.chat_requests) == 2
+    sent = [m["content"] for r in fake_openai.chat_requests for m in r["messages"]]
+    assert not any("tell me more about that strain" in c for c in sent)
+    bot_posts = [m["content"] for m in thread.messages if m["author"].get("bot")]
+    assert not any("Verify" in c or "tell me more" in c for c in bot_posts)
+    rows = await LLMConversation.get(channel_id=thread.id).prefetch_related("messages")
+    assert all(m.user_id != mod.id for m in rows.messages)
+
+
+async def test_unverified_member_added_to_a_21_plus_thread_is_removed(
+        start_llm, world, fake_discord, probe) -> None:
+    await start_llm()
+    verify(probe, world.member)
+    thread = await open_chat(fake_discord, world.member)
+    await fake_discord.add_to_thread(world.admin, thread, world.other)
+    note = await fake_discord.wait_for_message(
+        thread, lambda m: m["content"] == THREAD_REMOVED_NOTE)
+    assert world.other.id not in thread.thread_member_ids
+    assert world.other.user.username not in note["content"] and not note["mentions"]
+
+
+async def test_ask_answers_only_the_asker_outside_21_plus_places(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
+    await start_llm()
+    verify(probe, world.member)
     fake_openai.reply("Adults may possess up to 6 ounces [KB 1].")
     ix = await fake_discord.slash(world.member, "ask legal",
                                   {"question": "How much can I possess in NJ?"})
     await ix.response()
     final = await ix.wait_original(lambda m: "not legal advice" in m["content"])
-    assert "**Sources**" in final["content"]
-    assert "possession and purchase limits" in final["content"]
+    assert ix.ephemeral and final["content"].startswith(ADULT_NOTE)
+    assert "**Sources**" in final["content"] and "possession and purchase limits" in (
+        final["content"])
+    assert world.guild.text_channel.messages == []
     audit = await AuditLog.get(action="llm.request")
     assert audit.target == "llm.legal" and audit.details["allowed"] is True
     used = await CannabisKnowledgeBase.get(seed_key="nj-possession-limits")
     assert used.usage_count == 1
 
 
-async def test_model_output_pings_nobody(start_llm, world, fake_discord, fake_openai) -> None:
+async def test_ask_inside_the_members_private_thread_is_posted_there(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
     await start_llm()
+    verify(probe, world.member)
+    thread = await open_chat(fake_discord, world.member)
+    ix = await fake_discord.slash(world.member, "ask strain", {"name": "Blue Dream"},
+                                  channel=thread)
+    await ix.response()
+    final = await ix.wait_original(lambda m: "Educational information" in m["content"])
+    assert not ix.ephemeral and not final["content"].startswith(ADULT_NOTE)
+
+
+async def test_model_output_pings_nobody(start_llm, world, fake_discord, fake_openai,
+                                         probe) -> None:
+    await start_llm()
+    verify(probe, world.member)
     fake_openai.reply(f"Attention @everyone and <@&{world.dj_role.id}> and <@{world.other.id}>")
     ix = await fake_discord.slash(world.member, "chat new", {"message": "make an announcement"})
     await ix.response()
@@ -105,8 +189,9 @@ async def test_model_output_pings_nobody(start_llm, world, fake_discord, fake_op
 
 
 async def test_kb_contribution_needs_the_role_then_admin_review(
-        start_llm, world, fake_discord) -> None:
+        start_llm, world, fake_discord, probe) -> None:
     await start_llm()
+    verify(probe, world.member, world.dj, world.admin)
     ix = await fake_discord.slash(world.member, "kb add", {"category": "strains"})
     resp = await ix.response()
     assert "contributor role" in resp["data"]["content"] and ix.ephemeral
@@ -125,8 +210,7 @@ async def test_kb_contribution_needs_the_role_then_admin_review(
 
     review = await fake_discord.slash(world.admin, "kb review")
     card = await review.wait_original()
-    approve = next(c["custom_id"] for row in card["components"] for c in row["components"]
-                   if c.get("label") == "Approve")
+    approve = button(card, "Approve")
     # A member pressing the admin's button changes nothing.
     stolen = await fake_discord.click(world.dj, card, approve)
     assert "isn't yours" in (await stolen.response())["data"]["content"]
@@ -137,7 +221,35 @@ async def test_kb_contribution_needs_the_role_then_admin_review(
 
     search = await fake_discord.slash(world.member, "kb search", {"query": "blue dream berry"})
     found = await search.response()
-    assert f"[KB {entry.id}] Blue Dream" in text(fake_discord, found["data"])
+    assert f"[KB {entry.id}] Blue Dream" in text(fake_discord, found["data"]) and search.ephemeral
+
+
+ACTIONS = {"kb_submit": "kb_form", "kb_edit": "kb_review", "kb_edit_save": "kb_review",
+           "kb_approve": "kb_review", "kb_reject": "kb_review", "kb_retire": "kb_review"}
+
+
+async def test_forged_kb_controls_have_expired(start_llm, world, fake_discord, probe) -> None:
+    bot = await start_llm()
+    verify(probe, world.admin)
+    review = await fake_discord.slash(world.admin, "kb review", {"entry_id": 1})
+    card = await review.wait_original()
+    rows = {kind: await bot.services.components.create(
+        "llm", kind, {"entry_id": 1, "category": "strains"}, owner_id=world.admin.id,
+        guild_id=world.guild.id) for kind in ("kb_form", "kb_review")}
+    for action, kind in ACTIONS.items():
+        wrong = rows["kb_review" if kind == "kb_form" else "kb_form"].id
+        for custom_id in (f"llm:{action}", f"llm:{action}:{wrong}"):
+            if action in ("kb_submit", "kb_edit_save"):
+                ix = await fake_discord.submit_modal(world.admin, custom_id, {
+                    "category": "safety", "title": "Forged", "content": "Forged.",
+                    "tags": "", "source_url": ""}, message=card)
+            else:
+                ix = await fake_discord.click(world.admin, card, custom_id)
+            resp = await ix.response()
+            assert ix.ephemeral and resp["data"]["content"].startswith(EXPIRED), (custom_id, resp)
+    assert await CannabisKnowledgeBase.filter(title="Forged").count() == 0
+    assert await CannabisKnowledgeBase.filter(status="retired").count() == 0
+    assert await ComponentState.filter(id__in=[r.id for r in rows.values()]).count() == 2
 
 
 @pytest.mark.parametrize("query", [
@@ -145,8 +257,9 @@ async def test_kb_contribution_needs_the_role_then_admin_review(
     "NEAR(ounces possess) AND \"", "%_%", "\\",
 ])
 async def test_kb_search_treats_syntax_characters_as_text(start_llm, world, fake_discord,
-                                                          query) -> None:
+                                                          probe, query) -> None:
     await start_llm()
+    verify(probe, world.member)
     ix = await fake_discord.slash(world.member, "kb search", {"query": query})
     resp = await ix.response()
     assert "Something went wrong" not in text(fake_discord, resp["data"])
@@ -154,12 +267,10 @@ async def test_kb_search_treats_syntax_characters_as_text(start_llm, world, fake
 
 
 async def test_usage_shows_member_totals_and_guild_totals_to_admins(
-        start_llm, world, fake_discord) -> None:
+        start_llm, world, fake_discord, probe) -> None:
     await start_llm()
-    ix = await fake_discord.slash(world.member, "chat new", {"message": "hello"})
-    await ix.response()
-    thread = world.guild.threads[0]
-    await fake_discord.wait_for_message(thread, lambda m: m["content"] == "You said: hello")
+    verify(probe, world.member)
+    await open_chat(fake_discord, world.member)
     mine = await fake_discord.slash(world.member, "chat usage")
     content = (await mine.response())["data"]["content"]
     assert "Today:" in content and "/ 20,000 tokens (1 requests)" in content
@@ -168,8 +279,9 @@ async def test_usage_shows_member_totals_and_guild_totals_to_admins(
     assert "Server this month:** " in (await admin.response())["data"]["content"]
 
 
-async def test_settings_show_and_change(start_llm, world, fake_discord) -> None:
+async def test_settings_show_and_change(start_llm, world, fake_discord, probe) -> None:
     await start_llm()
+    verify(probe, world.member)
     ix = await fake_discord.slash(world.member, "chat settings",
                                   {"style": "technical", "history": False})
     content = (await ix.response())["data"]["content"]
@@ -179,45 +291,44 @@ async def test_settings_show_and_change(start_llm, world, fake_discord) -> None:
 
 
 async def test_budget_runs_out_mid_conversation_in_the_thread(
-        start_llm, world, fake_discord, fake_openai) -> None:
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
     await start_llm()
-    cfg = await fake_discord.slash(world.admin, "llm config", {"user_daily_tokens": 20})
+    verify(probe, world.member)
+    # The first request reserves ~110 prompt + 800 reply tokens and uses ~110; the second,
+    # with history, no longer fits.
+    cfg = await fake_discord.slash(world.admin, "llm config", {"user_daily_tokens": 1000})
     await cfg.response()
-    ix = await fake_discord.slash(world.member, "chat new", {"message": "hello"})
-    await ix.response()
-    thread = world.guild.threads[0]
-    await fake_discord.wait_for_message(thread, lambda m: m["content"] == "You said: hello")
+    thread = await open_chat(fake_discord, world.member)
     await fake_discord.send_message(world.member, thread, "tell me more")
     await fake_discord.wait_for_message(thread, lambda m: "daily AI budget" in m["content"])
     assert len(fake_openai.chat_requests) == 1
 
 
-async def test_a_member_cannot_review_or_change_entries(start_llm, world, fake_discord) -> None:
+async def test_a_member_cannot_review_or_change_entries(start_llm, world, fake_discord,
+                                                        probe) -> None:
     await start_llm()
+    verify(probe, world.member, world.admin)
     ix = await fake_discord.slash(world.member, "kb review", {"entry_id": 1})
     resp = await ix.response()
     assert "Manage Server" in resp["data"]["content"] and ix.ephemeral
     entry = await CannabisKnowledgeBase.get(seed_key="nj-driving")
     review = await fake_discord.slash(world.admin, "kb review", {"entry_id": entry.id})
     card = await review.wait_original()
-    retire = next(c["custom_id"] for row in card["components"] for c in row["components"]
-                  if c.get("label") == "Retire")
-    click = await fake_discord.click(world.member, card, retire)
+    click = await fake_discord.click(world.member, card, button(card, "Retire"))
     assert "isn't yours" in (await click.response())["data"]["content"]
     await entry.refresh_from_db()
     assert entry.status == "approved" and entry.active
 
 
-async def test_admin_rejects_edits_and_retires(start_llm, world, fake_discord) -> None:
+async def test_admin_rejects_edits_and_retires(start_llm, world, fake_discord, probe) -> None:
     await start_llm()
+    verify(probe, world.admin)
     entry = await CannabisKnowledgeBase.create(guild_id=world.guild.id, category="strains",
                                                title="Bad entry", content="Wrong facts.",
                                                author_id=world.dj.id)
     review = await fake_discord.slash(world.admin, "kb review")
     card = await review.wait_original()
-    buttons = {c["label"]: c["custom_id"] for row in card["components"]
-               for c in row["components"]}
-    click = await fake_discord.click(world.admin, card, buttons["Reject"])
+    click = await fake_discord.click(world.admin, card, button(card, "Reject"))
     await click.response()
     await entry.refresh_from_db()
     assert entry.status == "rejected" and not entry.active
@@ -225,9 +336,7 @@ async def test_admin_rejects_edits_and_retires(start_llm, world, fake_discord) -
     driving = await CannabisKnowledgeBase.get(seed_key="nj-driving")
     review = await fake_discord.slash(world.admin, "kb review", {"entry_id": driving.id})
     card = await review.wait_original()
-    buttons = {c["label"]: c["custom_id"] for row in card["components"]
-               for c in row["components"]}
-    edit = await fake_discord.click(world.admin, card, buttons["Edit"])
+    edit = await fake_discord.click(world.admin, card, button(card, "Edit"))
     modal = await edit.response()
     assert modal["type"] == 9
     saved = await fake_discord.submit_modal(world.admin, modal["data"]["custom_id"], {
@@ -238,7 +347,7 @@ async def test_admin_rejects_edits_and_retires(start_llm, world, fake_discord) -
     await driving.refresh_from_db()
     assert driving.title == "Driving and cannabis (updated)"
 
-    retire = await fake_discord.click(world.admin, card, buttons["Retire"])
+    retire = await fake_discord.click(world.admin, card, button(card, "Retire"))
     await retire.response()
     await driving.refresh_from_db()
     assert driving.status == "retired" and not driving.active
@@ -249,24 +358,22 @@ async def test_admin_rejects_edits_and_retires(start_llm, world, fake_discord) -
 async def test_a_hanging_endpoint_still_gets_the_member_a_clear_message(
         start_llm, world, fake_discord, fake_openai, probe) -> None:
     await start_llm(openai_timeout=0.3)
-    probe.gate.verified.add(world.member.id)
+    verify(probe, world.member)
     for _ in range(3):  # the first try and both SDK retries
         fake_openai.hang(10)
     ix = await fake_discord.slash(world.member, "ask grow", {"question": "When to harvest?"})
     await ix.response()
     final = await ix.wait_original(lambda m: "took too long" in m["content"], timeout=10)
-    assert final["content"].startswith("⚠️")
+    assert "⚠️" in final["content"]
     audit = await AuditLog.get(action="llm.request")
     assert audit.details["reason"] == "timeout" and audit.details["allowed"] is False
 
 
 async def test_chat_new_inside_the_thread_continues_it(start_llm, world, fake_discord,
-                                                       fake_openai) -> None:
+                                                       fake_openai, probe) -> None:
     await start_llm()
-    ix = await fake_discord.slash(world.member, "chat new", {"message": "first"})
-    await ix.response()
-    thread = world.guild.threads[0]
-    await fake_discord.wait_for_message(thread, lambda m: m["content"] == "You said: first")
+    verify(probe, world.member)
+    thread = await open_chat(fake_discord, world.member, "first")
     again = await fake_discord.slash(world.member, "chat new", {"message": "second"},
                                      channel=thread)
     await again.response()
@@ -276,19 +383,19 @@ async def test_chat_new_inside_the_thread_continues_it(start_llm, world, fake_di
     history = [m["content"] for m in fake_openai.chat_requests[1]["messages"]]
     assert "first" in history and "You said: first" in history
 
-
-async def test_cannabis_reply_in_a_thread_by_an_unverified_member_shows_verify(
-        start_llm, world, fake_discord, fake_openai) -> None:
-    await start_llm()
-    ix = await fake_discord.slash(world.member, "chat new", {"message": "hello"})
-    await ix.response()
-    thread = world.guild.threads[0]
-    await fake_discord.wait_for_message(thread, lambda m: m["content"] == "You said: hello")
-    await fake_discord.send_message(world.member, thread, "which strain helps with sleep?")
-    denial = await fake_discord.wait_for_message(
-        thread, lambda m: "Verify your age" in m["content"])
-    assert denial["components"][0]["components"][0]["custom_id"] == "probe:verify"
-    assert len(fake_openai.chat_requests) == 1
-
+    verify(probe, world.other)
     other = await fake_discord.slash(world.other, "chat end", channel=thread)
     assert "Only the member who started" in (await other.response())["data"]["content"]
+    verify(probe, world.admin)
+    moderator = await fake_discord.slash(world.admin, "chat end", channel=thread)
+    assert "Conversation ended" in (await moderator.response())["data"]["content"]
+
+
+async def test_without_an_endpoint_commands_explain_setup(start_bot, world, fake_discord,
+                                                          probe) -> None:
+    await start_bot(registry=registry_with(probe, allow=["llm"]))
+    verify(probe, world.member)
+    ix = await fake_discord.slash(world.member, "chat new", {"message": "hi"})
+    resp = await ix.response()
+    assert "OPENAI_BASE_URL" in resp["data"]["content"] and ix.ephemeral
+    assert world.guild.threads == []
