@@ -22,6 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.audit import AuditWriter
+from bot.contract import Plugin, age_restricted, command_age_feature
+from bot.gating import GateCache
 from bot.logs import configure_logging
 from bot.services import AgeGate
 from bot.toggles import GuildToggles
@@ -30,6 +32,14 @@ from plugins.compliance.gate import CachedAgeGate
 from plugins.compliance.models import MemberRecord
 
 GUILD = 777
+
+
+class AdultsOnly(Plugin):
+    name = "bench"
+
+
+async def strain_info() -> None:
+    """Stands in for a slash-command callback with no declaration (gated by the rating)."""
 
 
 async def rate(members: int, concurrency: int,
@@ -80,6 +90,38 @@ async def main() -> None:
                                    lambda uid: core.decide(GUILD, uid))
                         for _ in range(args.cached_rounds)]
         assert cached_provider.reads == reads, "cached rounds must not touch the database"
+
+        # What the router does per interaction: derive the surface's gate from the plugin's
+        # rating and declarations, then decide (cached).
+        plugin = AdultsOnly()
+        gates = GateCache()
+
+        async def per_surface(uid: int) -> object:
+            gate = gates.get(plugin, "/strain info", (strain_info,))
+            assert gate.feature is not None
+            return await core.decide(GUILD, uid)
+
+        # The landed router's path, for comparison: read the 21+ marker off the callbacks.
+        @age_restricted("bench.feature")
+        async def marked() -> None: ...
+
+        async def per_marker(uid: int) -> object:
+            feature = command_age_feature(marked) or command_age_feature(strain_info)
+            assert feature is not None
+            return await core.decide(GUILD, uid)
+
+        surface_rates, marker_rates = [], []
+        for _ in range(args.cached_rounds):
+            surface_rates.append(await rate(args.members, args.concurrency, per_surface))
+            marker_rates.append(await rate(args.members, args.concurrency, per_marker))
+        # Listeners and autocomplete: audited once per member and window, then cached.
+        await rate(args.members, args.concurrency,
+                   lambda uid: core.check(GUILD, uid, "bench:listener", quiet=True))
+        await audit.flush()
+        quiet_rates = [await rate(args.members, args.concurrency,
+                                  lambda uid: core.check(GUILD, uid, "bench:listener",
+                                                         quiet=True))
+                       for _ in range(args.cached_rounds)]
         allowed = sum([(await core.decide(GUILD, uid)).allowed
                        for uid in range(1, args.members + 1)])
         from tortoise import Tortoise
@@ -87,13 +129,23 @@ async def main() -> None:
         pg = Tortoise.get_connection("default").capabilities.dialect == "postgres"
         await Tortoise.close_connections()
     cached = sorted(cached_rates)[len(cached_rates) // 2]
+    surface = sorted(surface_rates)[len(surface_rates) // 2]
+    marker = sorted(marker_rates)[len(marker_rates) // 2]
+    quiet = sorted(quiet_rates)[len(quiet_rates) // 2]
     print(f"{args.members:,} members ({allowed:,} verified) on "
           f"{'PostgreSQL' if pg else 'SQLite'}, concurrency {args.concurrency}")
     print(f"uncached decide()         {uncached:12,.0f} decisions/s  (one row read each)")
     print(f"uncached audited check()  {audited:12,.0f} decisions/s  (+ one audit insert each)")
     print(f"cached decide()           {cached:12,.0f} decisions/s  (median of "
           f"{args.cached_rounds} rounds, no database access)")
-    print(f"cached/uncached: {cached / uncached:,.0f}x")
+    print(f"cached per-surface gate   {surface:12,.0f} decisions/s  (gate lookup + decide, "
+          "what the router does per interaction)")
+    print(f"cached per-marker gate    {marker:12,.0f} decisions/s  (the landed router: "
+          "markers read off the callback, then decide)")
+    print(f"cached quiet check()      {quiet:12,.0f} decisions/s  (listeners/autocomplete, "
+          "audit already written this window)")
+    print(f"cached/uncached: {cached / uncached:,.0f}x; per-surface/per-marker: "
+          f"{surface / marker:.2f}")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,24 @@ def gate_for(
     return Gate(f"{plugin.name}:{surface}", "rating", opener)
 
 
+class GateCache:
+    """Gates are fixed once plugins are loaded: derive each surface's gate once per bot."""
+
+    def __init__(self) -> None:
+        self._gates: dict[tuple[str | None, str], Gate] = {}
+
+    def get(self, plugin: Plugin | None, surface: str, holders: Iterable[Any],
+            attr: str | None = None) -> Gate:
+        """The gate of `surface`; its callbacks are `holders` (or their `attr`), read only
+        the first time (this runs on every interaction)."""
+        key = (plugin.name if plugin is not None else None, surface)
+        gate = self._gates.get(key)
+        if gate is None:
+            callbacks = [getattr(h, attr) for h in holders] if attr else list(holders)
+            gate = self._gates[key] = gate_for(plugin, surface, callbacks)
+        return gate
+
+
 def actor_of(args: Iterable[Any]) -> int | None:
     """The member an event is about: a message's author, a member or user, a raw payload's
     user_id. Listener gating judges the event by this member."""

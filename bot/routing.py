@@ -22,7 +22,7 @@ from bot.contract import (
     state_kinds,
 )
 from bot.errors import ControlExpired, MissingPermissions, NotYours, PluginDisabled, Throttled
-from bot.gating import Gate, gate_for
+from bot.gating import Gate, GateCache
 from bot.respond import defer_watchdog
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ def _leaf(app_cmd: Any, options: list[dict[str, Any]] | None) -> tuple[Any, str,
 class InteractionRouter:
     def __init__(self, bot: GrowmiesBot) -> None:
         self.bot = bot
+        self.gates = GateCache()
 
     async def handle(self, interaction: nextcord.Interaction) -> None:
         started = time.perf_counter()
@@ -139,7 +140,7 @@ class InteractionRouter:
         return app_cmd, leaf, full_name, plugin, chain
 
     def _command_gate(self, plugin: str | None, full_name: str, chain: list[Any]) -> Gate:
-        return gate_for(self._plugin(plugin), f"/{full_name}", [c.callback for c in chain])
+        return self.gates.get(self._plugin(plugin), f"/{full_name}", chain, "callback")
 
     @staticmethod
     def _permissions(chain: list[Any]) -> set[str]:
@@ -240,8 +241,8 @@ class InteractionRouter:
                 raise NotYours()
         # The plugin whose content this is: the owner of a core block's state row.
         owner = state.plugin if cid.plugin == CORE and state is not None else cid.plugin
-        gate = gate_for(self._plugin(owner), cid.action if owner == cid.plugin
-                        else f"{CORE}:{cid.action}", [handler])
+        surface = cid.action if owner == cid.plugin else f"{CORE}:{cid.action}"
+        gate = self.gates.get(self._plugin(owner), surface, (handler,))
         if state is not None and state.age_restricted:
             await self._require_age(interaction, state.feature or state.kind)
         elif gate.feature and await self._gate_applies(gate, interaction.guild_id):
