@@ -16,7 +16,7 @@ from plugins.music.meditation import MAX_MINUTES as MAX_MEDITATION_MINUTES
 from plugins.music.models import MusicGuildSettings
 from plugins.music.service import CANNABIS_FEATURE, QUEUE_CEILING
 from plugins.music.tracks import parse_time
-from plugins.music.views import CONTROLS_TTL, control_buttons, now_playing
+from plugins.music.views import CONTROLS_TTL, NP_KIND, control_buttons, now_playing
 
 if TYPE_CHECKING:
     from bot.contract import PluginContext
@@ -163,7 +163,7 @@ class MusicCog(commands.Cog, name="music"):
         if session is None or current is None:
             raise UserError("Nothing is playing. Use /play to start.")
         state = await self.ctx.services.components.create(
-            "music", "np", {"guild": guild_id}, guild_id=guild_id, ttl=CONTROLS_TTL,
+            "music", NP_KIND, {"guild": guild_id}, guild_id=guild_id, ttl=CONTROLS_TTL,
             age_feature=CANNABIS_FEATURE if current.cannabis else None,
         )
         embed = await now_playing(playback, self.plugin.queue, guild_id)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.contract import uses_state
 from bot.errors import ControlExpired
 from plugins.music.cog import is_dj, member_channel
-from plugins.music.views import control_buttons, now_playing
+from plugins.music.views import NP_KIND, control_buttons, now_playing
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 
 def handlers(plugin: MusicPlugin) -> Mapping[str, Callable[[ComponentContext], Awaitable[None]]]:
     def who(ctx: ComponentContext) -> tuple[int, int, int | None]:
+        if ctx.state is None or ctx.state.kind != NP_KIND:
+            raise ControlExpired()  # the core refuses these first; never act on a stray row
         guild_id = int(ctx.data.get("guild", 0))
         if guild_id != ctx.guild_id:
             raise ControlExpired()
@@ -32,27 +35,32 @@ def handlers(plugin: MusicPlugin) -> Mapping[str, Callable[[ComponentContext], A
             ctx.state.id, paused=bool(session and session.paused)))
         await ctx.send(note, ephemeral=True)
 
+    @uses_state(NP_KIND)
     async def on_pause(ctx: ComponentContext) -> None:
         guild_id, user_id, channel = who(ctx)
         session = await plugin.playback.session(guild_id)
         paused = not (session.paused if session else False)
         await refresh(ctx, await plugin.controls.pause(guild_id, user_id, channel, paused))
 
+    @uses_state(NP_KIND)
     async def on_skip(ctx: ComponentContext) -> None:
         guild_id, user_id, channel = who(ctx)
         dj = await is_dj(ctx.interaction, await plugin.service.guild_settings(guild_id))
         note = await plugin.controls.skip(guild_id, user_id, channel, is_dj=dj)
         await refresh(ctx, note)
 
+    @uses_state(NP_KIND)
     async def on_stop(ctx: ComponentContext) -> None:
         guild_id, user_id, channel = who(ctx)
         dj = await is_dj(ctx.interaction, await plugin.service.guild_settings(guild_id))
         await refresh(ctx, await plugin.controls.stop(guild_id, user_id, channel, is_dj=dj))
 
+    @uses_state(NP_KIND)
     async def on_loop(ctx: ComponentContext) -> None:
         guild_id, user_id, channel = who(ctx)
         await refresh(ctx, await plugin.controls.cycle_loop(guild_id, user_id, channel))
 
+    @uses_state(NP_KIND)
     async def on_shuffle(ctx: ComponentContext) -> None:
         guild_id, user_id, channel = who(ctx)
         await refresh(ctx, await plugin.controls.shuffle(guild_id, user_id, channel))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot.contract import ComponentHandler, Plugin, PluginContext
+from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
 
 if TYPE_CHECKING:
     from nextcord.ext import commands
@@ -28,6 +28,10 @@ class MusicPlugin(Plugin):
         "they are in a queue, and each server's current playback session."
     )
     models = "plugins.music.models"
+    # Most music is for everyone; 21+ is decided per track or feed (an admin-flagged host, or
+    # cannabis words in its title), so the gate is asked where such content is queued, shown
+    # or controlled (the `music.cannabis` feature), and state rows of 21+ controls carry it.
+    rating = MIXED
 
     lavalink: LavalinkConnection
     playback: Playback

@@ -10,6 +10,7 @@ import nextcord
 
 from bot.components.ids import build
 from bot.components.ui import button, controls
+from bot.contract import uses_state
 from bot.errors import ControlExpired, UserError
 from plugins.music.cog import guild_of, member_channel
 from plugins.music.podcasts import Episode, episodes_from_state, looks_like_audio
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 PODCAST_TTL = timedelta(days=1)
 # Discord: select option labels and descriptions at most 100 characters; thread names 100.
 MAX_LABEL = 100
+# State-row kinds: the episode menu's row, and the Transcribe button's (its action's name).
+PICKER_KIND = "pod"
+TRANSCRIBE_KIND = "pod.tx"
 
 
 class PodcastUi:
@@ -50,8 +54,9 @@ class PodcastUi:
         if cannabis:
             await service.require_adult(guild_id, user_id, "This podcast")
         state = await self.plugin.ctx.services.components.create(
-            "music", "pod", {"guild": guild_id, "feed": feed.title[:200], "cannabis": cannabis,
-                             "episodes": [e.to_json() for e in feed.episodes]},
+            "music", PICKER_KIND,
+            {"guild": guild_id, "feed": feed.title[:200], "cannabis": cannabis,
+             "episodes": [e.to_json() for e in feed.episodes]},
             owner_id=user_id, guild_id=guild_id, ttl=PODCAST_TTL,
             age_feature=CANNABIS_FEATURE if cannabis else None,
         )
@@ -76,14 +81,17 @@ class PodcastUi:
             "music.podcast_played", guild_id=guild_id, actor_id=user_id,
             target=episode.title[:200], details={"cannabis": cannabis})
         state = await self.plugin.ctx.services.components.create(
-            "music", "pod.tx", {"guild": guild_id, "episode": episode.to_json()},
+            "music", TRANSCRIBE_KIND, {"guild": guild_id, "episode": episode.to_json()},
             guild_id=guild_id, ttl=PODCAST_TTL,
             age_feature=CANNABIS_FEATURE if cannabis else None,
         )
         view = controls(button("Transcribe", build("music", "pod.tx", state.id), emoji="📝"))
         await interaction.send(text, view=view)
 
+    @uses_state(PICKER_KIND)
     async def on_pick(self, ctx: ComponentContext) -> None:
+        if ctx.state is None or ctx.state.kind != PICKER_KIND:
+            raise ControlExpired()
         episodes = episodes_from_state(ctx.data)
         if int(ctx.data.get("guild", 0)) != ctx.guild_id or not ctx.values:
             raise ControlExpired()
@@ -93,7 +101,10 @@ class PodcastUi:
         await self._play(ctx.interaction, int(ctx.data["guild"]), ctx.user_id, episodes[index],
                          bool(ctx.data.get("cannabis")))
 
+    @uses_state(TRANSCRIBE_KIND)
     async def on_transcribe(self, ctx: ComponentContext) -> None:
+        if ctx.state is None or ctx.state.kind != TRANSCRIBE_KIND:
+            raise ControlExpired()
         if int(ctx.data.get("guild", 0)) != ctx.guild_id:
             raise ControlExpired()
         episode = Episode(**ctx.data["episode"])

@@ -9,6 +9,7 @@ addresses either.
 from __future__ import annotations
 
 import io
+import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -16,15 +17,24 @@ from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+import yarl
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.errors import UserError
-from plugins.music.validation import Resolver, check_query, system_resolver
+from plugins.music.validation import (
+    Resolver,
+    VettedUrl,
+    is_public_address,
+    system_resolver,
+    vet_url,
+)
 
 MAX_FEED_BYTES = 2_000_000
 # OpenAI's transcription endpoint accepts files up to 25 MB.
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
 MAX_REDIRECTS = 3
 FETCH_TIMEOUT = 15.0
+READ_CHUNK = 64 * 1024
 # A select menu shows at most 25 options.
 MAX_EPISODES = 25
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".ogg", ".opus", ".wav", ".aac")
@@ -93,36 +103,77 @@ def looks_like_audio(url: str) -> bool:
     return urlsplit(url).path.lower().endswith(AUDIO_SUFFIXES)
 
 
+class PinnedResolver(AbstractResolver):
+    """aiohttp's resolver for the fetcher: it answers only with addresses `vet_url` already
+    checked, and refuses any other name, so aiohttp never makes a DNS lookup of its own (a
+    second lookup could answer 127.0.0.1 after the first answered a public address). aiohttp
+    still sends the URL's host name in the Host header and TLS SNI."""
+
+    def __init__(self) -> None:
+        self.pinned: dict[str, tuple[str, ...]] = {}
+
+    def pin(self, vetted: VettedUrl) -> None:
+        self.pinned[vetted.host] = vetted.addresses
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        addresses = self.pinned.get(host.rstrip(".").lower())
+        if not addresses:
+            raise OSError(f"{host} was not checked before connecting")
+        return [ResolveResult(hostname=host, host=a, port=port,
+                              family=socket.AF_INET6 if ":" in a else socket.AF_INET,
+                              proto=0, flags=socket.AI_NUMERICHOST) for a in addresses]
+
+    async def close(self) -> None:
+        return None
+
+
 class HttpFetcher:
-    """GET with a size cap and redirects followed by hand, each hop checked like /play."""
+    """GET with a size cap and redirects followed by hand: each hop's host is resolved once,
+    every address checked, and the connection made to a checked address."""
 
     def __init__(self, resolver: Resolver = system_resolver,
-                 connector: Callable[[], aiohttp.BaseConnector] | None = None) -> None:
+                 allow: Callable[[str], bool] = is_public_address,
+                 timeout: float = FETCH_TIMEOUT) -> None:
         self.resolver = resolver
-        self.connector = connector  # tests route named hosts to a local server
+        self.allow = allow  # tests let 127.0.0.1 stand in for a public address
+        self.timeout = timeout
 
     async def fetch(self, url: str, *, max_bytes: int) -> bytes:
-        timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
-        connector = self.connector() if self.connector else None
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        pinned = PinnedResolver()
+        # No DNS cache: every hop is resolved (once) by vet_url, never by aiohttp.
+        connector = aiohttp.TCPConnector(resolver=pinned, use_dns_cache=False)
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector,
+                                         trust_env=False) as session:
             for _hop in range(MAX_REDIRECTS + 1):
-                checked = await check_query(url, self.resolver)
-                if not checked.is_url:
-                    raise UserError("Give the feed's http(s) link.")
+                vetted = await vet_url(url, self.resolver, self.allow)
+                pinned.pin(vetted)
                 try:
-                    async with session.get(url, allow_redirects=False) as resp:
+                    async with session.get(vetted.url, allow_redirects=False) as resp:
                         if resp.status in (301, 302, 303, 307, 308):
-                            url = urljoin(url, resp.headers.get("Location", ""))
+                            url = str(vetted.url.join(yarl.URL(resp.headers.get("Location", ""))))
                             continue
                         if resp.status != 200:
                             raise UserError(f"The feed answered HTTP {resp.status}.")
-                        body = await resp.content.read(max_bytes + 1)
-                except (aiohttp.ClientError, TimeoutError):
+                        return await read_capped(resp, max_bytes)
+                except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
                     raise UserError("Couldn't download that link; try again later.") from None
-                if len(body) > max_bytes:
-                    raise UserError(f"That file is larger than {max_bytes / 1_000_000:g} MB.")
-                return body
         raise UserError("That link redirects too many times.")
+
+
+async def read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    """The whole body, chunk after chunk, refusing it once it passes `max_bytes` (one read
+    returns only what has arrived so far, often a fraction of the feed)."""
+    too_big = UserError(f"That file is larger than {max_bytes / 1_000_000:g} MB.")
+    if resp.content_length is not None and resp.content_length > max_bytes:
+        raise too_big
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(READ_CHUNK):
+        body += chunk
+        if len(body) > max_bytes:
+            raise too_big
+    return bytes(body)
 
 
 class Transcriber:

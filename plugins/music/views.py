@@ -21,6 +21,8 @@ BAR_WIDTH = 16
 # Buttons outlive a restart: their state row is kept a week, and refers to the guild's player,
 # not to one track, so they control whatever plays when pressed.
 CONTROLS_TTL = timedelta(days=7)
+# The kind of the state row behind every now-playing button; the buttons accept no other.
+NP_KIND = "np"
 # Discord: embed description at most 4,096 characters.
 MAX_DESCRIPTION = 4096
 
