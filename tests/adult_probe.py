@@ -21,6 +21,7 @@ from bot.contract import (
     stateless,
     uses_state,
 )
+from bot.respond import send_adult
 
 
 class AdultCog(commands.Cog, name="adult"):
@@ -69,6 +70,20 @@ class AdultCog(commands.Cog, name="adult"):
         await interaction.response.send_message("card", view=controls(
             button("Flip", build("adult", "card.flip", card.id)),
             button("Menu", "adult:menu")))
+
+    @adult.subcommand(name="room", description="Opens a private 21+ thread with you")
+    async def room(self, interaction: nextcord.Interaction) -> None:
+        assert interaction.user is not None and isinstance(
+            interaction.channel, nextcord.TextChannel)
+        thread = await interaction.channel.create_thread(
+            name="21+ room", type=nextcord.ChannelType.private_thread, invitable=True)
+        await thread.add_user(interaction.user)
+        await send_adult(interaction, self.ctx.services, f"Your room: {thread.mention}")
+        await thread.send("Welcome: strain talk starts here.")
+
+    @adult.subcommand(name="say", description="21+ text, placed by send_adult")
+    async def say(self, interaction: nextcord.Interaction) -> None:
+        await send_adult(interaction, self.ctx.services, "Blue Dream is a sativa-leaning hybrid.")
 
     @commands.Cog.listener("on_message")
     async def heard(self, message: nextcord.Message) -> None:

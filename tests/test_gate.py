@@ -9,7 +9,7 @@ import pytest
 
 from bot.client import AUTOCOMPLETE_BURST
 from bot.gating import surfaces
-from bot.models import AuditLog
+from bot.models import AuditLog, ComponentState
 from tests.adult_probe import AdultProbe
 from tests.probe_plugin import ProbePlugin, registry_with
 
@@ -177,3 +177,57 @@ async def test_every_surface_of_every_plugin_is_gated_or_declared(
     )
     assert open_in_adult_plugins == sorted(REVIEWED_ALL_AGES)
     assert {"compliance", "llm", "music", "ui", "hello"} <= set(rating)
+
+
+async def test_21_plus_answers_are_ephemeral_outside_places_only_verified_members_can_read(
+    adult_bot, world, fake_discord
+):
+    _running, probe, _adult = adult_bot
+    probe.gate.verified.add(world.member.id)
+    ix = await fake_discord.slash(world.member, "adult say")
+    resp = await ix.response()
+    assert ix.ephemeral, "an ordinary channel is open to unverified members"
+    assert "Shown only to you" in resp["data"]["content"]
+    assert "Blue Dream" in resp["data"]["content"]
+    assert not [m for m in fake_discord.channel_messages(world.channel)
+                if "Blue Dream" in m["content"]]
+
+
+async def test_unverified_member_added_to_a_bots_private_thread_is_removed_quietly(
+    adult_bot, world, fake_discord
+):
+    running, probe, _adult = adult_bot
+    probe.gate.verified.add(world.member.id)
+    ix = await fake_discord.slash(world.member, "adult room")
+    await ix.response()
+    created = await fake_discord.wait_for_request(
+        lambda r: r.method == "POST" and r.path.endswith("/threads"), since=0)
+    thread = fake_discord.get_channel(int(created.response["id"]))
+    assert thread.type == 12
+    await fake_discord.wait_for_message(thread, lambda m: "strain talk" in m["content"],
+                                        since=0)
+
+    await fake_discord.add_to_thread(world.member, thread, world.other)
+    note = await fake_discord.wait_for_message(thread, lambda m: "removed" in m["content"])
+    assert note["content"] == "A member who is not verified 21+ was removed from this thread."
+    assert world.other.user.username not in note["content"]
+    assert str(world.other.id) not in note["content"]
+    assert world.other.id not in thread.thread_member_ids
+    assert world.member.id in thread.thread_member_ids
+    denied = await AuditLog.filter(action="age_gate.denied", actor_id=world.other.id,
+                                   target="core:private_thread").count()
+    assert denied == 1
+    assert await running.services.age_gate.is_adults_only_place(
+        running.bot.get_channel(thread.id))
+
+
+async def test_privacy_deletion_removes_the_members_own_controls(adult_bot, world, fake_discord):
+    running, _probe, _adult = adult_bot
+    ix = await fake_discord.slash(world.member, "probe button")
+    mine = (await ix.wait_original())["components"][0]["components"][0]["custom_id"]
+    ix = await fake_discord.slash(world.other, "probe button")
+    theirs = (await ix.wait_original())["components"][0]["components"][0]["custom_id"]
+    removed = await running.services.privacy.delete(world.member.id, guild_id=world.guild.id)
+    assert removed["core"] == 1
+    assert not await ComponentState.exists(id=mine.split(":")[2])
+    assert await ComponentState.exists(id=theirs.split(":")[2])
