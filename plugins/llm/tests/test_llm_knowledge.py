@@ -138,7 +138,8 @@ async def test_delete_and_export_user_data(db) -> None:
     kb = KnowledgeBase()
     store = ConversationStore()
     conversation = await store.start(guild_id=GUILD, user_id=AUTHOR, channel_id=1, title="a")
-    await LLMMessage.create(conversation=conversation, role="user", content="hello")
+    await LLMMessage.create(conversation=conversation, user_id=AUTHOR, role="user",
+                            content="hello")
     await LLMUserPreferences.create(user_id=AUTHOR, response_style="casual")
     await LLMUsage.create(guild_id=GUILD, user_id=AUTHOR, day=datetime.now(UTC).date(),
                           prompt_tokens=5)
@@ -147,9 +148,11 @@ async def test_delete_and_export_user_data(db) -> None:
     assert exported["conversations"][0]["messages"][0]["content"] == "hello"
     assert exported["preferences"]["response_style"] == "casual"
     assert exported["knowledge_entries"] == [entry.id]
-    assert await delete_user_data(AUTHOR) == 5
+    assert await delete_user_data(AUTHOR) == 4
     assert not await LLMConversation.exists(user_id=AUTHOR)
     assert not await LLMMessage.all().exists()
+    # The token counters stay: a deletion must not hand out a fresh budget.
+    assert (await LLMUsage.get(user_id=AUTHOR)).prompt_tokens == 5
     await entry.refresh_from_db()
     assert entry.author_id is None and entry.status == "approved"
 
