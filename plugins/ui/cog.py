@@ -77,7 +77,7 @@ class UICog(commands.Cog, name="ui"):
         name: str = nextcord.SlashOption(description="Strain name", autocomplete=True),
     ) -> None:
         strain = await resolve_strain(name)
-        await send_card(self.ctx.bot, interaction, strain, ephemeral=True)
+        await send_card(self.ctx.bot, interaction, strain, shared=True)
 
     async def _autocomplete_names(self, interaction: nextcord.Interaction, typed: str) -> None:
         # Strain names are 21+ content too: the core gives members who are not verified an

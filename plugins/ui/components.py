@@ -20,6 +20,7 @@ from bot.components.select import Option, send_large_select
 from bot.components.ui import button, controls
 from bot.contract import uses_state
 from bot.errors import ControlExpired, UserError
+from bot.respond import send_adult
 from plugins.ui import cards, compliance, grow, strains
 from plugins.ui.models import Strain
 
@@ -44,10 +45,12 @@ XP_COMPLIANCE_CHECK = 5
 
 
 async def send_card(bot: GrowmiesBot, interaction: nextcord.Interaction, strain: Strain,
-                    *, ephemeral: bool) -> None:
+                    *, shared: bool = False) -> None:
     """The strain card with Details / Effects / Growing. The buttons have no owner: where a
     card is public (a channel only verified members read) any of them may press; each press
-    still asks the age gate."""
+    still asks the age gate. `shared` (the /strain info answer): public where only verified
+    members can read the channel, else only to the member; a card opened from a private list
+    stays private."""
     state = await bot.services.components.create(
         PLUGIN, CARD, {"strain_id": strain.id}, owner_id=None,
         guild_id=interaction.guild_id, ttl=CARD_TTL, age_feature=STRAIN_FEATURE,
@@ -58,7 +61,11 @@ async def send_card(bot: GrowmiesBot, interaction: nextcord.Interaction, strain:
         button("Effects", ids.build(PLUGIN, "strain.effects", state.id)),
         button("Growing", ids.build(PLUGIN, "strain.grow", state.id)),
     )
-    await interaction.send(embed=cards.strain_card(strain), view=view, ephemeral=ephemeral)
+    embed = cards.strain_card(strain)
+    if shared:
+        await send_adult(interaction, bot.services, embed=embed, view=view)
+    else:
+        await interaction.send(embed=embed, view=view, ephemeral=True)
 
 
 async def _card_strain(ctx: ComponentContext) -> Strain:
@@ -127,7 +134,7 @@ async def on_pick(ctx: ComponentContext) -> None:
     strain = await Strain.get_or_none(id=int(values[0]))
     if strain is None:
         raise ControlExpired("this strain was removed")
-    await send_card(ctx.bot, ctx.interaction, strain, ephemeral=True)
+    await send_card(ctx.bot, ctx.interaction, strain)
 
 
 async def send_explorer(bot: GrowmiesBot, interaction: nextcord.Interaction) -> None:
@@ -191,7 +198,7 @@ async def open_card(ctx: ComponentContext, result: dict[str, Any]) -> None:
     strain = await strains.find_strain(str(result.get("value", "")))
     if strain is None:
         raise UserError("That strain is no longer in the list.")
-    await send_card(ctx.bot, ctx.interaction, strain, ephemeral=True)
+    await send_card(ctx.bot, ctx.interaction, strain)
 
 
 async def grow_done(ctx: ComponentContext, result: dict[str, Any]) -> None:

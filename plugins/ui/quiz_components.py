@@ -17,6 +17,7 @@ from bot.components import ids
 from bot.components.ui import button, controls
 from bot.contract import uses_state
 from bot.errors import ControlExpired, UserError
+from bot.respond import send_adult
 from plugins.ui import quiz
 
 if TYPE_CHECKING:
@@ -77,7 +78,8 @@ async def start_quiz(bot: GrowmiesBot, interaction: nextcord.Interaction,
         target=category or "all", details={"attempt": attempt.id, "questions": len(shown)},
     )
     embed, view = _render(state.id, data)
-    await interaction.send(embed=embed, view=view, ephemeral=True)
+    # Questions are 21+ content: public only where verified members alone read the channel.
+    await send_adult(interaction, bot.services, embed=embed, view=view)
 
 
 def _parse_arg(arg: str | None) -> tuple[int, int]:

@@ -176,6 +176,7 @@ async def test_strain_card_and_quiz_are_private_in_an_ordinary_channel(ui_bot, w
     resp = await card.response()
     assert resp["type"] == 4 and int(resp["data"]["flags"]) & 64
     assert "Blue Dream" in embed_text(resp["data"])
+    assert "Shown only to you" in resp["data"]["content"]
 
     quiz = await fake_discord.slash(world.member, "quiz start")
     resp = await quiz.response()
@@ -209,3 +210,29 @@ async def test_core_controls_showing_ui_content_are_gated_too(ui_bot, world, fak
     _assert_denied(submitted, await submitted.response())
     denied = await AuditLog.filter(action="age_gate.denied", actor_id=world.member.id).count()
     assert denied == 3
+
+
+async def test_strain_card_and_quiz_are_public_in_a_21_plus_channel(ui_bot, world,
+                                                                   fake_discord):
+    lounge = world.guild.add_text_channel("21-plus-lounge")
+    # An admin marked it 21+ and the verifying plugin found it closed to unverified members.
+    ui_bot.providers.adult_channels.add(lounge.id)
+    await fake_discord.settle()
+
+    card = await fake_discord.slash(world.member, "strain info", {"name": "Blue Dream"},
+                                    channel=lounge)
+    shown = await card.wait_original()
+    assert not card.ephemeral and "Blue Dream" in embed_text(shown)
+    assert "Shown only to you" not in (shown.get("content") or "")
+    # Another verified member in the lounge may use the shared card's buttons.
+    effects = await fake_discord.click(world.admin, shown, find_id(shown, "strain.effects"))
+    answer = (await effects.response())["data"]
+    assert effects.ephemeral and "**Relaxed**" in embed_text(answer)
+
+    quiz = await fake_discord.slash(world.member, "quiz start", channel=lounge)
+    question = await quiz.wait_original()
+    assert not quiz.ephemeral and "question 1 of 5" in embed_text(question)
+    assert [m["id"] for m in fake_discord.channel_messages(lounge)] == [shown["id"],
+                                                                        question["id"]]
+    # The ordinary channel next door got nothing.
+    assert fake_discord.channel_messages(world.channel) == []
