@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import structlog
 import wavelink
 
-from bot.errors import UserError
+from bot.errors import UserError, new_ref
 from plugins.music.lavalink import UNREACHABLE, LavalinkConnection, to_playable
 from plugins.music.models import MusicSession
 from plugins.music.queue import QueueRepository
@@ -33,6 +33,8 @@ log = structlog.get_logger("plugins.music.playback")
 MAX_FAILURES_IN_ROW = 3
 # Loop-queue re-appends may go past the guild's limit by one: the track was already queued.
 LOOP_SLACK = 1
+# What members read when Lavalink could not load or play a track; its own words stay in the log.
+LOAD_FAILED = "That track could not be loaded."
 
 
 class Unreachable(UserError):
@@ -160,8 +162,11 @@ class Playback:
                 try:
                     await player.play(to_playable(nxt), volume=session.volume, paused=False)
                 except wavelink.LavalinkException as exc:
+                    ref = new_ref()
+                    log.warning("music.play_refused", ref=ref, guild=guild_id,
+                                status=exc.status, error=str(getattr(exc, "error", ""))[:500])
                     if await self._failed(guild_id, session, nxt,
-                                          f"the music server answered {exc.status}"):
+                                          f"the music server answered {exc.status}, ref {ref}"):
                         return None
                     continue
                 self.current[guild_id] = nxt
@@ -247,13 +252,14 @@ class Playback:
                     await player.skip(force=True)
             await self.notifier.say(
                 session.text_channel_id,
-                f"Couldn't play **{track.title}** ({why}). Stopped: {count} tracks in a row "
-                "failed, so the music server or the source is having trouble. The rest of "
+                f"Couldn't play **{track.title_for(False)}** ({why}). Stopped: {count} tracks "
+                "in a row failed, so the music server or the source is having trouble. The rest of "
                 "the queue is kept; use /play or /skip to try again.",
             )
             return True
         await self.notifier.say(
-            session.text_channel_id, f"Couldn't play **{track.title}** ({why}); skipping it."
+            session.text_channel_id,
+            f"Couldn't play **{track.title_for(False)}** ({why}); skipping it."
         )
         return False
 
@@ -304,7 +310,15 @@ class Playback:
     async def on_track_exception(self, payload: Any) -> None:
         guild_id = self._guild_of(payload)
         if guild_id is not None and self._is_current(guild_id, payload.track):
-            self._last_error[guild_id] = str((payload.exception or {}).get("message") or "error")
+            # Lavalink's message and cause can name internal hosts: log them under a ref and
+            # post only the plain sentence with the ref.
+            ref = new_ref()
+            exception = payload.exception or {}
+            log.warning("music.track_exception", ref=ref, guild=guild_id,
+                        message=str(exception.get("message") or "")[:500],
+                        severity=str(exception.get("severity") or ""),
+                        cause=str(exception.get("cause") or "")[:500])
+            self._last_error[guild_id] = f"it could not be loaded, ref {ref}"
 
     async def on_track_end(self, payload: Any) -> None:
         guild_id = self._guild_of(payload)

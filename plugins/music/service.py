@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import structlog
 import wavelink
 
-from bot.errors import UserError
+from bot.errors import UserError, new_ref
 from plugins.music.lavalink import from_playable
 from plugins.music.models import MusicGuildSettings, UserMusicPreferences
-from plugins.music.playback import Playback, Unreachable
+from plugins.music.playback import LOAD_FAILED, Playback, Unreachable
 from plugins.music.queue import AddResult, QueueRepository
 from plugins.music.tracks import TrackInfo
 from plugins.music.validation import Resolver, check_query, system_resolver
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from bot.services import CoreServices
+
+log = structlog.get_logger("plugins.music.service")
 
 # Hard ceiling on any guild's queue, whatever the settings say.
 QUEUE_CEILING = 500
@@ -150,10 +153,20 @@ class MusicService:
             # it a second time.
             found = await wavelink.Pool.fetch_tracks(checked.identifier, node=node)
         except wavelink.LavalinkLoadException as exc:
-            raise UserError(f"The music server couldn't load that: {exc.error}") from None
+            # Lavalink's text can name internal hosts ("Connection refused: lavalink-...:2333"):
+            # it goes to the log, the member gets a plain sentence and the ref to quote.
+            ref = new_ref()
+            log.warning("music.load_failed", ref=ref, error=str(exc.error)[:500],
+                        severity=str(getattr(exc, "severity", "")),
+                        cause=str(getattr(exc, "cause", ""))[:500])
+            raise UserError(f"{LOAD_FAILED} (ref {ref})") from None
         except wavelink.LavalinkException as exc:
+            ref = new_ref()
+            log.warning("music.load_error", ref=ref, status=exc.status,
+                        error=str(getattr(exc, "error", ""))[:500])
             raise UserError(
-                f"The music server answered with an error ({exc.status}); try again shortly."
+                f"The music server answered with an error ({exc.status}); try again shortly. "
+                f"(ref {ref})"
             ) from None
         except (aiohttp.ClientError, OSError, TimeoutError):
             raise Unreachable() from None

@@ -7,6 +7,8 @@ from typing import Any
 
 # Discord shows at most 256 characters of an embed title; our columns hold 200.
 MAX_TITLE = 200
+# What anyone who might not be verified 21+ sees instead of a 21+ track's or feed's name.
+ADULT_PLACEHOLDER = "21+ track"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,14 @@ class TrackInfo:
         tail = "live" if self.is_stream else format_ms(self.length_ms)
         who = f" — {self.author}" if self.author else ""
         return f"{self.title}{who} ({tail})"
+
+    def title_for(self, reveal: bool) -> str:
+        """The title, or the placeholder for a 21+ track unless `reveal` (the reader is known
+        to be verified, or the place is one only verified members can read)."""
+        return self.title if reveal or not self.cannabis else ADULT_PLACEHOLDER
+
+    def label_for(self, reveal: bool) -> str:
+        return self.label() if reveal or not self.cannabis else ADULT_PLACEHOLDER
 
 
 def format_ms(ms: int) -> str:

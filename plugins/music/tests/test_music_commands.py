@@ -4,6 +4,9 @@ through real wavelink on FakeLavalink."""
 from __future__ import annotations
 
 import asyncio
+import re
+
+from structlog.testing import capture_logs
 
 from bot.models import AuditLog
 from plugins.music.models import MusicQueueEntry, MusicSession
@@ -59,6 +62,24 @@ async def test_node_errors_on_search_are_explained(fake_lavalink, start_bot, wor
         fake_lavalink.fail_next_load(status)
         ix = await fake_discord.slash(world.member, "play", {"query": "lofi"})
         assert f"answered with an error ({status})" in content(await ix.response())
+
+
+async def test_a_load_failure_naming_an_internal_host_is_not_shown(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.fail_load("broken", message="Connection refused: lavalink-secret.internal:2333",
+                            cause="java.net.ConnectException: lavalink-secret.internal:2333")
+    await start_music(start_bot, fake_lavalink)
+    await fake_discord.voice_join(world.member, world.voice)
+    with capture_logs() as logs:
+        ix = await fake_discord.slash(world.member, "play", {"query": "broken"})
+        text = content(await ix.response())
+    ref = re.fullmatch(r"That track could not be loaded\. \(ref (\w{6})\)", text)
+    assert ref is not None and ix.ephemeral, text
+    logged = next(e for e in logs if e["event"] == "music.load_failed")
+    assert logged["ref"] == ref[1] and "lavalink-secret.internal" in logged["error"]
+    assert all("lavalink-secret" not in fake_discord.text_of(m)
+               for m in fake_discord.channel_messages(world.channel.id))
 
 
 async def test_big_playlist_into_a_nearly_full_queue_adds_what_fits(

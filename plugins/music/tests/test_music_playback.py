@@ -4,10 +4,12 @@ failed and stuck tracks, saved positions, restart restore and node failover."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from bot.testing.fake_lavalink import FakeLavalink
 from plugins.music.models import MusicSession
@@ -79,15 +81,35 @@ async def test_position_is_saved_from_player_updates_and_listening_counts(rig: R
     assert rig.listened[0][1] == {11, 12, 13} and rig.listened[0][2] > 0
 
 
-async def test_failed_track_is_skipped_with_a_message(rig: Rig, fakes):
+async def test_failed_track_is_skipped_with_a_plain_message_and_the_detail_in_the_log(
+    rig: Rig, fakes
+):
     fake = fakes[0]
     bad = fake.add_track("Bad", length_ms=60_000)
     good = fake.add_track("Good", length_ms=600_000)
+    fake.fail_track(bad["encoded"], "exception",
+                    message="Connection refused: lavalink-secret.internal:2333")
+    with capture_logs() as logs:
+        await start(rig, [info(bad), info(good)])
+        await rig.client.wait_until(lambda: (rig.playback.current.get(GUILD) or info(bad)).title
+                                    == "Good")
+    [(channel, text)] = rig.notifier.said
+    ref = re.fullmatch(r"Couldn't play \*\*Bad\*\* \(it could not be loaded, ref (\w{6})\); "
+                       r"skipping it\.", text)
+    assert channel == TEXT and ref is not None and "lavalink-secret" not in text
+    logged = next(e for e in logs if e["event"] == "music.track_exception")
+    assert logged["ref"] == ref[1] and "lavalink-secret.internal:2333" in logged["message"]
+
+
+async def test_a_failed_21_plus_track_is_not_named_in_the_public_post(rig: Rig, fakes):
+    fake = fakes[0]
+    bad = fake.add_track("Kush Anthem", length_ms=60_000)
+    good = fake.add_track("Good", length_ms=600_000)
     fake.fail_track(bad["encoded"], "exception", message="decoder died")
-    await start(rig, [info(bad), info(good)])
-    await rig.client.wait_until(lambda: (rig.playback.current.get(GUILD) or info(bad)).title
-                                == "Good")
-    assert rig.notifier.said == [(TEXT, "Couldn't play **Bad** (decoder died); skipping it.")]
+    await start(rig, [info(bad).with_requester(11, cannabis=True), info(good)])
+    await rig.client.wait_until(lambda: len(rig.notifier.said) == 1)
+    assert "Kush" not in rig.notifier.said[0][1]
+    assert rig.notifier.said[0][1].startswith("Couldn't play **21+ track**")
 
 
 async def test_three_failures_in_a_row_stop_with_an_explanation(rig: Rig, fakes):
