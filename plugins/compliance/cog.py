@@ -14,6 +14,7 @@ from bot.components.confirm import ask_confirmation
 from bot.components.paginator import send_paginator
 from bot.contract import PluginContext, member_has, requires_permissions
 from bot.errors import MissingPermissions, UserError
+from plugins.compliance.adult_channels import describe
 from plugins.compliance.components import verify_modal
 from plugins.compliance.discord_actions import remove_role
 from plugins.compliance.levels import progress_for, tier_for
@@ -139,6 +140,70 @@ class ComplianceCog(commands.Cog, name="compliance"):
             f"{'Saved. ' if changes else ''}Mode: **{s.verification_mode}** · verified role: "
             f"{role} · review channel: {channel} · minimum age: {s.minimum_age} · retry "
             f"cooldown: {s.retry_cooldown_seconds // 3600} h", ephemeral=True)
+
+    @verification.subcommand(name="adult-channel", description="Channels marked 21+")
+    async def adult_channel(self, interaction: nextcord.Interaction) -> None:
+        """Group: never run bare."""
+
+    @adult_channel.subcommand(name="add", description="Mark a channel 21+ after checking "
+                              "who can read it (Manage Server)")
+    @requires_permissions(manage_guild=True)
+    async def adult_channel_add(
+        self, interaction: nextcord.Interaction,
+        channel: nextcord.TextChannel = nextcord.SlashOption(description="The channel"),
+    ) -> None:
+        guild_id = _guild(interaction)
+        # The option's channel is partial (no overwrites): judge the gateway's copy.
+        cached = interaction.guild.get_channel(channel.id) if interaction.guild else None
+        if cached is None:
+            raise UserError("I can't see that channel; give me View Channel there first.")
+        problems = await self.plugin.adult_channels.problems(cached)
+        if problems:
+            raise UserError(f"<#{channel.id}> was **not** marked 21+: members who are not "
+                            f"verified could read it.\n{describe(problems)}\nFix this in the "
+                            "channel's permissions, then run the command again.")
+        added = await self.plugin.adult_channels.mark(guild_id, channel.id)
+        if added:
+            await self.ctx.services.audit.record(
+                "verification.adult_channel_added", guild_id=guild_id,
+                actor_id=_uid(interaction), target=channel.id)
+        await interaction.response.send_message(
+            f"<#{channel.id}> {'is now' if added else 'already was'} a 21+ channel: plugins may "
+            "post 21+ content there. If its permissions ever let unverified members read it, "
+            "it stops counting at once.", ephemeral=True)
+
+    @adult_channel.subcommand(name="remove", description="Unmark a 21+ channel (Manage Server)")
+    @requires_permissions(manage_guild=True)
+    async def adult_channel_remove(
+        self, interaction: nextcord.Interaction,
+        channel: nextcord.TextChannel = nextcord.SlashOption(description="The channel"),
+    ) -> None:
+        guild_id = _guild(interaction)
+        if not await self.plugin.adult_channels.unmark(guild_id, channel.id):
+            raise UserError(f"<#{channel.id}> is not marked 21+.")
+        await self.ctx.services.audit.record(
+            "verification.adult_channel_removed", guild_id=guild_id,
+            actor_id=_uid(interaction), target=channel.id)
+        await interaction.response.send_message(
+            f"<#{channel.id}> is no longer a 21+ channel.", ephemeral=True)
+
+    @adult_channel.subcommand(name="list", description="21+ channels and whether their "
+                              "permissions still pass (Manage Server)")
+    @requires_permissions(manage_guild=True)
+    async def adult_channel_list(self, interaction: nextcord.Interaction) -> None:
+        guild_id = _guild(interaction)
+        lines = []
+        for channel_id in sorted(await self.plugin.adult_channels.marked(guild_id)):
+            cached = interaction.guild.get_channel(channel_id) if interaction.guild else None
+            if cached is None:
+                lines.append(f"• <#{channel_id}>: ⚠️ I can't see it (deleted?): not used.")
+                continue
+            problems = await self.plugin.adult_channels.problems(cached)
+            lines.append(f"• <#{channel_id}>: ✅ only verified members can read it" if not problems
+                         else f"• <#{channel_id}>: ⚠️ not used: {problems[0]}")
+        text = "\n".join(lines) or "No channel is marked 21+. Add one with " \
+            "`/verification adult-channel add`."
+        await interaction.response.send_message(text[:2000], ephemeral=True)
 
     # ----- audit ---------------------------------------------------------------------------
     @nextcord.slash_command(name="audit", description="The audit log (Manage Server)",

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from bot.services import NOT_VERIFIED, GateDecision
 from plugins.compliance.models import DENIED, PENDING, VERIFIED, MemberRecord
+
+if TYPE_CHECKING:
+    from plugins.compliance.adult_channels import AdultChannels
 
 # A cached answer is re-read after this long even without an invalidation, as a safety net
 # against changes made outside this process (e.g. an admin editing the database).
@@ -50,6 +54,8 @@ class CachedAgeGate:
         # Bumped on every invalidation: a read that started before it must not be cached.
         self._generation = 0
         self.reads = 0
+        # Set by the plugin: the channels admins marked 21+ (see adult_channels.py).
+        self.channels: AdultChannels | None = None
 
     async def decide(self, guild_id: int, user_id: int) -> GateDecision:
         key = (guild_id, user_id)
@@ -70,6 +76,13 @@ class CachedAgeGate:
                 self._cache.clear()
             self._cache[key] = (decision, now + self._ttl)
         return decision
+
+    async def adults_only_channel(self, channel: Any) -> bool:
+        """The core asks before posting 21+ content publicly: True only for a channel (or a
+        thread in one) an admin marked 21+ whose permissions still keep others out."""
+        if self.channels is None:
+            return False
+        return await self.channels.is_adults_only(channel)
 
     def invalidate(self, guild_id: int, user_id: int) -> None:
         self._generation += 1

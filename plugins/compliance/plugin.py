@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.audit import AuditRetention, delete_member_texts, export_member_texts
 from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
+from plugins.compliance.adult_channels import AdultChannels
 from plugins.compliance.gate import CachedAgeGate
 from plugins.compliance.models import AgeDenial, MemberRecord
 from plugins.compliance.pages import AuditPages, LeaderboardPages
@@ -43,6 +44,7 @@ class CompliancePlugin(Plugin):
         self.ctx: PluginContext | None = None
         self.settings = SettingsStore()
         self.gate = CachedAgeGate()
+        self.adult_channels = AdultChannels(self.settings, self._is_verified)
         self.verification: VerificationService
         self.xp = XpEngine(self.settings)
         self.voice: Any = None
@@ -55,6 +57,8 @@ class CompliancePlugin(Plugin):
         self.ctx = ctx
         self.settings = SettingsStore()
         self.gate = CachedAgeGate()
+        self.adult_channels = AdultChannels(self.settings, self._is_verified)
+        self.gate.channels = self.adult_channels
         self.verification = VerificationService(self.settings, ctx.services.audit, self.gate)
         self.xp = XpEngine(self.settings, on_level_up=self._level_ups)
         ctx.services.age_gate.provide(NAME, self.gate, prompt_custom_id="compliance:verify")
@@ -88,6 +92,9 @@ class CompliancePlugin(Plugin):
         from plugins.compliance.components import ComplianceComponents
 
         return ComplianceComponents(self).handlers()  # type: ignore[return-value]
+
+    async def _is_verified(self, guild_id: int, user_id: int) -> bool:
+        return (await self.gate.decide(guild_id, user_id)).allowed
 
     async def _level_ups(self, level_ups: list[LevelUp]) -> None:
         from plugins.compliance.discord_actions import announce_level_ups
