@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.components import ids
+from bot.gating import surfaces
 from bot.models import AuditLog, ComponentState
 from plugins.ui.models import QuizAttempt, Strain
 from plugins.ui.tests.conftest import custom_ids, embed_text, find_id
@@ -92,6 +93,20 @@ def _assert_denied(ix: Any, resp: dict[str, Any]) -> None:
 
 
 # ----- slash commands and autocomplete --------------------------------------------------------
+
+async def test_these_tests_cover_every_ui_surface_and_each_is_gated(ui_bot):
+    """A command, autocomplete or control added to the plugin fails here until it is added
+    to the lists the tests below walk through; none of them is open to unverified members."""
+    found = [s for s in surfaces(ui_bot.bot) if s.plugin == "ui"]
+    assert all(s.gate.gated for s in found), [s for s in found if not s.gate.gated]
+    by_kind = {kind: sorted(s.name for s in found if s.kind == kind)
+               for kind in {s.kind for s in found}}
+    assert by_kind == {
+        "command": sorted(f"/{name}" for name, _ in MEMBER_COMMANDS + ADMIN_COMMANDS),
+        "autocomplete": ["/strain edit name", "/strain info name"],
+        "component": sorted(ACTIONS),
+    }
+
 
 @pytest.mark.parametrize(("command", "options"), MEMBER_COMMANDS + ADMIN_COMMANDS)
 async def test_unverified_member_is_stopped_at_the_gate(ui_bot, world, fake_discord, command,
