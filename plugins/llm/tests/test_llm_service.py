@@ -166,7 +166,7 @@ async def test_evasion_request_is_refused_before_any_tokens(harness: Harness) ->
 
 async def test_verified_members_cannabis_chat_is_not_classified(harness: Harness) -> None:
     # The core gated the surface; the service neither asks the gate again nor the classifier.
-    sink, result = await turn(harness, "which strain helps me relax?")
+    _sink, result = await turn(harness, "which strain helps me relax?")
     assert result.outcome == "answered"
     assert harness.services.age_gate.calls == []
     assert len(harness.openai.chat_requests) == 1
