@@ -399,3 +399,59 @@ async def test_without_an_endpoint_commands_explain_setup(start_bot, world, fake
     resp = await ix.response()
     assert "OPENAI_BASE_URL" in resp["data"]["content"] and ix.ephemeral
     assert world.guild.threads == []
+
+
+# ----- general chat an admin opened to every member ---------------------------------------------
+
+async def open_general_chat(fake_discord: Any, world: Any) -> None:
+    cfg = await fake_discord.slash(world.admin, "llm config", {"general_chat": True})
+    content = (await cfg.response())["data"]["content"]
+    assert "General chat: open to every member" in content
+
+
+async def test_general_chat_answers_unverified_members_on_general_topics(
+        start_llm, world, fake_discord, fake_openai) -> None:
+    from plugins.llm.tests.conftest import topic_model
+
+    await start_llm()
+    fake_openai.default_reply = topic_model()
+    await open_general_chat(fake_discord, world)
+    ix = await fake_discord.slash(world.member, "chat new", {"message": "a pasta recipe?"})
+    assert "Started a conversation" in (await ix.response())["data"]["content"]
+    thread = world.guild.threads[0]
+    # Public: the audience is everyone, so every turn in it is classified.
+    assert thread.type == 11
+    await fake_discord.wait_for_message(thread, lambda m: m["content"] == "You said: a pasta "
+                                        "recipe?")
+    assert (await LLMConversation.get(channel_id=thread.id)).audience == "general"
+
+
+@pytest.mark.parametrize("message", ["got any reefer?", "is Blue Dream nice", "wееd",
+                                     "w e e d"])
+async def test_general_chat_refuses_cannabis_topics_to_unverified_members(
+        start_llm, world, fake_discord, fake_openai, message) -> None:
+    await start_llm()
+    await open_general_chat(fake_discord, world)
+    ix = await fake_discord.slash(world.member, "chat new", {"message": message})
+    resp = await ix.response()
+    assert "cannabis topics are for verified 21+" in resp["data"]["content"] and ix.ephemeral
+    assert resp["data"]["components"][0]["components"][0]["custom_id"] == "probe:verify"
+    assert fake_openai.chat_requests == [] and world.guild.threads == []
+
+
+async def test_general_chat_does_not_open_21_plus_threads_or_ask(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
+    await start_llm()
+    await open_general_chat(fake_discord, world)
+    verify(probe, world.member)
+    thread = await open_chat(fake_discord, world.member, "which strain for sleep?")
+    assert thread.type == PRIVATE_THREAD
+    # An unverified member running /chat new inside the 21+ thread is refused.
+    mods = world.guild.add_role("Mods", permissions=int(Permission.MANAGE_THREADS))
+    mod = world.guild.add_member("erin-mod", roles=[mods])
+    ix = await fake_discord.slash(mod, "chat new", {"message": "hi"}, channel=thread)
+    resp = await ix.response()
+    assert "for verified 21+ members" in resp["data"]["content"] and ix.ephemeral
+    ask = await fake_discord.slash(mod, "ask grow", {"question": "when?"})
+    assert "Verify your age" in (await ask.response())["data"]["content"]
+    assert len(fake_openai.chat_requests) == 1
