@@ -149,13 +149,15 @@ class CompliancePlugin(Plugin):
         return int(removed)
 
     async def _delete_review_controls(self, user_id: int) -> int:
-        """Staff review buttons of this member's requests: their state names the member."""
+        """Staff review buttons of this member's requests (their state names the member),
+        and decided ones that older versions stamped with this member as the reviewer."""
         from bot.models import ComponentState
 
         if self.ctx is None:
             return 0
         rows = await ComponentState.filter(plugin=NAME, kind="review").values("id", "data")
-        mine = [r["id"] for r in rows if (r["data"] or {}).get("requester") == user_id]
+        mine = [r["id"] for r in rows if user_id in (
+            (r["data"] or {}).get("requester"), (r["data"] or {}).get("reviewer"))]
         for state_id in mine:
             await self.ctx.services.components.delete(state_id)
         return len(mine)

@@ -137,3 +137,20 @@ async def test_a_reviewer_who_deletes_their_data_is_pseudonymised_and_their_note
     log = await fake_discord.slash(world.admin, "audit recent", {"action": "verification.reset"})
     shown = fake_discord.text_of(await log.wait_original())
     assert "[redacted]" in shown and "private note" not in shown
+
+
+async def test_a_request_withdrawn_by_privacy_delete_can_no_longer_be_decided(
+    start_bot, world, fake_discord
+):
+    await start_bot(registry=registry(StrainProbe()))
+    review = world.guild.add_text_channel("age-review")
+    await (await fake_discord.slash(world.admin, "verification settings",
+                                    {"mode": "staff_review", "review_channel": review})
+           ).response()
+    assert "Staff will review" in await _submit(fake_discord, world.member, ADULT)
+    [request] = fake_discord.channel_messages(review)
+    await _delete_my_data(fake_discord, world.member)
+    approve = next(c for c in button_ids(request) if ":approve:" in c)
+    late = await fake_discord.click(world.admin, request, approve)
+    assert "This control has expired" in content(await late.response()) and late.ephemeral
+    assert not await MemberRecord.filter(user_id=world.member.id).exists()
