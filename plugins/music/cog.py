@@ -16,6 +16,7 @@ from plugins.music.meditation import MAX_MINUTES as MAX_MEDITATION_MINUTES
 from plugins.music.models import MusicGuildSettings
 from plugins.music.service import CANNABIS_FEATURE, QUEUE_CEILING
 from plugins.music.tracks import parse_time
+from plugins.music.transcripts import MAX_PER_DAY as MAX_TRANSCRIPTS
 from plugins.music.views import CONTROLS_TTL, NP_KIND, control_buttons, now_playing
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class MusicCog(commands.Cog, name="music"):
         text = await self.service.play(guild_of(interaction), interaction.user.id,
                                        member_channel(interaction), interaction.channel_id,
                                        query)
-        await interaction.send(text)
+        await self.plugin.audience.answer(interaction, text)
 
     @play.on_autocomplete("query")
     async def _play_suggestions(self, interaction: nextcord.Interaction, query: str) -> None:
@@ -124,7 +125,8 @@ class MusicCog(commands.Cog, name="music"):
     @nextcord.slash_command(name="skip", description="Skip the track (DJs at once, others vote)")
     async def skip(self, interaction: nextcord.Interaction) -> None:
         dj = await self._dj(interaction)
-        await interaction.send(await self.plugin.controls.skip(*self._who(interaction), is_dj=dj))
+        text = await self.plugin.controls.skip(*self._who(interaction), is_dj=dj)
+        await self.plugin.audience.answer(interaction, text)
 
     @nextcord.slash_command(name="stop", description="Stop, clear the queue and leave")
     async def stop(self, interaction: nextcord.Interaction) -> None:
@@ -162,13 +164,21 @@ class MusicCog(commands.Cog, name="music"):
         current = playback.current.get(guild_id)
         if session is None or current is None:
             raise UserError("Nothing is playing. Use /play to start.")
+        # A 21+ track is named publicly only where verified members alone read; elsewhere a
+        # verified member gets the card for their eyes only, anyone else the placeholder.
+        audience = self.plugin.audience
+        reveal = ephemeral = False
+        if current.cannabis:
+            reveal = await audience.adults_only_place(interaction.channel)
+            if not reveal and interaction.user is not None:
+                reveal = ephemeral = await audience.verified(guild_id, interaction.user.id)
         state = await self.ctx.services.components.create(
             "music", NP_KIND, {"guild": guild_id}, guild_id=guild_id, ttl=CONTROLS_TTL,
             age_feature=CANNABIS_FEATURE if current.cannabis else None,
         )
-        embed = await now_playing(playback, self.plugin.queue, guild_id)
-        await interaction.send(embed=embed, view=control_buttons(state.id,
-                                                                 paused=session.paused))
+        embed = await now_playing(playback, self.plugin.queue, guild_id, reveal=reveal)
+        await interaction.send(embed=embed, ephemeral=ephemeral,
+                               view=control_buttons(state.id, paused=session.paused))
 
     @nextcord.slash_command(name="meditate", description="A timed meditation session")
     async def meditate(
@@ -199,8 +209,20 @@ class MusicCog(commands.Cog, name="music"):
 
     @queue.subcommand(name="show", description="Show the queue, page by page")
     async def queue_show(self, interaction: nextcord.Interaction) -> None:
+        guild_id = guild_of(interaction)
+        reveal = ephemeral = False
+        if await self.plugin.queue.has_adult_content(guild_id) or getattr(
+            self.plugin.playback.current.get(guild_id), "cannabis", False
+        ):
+            # Pages name 21+ tracks only in a 21+-only channel or, for a verified member,
+            # on pages only they see; otherwise the placeholder stands in.
+            audience = self.plugin.audience
+            reveal = await audience.adults_only_place(interaction.channel)
+            if not reveal and interaction.user is not None:
+                reveal = ephemeral = await audience.verified(guild_id, interaction.user.id)
         await send_paginator(self.ctx.bot, interaction, plugin="music", source="music.queue",
-                             params={"guild": guild_of(interaction)})
+                             params={"guild": guild_id, "reveal": reveal}, ephemeral=ephemeral,
+                             age_feature=CANNABIS_FEATURE if reveal else None)
 
     @queue.subcommand(name="remove", description="Remove a track from the queue")
     async def queue_remove(
@@ -209,8 +231,8 @@ class MusicCog(commands.Cog, name="music"):
                                              min_value=1, max_value=QUEUE_CEILING),
     ) -> None:
         dj = await self._dj(interaction)
-        await interaction.send(await self.plugin.controls.remove(*self._who(interaction), position,
-                                                         is_dj=dj))
+        text = await self.plugin.controls.remove(*self._who(interaction), position, is_dj=dj)
+        await self.plugin.audience.answer(interaction, text)
 
     @queue.subcommand(name="move", description="Move a track to another position")
     async def queue_move(
@@ -219,7 +241,7 @@ class MusicCog(commands.Cog, name="music"):
         target: int = nextcord.SlashOption(name="to", min_value=1, max_value=QUEUE_CEILING),
     ) -> None:
         text = await self.plugin.controls.move(*self._who(interaction), source, target)
-        await interaction.send(text)
+        await self.plugin.audience.answer(interaction, text)
 
     @queue.subcommand(name="shuffle", description="Shuffle the queue")
     async def queue_shuffle(self, interaction: nextcord.Interaction) -> None:
@@ -250,6 +272,12 @@ class MusicCog(commands.Cog, name="music"):
         cannabis_source: str | None = nextcord.SlashOption(
             required=False, max_length=100,
             description="A host whose tracks and feeds are 21+ (again to unflag)"),
+        transcripts_per_member: int | None = nextcord.SlashOption(
+            required=False, min_value=0, max_value=MAX_TRANSCRIPTS,
+            description="Paid podcast transcripts a member may make a day (0: none)"),
+        transcripts_per_server: int | None = nextcord.SlashOption(
+            required=False, min_value=0, max_value=MAX_TRANSCRIPTS,
+            description="Paid podcast transcripts the whole server may make a day"),
     ) -> None:
         assert interaction.user is not None
         text = await self.plugin.settings_editor.update(
@@ -257,6 +285,8 @@ class MusicCog(commands.Cog, name="music"):
             dj_role_id=dj_role.id if dj_role else None, max_queue_size=max_queue_size,
             max_track_minutes=max_track_minutes, idle_minutes=idle_minutes,
             always_on=always_on, cannabis_source=cannabis_source,
+            transcripts_per_member=transcripts_per_member,
+            transcripts_per_server=transcripts_per_server,
         )
         await interaction.send(text, ephemeral=True)
 

@@ -30,10 +30,15 @@ def handlers(plugin: MusicPlugin) -> Mapping[str, Callable[[ComponentContext], A
         guild_id = int(ctx.data["guild"])
         session = await plugin.playback.session(guild_id)
         assert ctx.state is not None
-        embed = await now_playing(plugin.playback, plugin.queue, guild_id)
+        # The card is re-rendered for whatever plays now: it names a 21+ track only on the
+        # clicker's own (ephemeral) card if they are verified, or in a 21+-only channel.
+        message = ctx.interaction.message
+        private = bool(message is not None and message.flags.ephemeral)
+        reveal = await plugin.audience.reveal_to(ctx.interaction, ephemeral=private)
+        embed = await now_playing(plugin.playback, plugin.queue, guild_id, reveal=reveal)
         await ctx.edit(embed=embed, view=control_buttons(
             ctx.state.id, paused=bool(session and session.paused)))
-        await ctx.send(note, ephemeral=True)
+        await plugin.audience.answer(ctx.interaction, note, ephemeral=True)
 
     @uses_state(NP_KIND)
     async def on_pause(ctx: ComponentContext) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.errors import UserError
+from plugins.music.audience import Reply
 from plugins.music.models import MusicSession
 from plugins.music.tracks import format_ms
 
@@ -63,8 +64,13 @@ class PlayerControls:
                 return f"Vote to skip: {len(votes.voters & listeners)}/{needed}."
         self._votes.pop(guild_id, None)
         nxt = await self.service.playback.skip(guild_id)
-        text = f"Skipped **{current.title}**."
-        return text + (f" Now playing **{nxt.label()}**." if nxt else " The queue is empty.")
+
+        def render(reveal: bool) -> str:
+            text = f"Skipped **{current.title_for(reveal)}**."
+            return text + (f" Now playing **{nxt.label_for(reveal)}**." if nxt
+                           else " The queue is empty.")
+
+        return Reply.of(render)
 
     async def pause(self, guild_id: int, user_id: int, member_channel: int | None,
                     paused: bool) -> str:
@@ -133,7 +139,9 @@ class PlayerControls:
         if not is_dj and entries[0].requester_id != user_id:
             raise UserError("Only DJs can remove tracks other members queued.")
         removed = await self.service.queue.remove_at(guild_id, index - 1)
-        return f"Removed **{removed.title}**." if removed else "That track already left."
+        if removed is None:
+            return "That track already left."
+        return Reply.of(lambda reveal: f"Removed **{removed.title_for(reveal)}**.")
 
     async def move(self, guild_id: int, user_id: int, member_channel: int | None,
                    src: int, dst: int) -> str:
@@ -142,7 +150,9 @@ class PlayerControls:
         if not (1 <= src <= size and 1 <= dst <= size):
             raise UserError(f"Positions go from 1 to {size}.")
         moved = await self.service.queue.move(guild_id, src - 1, dst - 1)
-        return f"Moved **{moved.title}** to position {dst}." if moved else "Nothing moved."
+        if moved is None:
+            return "Nothing moved."
+        return Reply.of(lambda reveal: f"Moved **{moved.title_for(reveal)}** to position {dst}.")
 
     async def shuffle(self, guild_id: int, user_id: int, member_channel: int | None) -> str:
         await self._control(guild_id, user_id, member_channel)

@@ -67,6 +67,9 @@ class MusicGuildSettings(Model):
     always_on = fields.BooleanField(default=False)
     # Hosts (e.g. "cannabisradio.example") whose tracks and feeds are 21+ cannabis content.
     cannabis_sources: Any = fields.JSONField(default=list)
+    # Paid podcast transcriptions a day; None means the plugin's defaults.
+    transcripts_per_member = fields.IntField(null=True)
+    transcripts_per_server = fields.IntField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
@@ -88,3 +91,36 @@ class UserMusicPreferences(Model):
 
     class Meta:
         table = "music_user_preferences"
+
+
+class PodcastTranscript(Model):
+    """One paid transcription per episode, shared by every later request (in any server).
+
+    The row is created as "pending" by the request that pays for it, before the call, so a
+    second press (or a second bot process) finds it and waits or is told it is under way."""
+
+    key = fields.CharField(max_length=64, primary_key=True)  # sha256 of the episode URL
+    url = fields.CharField(max_length=2000)
+    status = fields.CharField(max_length=8, default="pending")  # pending | done
+    text = fields.TextField(null=True)
+    claimed_at = fields.DatetimeField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "music_podcast_transcript"
+
+
+class MusicTranscriptUsage(Model):
+    """Paid transcriptions per server and day: one row per member (`user_id`) and one for the
+    whole server (`user_id` 0). Kept when a member deletes their data, like the LLM counters:
+    deleting must not reset today's budget."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    user_id = fields.BigIntField()
+    day = fields.DateField()
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "music_transcript_usage"
+        unique_together = (("guild_id", "user_id", "day"),)

@@ -8,6 +8,7 @@ from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
 if TYPE_CHECKING:
     from nextcord.ext import commands
 
+    from plugins.music.audience import Audience
     from plugins.music.controls import PlayerControls
     from plugins.music.lavalink import LavalinkConnection
     from plugins.music.meditation import MeditationRunner
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from plugins.music.queue import QueueRepository
     from plugins.music.service import MusicService
     from plugins.music.settings import SettingsEditor
+    from plugins.music.transcripts import Transcripts
 
 
 class MusicPlugin(Plugin):
@@ -34,6 +36,7 @@ class MusicPlugin(Plugin):
     rating = MIXED
 
     lavalink: LavalinkConnection
+    audience: Audience
     playback: Playback
     queue: QueueRepository
     service: MusicService
@@ -42,9 +45,11 @@ class MusicPlugin(Plugin):
     meditation: MeditationRunner
     podcasts: Podcasts
     podcast_ui: PodcastUi
+    transcripts: Transcripts
     ctx: PluginContext
 
     async def setup(self, ctx: PluginContext) -> None:
+        from plugins.music.audience import Audience
         from plugins.music.controls import PlayerControls
         from plugins.music.discord_io import ChannelNotifier, DiscordVoice
         from plugins.music.lavalink import LavalinkConnection
@@ -56,6 +61,7 @@ class MusicPlugin(Plugin):
         from plugins.music.queue import QueueRepository
         from plugins.music.service import Defaults, MusicService
         from plugins.music.settings import SettingsEditor
+        from plugins.music.transcripts import PER_MEMBER_DAY, PER_SERVER_DAY, Transcripts
         from plugins.music.views import QueuePages
 
         settings = ctx.settings
@@ -84,6 +90,7 @@ class MusicPlugin(Plugin):
             verify_view=ctx.bot.verify_prompt_view,  # type: ignore[attr-defined]
         )
         self.controls = PlayerControls(self.service)
+        self.audience = Audience(ctx.services.age_gate)
         self.settings_editor = SettingsEditor(ctx.services.audit, settings.max_queue_size,
                                               forget=self.service.forget)
         self.meditation = MeditationRunner(self.service, ctx.services.xp, ctx.services.audit)
@@ -92,6 +99,15 @@ class MusicPlugin(Plugin):
             key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
             transcriber = Transcriber(settings.openai_base_url, key, settings.openai_timeout)
         self.podcasts = Podcasts(HttpFetcher(), transcriber)
+
+        async def transcript_limits(guild_id: int) -> tuple[int, int]:
+            guild = await self.service.guild_settings(guild_id)
+            # 0 is an admin's "no transcripts"; None is "the defaults".
+            member, server = guild.transcripts_per_member, guild.transcripts_per_server
+            return (PER_MEMBER_DAY if member is None else member,
+                    PER_SERVER_DAY if server is None else server)
+
+        self.transcripts = Transcripts(self.podcasts, transcript_limits)
         self.podcast_ui = PodcastUi(self)
         ctx.services.blocks.page_source("music.queue", QueuePages(self.playback, self.queue))
         await self.lavalink.start()

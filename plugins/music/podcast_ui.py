@@ -7,19 +7,27 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import nextcord
+import structlog
 
 from bot.components.ids import build
 from bot.components.ui import button, controls
 from bot.contract import uses_state
 from bot.errors import ControlExpired, UserError
-from plugins.music.cog import guild_of, member_channel
-from plugins.music.podcasts import Episode, episodes_from_state, looks_like_audio
+from plugins.music.cog import guild_of, is_dj, member_channel
+from plugins.music.podcasts import (
+    NO_TRANSCRIPTION,
+    Episode,
+    episodes_from_state,
+    looks_like_audio,
+)
 from plugins.music.service import CANNABIS_FEATURE, CANNABIS_WORDS
 from plugins.music.validation import check_query
 
 if TYPE_CHECKING:
     from bot.components.context import ComponentContext
     from plugins.music.plugin import MusicPlugin
+
+log = structlog.get_logger("plugins.music.podcast_ui")
 
 PODCAST_TTL = timedelta(days=1)
 # Discord: select option labels and descriptions at most 100 characters; thread names 100.
@@ -68,9 +76,13 @@ class PodcastUi:
         )
         lines = [f"`{i + 1}.` {e.title}" for i, e in enumerate(feed.episodes)]
         embed = nextcord.Embed(title=feed.title[:256], description="\n".join(lines)[:4096])
+        ephemeral = False
         if cannabis:
             embed.set_footer(text="21+ cannabis content")
-        await interaction.send(embed=embed, view=controls(select))
+            # The episode list names 21+ content: public only in a 21+-only channel, else for
+            # the (verified) member alone.
+            ephemeral = not await self.plugin.audience.adults_only_place(interaction.channel)
+        await interaction.send(embed=embed, view=controls(select), ephemeral=ephemeral)
 
     async def _play(self, interaction: nextcord.Interaction, guild_id: int, user_id: int,
                     episode: Episode, cannabis: bool) -> None:
@@ -80,13 +92,17 @@ class PodcastUi:
         await self.plugin.ctx.services.audit.record(
             "music.podcast_played", guild_id=guild_id, actor_id=user_id,
             target=episode.title[:200], details={"cannabis": cannabis})
+        # Transcribe belongs to whoever asked for the episode (and to staff): it spends the
+        # server's paid transcription budget.
         state = await self.plugin.ctx.services.components.create(
-            "music", TRANSCRIBE_KIND, {"guild": guild_id, "episode": episode.to_json()},
+            "music", TRANSCRIBE_KIND,
+            {"guild": guild_id, "episode": episode.to_json(), "requester": user_id,
+             "cannabis": cannabis},
             guild_id=guild_id, ttl=PODCAST_TTL,
             age_feature=CANNABIS_FEATURE if cannabis else None,
         )
         view = controls(button("Transcribe", build("music", "pod.tx", state.id), emoji="📝"))
-        await interaction.send(text, view=view)
+        await self.plugin.audience.answer(interaction, text, view=view)
 
     @uses_state(PICKER_KIND)
     async def on_pick(self, ctx: ComponentContext) -> None:
@@ -105,24 +121,46 @@ class PodcastUi:
     async def on_transcribe(self, ctx: ComponentContext) -> None:
         if ctx.state is None or ctx.state.kind != TRANSCRIBE_KIND:
             raise ControlExpired()
-        if int(ctx.data.get("guild", 0)) != ctx.guild_id:
+        guild_id = int(ctx.data.get("guild", 0))
+        if guild_id != ctx.guild_id or "episode" not in ctx.data:
             raise ControlExpired()
+        requester = int(ctx.data.get("requester", 0))
+        if ctx.user_id != requester and not await is_dj(
+            ctx.interaction, await self.plugin.service.guild_settings(guild_id)
+        ):
+            raise UserError("Only the member who played this episode, or staff (Manage Server "
+                            "or the DJ role), can have it transcribed.")
         episode = Episode(**ctx.data["episode"])
         if self.plugin.podcasts.transcriber is None:
-            from plugins.music.podcasts import NO_TRANSCRIPTION
-
             raise UserError(NO_TRANSCRIPTION)
         await ctx.defer_update()  # downloading and transcribing takes longer than 3 s
-        text = await self.plugin.podcasts.transcript(episode)
-        message = ctx.interaction.message
-        if message is None:
-            raise ControlExpired()
-        thread = await message.create_thread(name=f"Transcript: {episode.title}"[:MAX_LABEL])
-        await thread.send(
-            f"Transcript of **{episode.title}**",
-            file=nextcord.File(io.BytesIO(text.encode()), filename="transcript.txt"),
-        )
+        text = await self.plugin.transcripts.get(guild_id, ctx.user_id, episode)
         await self.plugin.ctx.services.audit.record(
             "music.podcast_transcribed", guild_id=ctx.guild_id, actor_id=ctx.user_id,
             target=episode.title[:200])
-        await ctx.send("The transcript is in the thread under this message.", ephemeral=True)
+        await self._deliver(ctx, episode, text, cannabis=bool(ctx.data.get("cannabis")))
+
+    async def _deliver(self, ctx: ComponentContext, episode: Episode, text: str, *,
+                       cannabis: bool) -> None:
+        """In a thread under the message when everyone there may read it; otherwise (a 21+
+        episode outside a 21+-only channel, an ephemeral message, a thread already made) as a
+        file only the presser sees."""
+        def attachment() -> nextcord.File:
+            return nextcord.File(io.BytesIO(text.encode()), filename="transcript.txt")
+
+        message = ctx.interaction.message
+        public = message is not None and not message.flags.ephemeral and (
+            not cannabis or await self.plugin.audience.adults_only_place(ctx.interaction.channel))
+        if public and message is not None:
+            try:
+                thread = await message.create_thread(
+                    name=f"Transcript: {episode.title}"[:MAX_LABEL])
+                await thread.send(f"Transcript of **{episode.title}**", file=attachment())
+            except nextcord.HTTPException as exc:
+                # A message has at most one thread: the first press made it.
+                log.info("music.transcript_thread_refused", status=exc.status)
+            else:
+                await ctx.send("The transcript is in the thread under this message.",
+                               ephemeral=True)
+                return
+        await ctx.send(f"Transcript of **{episode.title}**", file=attachment(), ephemeral=True)

@@ -58,6 +58,9 @@ class QueueRepository:
         self._sizes[guild_id] = size
         return size
 
+    async def has_adult_content(self, guild_id: int) -> bool:
+        return await MusicQueueEntry.filter(guild_id=guild_id, cannabis=True).exists()
+
     async def is_empty(self, guild_id: int) -> bool:
         known = self._sizes.get(guild_id)
         return (known if known is not None else await self.count(guild_id)) == 0

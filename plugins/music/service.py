@@ -15,6 +15,7 @@ import structlog
 import wavelink
 
 from bot.errors import UserError, new_ref
+from plugins.music.audience import Reply
 from plugins.music.lavalink import from_playable
 from plugins.music.models import MusicGuildSettings, UserMusicPreferences
 from plugins.music.playback import LOAD_FAILED, Playback, Unreachable
@@ -233,7 +234,7 @@ class MusicService:
         self, guild_id: int, user_id: int, member_channel: int | None,
         text_channel_id: int | None, query: str, *, title: str | None = None,
         force_cannabis: bool = False,
-    ) -> str:
+    ) -> Reply:
         """Queue (or start) what `query` finds. `title` renames a single track (a podcast
         episode's HTTP source has none); `force_cannabis` marks it 21+ (a flagged feed)."""
         if member_channel is None:
@@ -298,17 +299,24 @@ class MusicService:
 
     @staticmethod
     def _queued_message(result: SearchResult, tracks: list[TrackInfo], added: AddResult,
-                        limit: int, started: TrackInfo | None) -> str:
-        if result.playlist is not None:
-            text = f"Added {added.added} tracks from **{result.playlist}**"
-            if added.dropped:
-                text += (f" — the queue holds {limit}, so {added.dropped} of "
-                         f"{added.added + added.dropped} didn't fit")
-            text += "."
-        elif started is not None and started.encoded == tracks[0].encoded:
-            return f"Now playing **{tracks[0].label()}**."
-        else:
-            text = f"Queued **{tracks[0].label()}** at position {added.first_index + 1}."
-        if started is not None:
-            text += f" Now playing **{started.label()}**."
-        return text
+                        limit: int, started: TrackInfo | None) -> Reply:
+        adult_playlist = any(t.cannabis for t in tracks)
+
+        def render(reveal: bool) -> str:
+            if result.playlist is not None:
+                name = result.playlist if reveal or not adult_playlist else "a 21+ playlist"
+                text = f"Added {added.added} tracks from **{name}**"
+                if added.dropped:
+                    text += (f" — the queue holds {limit}, so {added.dropped} of "
+                             f"{added.added + added.dropped} didn't fit")
+                text += "."
+            elif started is not None and started.encoded == tracks[0].encoded:
+                return f"Now playing **{tracks[0].label_for(reveal)}**."
+            else:
+                text = (f"Queued **{tracks[0].label_for(reveal)}** at position "
+                        f"{added.first_index + 1}.")
+            if started is not None:
+                text += f" Now playing **{started.label_for(reveal)}**."
+            return text
+
+        return Reply.of(render)

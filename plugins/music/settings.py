@@ -8,6 +8,7 @@ from typing import Any
 from bot.errors import UserError
 from plugins.music.models import MusicGuildSettings, UserMusicPreferences
 from plugins.music.service import QUEUE_CEILING
+from plugins.music.transcripts import MAX_PER_DAY, PER_MEMBER_DAY, PER_SERVER_DAY
 
 MAX_LIST_ITEMS = 20
 
@@ -15,6 +16,10 @@ MAX_LIST_ITEMS = 20
 def _split(raw: str) -> list[str]:
     items = [" ".join(p.split()).lower()[:40] for p in raw.split(",")]
     return [i for i in items if i][:MAX_LIST_ITEMS]
+
+
+def _or_default(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 class SettingsEditor:
@@ -28,7 +33,8 @@ class SettingsEditor:
         self, guild_id: int, actor_id: int, *, dj_role_id: int | None = None,
         max_queue_size: int | None = None, max_track_minutes: int | None = None,
         idle_minutes: int | None = None, always_on: bool | None = None,
-        cannabis_source: str | None = None,
+        cannabis_source: str | None = None, transcripts_per_member: int | None = None,
+        transcripts_per_server: int | None = None,
     ) -> str:
         settings, _ = await MusicGuildSettings.get_or_create(
             guild_id=guild_id, defaults={"cannabis_sources": []})
@@ -45,6 +51,12 @@ class SettingsEditor:
             changes["idle_minutes"] = idle_minutes
         if always_on is not None:
             changes["always_on"] = always_on
+        for name, value in (("transcripts_per_member", transcripts_per_member),
+                            ("transcripts_per_server", transcripts_per_server)):
+            if value is not None:
+                if not 0 <= value <= MAX_PER_DAY:
+                    raise UserError(f"Transcripts a day go from 0 to {MAX_PER_DAY}.")
+                changes[name] = value
         if cannabis_source:
             host = cannabis_source.strip().lower().removeprefix("https://")
             host = host.removeprefix("http://").split("/", 1)[0]
@@ -71,6 +83,9 @@ class SettingsEditor:
             f"Leave when idle for: {settings.idle_minutes} min",
             f"24/7 mode: {'on' if settings.always_on else 'off'}",
             f"Cannabis (21+) sources: {flagged}",
+            "Podcast transcripts a day: "
+            f"{_or_default(settings.transcripts_per_member, PER_MEMBER_DAY)} per member, "
+            f"{_or_default(settings.transcripts_per_server, PER_SERVER_DAY)} for the server",
         ])
 
     async def preferences(

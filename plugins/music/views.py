@@ -10,7 +10,7 @@ import nextcord
 from bot.components.ids import build
 from bot.components.registry import Page
 from bot.components.ui import button, controls
-from plugins.music.tracks import format_ms
+from plugins.music.tracks import ADULT_PLACEHOLDER, format_ms
 
 if TYPE_CHECKING:
     from plugins.music.playback import Playback
@@ -35,8 +35,10 @@ def progress_bar(position_ms: int, length_ms: int) -> str:
     return f"{bar} {format_ms(position_ms)} / {format_ms(length_ms)}"
 
 
-async def now_playing(playback: Playback, queue: QueueRepository, guild_id: int
-                      ) -> nextcord.Embed:
+async def now_playing(playback: Playback, queue: QueueRepository, guild_id: int,
+                      *, reveal: bool = False) -> nextcord.Embed:
+    """The now-playing card; a 21+ track shows as the placeholder (no title, artist or link)
+    unless `reveal` (a verified reader, or a place only verified members can read)."""
     session = await playback.session(guild_id)
     current = playback.current.get(guild_id)
     player = playback.players.get(guild_id)
@@ -44,8 +46,11 @@ async def now_playing(playback: Playback, queue: QueueRepository, guild_id: int
         return nextcord.Embed(title="Nothing is playing", description="Use /play to start.")
     position = player.position if player.current else session.position_ms
     length = 0 if current.is_stream else current.length_ms
-    description = f"{current.author}\n\n{progress_bar(position, length)}"
-    embed = nextcord.Embed(title=current.title[:256], url=current.uri or None,
+    shown = reveal or not current.cannabis
+    author = current.author if shown else ""
+    description = f"{author}\n\n{progress_bar(position, length)}".strip()
+    embed = nextcord.Embed(title=current.title_for(reveal)[:256],
+                           url=(current.uri or None) if shown else None,
                            description=description[:MAX_DESCRIPTION])
     embed.add_field(name="Requested by", value=f"<@{current.requester_id}>")
     embed.add_field(name="Loop", value=session.loop_mode)
@@ -82,16 +87,22 @@ class QueuePages:
 
     async def render(self, params: dict[str, Any], page: int) -> Page:
         guild_id = int(params["guild"])
+        # Set when the pages were opened: True only for a verified viewer's ephemeral pages or
+        # a channel only verified members can read.
+        reveal = bool(params.get("reveal"))
         entries = await self.queue.page(guild_id, page * PER_PAGE, PER_PAGE)
         lines = []
         if page == 0:
             current = self.playback.current.get(guild_id)
             if current is not None:
-                lines.append(f"**Now:** {current.label()}\n")
+                lines.append(f"**Now:** {current.label_for(reveal)}\n")
         for n, entry in enumerate(entries, start=page * PER_PAGE + 1):
+            if entry.cannabis and not reveal:
+                what = ADULT_PLACEHOLDER
+            else:
+                what = f"{entry.title} — {entry.author} ({format_ms(entry.length_ms)})"
             flag = " 🔞" if entry.cannabis else ""
-            lines.append(f"`{n}.` {entry.title} — {entry.author} "
-                         f"({format_ms(entry.length_ms)}) · <@{entry.requester_id}>{flag}")
+            lines.append(f"`{n}.` {what} · <@{entry.requester_id}>{flag}")
         if not entries and page == 0:
             lines.append("The queue is empty. Add tracks with /play.")
         total = await self.queue.count(guild_id)

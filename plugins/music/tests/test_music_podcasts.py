@@ -3,11 +3,13 @@ source, 21+ feeds gated, transcripts posted in a thread (or an explanation witho
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.errors import UserError
 from bot.models import AuditLog
-from plugins.music.models import MusicSession
+from plugins.music.models import MusicSession, MusicTranscriptUsage, PodcastTranscript
 from plugins.music.podcasts import parse_feed
 from plugins.music.tests.e2e import AllowList, content, custom_ids, music, start_music
 
@@ -84,25 +86,34 @@ async def test_pick_an_episode_play_it_and_transcribe_without_an_endpoint(
     assert "OPENAI_BASE_URL" in text and tx.ephemeral
 
 
+async def start_with_transcripts(start_bot, fake_lavalink, fake_openai, **overrides):
+    running = await start_music(
+        start_bot, fake_lavalink, openai_base_url=fake_openai.base_url,
+        openai_api_key=fake_openai.api_key, openai_model="fake-model", **overrides)
+    music(running).podcasts.fetcher = StubFetcher({
+        "https://pods.example.com/ep2.mp3": b"ID3 audio",
+        "https://pods.example.com/ep3.mp3": b"ID3 more audio",
+    })
+    return running
+
+
+def transcription_requests(fake_openai):
+    return [r for r in fake_openai.requests if r.path == "/v1/audio/transcriptions"]
+
+
+async def play_episode(fake_discord, member, url="https://pods.example.com/ep2.mp3"):
+    ix = await fake_discord.slash(member, "podcast", {"url": url})
+    return await ix.wait_original()
+
+
 async def test_transcript_is_posted_as_a_file_in_a_thread(
     fake_lavalink, fake_openai, start_bot, world, fake_discord
 ):
     fake_openai.transcription("Welcome to the show about soil.")
-    running = await start_music(
-        start_bot,
-        fake_lavalink,
-        openai_base_url=fake_openai.base_url,
-        openai_api_key=fake_openai.api_key,
-        openai_model="fake-model",
-    )
-    plugin = music(running)
-    plugin.podcasts.fetcher = StubFetcher({"https://pods.example.com/ep2.mp3": b"ID3 audio"})
+    await start_with_transcripts(start_bot, fake_lavalink, fake_openai)
     await fake_discord.voice_join(world.member, world.voice)
-    ix = await fake_discord.slash(
-        world.member, "podcast", {"url": "https://pods.example.com/ep2.mp3"}
-    )
-    answer = await ix.wait_original()
-    tx = await fake_discord.click(world.other, answer, custom_ids(answer)[0])
+    answer = await play_episode(fake_discord, world.member)
+    tx = await fake_discord.click(world.member, answer, custom_ids(answer)[0])
     await tx.response()
     done = await tx.wait_followups(1, timeout=10)
     assert "transcript is in the thread" in fake_discord.text_of(done[0])
@@ -114,6 +125,87 @@ async def test_transcript_is_posted_as_a_file_in_a_thread(
     )
     assert fake_discord.attachment_bytes(thread_message) == b"Welcome to the show about soil."
     assert await AuditLog.filter(action="music.podcast_transcribed").count() == 1
+    stored = await PodcastTranscript.get(url="https://pods.example.com/ep2.mp3")
+    assert stored.status == "done" and stored.text == "Welcome to the show about soil."
+
+
+async def test_transcribe_pressed_five_times_by_three_members_pays_once(
+    fake_lavalink, fake_openai, start_bot, world, fake_discord
+):
+    fake_openai.transcription("One paid transcript.")
+    await start_with_transcripts(start_bot, fake_lavalink, fake_openai)
+    await fake_discord.voice_join(world.member, world.voice)
+    answer = await play_episode(fake_discord, world.member)
+    button = custom_ids(answer)[0]
+    # The asker twice, an admin (staff) once, another member twice, all at once.
+    presses = await asyncio.gather(*(
+        fake_discord.click(who, answer, button)
+        for who in (world.member, world.member, world.admin, world.other, world.other)))
+    replies = []
+    for press in presses:
+        first = await press.response()
+        if first["type"] == 4:  # refused at once
+            replies.append((press, content(first)))
+        else:
+            replies.append((press, fake_discord.text_of((await press.wait_followups(1))[-1])))
+    assert len(transcription_requests(fake_openai)) == 1
+    refused = [text for press, text in replies[3:]]
+    assert all("Only the member who played this episode, or staff" in t for t in refused)
+    assert all(press.ephemeral for press, _ in replies[3:])
+    answered = [text for _, text in replies[:3]]
+    # One press made the thread; the others got the same transcript as a file of their own.
+    assert sum("thread under this message" in t for t in answered) == 1
+    assert sum("Transcript of" in t for t in answered) == 2
+    later = await fake_discord.click(world.dj, answer, button)
+    await later.response()
+    assert len(transcription_requests(fake_openai)) == 1
+    usage = {(u.user_id, u.count) for u in await MusicTranscriptUsage.all()}
+    assert usage == {(world.member.id, 1), (0, 1)}  # the one paid call, reserved once
+
+
+async def test_the_daily_transcript_budgets_refuse_cleanly(
+    fake_lavalink, fake_openai, start_bot, world, fake_discord
+):
+    await start_with_transcripts(start_bot, fake_lavalink, fake_openai)
+    settings = await fake_discord.slash(
+        world.admin, "music settings", {"transcripts_per_member": 1, "transcripts_per_server": 1})
+    assert "1 per member, 1 for the server" in content(await settings.response())
+    await fake_discord.voice_join(world.member, world.voice)
+    first = await play_episode(fake_discord, world.member)
+    second = await play_episode(fake_discord, world.member, "https://pods.example.com/ep3.mp3")
+    ok = await fake_discord.click(world.member, first, custom_ids(first)[0])
+    await ok.response()
+    await ok.wait_followups(1, timeout=10)
+    refused = await fake_discord.click(world.member, second, custom_ids(second)[0])
+    await refused.response()
+    [note] = await refused.wait_followups(1)
+    assert "used your 1 transcripts for today" in fake_discord.text_of(note)
+    # Staff have their own member budget, but the server's is spent.
+    staff = await fake_discord.click(world.admin, second, custom_ids(second)[0])
+    await staff.response()
+    [note] = await staff.wait_followups(1)
+    assert "This server has used its 1 transcripts" in fake_discord.text_of(note)
+    assert len(transcription_requests(fake_openai)) == 1
+    assert await PodcastTranscript.filter(url="https://pods.example.com/ep3.mp3").count() == 0
+
+
+async def test_a_failed_transcription_gives_the_budget_back(
+    fake_lavalink, fake_openai, start_bot, world, fake_discord
+):
+    fake_openai.transcription_error(400)
+    await start_with_transcripts(start_bot, fake_lavalink, fake_openai)
+    await fake_discord.voice_join(world.member, world.voice)
+    answer = await play_episode(fake_discord, world.member)
+    tx = await fake_discord.click(world.member, answer, custom_ids(answer)[0])
+    await tx.response()
+    [note] = await tx.wait_followups(1, timeout=10)
+    assert "transcription service failed" in fake_discord.text_of(note)
+    assert {u.count for u in await MusicTranscriptUsage.all()} == {0}
+    assert await PodcastTranscript.all().count() == 0
+    retry = await fake_discord.click(world.member, answer, custom_ids(answer)[0])
+    await retry.response()
+    await retry.wait_followups(1, timeout=10)
+    assert (await PodcastTranscript.get(url="https://pods.example.com/ep2.mp3")).status == "done"
 
 
 async def test_cannabis_feed_needs_verification(fake_lavalink, start_bot, world, fake_discord):

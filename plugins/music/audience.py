@@ -1,0 +1,94 @@
+"""Who may read a 21+ track's name: answers come in two versions, and the one sent depends on
+where it goes and who reads it.
+
+A `Reply` is a str naming no 21+ track (the placeholder "21+ track" stands in), so code that
+just sends it can't leak; `.revealed` names them. `Audience.answer` sends `.revealed` publicly
+only in a place only verified members can read (the core's `is_adults_only_place`), ephemerally
+to a viewer the age gate calls verified, and the placeholder version otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+if TYPE_CHECKING:
+    import nextcord
+
+log = structlog.get_logger("plugins.music.audience")
+
+# Added to an answer sent only to the member because it names 21+ content.
+PRIVATE_NOTE = "\n-# Only you see this: it names 21+ content, and this channel isn't 21+ only."
+
+
+class Reply(str):
+    """Text for members; as a str it is the version safe for anyone to read."""
+
+    revealed: str
+
+    def __new__(cls, public: str, revealed: str | None = None) -> Reply:
+        obj = super().__new__(cls, public)
+        obj.revealed = public if revealed is None else revealed
+        return obj
+
+    @classmethod
+    def of(cls, render: Callable[[bool], str]) -> Reply:
+        """Both versions of `render(reveal)`."""
+        return cls(render(False), render(True))
+
+    @property
+    def names_adult_content(self) -> bool:
+        return self.revealed != str(self)
+
+
+class Audience:
+    def __init__(self, age_gate: Any) -> None:
+        self.age_gate = age_gate
+
+    async def adults_only_place(self, channel: Any) -> bool:
+        """True only where the core vouches that unverified members can't read (fails closed)."""
+        judge = getattr(self.age_gate, "is_adults_only_place", None)
+        if judge is None or channel is None:
+            return False
+        try:
+            return bool(await judge(channel))
+        except Exception as exc:
+            log.error("music.place_check_failed", error=type(exc).__name__)
+            return False
+
+    async def verified(self, guild_id: int | None, user_id: int | None) -> bool:
+        """The age gate's view of this member, without an audit row (it only decides what
+        name to show; queueing and controlling 21+ tracks use the audited check)."""
+        if guild_id is None or user_id is None:
+            return False
+        try:
+            return bool((await self.age_gate.decide(guild_id, user_id)).allowed)
+        except Exception as exc:
+            log.error("music.verified_check_failed", error=type(exc).__name__)
+            return False
+
+    async def reveal_to(self, interaction: nextcord.Interaction, *, ephemeral: bool) -> bool:
+        """Whether an answer to `interaction` may name 21+ content."""
+        if ephemeral:
+            user = interaction.user
+            return await self.verified(interaction.guild_id, user.id if user else None)
+        return await self.adults_only_place(interaction.channel)
+
+    async def answer(self, interaction: nextcord.Interaction, reply: str, *,
+                     ephemeral: bool = False, **kwargs: Any) -> None:
+        """Send `reply`: publicly unless `ephemeral`, and naming 21+ content only where or to
+        whom that is allowed (a verified member gets it ephemerally, with a note)."""
+        if not isinstance(reply, Reply) or not reply.names_adult_content:
+            await interaction.send(str(reply), ephemeral=ephemeral, **kwargs)
+            return
+        if ephemeral or not await self.adults_only_place(interaction.channel):
+            user = interaction.user
+            if await self.verified(interaction.guild_id, user.id if user else None):
+                note = "" if ephemeral else PRIVATE_NOTE
+                await interaction.send(reply.revealed + note, ephemeral=True, **kwargs)
+            else:
+                await interaction.send(str(reply), ephemeral=ephemeral, **kwargs)
+            return
+        await interaction.send(reply.revealed, ephemeral=False, **kwargs)

@@ -1,0 +1,160 @@
+"""Podcast transcripts: paid calls, so each episode is transcribed at most once (stored and
+shared), and each paid call is first reserved against a per-member and a per-server daily
+budget. Free of Discord types: the caller has checked who may press the button.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from bot.errors import UserError
+from plugins.music.models import MusicTranscriptUsage, PodcastTranscript
+
+if TYPE_CHECKING:
+    from plugins.music.podcasts import Episode, Podcasts
+
+# Defaults when an admin set nothing: a transcription costs real money (about a cent a minute).
+PER_MEMBER_DAY = 2
+PER_SERVER_DAY = 10
+MAX_PER_DAY = 1000
+# A "pending" row older than this belongs to a request that died (a crash mid-call).
+STALE_CLAIM = timedelta(minutes=20)
+SERVER = 0  # the user_id of a server's own counter row
+
+Limits = Callable[[int], Awaitable[tuple[int, int]]]
+
+
+def episode_key(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+class TranscriptBudget:
+    """Daily counts, reserved with conditional UPDATEs in one transaction: the row changes only
+    while under the limit, and the member's increment is undone when the server is full, so
+    concurrent presses can't overshoot either limit."""
+
+    async def _ensure(self, guild_id: int, user_id: int, day: date) -> None:
+        if await MusicTranscriptUsage.exists(guild_id=guild_id, user_id=user_id, day=day):
+            return
+        with contextlib.suppress(IntegrityError):  # created by a concurrent request
+            await MusicTranscriptUsage.create(guild_id=guild_id, user_id=user_id, day=day)
+
+    async def reserve(self, guild_id: int, user_id: int, per_member: int,
+                      per_server: int) -> None:
+        day = today()
+        await self._ensure(guild_id, user_id, day)
+        await self._ensure(guild_id, SERVER, day)
+        async with in_transaction():
+            mine = await MusicTranscriptUsage.filter(
+                guild_id=guild_id, user_id=user_id, day=day, count__lt=per_member,
+            ).update(count=F("count") + 1)
+            if not mine:
+                raise UserError(f"You've used your {per_member} transcripts for today; "
+                                "try again tomorrow (UTC).")
+            server = await MusicTranscriptUsage.filter(
+                guild_id=guild_id, user_id=SERVER, day=day, count__lt=per_server,
+            ).update(count=F("count") + 1)
+            if not server:
+                # Raising rolls the member's increment back with the transaction.
+                raise UserError(f"This server has used its {per_server} transcripts for "
+                                "today; try again tomorrow (UTC).")
+        await MusicTranscriptUsage.filter(day__lt=day - timedelta(days=7)).delete()
+
+    async def refund(self, guild_id: int, user_id: int) -> None:
+        """The paid call failed: give the reservation back."""
+        day = today()
+        await MusicTranscriptUsage.filter(
+            guild_id=guild_id, user_id__in=[user_id, SERVER], day=day, count__gt=0,
+        ).update(count=F("count") - 1)
+
+
+class Transcripts:
+    def __init__(self, podcasts: Podcasts, limits: Limits,
+                 budget: TranscriptBudget | None = None) -> None:
+        self.podcasts = podcasts
+        self.limits = limits
+        self.budget = budget or TranscriptBudget()
+        # Requests of this process under way, by episode: later presses share the result.
+        self._running: dict[str, asyncio.Future[str]] = {}
+
+    async def get(self, guild_id: int, user_id: int, episode: Episode) -> str:
+        """The episode's transcript: stored (free), shared with a request under way, or made
+        now by one paid call reserved against the budgets."""
+        key = episode_key(episode.url)
+        stored = await PodcastTranscript.get_or_none(key=key, status="done")
+        if stored is not None:
+            return stored.text or ""
+        running = self._running.get(key)
+        if running is not None:
+            try:
+                return await asyncio.shield(running)
+            except UserError:
+                # The first press's own reason (its budget, say) isn't this member's.
+                raise UserError("That transcription didn't finish; press Transcribe again "
+                                "in a moment.") from None
+        # No await between the look-up above and this line: one request per episode runs.
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._running[key] = future
+        try:
+            text = await self._make(key, guild_id, user_id, episode)
+        except BaseException as exc:
+            future.set_exception(exc if isinstance(exc, Exception) else UserError(
+                "The transcription was interrupted; try again."))
+            raise
+        finally:
+            self._running.pop(key, None)
+        future.set_result(text)
+        return text
+
+    async def _claim(self, key: str, url: str) -> str | None:
+        """Make this request the one that pays; returns a stored text if one appeared."""
+        now = datetime.now(UTC)
+        try:
+            await PodcastTranscript.create(key=key, url=url[:2000], claimed_at=now)
+            return None
+        except IntegrityError:
+            pass
+        row = await PodcastTranscript.get_or_none(key=key)
+        if row is not None and row.status == "done":
+            return row.text or ""
+        taken = 0
+        if row is not None and row.claimed_at < now - STALE_CLAIM:
+            taken = await PodcastTranscript.filter(
+                key=key, status="pending", claimed_at=row.claimed_at).update(claimed_at=now)
+        if not taken:
+            raise UserError("This episode is being transcribed right now; press again in a "
+                            "few minutes.")
+        return None
+
+    async def _make(self, key: str, guild_id: int, user_id: int, episode: Episode) -> str:
+        done = await self._claim(key, episode.url)
+        if done is not None:
+            return done
+        try:
+            per_member, per_server = await self.limits(guild_id)
+            await self.budget.reserve(guild_id, user_id, per_member, per_server)
+        except BaseException:
+            await PodcastTranscript.filter(key=key, status="pending").delete()
+            raise
+        try:
+            text = await self.podcasts.transcript(episode)
+        except BaseException:
+            await self.budget.refund(guild_id, user_id)
+            await PodcastTranscript.filter(key=key, status="pending").delete()
+            raise
+        await PodcastTranscript.filter(key=key).update(status="done", text=text)
+        return text
