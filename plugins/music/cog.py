@@ -103,9 +103,9 @@ class MusicCog(commands.Cog, name="music"):
     @play.on_autocomplete("query")
     async def _play_suggestions(self, interaction: nextcord.Interaction, query: str) -> None:
         assert interaction.user is not None
-        user_id = interaction.user.id
-        await answer_autocomplete(interaction, query,
-                                  lambda typed: self.service.suggestions(user_id, typed))
+        user_id, guild_id = interaction.user.id, interaction.guild_id
+        await answer_autocomplete(
+            interaction, query, lambda typed: self.service.suggestions(guild_id, user_id, typed))
 
     async def _dj(self, interaction: nextcord.Interaction) -> bool:
         return await is_dj(interaction, await self.service.guild_settings(guild_of(interaction)))
@@ -305,6 +305,12 @@ class MusicCog(commands.Cog, name="music"):
             required=False, description="Show 21+ cannabis tracks in suggestions"),
     ) -> None:
         assert interaction.user is not None
+        if cannabis_content:
+            # Turning 21+ suggestions on is itself a 21+ choice: audited, refused unverified.
+            await self.service.require_adult(
+                guild_of(interaction), interaction.user.id, "21+ suggestions",
+                reason="Showing 21+ cannabis tracks in suggestions needs a verified 21+ "
+                       "status in this server.")
         text = await self.plugin.settings_editor.preferences(
             guild_of(interaction), interaction.user.id, volume=volume, auto_queue=auto_queue,
             explicit_filter=explicit_filter, blocked_sources=blocked_sources,

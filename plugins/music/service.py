@@ -180,8 +180,12 @@ class MusicService:
             self._cache.popitem(last=False)
         return result
 
-    async def suggestions(self, user_id: int, typed: str) -> list[tuple[str, str]]:
-        """Autocomplete choices (name, value) for /play: search results the member may see."""
+    async def suggestions(self, guild_id: int | None, user_id: int,
+                          typed: str) -> list[tuple[str, str]]:
+        """Autocomplete choices (name, value) for /play: search results the member may see.
+        A 21+ track is offered only to a member who asked for them AND is verified here now
+        (preferences only narrow: a stored opt-in never outlives verification or crosses
+        into a server where the member isn't verified)."""
         if len(typed.strip()) < 2:
             return []
         try:
@@ -189,15 +193,32 @@ class MusicService:
         except UserError:
             return []
         prefs = await self.preferences(user_id)
+        settings = await self.guild_settings(guild_id) if guild_id else None
+        adult_ok: bool | None = None
         out: list[tuple[str, str]] = []
         for track in result.tracks:
             if not self._allowed_by_prefs(track, prefs):
                 continue
-            if self.is_cannabis_text(track) and not prefs.cannabis_opt_in:
-                continue
+            adult = (self.is_cannabis(track, settings) if settings is not None
+                     else self.is_cannabis_text(track))
+            if adult:
+                if adult_ok is None:
+                    adult_ok = prefs.cannabis_opt_in and await self._verified(guild_id, user_id)
+                if not adult_ok:
+                    continue
             value = track.uri if track.uri and len(track.uri) <= 100 else track.title
             out.append((track.label(), value))
         return out
+
+    async def _verified(self, guild_id: int | None, user_id: int) -> bool:
+        """The gate's decision without an audit row (autocomplete runs on every keystroke)."""
+        if guild_id is None:
+            return False
+        try:
+            return bool((await self.services.age_gate.decide(guild_id, user_id)).allowed)
+        except Exception as exc:
+            log.error("music.gate_error", error=type(exc).__name__)
+            return False
 
     @staticmethod
     def _allowed_by_prefs(track: TrackInfo, prefs: UserMusicPreferences) -> bool:
@@ -218,12 +239,13 @@ class MusicService:
     def is_cannabis(self, track: TrackInfo, settings: MusicGuildSettings) -> bool:
         return self.is_flagged_host(track.uri, settings) or self.is_cannabis_text(track)
 
-    async def require_adult(self, guild_id: int, user_id: int, what: str) -> None:
+    async def require_adult(self, guild_id: int, user_id: int, what: str, *,
+                            reason: str | None = None) -> None:
         """The age gate for cannabis content; audited by the core either way."""
         decision = await self.services.age_gate.check(guild_id, user_id, CANNABIS_FEATURE)
         if not decision.allowed:
             raise UserError(
-                f"{what} is flagged as cannabis content (21+). "
+                f"{reason or f'{what} is flagged as cannabis content (21+).'} "
                 f"{decision.message or 'Verify your age to use it.'}",
                 view=self.verify_view(),
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from plugins.music.models import MusicGuildSettings, MusicSession, UserMusicPreferences
-from plugins.music.tests.e2e import content, music, start_music
+from plugins.music.tests.e2e import AllowList, content, music, start_music
 
 
 async def test_preferences_are_saved_and_shape_suggestions(
@@ -12,7 +12,9 @@ async def test_preferences_are_saved_and_shape_suggestions(
     fake_lavalink.add_track("Chill Mix", author="Lofi Girl", length_ms=600_000)
     fake_lavalink.add_track("Chill Weed Session", author="Stoner Beats", length_ms=600_000)
     fake_lavalink.add_track("Chill Explicit Remix", author="Rapper", length_ms=600_000)
-    await start_music(start_bot, fake_lavalink)
+    gate = AllowList()
+    gate.verified.add(world.member.id)  # 21+ suggestions need a verified member
+    await start_music(start_bot, fake_lavalink, gate=gate)
     choices = await fake_discord.autocomplete(
         world.member, "play", {"query": "chill"}, focused="query"
     )
