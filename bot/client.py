@@ -87,14 +87,15 @@ class GrowmiesBot(commands.AutoShardedBot):
         self.autocomplete_throttle = InteractionThrottle(AUTOCOMPLETE_BURST, AUTOCOMPLETE_PER)
         audit = AuditWriter()
         toggles = GuildToggles(registry.defaults, audit)
+        components = ComponentStore()
         self.services = CoreServices(
             audit=audit,
             toggles=toggles,
             age_gate=AgeGate(toggles, audit, lambda: self.user.id if self.user else None),
             xp=XpAwards(toggles),
             knowledge=KnowledgeSearch(toggles),
-            privacy=Privacy(registry, audit),
-            components=ComponentStore(),
+            privacy=Privacy(registry, audit, components),
+            components=components,
             blocks=BlockRegistry(),
         )
         self.router = InteractionRouter(self)

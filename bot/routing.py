@@ -4,7 +4,6 @@ throttling, component state, error answers and per-interaction log context."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import nextcord
@@ -13,7 +12,9 @@ from nextcord.enums import InteractionType
 
 from bot import errors
 from bot.components import ids
+from bot.components import store as component_store
 from bot.components.context import ComponentContext
+from bot.components.store import StaleState
 from bot.contract import (
     command_is_public,
     command_permissions,
@@ -215,30 +216,7 @@ class InteractionRouter:
             raise ControlExpired()
         self._throttle(interaction)
         await self._require_enabled(cid.plugin, interaction.guild_id)
-        # Whatever the custom_id says, a handler gets only the state it was declared for: a
-        # stateless handler none, every other one a live row of its own kind.
-        state = None
-        if is_stateless(handler):
-            if cid.state_id is not None:
-                raise ControlExpired()
-        else:
-            if cid.state_id is None:
-                raise ControlExpired()
-            state = await self.bot.services.components.load(cid.state_id)
-            if state is None or state.expires_at < datetime.now(UTC):
-                raise ControlExpired()
-            if cid.plugin != CORE and state.plugin != cid.plugin:
-                raise ControlExpired()
-            if state.kind not in state_kinds(handler, cid.action):
-                raise ControlExpired()
-            if state.guild_id is not None and state.guild_id != interaction.guild_id:
-                raise ControlExpired()
-            if cid.plugin == CORE:
-                await self._require_enabled(state.plugin, interaction.guild_id)
-            if state.owner_id is not None and interaction.user and (
-                state.owner_id != interaction.user.id
-            ):
-                raise NotYours()
+        state = await self._state_for(interaction, cid, handler)
         # The plugin whose content this is: the owner of a core block's state row.
         owner = state.plugin if cid.plugin == CORE and state is not None else cid.plugin
         surface = cid.action if owner == cid.plugin else f"{CORE}:{cid.action}"
@@ -249,7 +227,43 @@ class InteractionRouter:
             await self._require_age(interaction, gate.feature)
         ctx = ComponentContext(interaction, self.bot, cid, state)
         async with defer_watchdog(interaction):
-            await handler(ctx)
+            try:
+                await handler(ctx)
+            except StaleState:
+                # Another process changed the row since we cached it: once more, on the row
+                # as the database has it now.
+                state = await self._state_for(interaction, cid, handler, fresh=True)
+                ctx = ComponentContext(interaction, self.bot, cid, state)
+                await handler(ctx)
         if state is not None and not ctx.advanced:
             self.bot.services.components.count_click(state.id)
         return "ok"
+
+    async def _state_for(
+        self, interaction: nextcord.Interaction, cid: ids.CustomId, handler: Any,
+        *, fresh: bool = False,
+    ) -> Any:
+        """Whatever the custom_id says, a handler gets only the state it was declared for: a
+        stateless handler none, every other one a live row of its own kind."""
+        if is_stateless(handler):
+            if cid.state_id is not None:
+                raise ControlExpired()
+            return None
+        if cid.state_id is None:
+            raise ControlExpired()
+        state = await self.bot.services.components.load(cid.state_id, fresh=fresh)
+        if state is None or state.expires_at < component_store.utcnow():
+            raise ControlExpired()
+        if cid.plugin != CORE and state.plugin != cid.plugin:
+            raise ControlExpired()
+        if state.kind not in state_kinds(handler, cid.action):
+            raise ControlExpired()
+        if state.guild_id is not None and state.guild_id != interaction.guild_id:
+            raise ControlExpired()
+        if cid.plugin == CORE:
+            await self._require_enabled(state.plugin, interaction.guild_id)
+        if state.owner_id is not None and interaction.user and (
+            state.owner_id != interaction.user.id
+        ):
+            raise NotYours()
+        return state

@@ -255,6 +255,7 @@ class Privacy:
 
     registry: PluginRegistry
     audit: AuditWriter
+    components: ComponentStore
 
     async def export(self, user_id: int) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -267,11 +268,9 @@ class Privacy:
         return data
 
     async def delete(self, user_id: int, *, guild_id: int | None = None) -> dict[str, int]:
-        from bot.models import ComponentState
-
         removed: dict[str, int] = {}
         # Controls only this member could use hold what they typed or picked.
-        removed["core"] = await ComponentState.filter(owner_id=user_id).delete()
+        removed["core"] = await self.components.delete_owned(user_id)
         for name, plugin in self.registry.plugins.items():
             try:
                 removed[name] = await plugin.delete_user_data(user_id)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.components.autocomplete import clean_query, clip_choices
 from bot.components.confirm import ask_confirmation
 from bot.components.forms import FormField, FormSpec, FormStep, start_form
@@ -77,13 +79,18 @@ async def test_same_button_pressed_twice_at_once_has_one_effect(start_bot, world
     assert contents == ["That was already handled.", "counter 1"]
 
 
-async def test_click_after_expiry_says_how_to_get_a_fresh_one(start_bot, world, fake_discord):
+async def test_click_after_expiry_says_how_to_get_a_fresh_one(
+    start_bot, world, fake_discord, monkeypatch
+):
+    from bot.components import store
+
     await start_bot(registry=registry_with(ProbePlugin()))
     ix = await fake_discord.slash(world.member, "probe button")
     message = await ix.wait_original()
     cid = _find(message, "count")
-    await ComponentState.filter(id=cid.split(":")[2]).update(
-        expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    # A day and an hour later (the control lived 24 h).
+    later = datetime.now(UTC) + timedelta(hours=25)
+    monkeypatch.setattr(store, "utcnow", lambda: later)
     click = await fake_discord.click(world.member, message, cid)
     content = (await click.response())["data"]["content"]
     assert "expired" in content and "run the command again" in content
@@ -100,7 +107,7 @@ async def test_expired_states_are_cleaned_up(db):
     assert await ComponentState.filter(id=fresh.id).exists()
 
 
-async def test_one_read_per_click_and_one_write_only_when_state_changes(db):
+async def test_a_live_control_costs_no_read_and_one_write_only_when_state_changes(db):
     from tortoise import Tortoise
 
     from bot.components.store import ComponentStore
@@ -121,17 +128,39 @@ async def test_one_read_per_click_and_one_write_only_when_state_changes(db):
         setattr(conn, name, counting(original))
     try:
         loaded = await store.load(state.id)
-        assert loaded is not None and len(seen) == 1
+        assert loaded is not None and seen == [], "a control this process made is cached"
         store.count_click(loaded.id)
-        assert len(seen) == 1
+        assert seen == []
         assert await store.advance(loaded, {"n": 1})
-        assert len(seen) == 2
+        assert len(seen) == 1 and seen[0].startswith("UPDATE")
+        # After a restart the cache is empty: one read, then cached again.
+        restarted = ComponentStore()
+        again = await restarted.load(state.id)
+        assert again is not None and again.data == {"n": 1} and len(seen) == 2
+        assert await restarted.load(state.id) is not None and len(seen) == 2
     finally:
         for name, original in originals.items():
             setattr(conn, name, original)
     # Two clicks: the counted one rode along with the second click's write.
     await store.flush_clicks()
     assert (await ComponentState.get(id=state.id)).interactions == 2
+
+
+async def test_a_row_changed_by_another_process_is_re_read_and_the_click_applied_once(db):
+    from bot.components.store import ComponentStore, StaleState
+
+    here, there = ComponentStore(), ComponentStore()
+    state = await here.create("probe", "x", {"n": 0})
+    # The other process advances the control while this one holds a cached copy.
+    theirs = await there.load(state.id)
+    assert await there.advance(theirs, {"n": 1})
+    mine = await here.load(state.id)
+    with pytest.raises(StaleState):
+        await here.advance(mine, {"n": mine.data["n"] + 1})
+    fresh = await here.load(state.id, fresh=True)
+    assert fresh.data == {"n": 1}
+    assert await here.advance(fresh, {"n": fresh.data["n"] + 1})
+    assert (await ComponentState.get(id=state.id)).data == {"n": 2}
 
 
 async def test_confirmation_runs_once_and_cancel_runs_nothing(start_bot, world, fake_discord):

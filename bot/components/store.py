@@ -1,9 +1,15 @@
-"""Component state in the database: create, load with one read, advance with compare-and-set."""
+"""Component state in the database, with a write-through cache of live rows.
+
+A click on a control this process created or saw recently costs no read and one
+compare-and-set write. The database stays the truth: when another process (or a restart's
+predecessor) changed a row, the write finds a newer version, and the router re-reads the row
+and runs the click once more on fresh state (`StaleState`).
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
+from collections import Counter, OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +18,7 @@ from tortoise.expressions import F
 
 from bot.background import PeriodicTask
 from bot.components.ids import new_state_id
+from bot.errors import AlreadyHandled
 from bot.models import ComponentState
 
 log = structlog.get_logger("bot.components")
@@ -21,10 +28,15 @@ DEFAULT_TTL = timedelta(hours=24)
 MAX_TTL = timedelta(days=90)
 
 
-_COLUMNS = ", ".join(
-    f'"{c}"' for c in ("id", "plugin", "kind", "guild_id", "owner_id", "age_restricted",
-                       "feature", "data", "version", "interactions", "created_at", "expires_at")
-)
+_FIELDS = ("id", "plugin", "kind", "guild_id", "owner_id", "age_restricted", "feature", "data",
+           "version", "interactions", "created_at", "expires_at")
+_COLUMNS = ", ".join(f'"{c}"' for c in _FIELDS)
+# Live rows kept in memory; beyond this the least recently clicked are read again when used.
+CACHE_SIZE = 20_000
+
+
+class StaleState(AlreadyHandled):
+    """The row changed since this process cached it: re-read it and handle the click again."""
 _SQL: dict[str, dict[str, str]] = {}
 
 
@@ -50,10 +62,31 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _snapshot(row: ComponentState) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _FIELDS}
+
+
+def _from_snapshot(values: dict[str, Any]) -> ComponentState:
+    # A fresh object per click: two clicks on one control must not share a version counter.
+    return ComponentState._init_from_db(**{**values, "data": dict(values["data"] or {})})
+
+
 class ComponentStore:
-    def __init__(self) -> None:
+    def __init__(self, *, cache_size: int = CACHE_SIZE) -> None:
         self._clicks: Counter[str] = Counter()
         self._housekeeping: PeriodicTask | None = None
+        self._live: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._cache_size = cache_size
+        self.reads = 0  # database reads of single rows, for benchmarks and tests
+
+    def _remember(self, row: ComponentState) -> None:
+        self._live[row.id] = _snapshot(row)
+        self._live.move_to_end(row.id)
+        while len(self._live) > self._cache_size:
+            self._live.popitem(last=False)
+
+    def forget(self, state_id: str) -> None:
+        self._live.pop(state_id, None)
 
     async def create(
         self,
@@ -68,7 +101,7 @@ class ComponentStore:
     ) -> ComponentState:
         """A new state row; `owner_id=None` means anyone may use the control."""
         ttl = min(ttl, MAX_TTL)
-        return await ComponentState.create(
+        row = await ComponentState.create(
             id=new_state_id(),
             plugin=plugin,
             kind=kind,
@@ -79,15 +112,29 @@ class ComponentStore:
             feature=age_feature,
             expires_at=utcnow() + ttl,
         )
+        self._remember(row)
+        return row
 
-    async def load(self, state_id: str) -> ComponentState | None:
-        """The single read a click costs.
+    async def load(self, state_id: str, *, fresh: bool = False) -> ComponentState | None:
+        """The row behind a click: from the cache when live there, else one read.
 
-        Hand-written SQL: every click runs it, and building the query through the ORM cost
-        more CPU than the database round trip."""
+        Hand-written SQL: every uncached click runs it, and building the query through the ORM
+        cost more CPU than the database round trip."""
+        cached = None if fresh else self._live.get(state_id)
+        if cached is not None and cached["expires_at"] >= utcnow():
+            self._live.move_to_end(state_id)
+            row = _from_snapshot(cached)
+            row.__dict__["_growmies_cached"] = True
+            return row
+        self.reads += 1
         conn = ComponentState._meta.db
         rows = await conn.execute_query_dict(_sql(conn)["load"], [state_id])
-        return ComponentState._init_from_db(**rows[0]) if rows else None
+        if not rows:
+            self.forget(state_id)
+            return None
+        row = ComponentState._init_from_db(**rows[0])
+        self._remember(row)
+        return row
 
     async def advance(
         self, state: ComponentState, data: dict[str, Any], *, extend: timedelta | None = None
@@ -105,15 +152,34 @@ class ComponentStore:
         )
         if not updated:
             self._clicks[state.id] += clicks
+            known = self._live.get(state.id)
+            if known is not None and known["version"] > state.version:
+                # A click in this process won the race: this one is the duplicate.
+                return False
+            self.forget(state.id)
+            if state.__dict__.get("_growmies_cached"):
+                # Nothing here changed the row, so another process did while we held an old
+                # copy: the caller re-reads it and handles the click on fresh state.
+                raise StaleState()
             return False
         state.data = data
         state.version += 1
         if expires is not None:
             state.expires_at = expires
+        state.__dict__.pop("_growmies_cached", None)
+        self._remember(state)
         return True
 
     async def delete(self, state_id: str) -> None:
+        self.forget(state_id)
         await ComponentState.filter(id=state_id).delete()
+
+    async def delete_owned(self, owner_id: int) -> int:
+        """Remove every control only this member could use (privacy deletion)."""
+        for state_id, values in list(self._live.items()):
+            if values["owner_id"] == owner_id:
+                self.forget(state_id)
+        return int(await ComponentState.filter(owner_id=owner_id).delete())
 
     def count_click(self, state_id: str) -> None:
         # Batched so a click that changes nothing costs no write.
@@ -127,7 +193,11 @@ class ComponentStore:
             )
 
     async def cleanup(self) -> int:
-        return await ComponentState.filter(expires_at__lt=utcnow()).delete()
+        now = utcnow()
+        for state_id, values in list(self._live.items()):
+            if values["expires_at"] < now:
+                self.forget(state_id)
+        return await ComponentState.filter(expires_at__lt=now).delete()
 
     def start(self, interval: float = 300.0) -> None:
         if self._housekeeping is None:
