@@ -231,3 +231,40 @@ async def test_privacy_deletion_removes_the_members_own_controls(adult_bot, worl
     assert removed["core"] == 1
     assert not await ComponentState.exists(id=mine.split(":")[2])
     assert await ComponentState.exists(id=theirs.split(":")[2])
+
+
+async def test_forged_custom_ids_for_every_action_of_every_plugin_expire(
+    world, start_bot, fake_discord, monkeypatch
+):
+    """For each registered action: without a state id, with a state row of another kind, and
+    (for stateless actions) with any state id, the member reads "This control has expired" —
+    before any gate or handler runs."""
+    from bot.contract import is_stateless
+    from bot.routing import CORE
+
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "hello-plugin"))
+    from growmies_hello import plugin as hello
+
+    probe = ProbePlugin()
+    running = await start_bot(registry=registry_with(probe, AdultProbe(), hello))
+    bot = running.bot
+    stand_in = {"id": 1, "channel_id": world.channel.id, "components": []}
+    tried = 0
+    for prefix in [CORE, *bot.plugins.plugins]:
+        owner = "compliance" if prefix == CORE else prefix
+        other = await bot.services.components.create(owner, "forged-kind", {"x": 1},
+                                                     guild_id=world.guild.id)
+        for action, handler in bot.component_handlers_of(prefix).items():
+            forged = [f"{prefix}:{action}:{other.id}"]
+            if not is_stateless(handler):
+                forged.append(f"{prefix}:{action}")
+                forged.append(f"{prefix}:{action}:-:arg1")
+            for custom_id in forged:
+                click = await fake_discord.click(world.member, stand_in, custom_id)
+                resp = await click.response()
+                assert resp["type"] == 4 and click.ephemeral, custom_id
+                assert resp["data"]["content"].startswith("This control has expired"), (
+                    custom_id, resp["data"]["content"])
+                tried += 1
+    assert tried >= 40
+    assert probe.calls == []
