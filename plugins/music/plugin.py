@@ -27,7 +27,9 @@ class MusicPlugin(Plugin):
     description = "Lavalink music: queue, meditation sessions, podcasts."
     data_statement = (
         "Stores your music preferences, the tracks you queued (title, link, your id) while "
-        "they are in a queue, and each server's current playback session."
+        "they are in a queue, each server's current playback session, and how many paid "
+        "podcast transcripts you made per day (kept a week, also after a deletion request, "
+        "so deleting can't reset the day's budget)."
     )
     models = "plugins.music.models"
     # Most music is for everyone; 21+ is decided per track or feed (an admin-flagged host, or
@@ -144,11 +146,18 @@ class MusicPlugin(Plugin):
         return removed
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
-        from plugins.music.models import MusicQueueEntry, UserMusicPreferences
+        from plugins.music.models import (
+            MusicQueueEntry,
+            MusicTranscriptUsage,
+            UserMusicPreferences,
+        )
 
         prefs = await UserMusicPreferences.filter(user_id=user_id).values(
             "volume", "auto_queue", "explicit_filter", "blocked_sources", "favourite_genres",
             "meditation_mode", "cannabis_opt_in")
         queued = await MusicQueueEntry.filter(requester_id=user_id).values(
             "guild_id", "title", "uri")
-        return {"preferences": prefs[0] if prefs else None, "queued_tracks": queued}
+        usage = await MusicTranscriptUsage.filter(user_id=user_id).values(
+            "guild_id", "day", "count")
+        return {"preferences": prefs[0] if prefs else None, "queued_tracks": queued,
+                "transcripts_per_day": [{**u, "day": str(u["day"])} for u in usage]}
