@@ -17,7 +17,7 @@ from bot.components.registry import BlockRegistry
 from bot.components.store import ComponentStore
 from bot.components.ui import button, controls
 from bot.contract import ComponentHandler, PluginContext
-from bot.gating import actor_of, gate_for
+from bot.gating import actor_of, gate_applies, gate_for
 from bot.loader import PluginRegistry
 from bot.routing import CORE, InteractionRouter
 from bot.services import (
@@ -152,7 +152,7 @@ class GrowmiesBot(commands.AutoShardedBot):
             guild_id = guild_id_of(args)
             if guild_id is not None and not await toggles.is_enabled(guild_id, plugin):
                 return
-            if gate.feature is not None:
+            if await gate_applies(gate, guild_id):
                 actor = actor_of(args)
                 if actor is None or guild_id is None:
                     return

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import nextcord
+import structlog
 
 from bot.contract import (
     MIXED,
@@ -23,6 +24,8 @@ from bot.contract import (
 
 if TYPE_CHECKING:
     from bot.contract import Plugin
+
+log = structlog.get_logger("bot.gating")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,20 @@ class Gate:
 
 
 OPEN_CORE = Gate(None, "core")
+
+
+async def gate_applies(gate: Gate, guild_id: int | None) -> bool:
+    """Whether `gate` must be asked here: not when it is open, nor where an admin opened the
+    surface to everyone (an error asking that keeps it gated)."""
+    if gate.feature is None:
+        return False
+    if gate.open_when is None:
+        return True
+    try:
+        return not await gate.open_when(guild_id)
+    except Exception as exc:
+        log.warning("gate.open_check_failed", error=type(exc).__name__)
+        return True
 
 
 def gate_for(

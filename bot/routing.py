@@ -23,7 +23,7 @@ from bot.contract import (
     state_kinds,
 )
 from bot.errors import ControlExpired, MissingPermissions, NotYours, PluginDisabled, Throttled
-from bot.gating import Gate, GateCache
+from bot.gating import Gate, GateCache, gate_applies
 from bot.respond import defer_watchdog
 
 if TYPE_CHECKING:
@@ -106,18 +106,6 @@ class InteractionRouter:
                 decision.message or "This is 21+ content.", view=self.bot.verify_prompt_view()
             )
 
-    async def _gate_applies(self, gate: Gate, guild_id: int | None) -> bool:
-        """Whether `gate` must be asked here: not when an admin opened the surface to all."""
-        if not gate.gated:
-            return False
-        if gate.open_when is None:
-            return True
-        try:
-            return not await gate.open_when(guild_id)
-        except Exception as exc:
-            log.warning("gate.open_check_failed", error=type(exc).__name__)
-            return True
-
     def _plugin(self, name: str | None) -> Any:
         return self.bot.plugins.plugins.get(name) if name and name != CORE else None
 
@@ -159,7 +147,7 @@ class InteractionRouter:
         if perms and not member_has(interaction.user, perms):
             raise MissingPermissions(perms)
         gate = self._command_gate(plugin, full_name, chain)
-        if gate.feature and await self._gate_applies(gate, interaction.guild_id):
+        if await gate_applies(gate, interaction.guild_id):
             await self._require_age(interaction, gate.feature)
         public = any(command_is_public(c.callback) for c in chain)
         async with defer_watchdog(interaction, ephemeral=not public):
@@ -196,7 +184,7 @@ class InteractionRouter:
         if perms and not member_has(user, perms):
             return "missing_permissions"
         gate = self._command_gate(plugin, full_name, chain)
-        if gate.feature and await self._gate_applies(gate, interaction.guild_id):
+        if await gate_applies(gate, interaction.guild_id):
             decision = await self.bot.services.age_gate.check(
                 interaction.guild_id, user.id, gate.feature, quiet=True
             )
@@ -223,7 +211,7 @@ class InteractionRouter:
         gate = self.gates.get(self._plugin(owner), surface, (handler,))
         if state is not None and state.age_restricted:
             await self._require_age(interaction, state.feature or state.kind)
-        elif gate.feature and await self._gate_applies(gate, interaction.guild_id):
+        elif await gate_applies(gate, interaction.guild_id):
             await self._require_age(interaction, gate.feature)
         ctx = ComponentContext(interaction, self.bot, cid, state)
         async with defer_watchdog(interaction):

@@ -91,6 +91,12 @@ class AdultCog(commands.Cog, name="adult"):
         self.plugin.event.set()
 
     @commands.Cog.listener("on_message")
+    @open_to_all_when(lambda guild_id: AdultProbe.opened(guild_id))
+    async def heard_when_open(self, message: nextcord.Message) -> None:
+        self.plugin.heard_open.append(message.content)
+        self.plugin.event.set()
+
+    @commands.Cog.listener("on_message")
     @all_ages
     async def counted(self, message: nextcord.Message) -> None:
         self.plugin.counted.append(message.content)
@@ -107,6 +113,7 @@ class AdultProbe(Plugin):
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.heard: list[str] = []
+        self.heard_open: list[str] = []
         self.counted: list[str] = []
         self.event = asyncio.Event()
         self.note_state: str | None = None

@@ -137,10 +137,17 @@ async def test_listeners_hear_only_verified_authors_unless_declared_all_ages(
     probe.gate.verified.add(world.other.id)
     await fake_discord.send_message(world.member, world.channel, "unverified says hi")
     await fake_discord.send_message(world.other, world.channel, "verified says hi")
-    await adult.wait_for(lambda: len(adult.counted) == 2 and adult.heard)
+    await adult.wait_for(lambda: len(adult.counted) == 2 and adult.heard and adult.heard_open)
     await probe.gate.wait_asked(world.member.id)
     assert adult.heard == ["verified says hi"]
+    assert adult.heard_open == ["verified says hi"]
     assert sorted(adult.counted) == ["unverified says hi", "verified says hi"]
+
+    # An admin opens the surface to everyone: the opened listener hears unverified members.
+    AdultProbe.open_guilds.add(world.guild.id)
+    await fake_discord.send_message(world.member, world.channel, "open now")
+    await adult.wait_for(lambda: "open now" in adult.heard_open and "open now" in adult.counted)
+    assert "open now" not in adult.heard
 
 
 # Surfaces of ADULTS_ONLY plugins declared @all_ages, each read and judged to show nothing 21+.
