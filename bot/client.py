@@ -111,8 +111,8 @@ class GrowmiesBot(commands.AutoShardedBot):
     # ----- plugins -------------------------------------------------------------------------
     def plugin_context(self, name: str) -> PluginContext:
         return PluginContext(
-            bot=self, settings=self.settings, services=self.services,
-            log=structlog.get_logger(f"plugins.{name}").bind(plugin=name),
+            name, self, self.settings, self.services,
+            structlog.get_logger(f"plugins.{name}").bind(plugin=name),
         )
 
     def register_component_handlers(

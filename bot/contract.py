@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     import nextcord
     from nextcord.ext import commands
 
+    from bot.client import GrowmiesBot
     from bot.components.context import ComponentContext
+    from bot.components.select import Option
+    from bot.components.store import ComponentStore
+    from bot.models import ComponentState
     from bot.services import CoreServices
     from bot.settings import Settings
 
@@ -63,14 +68,91 @@ HOOKS = (
 )
 
 
-@dataclass(frozen=True)
-class PluginContext:
-    """What the core hands a plugin in `setup`: everything it may use of the core."""
+class PluginComponents:
+    """The component store bound to one plugin: its rows and custom_ids carry its name."""
 
-    bot: commands.Bot
-    settings: Settings
-    services: CoreServices
-    log: Any  # structlog BoundLogger with plugin=<name>
+    def __init__(self, plugin: str, store: ComponentStore) -> None:
+        self.plugin = plugin
+        self._store = store
+
+    async def create(
+        self, kind: str, data: dict[str, Any] | None = None, *, owner: int | None = None,
+        guild_id: int | None = None, ttl: timedelta | None = None,
+        age_feature: str | None = None,
+    ) -> ComponentState:
+        """A state row for a control; `owner=None` lets anyone use it. Handlers receive it when
+        their action is `kind` or they declare it with @uses_state."""
+        extra: dict[str, Any] = {} if ttl is None else {"ttl": ttl}
+        return await self._store.create(self.plugin, kind, data, owner_id=owner,
+                                        guild_id=guild_id, age_feature=age_feature, **extra)
+
+    def custom_id(self, action: str, state: ComponentState | str | None = None,
+                  arg: str | None = None) -> str:
+        """`<plugin>:<action>[:<state id>[:<arg>]]` for a button, select or modal."""
+        from bot.components.ids import build
+
+        state_id = state if isinstance(state, str) or state is None else state.id
+        return build(self.plugin, action, state_id, arg)
+
+    async def delete(self, state_id: str) -> None:
+        await self._store.delete(state_id)
+
+
+class PluginContext:
+    """What the core hands a plugin: everything it may use of the core, bound to the plugin,
+    so a plugin never passes its own name or the bot object around."""
+
+    def __init__(self, name: str, bot: GrowmiesBot, settings: Settings, services: CoreServices,
+                 log: Any) -> None:
+        self.name = name
+        self.bot = bot
+        self.settings = settings
+        self.services = services
+        self.log = log  # structlog BoundLogger with plugin=<name>
+        self.components = PluginComponents(name, services.components)
+
+    def verify_prompt(self) -> nextcord.ui.View | None:
+        """The "Verify my age" button the core shows with every 21+ denial."""
+        return self.bot.verify_prompt_view()
+
+    async def send_adult(self, interaction: nextcord.Interaction, content: str | None = None,
+                         **kwargs: Any) -> bool:
+        """Answer with 21+ content: public only where verified members alone can read it."""
+        from bot.respond import send_adult
+
+        return await send_adult(interaction, self.services, content, **kwargs)
+
+    async def paginate(self, interaction: nextcord.Interaction, source: str,
+                       params: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Answer with page 1 of a page source registered with services.blocks.page_source."""
+        from bot.components.paginator import send_paginator
+
+        await send_paginator(self.bot, interaction, plugin=self.name, source=source,
+                             params=params, **kwargs)
+
+    async def confirm(self, interaction: nextcord.Interaction, prompt: str, callback: str,
+                      payload: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Ask the invoker to confirm; the registered `callback` runs once with `payload`."""
+        from bot.components.confirm import ask_confirmation
+
+        await ask_confirmation(self.bot, interaction, plugin=self.name, prompt=prompt,
+                               callback=callback, payload=payload, **kwargs)
+
+    async def start_form(self, interaction: nextcord.Interaction, form: str,
+                         payload: dict[str, Any] | None = None, **kwargs: Any) -> str:
+        """Open step 1 of a multi-step form registered with services.blocks.form."""
+        from bot.components.forms import start_form
+
+        return await start_form(self.bot, interaction, plugin=self.name, form=form,
+                                payload=payload, **kwargs)
+
+    async def select(self, interaction: nextcord.Interaction, options: list[Option],
+                     callback: str, **kwargs: Any) -> None:
+        """A select menu over up to 500 options, paged and searchable."""
+        from bot.components.select import send_large_select
+
+        await send_large_select(self.bot, interaction, plugin=self.name, options=options,
+                                callback=callback, **kwargs)
 
 
 class Plugin:

@@ -6,14 +6,16 @@ is misnamed, or raises in setup is logged with its error and skipped; the rest s
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING
 
 import structlog
 
-from bot.contract import NAME_OK, RATINGS, Plugin
+from bot.contract import HOOKS, NAME_OK, RATINGS, Plugin
 
 if TYPE_CHECKING:
     from nextcord.ext import commands
@@ -101,6 +103,9 @@ def _load_one(ep: metadata.EntryPoint, found: DiscoveredPlugin) -> str | None:
         )
     if not NAME_OK(plugin.name):
         return f"invalid plugin name {plugin.name!r} (lowercase letters, digits, _; not reserved)"
+    unknown = unknown_hooks(plugin)
+    if unknown:
+        return unknown
     if plugin.rating not in RATINGS:
         return f"unknown content rating {plugin.rating!r} (expected one of {', '.join(RATINGS)})"
     if plugin.models:
@@ -110,3 +115,21 @@ def _load_one(ep: metadata.EntryPoint, found: DiscoveredPlugin) -> str | None:
             return f"models module {plugin.models!r} failed to import: {type(exc).__name__}: {exc}"
     found.plugin = plugin
     return None
+
+
+def unknown_hooks(plugin: Plugin) -> str | None:
+    """Public methods that are not hooks, as pluggy refuses them: a misspelled hook would
+    otherwise be silently ignored. Helpers belong in private (`_name`) methods."""
+    extra = sorted(
+        name for name, value in inspect.getmembers(type(plugin))
+        if not name.startswith("_") and callable(value) and name not in HOOKS
+        and not hasattr(Plugin, name)
+    )
+    if not extra:
+        return None
+    hints = []
+    for name in extra:
+        close = difflib.get_close_matches(name, HOOKS, n=1)
+        hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return (f"public methods that are not hooks: {', '.join(hints)}; hooks are "
+            f"{', '.join(HOOKS)} (name helpers with a leading underscore)")

@@ -62,3 +62,45 @@ def test_allowlist_limits_what_loads():
     assert set(registry.plugins) == {"music"}
     registry = discover(["music", "nosuch"])
     assert "nosuch" in registry.failed
+
+
+class _Misspelled(contract.Plugin):
+    name = "misspelled"
+    description = "A plugin whose author typed setpu"
+
+    async def setpu(self, ctx: contract.PluginContext) -> None:  # meant: setup
+        raise AssertionError("never called")
+
+
+misspelled = _Misspelled()
+
+
+class _BadRating(contract.Plugin):
+    name = "badrating"
+    rating = "teens"
+
+
+badrating = _BadRating()
+
+
+def test_a_misspelled_hook_is_refused_with_the_hook_it_meant():
+    ep = metadata.EntryPoint(name="misspelled", value=f"{__name__}:misspelled",
+                             group=ENTRY_POINT_GROUP)
+    found = DiscoveredPlugin("misspelled", None, "0")
+    error = _load_one(ep, found)
+    assert error is not None and found.plugin is None
+    assert "setpu (did you mean setup?)" in error
+
+
+def test_an_unknown_content_rating_is_refused():
+    ep = metadata.EntryPoint(name="badrating", value=f"{__name__}:badrating",
+                             group=ENTRY_POINT_GROUP)
+    error = _load_one(ep, DiscoveredPlugin("badrating", None, "0"))
+    assert error is not None and "unknown content rating 'teens'" in error
+
+
+def test_a_plugin_that_says_nothing_is_rated_adults_only():
+    assert contract.Plugin.rating == contract.ADULTS_ONLY
+    ratings = {p.name: p.rating for p in discover().plugins.values()}
+    assert {"llm": "adults_only", "ui": "adults_only", "music": "mixed",
+            "compliance": "mixed"}.items() <= ratings.items()

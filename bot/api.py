@@ -1,0 +1,104 @@
+"""The public API for plugin authors: import from here and nothing else in `bot`.
+
+Everything else under `bot/` is the core's own and may change between releases. Built-in
+plugins follow the same rule (tests/test_public_api.py checks it from the import graph).
+
+    from bot.api import Plugin, PluginContext, ComponentContext, all_ages, adults_only
+"""
+
+from __future__ import annotations
+
+from bot.background import PeriodicTask
+from bot.components.autocomplete import answer_autocomplete, clean_query, clip_choices
+from bot.components.context import ComponentContext
+from bot.components.forms import FormField, FormSpec, FormStep
+from bot.components.registry import Page, PageSource
+from bot.components.select import Option
+from bot.components.ui import button, controls, link, modal, text_input
+from bot.contract import (
+    ADULTS_ONLY,
+    HOOKS,
+    MIXED,
+    ComponentHandler,
+    Plugin,
+    PluginComponents,
+    PluginContext,
+    adults_only,
+    age_restricted,
+    all_ages,
+    member_has,
+    open_to_all_when,
+    public_response,
+    requires_permissions,
+    stateless,
+    uses_state,
+)
+from bot.errors import (
+    AlreadyHandled,
+    ControlExpired,
+    MissingPermissions,
+    NotYours,
+    PluginDisabled,
+    Throttled,
+    UserError,
+)
+from bot.respond import ADULT_NOTE
+from bot.services import (
+    NOT_VERIFIED,
+    AgeGateProvider,
+    CoreServices,
+    GateDecision,
+    KnowledgeHit,
+    KnowledgeProvider,
+    XpProvider,
+)
+
+__all__ = [
+    "ADULTS_ONLY",
+    "ADULT_NOTE",
+    "HOOKS",
+    "MIXED",
+    "NOT_VERIFIED",
+    "AgeGateProvider",
+    "AlreadyHandled",
+    "ComponentContext",
+    "ComponentHandler",
+    "ControlExpired",
+    "CoreServices",
+    "FormField",
+    "FormSpec",
+    "FormStep",
+    "GateDecision",
+    "KnowledgeHit",
+    "KnowledgeProvider",
+    "MissingPermissions",
+    "NotYours",
+    "Option",
+    "Page",
+    "PageSource",
+    "PeriodicTask",
+    "Plugin",
+    "PluginComponents",
+    "PluginContext",
+    "PluginDisabled",
+    "Throttled",
+    "UserError",
+    "XpProvider",
+    "adults_only",
+    "age_restricted",
+    "all_ages",
+    "answer_autocomplete",
+    "button",
+    "clean_query",
+    "clip_choices",
+    "controls",
+    "link",
+    "member_has",
+    "modal",
+    "open_to_all_when",
+    "public_response",
+    "requires_permissions",
+    "stateless",
+    "text_input",
+    "uses_state",
+]
