@@ -11,6 +11,7 @@ from bot.respond import ADULT_NOTE
 from bot.services import THREAD_REMOVED_NOTE
 from bot.testing.fake_discord.permissions import Permission
 from plugins.llm.models import CannabisKnowledgeBase, LLMConversation
+from plugins.llm.relay import STREAMING_CURSOR
 from tests.probe_plugin import ProbePlugin, registry_with
 
 EXPIRED = "This control has expired"
@@ -52,8 +53,10 @@ async def open_chat(fake_discord: Any, member: Any, message: str = "hello") -> A
     await ix.response()
     thread = fake_discord.get_channel(next(
         t.id for t in member.guild.threads if t.thread_member_ids & {member.id}))
+    # The finished answer: while streaming, the message ends with the cursor.
     await fake_discord.wait_for_message(
-        thread, lambda m: m["content"].startswith(f"You said: {message}"))
+        thread, lambda m: m["content"].startswith(f"You said: {message}")
+        and not m["content"].endswith(STREAMING_CURSOR))
     return thread
 
 
