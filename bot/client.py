@@ -12,7 +12,7 @@ import structlog
 from nextcord.ext import commands
 
 from bot import errors
-from bot.audit import AuditWriter
+from bot.audit import AuditRetention, AuditWriter
 from bot.components.registry import BlockRegistry
 from bot.components.store import ComponentStore
 from bot.components.ui import button, controls
@@ -99,6 +99,8 @@ class GrowmiesBot(commands.AutoShardedBot):
             blocks=BlockRegistry(),
         )
         self.router = InteractionRouter(self)
+        # The audit log's retention purge: the only deletion its database guard allows.
+        self.audit_retention = AuditRetention(settings.audit_retention_days)
         self._handlers: dict[str, dict[str, ComponentHandler]] = {}
         self._gated_listeners: list[tuple[str, Callable[..., Awaitable[None]]]] = []
         self._closing = False
@@ -255,6 +257,7 @@ class GrowmiesBot(commands.AutoShardedBot):
 
     async def start(self, token: str, *, reconnect: bool = True) -> None:  # type: ignore[override]
         self.services.components.start()
+        self.audit_retention.start()
         await super().start(token, reconnect=reconnect)
 
     async def close(self) -> None:
@@ -268,6 +271,7 @@ class GrowmiesBot(commands.AutoShardedBot):
                 except Exception as exc:
                     log.error("plugin.teardown_failed", plugin=name, error=type(exc).__name__)
             await self.services.components.stop()
+            await self.audit_retention.stop()
             await self.services.audit.flush()
         finally:
             await super().close()

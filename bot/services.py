@@ -268,9 +268,13 @@ class Privacy:
         return data
 
     async def delete(self, user_id: int, *, guild_id: int | None = None) -> dict[str, int]:
+        from bot.audit import delete_member_texts
+
         removed: dict[str, int] = {}
-        # Controls only this member could use hold what they typed or picked.
-        removed["core"] = await self.components.delete_owned(user_id)
+        # Controls only this member could use hold what they typed or picked; audit entries
+        # keep what happened, but text the member wrote goes (the entry reads "[redacted]").
+        removed["core"] = (await self.components.delete_owned(user_id)
+                           + await delete_member_texts(user_id))
         for name, plugin in self.registry.plugins.items():
             try:
                 removed[name] = await plugin.delete_user_data(user_id)

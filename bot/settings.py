@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # `interaction_per` seconds, shared by every plugin.
     interaction_rate: int = Field(default=5, ge=1)
     interaction_per: float = Field(default=10.0, gt=0)
+    # Audit entries older than this are purged by the bot (the database refuses any other
+    # deletion); 30 days at the least.
+    audit_retention_days: int = Field(default=365, ge=30)
 
     lavalink_nodes: Annotated[list[LavalinkNodeSettings], NoDecode] = Field(default_factory=list)
     lavalink_password: SecretStr | None = None

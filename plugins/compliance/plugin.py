@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot.audit import AuditRetention, delete_member_texts, export_member_texts
+from bot.audit import export_member_texts
 from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
 from plugins.compliance.adult_channels import AdultChannels
 from plugins.compliance.gate import CachedAgeGate
@@ -48,7 +48,6 @@ class CompliancePlugin(Plugin):
         self.verification: VerificationService
         self.xp = XpEngine(self.settings)
         self.voice: Any = None
-        self.retention: AuditRetention | None = None
 
     async def setup(self, ctx: PluginContext) -> None:
         from plugins.compliance.listeners import VoiceXpTicker
@@ -69,14 +68,8 @@ class CompliancePlugin(Plugin):
         self.xp.start()
         self.voice = VoiceXpTicker(self, ctx)
         self.voice.start()
-        # The audit log's retention purge (the only deletion its database guard allows).
-        self.retention = AuditRetention(getattr(ctx.settings, "audit_retention_days", None))
-        self.retention.start()
 
     async def teardown(self) -> None:
-        if self.retention is not None:
-            await self.retention.stop()
-            self.retention = None
         if self.voice is not None:
             await self.voice.stop()
         # Final flush: a clean shutdown loses no XP.
@@ -128,9 +121,9 @@ class CompliancePlugin(Plugin):
         await ctx.send(text, ephemeral=True)
 
     def _retention_days(self) -> int:
-        from bot.audit import DEFAULT_RETENTION_DAYS
+        from bot.audit import clamp_retention
 
-        return self.retention.retention_days if self.retention else DEFAULT_RETENTION_DAYS
+        return clamp_retention(self.ctx.settings.audit_retention_days if self.ctx else None)
 
     async def delete_user_data(self, user_id: int) -> int:
         # Under the flush lock: a batch being written right now cannot re-create the rows.
@@ -144,7 +137,6 @@ class CompliancePlugin(Plugin):
         pseudonym = f"former-staff-{secrets.token_hex(4)}"
         await MemberRecord.filter(reviewer_id=user_id).update(reviewer_id=None,
                                                               reviewer_pseudonym=pseudonym)
-        removed += await delete_member_texts(user_id)
         removed += await self._delete_review_controls(user_id)
         return int(removed)
 
