@@ -99,6 +99,16 @@ class GrowmiesBot(commands.AutoShardedBot):
             blocks=BlockRegistry(),
         )
         self.router = InteractionRouter(self)
+        # Every click and modal goes through the router. nextcord would first hand them to
+        # the callbacks of its own stored Views and Modals, skipping toggles, throttling and
+        # the 21+ gate, so those never run: a plugin that sends a callback-style View gets
+        # "This control has expired" instead.
+        connection: Any = self._connection
+
+        def interaction_create(data: Any) -> None:
+            connection.dispatch("interaction", self.get_interaction(data=data))
+
+        connection.parsers["INTERACTION_CREATE"] = interaction_create
         # The audit log's retention purge: the only deletion its database guard allows.
         self.audit_retention = AuditRetention(settings.audit_retention_days)
         self._handlers: dict[str, dict[str, ComponentHandler]] = {}

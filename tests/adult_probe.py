@@ -81,6 +81,20 @@ class AdultCog(commands.Cog, name="adult"):
         await send_adult(interaction, self.ctx.services, f"Your room: {thread.mention}")
         await thread.send("Welcome: strain talk starts here.")
 
+    @adult.subcommand(name="legacy", description="A nextcord View with a callback")
+    @all_ages
+    async def legacy(self, interaction: nextcord.Interaction) -> None:
+        view = nextcord.ui.View(timeout=None)
+        reveal = nextcord.ui.Button(label="Reveal", custom_id="adult:reveal")
+
+        async def callback(click: nextcord.Interaction) -> None:
+            self.plugin.calls.append("legacy-callback")
+            await click.response.send_message("Blue Dream, 21% THC")
+
+        reveal.callback = callback  # type: ignore[method-assign]
+        view.add_item(reveal)
+        await interaction.response.send_message("press it", view=view)
+
     @adult.subcommand(name="say", description="21+ text, placed by send_adult")
     async def say(self, interaction: nextcord.Interaction) -> None:
         await send_adult(interaction, self.ctx.services, "Blue Dream is a sativa-leaning hybrid.")

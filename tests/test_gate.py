@@ -153,6 +153,7 @@ async def test_listeners_hear_only_verified_authors_unless_declared_all_ages(
 # Surfaces of ADULTS_ONLY plugins declared @all_ages, each read and judged to show nothing 21+.
 # A new @all_ages must be added here, by someone who checked it.
 REVIEWED_ALL_AGES: list[tuple[str, str, str]] = [
+    ("adult", "command", "/adult legacy"),
     ("adult", "command", "/adult rules"),
     ("adult", "listener", "adult.counted"),
     ("llm", "command", "/chat usage"),   # the member's own token counts
@@ -275,3 +276,15 @@ async def test_forged_custom_ids_for_every_action_of_every_plugin_expire(
                 tried += 1
     assert tried >= 40
     assert probe.calls == []
+
+
+async def test_callbacks_of_nextcords_own_views_never_run(adult_bot, world, fake_discord):
+    """A plugin that sends a callback-style nextcord View would skip the router: its clicks
+    go through the router anyway, which knows no such action."""
+    _running, _probe, adult = adult_bot
+    ix = await fake_discord.slash(world.member, "adult legacy")
+    message = await ix.wait_original()
+    click = await fake_discord.click(world.member, message, "adult:reveal")
+    resp = await click.response()
+    assert resp["data"]["content"].startswith("This control has expired") and click.ephemeral
+    assert "legacy-callback" not in adult.calls
