@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, cast
 
 import nextcord
 import structlog
@@ -17,7 +17,7 @@ from bot.components.registry import BlockRegistry
 from bot.components.store import ComponentStore
 from bot.components.ui import button, controls
 from bot.contract import ComponentHandler, PluginContext
-from bot.gating import actor_of, gate_applies, gate_for
+from bot.gating import actor_of, gate_for, required_feature
 from bot.loader import PluginRegistry
 from bot.routing import CORE, InteractionRouter
 from bot.services import (
@@ -111,7 +111,7 @@ class GrowmiesBot(commands.AutoShardedBot):
         connection.parsers["INTERACTION_CREATE"] = interaction_create
         # The audit log's retention purge: the only deletion its database guard allows.
         self.audit_retention = AuditRetention(settings.audit_retention_days)
-        self._handlers: dict[str, dict[str, ComponentHandler]] = {}
+        self._component_handlers: dict[str, dict[str, ComponentHandler]] = {}
         self._gated_listeners: list[tuple[str, Callable[..., Awaitable[None]]]] = []
         self._closing = False
         # Set after the first command sync: tests and benchmarks wait on it instead of sleeping.
@@ -130,15 +130,15 @@ class GrowmiesBot(commands.AutoShardedBot):
     def register_component_handlers(
         self, prefix: str, handlers: dict[str, ComponentHandler]
     ) -> None:
-        self._handlers.setdefault(prefix, {}).update(handlers)
+        self._component_handlers.setdefault(prefix, {}).update(handlers)
 
     def component_handlers_of(self, prefix: str) -> dict[str, ComponentHandler]:
-        return dict(self._handlers.get(prefix, {}))
+        return dict(self._component_handlers.get(prefix, {}))
 
     def component_handler(self, prefix: str, action: str) -> ComponentHandler | None:
         if prefix != CORE and prefix not in self.plugins.plugins:
             return None
-        return self._handlers.get(prefix, {}).get(action)
+        return self._component_handlers.get(prefix, {}).get(action)
 
     def add_plugin_cog(self, plugin: str, cog: commands.Cog) -> None:
         """Add a plugin's cog with its listeners wrapped in the per-guild toggle check."""
@@ -147,7 +147,7 @@ class GrowmiesBot(commands.AutoShardedBot):
             bound = getattr(cog, method_name)
             self.remove_listener(bound, event)
             gated = self._gate_listener(plugin, f"{cog.qualified_name}.{method_name}", bound)
-            self.add_listener(gated, event)
+            self.add_listener(cast("Callable[..., Coroutine[Any, Any, Any]]", gated), event)
             self._gated_listeners.append((event, gated))
 
     def _gate_listener(
@@ -164,13 +164,14 @@ class GrowmiesBot(commands.AutoShardedBot):
             guild_id = guild_id_of(args)
             if guild_id is not None and not await toggles.is_enabled(guild_id, plugin):
                 return
-            if await gate_applies(gate, guild_id):
+            feature = await required_feature(gate, guild_id)
+            if feature is not None:
                 actor = actor_of(args)
                 if actor is None or guild_id is None:
                     return
                 if self.user is not None and actor == self.user.id:
                     return
-                decision = await age_gate.check(guild_id, actor, gate.feature, quiet=True)
+                decision = await age_gate.check(guild_id, actor, feature, quiet=True)
                 if not decision.allowed:
                     return
             await func(*args, **kwargs)
@@ -227,7 +228,7 @@ class GrowmiesBot(commands.AutoShardedBot):
         self.plugins.failed[name] = reason
         for cog in self.plugins.cogs.pop(name, []):
             self.remove_cog(cog.qualified_name)
-        self._handlers.pop(name, None)
+        self._component_handlers.pop(name, None)
         for svc in (self.services.age_gate, self.services.xp, self.services.knowledge):
             svc.withdraw(name)
         if plugin is not None:

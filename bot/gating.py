@@ -45,18 +45,17 @@ class Gate:
 OPEN_CORE = Gate(None, "core")
 
 
-async def gate_applies(gate: Gate, guild_id: int | None) -> bool:
-    """Whether `gate` must be asked here: not when it is open, nor where an admin opened the
-    surface to everyone (an error asking that keeps it gated)."""
-    if gate.feature is None:
-        return False
-    if gate.open_when is None:
-        return True
+async def required_feature(gate: Gate, guild_id: int | None) -> str | None:
+    """The 21+ feature to ask the age gate for here, or None: not when the surface is open,
+    nor where an admin opened it to everyone (an error asking that keeps it gated)."""
+    if gate.feature is None or gate.open_when is None:
+        return gate.feature
     try:
-        return not await gate.open_when(guild_id)
+        opened = await gate.open_when(guild_id)
     except Exception as exc:
         log.warning("gate.open_check_failed", error=type(exc).__name__)
-        return True
+        return gate.feature
+    return None if opened else gate.feature
 
 
 def gate_for(

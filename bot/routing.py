@@ -23,7 +23,7 @@ from bot.contract import (
     state_kinds,
 )
 from bot.errors import ControlExpired, MissingPermissions, NotYours, PluginDisabled, Throttled
-from bot.gating import Gate, GateCache, gate_applies
+from bot.gating import Gate, GateCache, required_feature
 from bot.respond import defer_watchdog
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class InteractionRouter:
         self, interaction: nextcord.Interaction
     ) -> tuple[Any, Any, str, str | None, list[Any]]:
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
-        app_cmd = self.bot.get_application_command(int(data.get("id", 0)))
+        app_cmd: Any = self.bot.get_application_command(int(data.get("id", 0)))
         if app_cmd is None and data.get("name"):
             # Registered by another process or before our sync finished: match by name.
             app_cmd = self.bot.get_application_command_from_signature(
@@ -147,8 +147,9 @@ class InteractionRouter:
         if perms and not member_has(interaction.user, perms):
             raise MissingPermissions(perms)
         gate = self._command_gate(plugin, full_name, chain)
-        if await gate_applies(gate, interaction.guild_id):
-            await self._require_age(interaction, gate.feature)
+        feature = await required_feature(gate, interaction.guild_id)
+        if feature is not None:
+            await self._require_age(interaction, feature)
         public = any(command_is_public(c.callback) for c in chain)
         async with defer_watchdog(interaction, ephemeral=not public):
             await app_cmd.call_from_interaction(interaction)
@@ -184,9 +185,10 @@ class InteractionRouter:
         if perms and not member_has(user, perms):
             return "missing_permissions"
         gate = self._command_gate(plugin, full_name, chain)
-        if await gate_applies(gate, interaction.guild_id):
+        feature = await required_feature(gate, interaction.guild_id)
+        if feature is not None:
             decision = await self.bot.services.age_gate.check(
-                interaction.guild_id, user.id, gate.feature, quiet=True
+                interaction.guild_id, user.id, feature, quiet=True
             )
             if not decision.allowed:
                 return "age_gate_denied"
@@ -209,10 +211,10 @@ class InteractionRouter:
         owner = state.plugin if cid.plugin == CORE and state is not None else cid.plugin
         surface = cid.action if owner == cid.plugin else f"{CORE}:{cid.action}"
         gate = self.gates.get(self._plugin(owner), surface, (handler,))
-        if state is not None and state.age_restricted:
-            await self._require_age(interaction, state.feature or state.kind)
-        elif await gate_applies(gate, interaction.guild_id):
-            await self._require_age(interaction, gate.feature)
+        feature = (state.feature or state.kind if state is not None and state.age_restricted
+                   else await required_feature(gate, interaction.guild_id))
+        if feature is not None:
+            await self._require_age(interaction, feature)
         ctx = ComponentContext(interaction, self.bot, cid, state)
         async with defer_watchdog(interaction):
             try:

@@ -59,15 +59,15 @@ class ComponentContext:
     @property
     def values(self) -> list[str]:
         """Values picked in a select menu."""
-        raw = self.interaction.data or {}
-        return [str(v) for v in raw.get("values", [])]  # type: ignore[union-attr]
+        raw: dict[str, Any] = dict(self.interaction.data or {})
+        return [str(v) for v in raw.get("values", [])]
 
     @property
     def fields(self) -> dict[str, str]:
         """Text inputs of a submitted modal, by their custom_id."""
-        raw = self.interaction.data or {}
+        raw: dict[str, Any] = dict(self.interaction.data or {})
         out: dict[str, str] = {}
-        for item in _walk_inputs(raw.get("components", [])):  # type: ignore[union-attr]
+        for item in _walk_inputs(raw.get("components", [])):
             value = item.get("value")
             if value is None and isinstance(item.get("values"), list):
                 value = ",".join(map(str, item["values"]))

@@ -52,12 +52,12 @@ def _render(state_id: str, data: dict[str, Any]) -> tuple[str, nextcord.ui.View]
     chunk = visible[page * PER_PAGE:(page + 1) * PER_PAGE]
     items: list[Any] = []
     if chunk:
-        select = Select(
+        select: Select[Any] = Select(
             custom_id=ids.build("core", "sl.pick", state_id),
             placeholder=str(data.get("placeholder") or "Choose…")[:150],
             options=[
                 nextcord.SelectOption(label=str(label)[:100], value=str(value)[:100],
-                                      description=str(desc)[:100] if desc else None)
+                                      description=str(desc)[:100] if desc else None)  # type: ignore[arg-type]  # nextcord's stub says str, its code takes None
                 for label, value, desc in chunk
             ],
             row=0,
