@@ -42,6 +42,7 @@ from bot.errors import (
     Throttled,
     UserError,
 )
+from bot.guild_config import ConfigChange, GuildCache, GuildConfig, PluginGuildConfig
 from bot.respond import ADULT_NOTE
 from bot.services import (
     NOT_VERIFIED,
@@ -63,12 +64,15 @@ __all__ = [
     "AlreadyHandled",
     "ComponentContext",
     "ComponentHandler",
+    "ConfigChange",
     "ControlExpired",
     "CoreServices",
     "FormField",
     "FormSpec",
     "FormStep",
     "GateDecision",
+    "GuildCache",
+    "GuildConfig",
     "KnowledgeHit",
     "KnowledgeProvider",
     "MissingPermissions",
@@ -81,6 +85,7 @@ __all__ = [
     "PluginComponents",
     "PluginContext",
     "PluginDisabled",
+    "PluginGuildConfig",
     "Throttled",
     "UserError",
     "XpProvider",

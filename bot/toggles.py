@@ -1,7 +1,7 @@
-"""Per-guild plugin toggles: stored in the database, cached in memory, invalidated on change.
+"""Per-guild plugin toggles: stored in the database, read through the guild config store.
 
-A guild belongs to exactly one shard, and so to one process, so an in-process cache stays
-consistent even when shards are split across processes sharing PostgreSQL.
+A guild's toggles are every `GuildPluginState` row of that guild, cached as one value under the
+store's policy (one read per guild however many events ask at once, invalidated on write).
 """
 
 from __future__ import annotations
@@ -12,68 +12,53 @@ from collections.abc import Callable
 from tortoise.exceptions import IntegrityError
 
 from bot.audit import AuditWriter
+from bot.guild_config import GuildCache, GuildConfigStore
 from bot.models import GuildPluginState
+
+CORE = "core"
 
 
 class UnknownPlugin(LookupError):
     pass
 
 
+async def _stored_states(guild_id: int) -> dict[str, bool]:
+    rows = await GuildPluginState.filter(guild_id=guild_id).values_list("plugin", "enabled")
+    return {plugin: bool(enabled) for plugin, enabled in rows}
+
+
 class GuildToggles:
-    def __init__(self, defaults: Callable[[], dict[str, bool]], audit: AuditWriter) -> None:
-        # `defaults` is read on each miss so plugins loaded later are known.
+    def __init__(self, defaults: Callable[[], dict[str, bool]], audit: AuditWriter,
+                 store: GuildConfigStore | None = None) -> None:
+        # `defaults` is read on each call so plugins loaded later are known.
         self._defaults = defaults
         self._audit = audit
-        self._cache: dict[tuple[int, str], bool] = {}
-        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
-        # One database read per cold key, however many events ask at once (a chat burst).
-        self._loading: dict[tuple[int, str], asyncio.Future[bool]] = {}
-        self._generation = 0
+        self._states: GuildCache[dict[str, bool]] = (
+            store or GuildConfigStore()).for_plugin(CORE).cache("plugin_toggles", _stored_states)
+        self._locks: dict[int, asyncio.Lock] = {}
 
     def known(self) -> dict[str, bool]:
         return self._defaults()
 
     async def is_enabled(self, guild_id: int | None, plugin: str) -> bool:
-        """Whether `plugin` runs in this guild. DMs use the plugin's default."""
+        """Whether `plugin` runs in this guild. DMs use the plugin's default. A failed read
+        raises (the caller refuses the interaction), never falls back to the default."""
         defaults = self._defaults()
         if plugin not in defaults:
             return False
         if guild_id is None:
             return defaults[plugin]
-        key = (guild_id, plugin)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        pending = self._loading.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
-        try:
-            generation = self._generation
-            row = await GuildPluginState.get_or_none(guild_id=guild_id, plugin=plugin)
-            value = defaults[plugin] if row is None else row.enabled
-            # A toggle that landed while we were reading wins over what we read.
-            if generation == self._generation and key not in self._cache:
-                self._cache[key] = value
-            value = self._cache.get(key, value)
-            future.set_result(value)
-            return value
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # waiters re-raise it; mark it retrieved for the loop
-            raise
-        finally:
-            self._loading.pop(key, None)
+        return (await self._states.get(guild_id)).get(plugin, defaults[plugin])
 
     async def states(self, guild_id: int) -> dict[str, bool]:
-        return {name: await self.is_enabled(guild_id, name) for name in sorted(self._defaults())}
+        stored = await self._states.get(guild_id)
+        return {name: stored.get(name, default)
+                for name, default in sorted(self._defaults().items())}
 
     async def set(self, guild_id: int, plugin: str, enabled: bool, *, actor_id: int | None) -> None:
         if plugin not in self._defaults():
             raise UnknownPlugin(plugin)
-        key = (guild_id, plugin)
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        lock = self._locks.setdefault(guild_id, asyncio.Lock())
         async with lock:
             updated = await GuildPluginState.filter(guild_id=guild_id, plugin=plugin).update(
                 enabled=enabled, updated_by=actor_id
@@ -88,8 +73,7 @@ class GuildToggles:
                     await GuildPluginState.filter(guild_id=guild_id, plugin=plugin).update(
                         enabled=enabled, updated_by=actor_id
                     )
-            self._generation += 1
-            self._cache[key] = enabled
+            self._states.changed(guild_id)
         await self._audit.record(
             "plugin.enabled" if enabled else "plugin.disabled",
             guild_id=guild_id,
@@ -98,9 +82,4 @@ class GuildToggles:
         )
 
     def invalidate(self, guild_id: int | None = None) -> None:
-        self._generation += 1
-        if guild_id is None:
-            self._cache.clear()
-        else:
-            for key in [k for k in self._cache if k[0] == guild_id]:
-                del self._cache[key]
+        self._states.invalidate(guild_id)
