@@ -18,6 +18,7 @@ from bot.components.store import ComponentStore
 from bot.components.ui import button, controls
 from bot.contract import ComponentHandler, PluginContext
 from bot.gating import actor_of, gate_for, required_feature
+from bot.guild_config import GuildConfigStore
 from bot.loader import PluginRegistry
 from bot.routing import CORE, InteractionRouter
 from bot.services import (
@@ -86,7 +87,9 @@ class GrowmiesBot(commands.AutoShardedBot):
         self.throttle = InteractionThrottle(settings.interaction_rate, settings.interaction_per)
         self.autocomplete_throttle = InteractionThrottle(AUTOCOMPLETE_BURST, AUTOCOMPLETE_PER)
         audit = AuditWriter()
-        toggles = GuildToggles(registry.defaults, audit)
+        # Every plugin's per-guild configuration (ctx.guild_config), the toggles' too.
+        self.guild_config = GuildConfigStore()
+        toggles = GuildToggles(registry.defaults, audit, self.guild_config)
         components = ComponentStore()
         self.services = CoreServices(
             audit=audit,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.components.context import ComponentContext
     from bot.components.select import Option
     from bot.components.store import ComponentStore
+    from bot.guild_config import PluginGuildConfig
     from bot.models import ComponentState
     from bot.services import CoreServices
     from bot.settings import Settings
@@ -110,6 +111,8 @@ class PluginContext:
         self.services = services
         self.log = log  # structlog BoundLogger with plugin=<name>
         self.components = PluginComponents(name, services.components)
+        # This plugin's per-guild settings tables, under the core's one cache policy.
+        self.guild_config: PluginGuildConfig = bot.guild_config.for_plugin(name)
 
     def verify_prompt(self) -> nextcord.ui.View | None:
         """The "Verify my age" button the core shows with every 21+ denial."""
