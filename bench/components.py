@@ -38,7 +38,7 @@ from bot.contract import (
 from bot.loader import discover
 from bot.logs import configure_logging
 from bot.settings import Settings
-from bot.testing.fake_discord import FakeDiscord
+from growmies_testkit.fake_discord import FakeDiscord
 
 
 class BenchPlugin(Plugin):

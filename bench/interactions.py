@@ -28,7 +28,7 @@ from nextcord.ext import commands
 from bot.app import prepare, shutdown
 from bot.logs import configure_logging
 from bot.settings import Settings
-from bot.testing.fake_discord import FakeDiscord
+from growmies_testkit.fake_discord import FakeDiscord
 
 
 def p99(values: list[float]) -> float:

@@ -31,7 +31,7 @@ from bot.database import apply_migrations, close_database, init_database
 from bot.errors import UserError
 from bot.loader import discover
 from bot.settings import Settings
-from bot.testing.fake_openai import DEFAULT_MODEL, FakeOpenAI
+from growmies_testkit.fake_openai import DEFAULT_MODEL, FakeOpenAI
 from plugins.llm.client import ChatClient
 from plugins.llm.models import LLMGuildConfig, LLMGuildUsage, LLMUsage
 from plugins.llm.service import ChatRequest, ChatService

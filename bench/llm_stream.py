@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.testing.fake_openai import DEFAULT_MODEL, FakeOpenAI
+from growmies_testkit.fake_openai import DEFAULT_MODEL, FakeOpenAI
 from plugins.llm.client import ChatClient
 from plugins.llm.relay import StreamRelay
 from plugins.llm.safety import neutralise_mentions

@@ -33,8 +33,8 @@ from bot.contract import Plugin, PluginContext
 from bot.loader import discover
 from bot.logs import configure_logging
 from bot.settings import Settings
-from bot.testing.fake_discord import FakeDiscord
-from bot.testing.fake_lavalink import FakeLavalink
+from growmies_testkit.fake_discord import FakeDiscord
+from growmies_testkit.fake_lavalink import FakeLavalink
 
 
 def p99(values: list[float]) -> float:

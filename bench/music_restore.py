@@ -22,8 +22,8 @@ from typing import Any
 from bot.app import prepare, shutdown
 from bot.logs import configure_logging
 from bot.settings import Settings
-from bot.testing.fake_discord import FakeDiscord
-from bot.testing.fake_lavalink import FakeLavalink
+from growmies_testkit.fake_discord import FakeDiscord
+from growmies_testkit.fake_lavalink import FakeLavalink
 from plugins.music.models import MusicQueueEntry, MusicSession
 from plugins.music.tracks import TrackInfo
 

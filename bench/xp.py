@@ -31,7 +31,7 @@ from bot.app import prepare, shutdown
 from bot.loader import discover
 from bot.logs import configure_logging
 from bot.settings import Settings
-from bot.testing.fake_discord import FakeDiscord
+from growmies_testkit.fake_discord import FakeDiscord
 from plugins.compliance.bench_support import (
     StatementCounter,
     default_url,

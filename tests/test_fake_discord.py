@@ -16,7 +16,7 @@ from nextcord.ext import commands
 from nextcord.http import Route
 from nextcord.webhook.async_ import async_context
 
-from bot.testing.fake_discord import (
+from growmies_testkit.fake_discord import (
     FakeDiscord,
     FakeGuild,
     FakeMember,
@@ -24,7 +24,7 @@ from bot.testing.fake_discord import (
     FormErrors,
     Permission,
 )
-from bot.testing.fake_discord.limits import check_components, check_message, check_modal
+from growmies_testkit.fake_discord.limits import check_components, check_message, check_modal
 
 # ---------------------------------------------------------------------------------------------
 # fixtures: a fake, a small world and a bot with every kind of interaction

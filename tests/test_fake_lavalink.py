@@ -1,4 +1,4 @@
-"""Tests for :mod:`bot.testing.fake_lavalink`, driven by the real, unmodified wavelink 3.5.
+"""Tests for :mod:`growmies_testkit.fake_lavalink`, driven by the real, unmodified wavelink 3.5.
 
 wavelink's ``Pool``/``Node`` only use ``client.user.id`` and ``client.dispatch``; the stand-in
 client below records every ``dispatch`` and lets tests await them. Nothing here sleeps to
@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import wavelink
 
-from bot.testing.fake_lavalink import FakeLavalink
+from growmies_testkit.fake_lavalink import FakeLavalink
 
 USER_ID = 424242424242424242
 GUILD_ID = 111111111111111111

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import openai
 import pytest
 
-from bot.testing.fake_openai import DEFAULT_MODEL, FakeOpenAI, split_tokens
+from growmies_testkit.fake_openai import DEFAULT_MODEL, FakeOpenAI, split_tokens
 
 MODEL = DEFAULT_MODEL
 KEY = "sk-test-secret"

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from bot.testing.world import World, make_world
+from growmies_testkit.world import World, make_world
 
 
 def _admin_url(url: str, dbname: str) -> str:
@@ -123,7 +123,7 @@ async def db(database_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def fake_discord() -> AsyncIterator[Any]:
-    from bot.testing.fake_discord import FakeDiscord
+    from growmies_testkit.fake_discord import FakeDiscord
 
     fake = FakeDiscord()
     await fake.start()
@@ -147,7 +147,7 @@ async def _stop_all(bots: list[RunningBot]) -> None:
 
 @pytest.fixture
 async def fake_lavalink(running_bots: list[RunningBot]) -> AsyncIterator[Any]:
-    from bot.testing.fake_lavalink import FakeLavalink
+    from growmies_testkit.fake_lavalink import FakeLavalink
 
     node = FakeLavalink(player_update_interval=0.2)
     await node.start()
@@ -160,7 +160,7 @@ async def fake_lavalink(running_bots: list[RunningBot]) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def fake_openai(running_bots: list[RunningBot]) -> AsyncIterator[Any]:
-    from bot.testing.fake_openai import FakeOpenAI
+    from growmies_testkit.fake_openai import FakeOpenAI
 
     srv = FakeOpenAI()
     await srv.start()

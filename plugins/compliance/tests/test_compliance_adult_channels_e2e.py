@@ -1,7 +1,7 @@
 """Admins mark 21+ channels; the bot checks who could read them, now and every time it asks.
 
 Permissions come from the fake Discord's overwrites, which compute View Channel as Discord does
-(bot/testing/fake_discord/permissions.py); the bot judges its gateway copy of the channel.
+(growmies_testkit/fake_discord/permissions.py); the bot judges its gateway copy of the channel.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import nextcord
 
 from bot.models import AuditLog
-from bot.testing.fake_discord.permissions import Permission
+from growmies_testkit.fake_discord.permissions import Permission
 from plugins.compliance.models import AdultChannel
 from plugins.compliance.tests.helpers import content, registry
 

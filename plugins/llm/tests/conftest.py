@@ -111,7 +111,7 @@ def topic_model(*cannabis_phrases: str, reply_label: str | None = None) -> Any:
     classification request is answered "cannabis" when the judged text contains one of
     `cannabis_phrases`, else "general" (or `reply_label` for checks of a model reply, which
     are recognised by starting with "You said"); chat requests get the usual echo."""
-    from bot.testing.fake_openai import echo_reply
+    from growmies_testkit.fake_openai import echo_reply
     from plugins.llm.classifier import CLASSIFIER_PROMPT
 
     def reply(body: dict[str, Any]) -> str:

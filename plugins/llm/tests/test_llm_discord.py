@@ -9,7 +9,7 @@ import pytest
 from bot.models import AuditLog, ComponentState
 from bot.respond import ADULT_NOTE
 from bot.services import THREAD_REMOVED_NOTE
-from bot.testing.fake_discord.permissions import Permission
+from growmies_testkit.fake_discord.permissions import Permission
 from plugins.llm.models import CannabisKnowledgeBase, LLMConversation
 from plugins.llm.relay import STREAMING_CURSOR
 from tests.probe_plugin import ProbePlugin, registry_with

@@ -13,7 +13,7 @@ from typing import Any
 import wavelink
 
 from bot.settings import LavalinkNodeSettings
-from bot.testing.fake_lavalink import FakeLavalink
+from growmies_testkit.fake_lavalink import FakeLavalink
 from plugins.music.lavalink import Backoff, LavalinkConnection, Player
 from plugins.music.playback import Playback
 from plugins.music.queue import QueueRepository

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from bot.testing.fake_lavalink import FakeLavalink
+from growmies_testkit.fake_lavalink import FakeLavalink
 from plugins.music.models import MusicSession
 from plugins.music.tests.rig import Rig, StubClient, StubVoice, make_rig
 from plugins.music.tracks import TrackInfo

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.testing.fake_lavalink import FakeLavalink
+from growmies_testkit.fake_lavalink import FakeLavalink
 from plugins.music.models import MusicQueueEntry, MusicSession
 from plugins.music.tests.e2e import content, music, start_music
 

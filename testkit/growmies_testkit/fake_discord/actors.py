@@ -1,6 +1,6 @@
 """What the test's users do: slash commands, clicks, selects, modals, messages, voice.
 
-Mixed into :class:`~bot.testing.fake_discord.FakeDiscord`; every method here produces the
+Mixed into :class:`~growmies_testkit.fake_discord.FakeDiscord`; every method here produces the
 gateway events (INTERACTION_CREATE, MESSAGE_CREATE, VOICE_STATE_UPDATE...) a real Discord client
 would cause.
 """
