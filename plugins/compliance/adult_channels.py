@@ -21,8 +21,8 @@ from typing import Any
 
 import nextcord
 
-from plugins.compliance.models import AdultChannel
-from plugins.compliance.settings_store import SettingsStore
+from bot.api import GuildConfig
+from plugins.compliance.models import AdultChannel, GuildSettings
 
 VIEW = 1 << 10  # VIEW_CHANNEL
 ADMINISTRATOR = 1 << 3
@@ -41,7 +41,7 @@ def target_channel(channel: Any) -> Any:
 
 
 class AdultChannels:
-    def __init__(self, settings: SettingsStore, is_verified: IsVerified) -> None:
+    def __init__(self, settings: GuildConfig[GuildSettings], is_verified: IsVerified) -> None:
         self.settings = settings
         self.is_verified = is_verified
         self._marked: dict[int, frozenset[int]] = {}

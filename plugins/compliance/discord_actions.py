@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import nextcord
 import structlog
 
+from bot.api import GuildConfig
 from plugins.compliance.levels import reward_roles
-from plugins.compliance.models import STACK
-from plugins.compliance.settings_store import SettingsStore
+from plugins.compliance.models import STACK, GuildSettings
 from plugins.compliance.xp import LevelUp
 
 if TYPE_CHECKING:
@@ -48,8 +48,8 @@ async def remove_role(bot: commands.Bot, guild_id: int, user_id: int, role_id: i
         return False
 
 
-async def apply_rewards(bot: commands.Bot, settings: SettingsStore, guild_id: int,
-                        user_id: int, level: int) -> None:
+async def apply_rewards(bot: commands.Bot, settings: GuildConfig[GuildSettings],
+                        guild_id: int, user_id: int, level: int) -> None:
     config = await settings.get(guild_id)
     if not config.role_rewards:
         return
@@ -62,7 +62,7 @@ async def apply_rewards(bot: commands.Bot, settings: SettingsStore, guild_id: in
         await remove_role(bot, guild_id, user_id, role_id, "Replaced by a higher reward")
 
 
-async def announce_level_ups(bot: commands.Bot, settings: SettingsStore,
+async def announce_level_ups(bot: commands.Bot, settings: GuildConfig[GuildSettings],
                              level_ups: list[LevelUp]) -> None:
     for event in level_ups:
         await apply_rewards(bot, settings, event.guild_id, event.user_id, event.new_level)

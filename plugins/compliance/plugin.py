@@ -6,13 +6,13 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.api import GuildConfig
 from bot.audit import export_member_texts
 from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
 from plugins.compliance.adult_channels import AdultChannels
 from plugins.compliance.gate import CachedAgeGate
-from plugins.compliance.models import AgeDenial, MemberRecord
+from plugins.compliance.models import AgeDenial, GuildSettings, MemberRecord
 from plugins.compliance.pages import AuditPages, LeaderboardPages
-from plugins.compliance.settings_store import SettingsStore
 from plugins.compliance.verification import VerificationService
 from plugins.compliance.xp import LevelUp, XpEngine
 
@@ -42,7 +42,8 @@ class CompliancePlugin(Plugin):
 
     def __init__(self) -> None:
         self.ctx: PluginContext | None = None
-        self.settings = SettingsStore()
+        # Replaced by the core's store in setup; this one serves a plugin not yet set up.
+        self.settings: GuildConfig[GuildSettings] = GuildConfig(GuildSettings, plugin=NAME)
         self.gate = CachedAgeGate()
         self.adult_channels = AdultChannels(self.settings, self._is_verified)
         self.verification: VerificationService
@@ -54,7 +55,7 @@ class CompliancePlugin(Plugin):
 
         # Fresh state on every start: one plugin object may be set up again after a restart.
         self.ctx = ctx
-        self.settings = SettingsStore()
+        self.settings = ctx.guild_config.table(GuildSettings)
         self.gate = CachedAgeGate()
         self.adult_channels = AdultChannels(self.settings, self._is_verified)
         self.gate.channels = self.adult_channels

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from bot.api import GuildConfig
 from bot.errors import UserError
 from plugins.compliance.dates import BadDate, age_on, parse_birth_date, today_in_new_york
 from plugins.compliance.gate import CachedAgeGate
@@ -30,9 +31,9 @@ from plugins.compliance.models import (
     UNVERIFIED,
     VERIFIED,
     AgeDenial,
+    GuildSettings,
     MemberRecord,
 )
-from plugins.compliance.settings_store import SettingsStore
 
 # Implausible dates in a row before the member must wait out the cooldown, so that typing
 # dates one after another cannot be used to probe the rule.
@@ -77,8 +78,8 @@ def describe_wait(delta: timedelta) -> str:
 
 
 class VerificationService:
-    def __init__(self, settings: SettingsStore, audit: AuditSink, gate: CachedAgeGate, *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, settings: GuildConfig[GuildSettings], audit: AuditSink,
+                 gate: CachedAgeGate, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
         self.audit = audit
         self.gate = gate

@@ -22,10 +22,11 @@ import structlog
 from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
+from bot.api import GuildConfig
 from bot.background import PeriodicTask
 from plugins.compliance.dates import today_in_new_york
 from plugins.compliance.levels import level_for, tier_for
-from plugins.compliance.settings_store import SettingsStore
+from plugins.compliance.models import GuildSettings
 
 log = structlog.get_logger("plugins.compliance.xp")
 
@@ -113,7 +114,7 @@ def _levels_sql(rows: int, dialect: str) -> str:
 class XpEngine:
     """Implements the core's XpProvider and the message/voice XP rules."""
 
-    def __init__(self, settings: SettingsStore, *, flush_interval: float = 2.0,
+    def __init__(self, settings: GuildConfig[GuildSettings], *, flush_interval: float = 2.0,
                  max_pending: int = 2000, clock: Callable[[], datetime] = utcnow,
                  rng: random.Random | None = None,
                  on_level_up: LevelUpHandler | None = None) -> None:

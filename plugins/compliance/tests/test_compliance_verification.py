@@ -6,13 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.api import GuildConfig
 from bot.audit import AuditWriter
 from bot.errors import UserError
 from bot.models import AuditLog
 from plugins.compliance.dates import BadDate, age_on, parse_birth_date, today_in_new_york
 from plugins.compliance.gate import CachedAgeGate
-from plugins.compliance.models import MemberRecord
-from plugins.compliance.settings_store import SettingsStore
+from plugins.compliance.models import GuildSettings, MemberRecord
 from plugins.compliance.verification import VerificationService
 
 GUILD, MEMBER, STAFF = 1001, 2002, 3003
@@ -30,7 +30,7 @@ class Clock:
 
 @pytest.fixture
 async def svc(db):
-    settings = SettingsStore()
+    settings = GuildConfig(GuildSettings)
     clock = Clock()
     service = VerificationService(settings, AuditWriter(), CachedAgeGate(), clock=clock)
     service.test_clock = clock  # type: ignore[attr-defined]

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tortoise import Tortoise
 
+from bot.api import GuildConfig
 from plugins.compliance.levels import level_for, progress_for, reward_roles, tier_for, total_xp_for
-from plugins.compliance.models import MemberRecord
+from plugins.compliance.models import GuildSettings, MemberRecord
 from plugins.compliance.pages import LeaderboardPages
-from plugins.compliance.settings_store import SettingsStore
 from plugins.compliance.xp import XpEngine
 
 GUILD, CHANNEL = 10, 20
@@ -38,7 +38,8 @@ async def engine(db, clock):
     async def on_level_up(events):
         levelled.extend(events)
 
-    xp = XpEngine(SettingsStore(), clock=clock, rng=random.Random(7), on_level_up=on_level_up)
+    xp = XpEngine(GuildConfig(GuildSettings), clock=clock, rng=random.Random(7),
+                  on_level_up=on_level_up)
     xp.levelled = levelled  # type: ignore[attr-defined]
     return xp
 
@@ -156,7 +157,7 @@ async def test_other_plugins_awards_are_capped_per_reason_per_day(engine, clock)
 
 
 async def test_size_trigger_flushes_without_waiting_for_the_timer(db, clock):
-    engine = XpEngine(SettingsStore(), clock=clock, max_pending=50)
+    engine = XpEngine(GuildConfig(GuildSettings), clock=clock, max_pending=50)
     for user in range(49):
         await engine.add(GUILD, user, 10)
     assert await MemberRecord.all().count() == 0
@@ -167,7 +168,7 @@ async def test_size_trigger_flushes_without_waiting_for_the_timer(db, clock):
 
 
 async def test_awarding_waits_for_the_database_only_past_the_backpressure_limit(db, clock):
-    engine = XpEngine(SettingsStore(), clock=clock, max_pending=10)
+    engine = XpEngine(GuildConfig(GuildSettings), clock=clock, max_pending=10)
     async with engine.flush_lock:  # a slow flush is in progress
         for user in range(39):
             await engine.add(GUILD, user, 1)
@@ -181,7 +182,7 @@ async def test_awarding_waits_for_the_database_only_past_the_backpressure_limit(
 
 
 async def test_stop_flushes_what_is_left(db, clock):
-    engine = XpEngine(SettingsStore(), clock=clock, flush_interval=3600)
+    engine = XpEngine(GuildConfig(GuildSettings), clock=clock, flush_interval=3600)
     engine.start()
     await engine.add(GUILD, 1, 33)
     await engine.stop()
@@ -225,28 +226,6 @@ async def test_many_level_ups_in_one_flush_cost_one_update(engine):
     assert len(engine.levelled) == 100 and {e.new_level for e in engine.levelled} == {2}
     levels = dict(await MemberRecord.filter(guild_id=GUILD).values_list("user_id", "level"))
     assert levels[1] == 2 and levels[2] == 0 and levels[199] == 2
-
-
-async def test_settings_are_read_once_per_guild_during_a_burst(db):
-    import asyncio
-
-    store = SettingsStore()
-    reads = 0
-    from plugins.compliance import settings_store
-
-    original = settings_store.GuildSettings.get_or_none
-
-    async def counting(*args, **kwargs):
-        nonlocal reads
-        reads += 1
-        return await original(*args, **kwargs)
-
-    settings_store.GuildSettings.get_or_none = counting  # type: ignore[method-assign]
-    try:
-        rows = await asyncio.gather(*(store.get(GUILD) for _ in range(50)))
-    finally:
-        settings_store.GuildSettings.get_or_none = original  # type: ignore[method-assign]
-    assert reads == 1 and all(r is rows[0] for r in rows)
 
 
 def test_rank_card_is_a_png_and_the_text_fallback_says_the_same():
