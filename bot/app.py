@@ -34,7 +34,9 @@ async def prepare(settings: Settings, registry: PluginRegistry | None = None,
     point_at_api(settings.discord_api_base)
     registry = registry if registry is not None else discover(settings.growmies_plugins)
     models = registry.model_modules()
-    applied = await apply_migrations(settings.database_url, models)
+    applied = await apply_migrations(
+        settings.database_url, models, packages=registry.migration_packages()
+    )
     if any(applied.values()):
         log.info("migrations.applied", versions={k: v for k, v in applied.items() if v})
     await init_database(settings.database_url, models)

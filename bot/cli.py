@@ -1,4 +1,4 @@
-"""`growmies run | migrate | doctor | plugins | seed`."""
+"""`growmies run | migrate | makemigrations | doctor | plugins | seed`."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def _settings() -> Settings:
 
 async def _migrate(settings: Settings) -> int:
     registry = discover(settings.growmies_plugins)
-    applied = await apply_migrations(settings.database_url, registry.model_modules())
+    applied = await apply_migrations(
+        settings.database_url, registry.model_modules(), packages=registry.migration_packages()
+    )
     total = sum(len(v) for v in applied.values())
     for app, versions in applied.items():
         for version in versions:
@@ -70,7 +72,9 @@ async def _seed(settings: Settings) -> int:
 
     registry = discover(settings.growmies_plugins)
     models = registry.model_modules()
-    await apply_migrations(settings.database_url, models)
+    await apply_migrations(
+        settings.database_url, models, packages=registry.migration_packages()
+    )
     await init_database(settings.database_url, models)
     # Seeds only need the tables, so plugins are not set up (no clients, no background tasks).
     try:
@@ -95,11 +99,24 @@ def settings_api_base() -> str:
     return nextcord.http.Route.BASE
 
 
+MAKEMIGRATIONS_HELP = (
+    "write the next migration of an app (core or a plugin) into its package, for SQLite and "
+    "PostgreSQL; --check reports drift"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["makemigrations"]:
+        # An author's tool with its own options; it needs no bot settings (no token, no DB).
+        from bot.migrations_tool import main as makemigrations
+
+        return makemigrations(argv[1:], prog="growmies makemigrations")
     parser = argparse.ArgumentParser(prog="growmies", description="Growmies Discord bot")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, _) in COMMANDS.items():
         sub.add_parser(name, help=help_text)
+    sub.add_parser("makemigrations", help=MAKEMIGRATIONS_HELP)
     args = parser.parse_args(argv)
     try:
         settings = _settings()

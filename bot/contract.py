@@ -173,6 +173,11 @@ class Plugin:
     default_enabled: ClassVar[bool] = True
     # Dotted path of the module holding the plugin's Tortoise models, or None.
     models: ClassVar[str | None] = None
+    # Dotted path of the package holding the plugin's aerich migrations, in `<package>/<name>/`
+    # (aerich's layout). None means `<package of the models module>.migrations`, e.g.
+    # "plugins.llm.models" -> "plugins.llm.migrations". It ships inside the plugin's
+    # distribution; a plugin with models and no migrations there is refused at migrate.
+    migrations: ClassVar[str | None] = None
     # ADULTS_ONLY or MIXED (see above); the core gates surfaces from it.
     rating: ClassVar[str] = ADULTS_ONLY
 

@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,24 +19,92 @@ CORE_APP = "core"
 CORE_MODELS = ("bot.models", "aerich.models")
 
 
-def _find_migrations() -> Path:
-    """migrations/ next to the source tree (a checkout or editable install), else in the
-    working directory (the Docker image installs the package and keeps migrations in /app);
-    GROWMIES_MIGRATIONS_DIR overrides both."""
-    override = os.environ.get("GROWMIES_MIGRATIONS_DIR")
-    if override:
-        return Path(override)
-    beside_source = Path(__file__).resolve().parent.parent / "migrations"
-    if beside_source.is_dir():
-        return beside_source
-    return Path.cwd() / "migrations"
-
-
-MIGRATIONS_DIR = _find_migrations()
-
-
 class DatabaseError(Exception):
     """The database cannot be reached or migrated; the message is safe to print."""
+
+
+class MigrationsMissing(DatabaseError):
+    """An app has models but its package ships no migrations; the message names it."""
+
+
+# Every app's migrations ship inside its own package, in `<package>/<app>/` (aerich's layout is
+# `<location>/<app>/`), and are found with importlib.resources: an installed wheel migrates
+# every app with its history from any working directory, and a third-party plugin carries its
+# own. Nothing is looked up relative to the working directory.
+CORE_MIGRATIONS = "bot.migrations"
+
+
+def migrations_package(app: str, models_module: str, declared: str | None = None) -> str:
+    """The dotted package holding `app`'s migrations: the plugin's declared `migrations`, else
+    `<package of its models module>.migrations` (core: `bot.migrations`)."""
+    if declared:
+        return declared
+    if app == CORE_APP:
+        return CORE_MIGRATIONS
+    parent = models_module.rpartition(".")[0]
+    if not parent:
+        raise MigrationsMissing(
+            f"plugin {app!r}: its models module {models_module!r} is not inside a package, so "
+            "there is no default place for its migrations; declare `migrations = "
+            '"<package>"` on the plugin'
+        )
+    return parent + ".migrations"
+
+
+def package_dir(package: str) -> Path | None:
+    """The directory of an importable package, or None when it is not installed (or is not a
+    plain directory, e.g. inside a zip, which aerich cannot read)."""
+    try:
+        root = resources.files(package)
+    except (ModuleNotFoundError, TypeError):
+        return None
+    if isinstance(root, Path):
+        return root
+    # A namespace package: importlib gives a MultiplexedPath over its directories.
+    paths = [p for p in getattr(root, "_paths", ()) if isinstance(p, Path)]
+    return paths[0] if paths else None
+
+
+def version_files(folder: Path) -> list[str]:
+    """aerich version files in `folder` (`<number>_<timestamp>_<name>.py`), oldest first."""
+    if not folder.is_dir():
+        return []
+    names = [p.name for p in folder.glob("*.py") if p.name.split("_", 1)[0].isdigit()]
+    return sorted(names, key=lambda n: int(n.split("_", 1)[0]))
+
+
+def migration_folders(
+    plugin_models: Mapping[str, str],
+    packages: Mapping[str, str | None] | None = None,
+    migrations_dir: Path | None = None,
+) -> dict[str, Path]:
+    """The folder holding each app's versions (core first), from its package, or from
+    `migrations_dir/<app>/` when given (tests and makemigrations' scratch copies).
+
+    Raises MigrationsMissing, naming every app with models but no migrations: creating its
+    tables without a history would leave them impossible to change later."""
+    folders: dict[str, Path] = {}
+    missing: list[str] = []
+    for app, models in {CORE_APP: CORE_MODELS[0], **plugin_models}.items():
+        if migrations_dir is not None:
+            folder: Path | None = migrations_dir / app
+            where = f"{migrations_dir / app}/"
+        else:
+            package = migrations_package(app, models, (packages or {}).get(app))
+            root = package_dir(package)
+            folder = root / app if root else None
+            where = f"package {package} ({package.replace('.', '/')}/{app}/)"
+        if folder is None or not version_files(folder):
+            missing.append(
+                f"{'core' if app == CORE_APP else 'plugin ' + repr(app)} has models ({models}) "
+                f"but no migrations in {where}; its author must ship them "
+                f"(`growmies makemigrations {app}`), or leave it out of GROWMIES_PLUGINS"
+            )
+        else:
+            folders[app] = folder
+    if missing:
+        raise MigrationsMissing("; ".join(missing))
+    return folders
 
 
 def with_pool_defaults(database_url: str) -> str:
@@ -113,31 +182,32 @@ async def close_database() -> None:
 async def apply_migrations(
     database_url: str,
     plugin_models: Mapping[str, str],
-    migrations_dir: Path = MIGRATIONS_DIR,
+    migrations_dir: Path | None = None,
+    *,
+    packages: Mapping[str, str | None] | None = None,
 ) -> dict[str, list[str]]:
-    """Apply pending aerich migrations for the core and every plugin app.
+    """Apply pending aerich migrations for the core and every plugin app, each from the
+    migrations its package ships (`packages`: the plugins' declared `migrations`, see
+    `PluginRegistry.migration_packages`).
 
-    Returns the versions applied per app. Apps without committed migrations (a third-party
-    plugin that ships none) get their tables created directly, safely.
+    Returns the versions applied per app. An app with models but no migrations is refused
+    (MigrationsMissing) before anything is applied.
     """
     from aerich import Command
 
+    folders = migration_folders(plugin_models, packages, migrations_dir)
     await check_reachable(database_url)
     config = tortoise_config(database_url, plugin_models)
     applied: dict[str, list[str]] = {}
-    apps = [CORE_APP, *plugin_models]
     _forget_cached_sql()
     try:
         # aerich skips Tortoise.init when Tortoise believes it is initialised, which it still
         # does after an earlier close; initialise explicitly so a second call works.
         await Tortoise.init(config=config)
-        for app in apps:
-            if not (migrations_dir / app).is_dir():
-                continue
-            command = Command(tortoise_config=config, app=app, location=str(migrations_dir))
+        for app, folder in folders.items():
+            command = Command(tortoise_config=config, app=app, location=str(folder.parent))
             await command.init()
             applied[app] = await command.upgrade(run_in_transaction=True)
-        await _create_unmigrated(config, [a for a in apps if not (migrations_dir / a).is_dir()])
     except DatabaseError:
         raise
     except Exception as exc:
@@ -149,38 +219,26 @@ async def apply_migrations(
     return applied
 
 
-async def _create_unmigrated(config: dict[str, Any], apps: list[str]) -> None:
-    if not apps:
-        return
-    from tortoise.utils import get_schema_sql
-
-    if not Tortoise._inited:
-        await Tortoise.init(config=config)
-    client = Tortoise.get_connection("default")
-    # Tortoise generates the schema for all apps at once; `safe` keeps existing tables.
-    sql = get_schema_sql(client, safe=True)
-    await client.execute_script(sql)
-
-
 async def pending_migrations(
-    database_url: str, plugin_models: Mapping[str, str], migrations_dir: Path = MIGRATIONS_DIR
+    database_url: str,
+    plugin_models: Mapping[str, str],
+    migrations_dir: Path | None = None,
+    *,
+    packages: Mapping[str, str | None] | None = None,
 ) -> dict[str, list[str]]:
-    """Versions committed under migrations/ but not yet applied, per app (for `doctor`)."""
+    """Versions shipped in each app's package but not yet applied, per app (for `doctor`)."""
     from aerich.models import Aerich
 
+    folders = migration_folders(plugin_models, packages, migrations_dir)
     await init_database(database_url, plugin_models)
     pending: dict[str, list[str]] = {}
     try:
-        for app in [CORE_APP, *plugin_models]:
-            folder = migrations_dir / app
-            if not folder.is_dir():
-                continue
-            files = sorted(p.name for p in folder.glob("*.py") if p.name[0].isdigit())
+        for app, folder in folders.items():
             try:
                 done = set(await Aerich.filter(app=app).values_list("version", flat=True))
             except Exception:
                 done = set()
-            missing = [f for f in files if f not in done]
+            missing = [f for f in version_files(folder) if f not in done]
             if missing:
                 pending[app] = missing
     finally:

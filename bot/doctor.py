@@ -56,7 +56,11 @@ def settings_rows(settings: Settings) -> list[Check]:
 async def check_database(settings: Settings) -> Check:
     registry = discover(settings.growmies_plugins)
     try:
-        pending = await pending_migrations(settings.database_url, registry.model_modules())
+        pending = await pending_migrations(
+            settings.database_url,
+            registry.model_modules(),
+            packages=registry.migration_packages(),
+        )
     except DatabaseError as exc:
         return Check("database", "fail", str(exc))
     if pending:

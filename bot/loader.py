@@ -49,6 +49,11 @@ class PluginRegistry:
     def model_modules(self) -> dict[str, str]:
         return {name: p.models for name, p in self.plugins.items() if p.models}
 
+    def migration_packages(self) -> dict[str, str | None]:
+        """Each plugin app's declared migrations package (None: the default next to its models,
+        see `Plugin.migrations`), for `bot.database.apply_migrations`."""
+        return {name: p.migrations for name, p in self.plugins.items() if p.models}
+
     def owner_of_cog(self, cog: object) -> str | None:
         for name, cogs in self.cogs.items():
             if any(c is cog for c in cogs):

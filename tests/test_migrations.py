@@ -1,9 +1,11 @@
 """The committed aerich migrations: both dialects in every file, they apply on a fresh database
 (twice is a no-op), and they match the current models (no drift).
 
-Models changed without a migration, or a plugin with models but no migrations/<app>/ folder,
-fail `test_models_match_migrations` with the command to run (`python scripts/makemigrations
-<app>`). The PostgreSQL tests run only when TEST_DATABASE_URL starts with postgres.
+Every app's migrations ship inside its own package (core: bot/migrations/core/, a plugin:
+<package>/migrations/<app>/). Models changed without a migration, or a plugin with models but no
+migrations in its package, fail `test_models_match_migrations` with the command to run
+(`growmies makemigrations <app>`), and `growmies migrate` refuses such a plugin. The PostgreSQL
+tests run only when TEST_DATABASE_URL starts with postgres.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -23,8 +28,17 @@ import pytest
 from aerich.utils import import_py_file
 
 from bot import migrations_tool
-from bot.database import MIGRATIONS_DIR, apply_migrations
+from bot.database import (
+    MigrationsMissing,
+    apply_migrations,
+    migration_folders,
+    package_dir,
+    pending_migrations,
+    version_files,
+)
 from bot.loader import discover
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CORE_TABLES = {"core_audit_log", "core_component_state", "core_guild_plugin_state", "aerich"}
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
@@ -33,12 +47,21 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
+def _folders() -> dict[str, Path]:
+    """Each installed app's migrations folder, as `growmies migrate` finds it."""
+    registry = discover()
+    return migration_folders(registry.model_modules(), registry.migration_packages())
+
+
 def _migration_files() -> list[Path]:
-    return sorted(
-        p
-        for p in MIGRATIONS_DIR.glob("*/*.py")
-        if p.name.split("_", 1)[0].isdigit() and p.parent.name != "__pycache__"
-    )
+    return [folder / name for folder in _folders().values() for name in version_files(folder)]
+
+
+def _scratch_copy(target: Path) -> Path:
+    """Every app's committed migrations copied into one `<target>/<app>/` tree."""
+    for app, folder in _folders().items():
+        shutil.copytree(folder, target / app, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
 
 
 def _fake_db(dialect: str) -> Any:
@@ -67,9 +90,47 @@ def _clean_dialect_caches() -> Iterator[None]:
 
 
 def test_core_has_migrations() -> None:
-    assert any(p.parent.name == "core" for p in _migration_files()), (
-        "no migrations/core/: run `python scripts/makemigrations core`"
-    )
+    core = package_dir("bot.migrations")
+    assert core == ROOT / "bot" / "migrations"
+    assert version_files(core / "core"), "run `growmies makemigrations core`"
+
+
+def test_each_plugin_ships_its_migrations_inside_its_own_package() -> None:
+    registry = discover()
+    folders = _folders()
+    for name, plugin in registry.plugins.items():
+        if not plugin.models:
+            continue
+        package = Path(sys.modules[type(plugin).__module__.rpartition(".")[0]].__file__ or "")
+        assert folders[name] == package.parent / "migrations" / name, name
+
+
+def test_aerich_toml_location_links_to_every_package_folder() -> None:
+    """`aerich -c aerich.toml --app <app>` reads ./migrations/<app>/: a link to the package."""
+    for app, folder in _folders().items():
+        link = ROOT / "migrations" / app
+        assert link.is_symlink() and link.resolve() == folder.resolve(), app
+
+
+def test_aerich_cli_with_aerich_toml_upgrades_and_lists_a_plugin_app(tmp_path: Path) -> None:
+    database = tmp_path / "aerich-cli.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite://{database}"}
+    aerich = [str(Path(sys.executable).parent / "aerich"), "-c", "aerich.toml"]
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [*aerich, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    run("--app", "core", "upgrade")
+    run("--app", "llm", "upgrade")
+    shipped = version_files(_folders()["llm"])
+    assert run("--app", "llm", "history").split() == shipped
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute("SELECT version FROM aerich WHERE app = 'llm' ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == shipped
 
 
 @pytest.mark.parametrize("path", _migration_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -111,10 +172,46 @@ async def test_models_match_migrations() -> None:
 
 
 async def test_drift_names_an_app_without_migrations(models_path: Path) -> None:
-    module = _write_models(models_path, "growmies_drift_models", extra_field="")
+    package = f"growmies_drift_{uuid.uuid4().hex[:8]}"
+    module = _write_plugin_package(models_path, package)
     drift = await migrations_tool.find_drift({"driftapp": module})
     assert set(drift) == {"driftapp"}
-    assert "python scripts/makemigrations driftapp" in drift["driftapp"]
+    assert "growmies makemigrations driftapp" in drift["driftapp"]
+    assert f"{package}/migrations/driftapp" in drift["driftapp"]
+
+
+def _write_plugin_package(root: Path, package: str) -> str:
+    """A third-party plugin's package with models and (so far) no migrations; returns the
+    models module."""
+    folder = root / package
+    folder.mkdir()
+    (folder / "__init__.py").write_text('"""A plugin."""\n', encoding="utf-8")
+    _write_models(folder, "models", extra_field="")
+    return f"{package}.models"
+
+
+@pytest.mark.parametrize("declared", [None, "growmies_nomig_{n}.not_shipped"])
+async def test_migrate_refuses_a_plugin_with_models_but_no_migrations(
+    tmp_path: Path, models_path: Path, declared: str | None
+) -> None:
+    """Its tables would be created once with no history and could never change: refused
+    before the database is touched, naming the plugin, where they were looked for, and the
+    command its author runs."""
+    package = f"growmies_nomig_{uuid.uuid4().hex[:8]}"
+    models = {"notes": _write_plugin_package(models_path, package)}
+    packages = {"notes": declared.format(n=package[len("growmies_nomig_"):]) if declared else None}
+    expected_package = packages["notes"] or f"{package}.migrations"
+    database = tmp_path / "refused.sqlite3"
+
+    with pytest.raises(MigrationsMissing) as refused:
+        await _fresh(lambda: apply_migrations(f"sqlite://{database}", models, packages=packages))
+    message = str(refused.value)
+    assert "plugin 'notes' has models" in message
+    assert f"package {expected_package}" in message
+    assert "growmies makemigrations notes" in message
+    assert not database.exists()
+    with pytest.raises(MigrationsMissing):
+        await _fresh(lambda: pending_migrations(f"sqlite://{database}", models, packages=packages))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,10 +298,7 @@ async def test_tool_round_trip_for_a_new_plugin_app(
     tmp_path: Path, models_path: Path, pg_database: str
 ) -> None:
     """A plugin gains models, then a field: both merged migrations apply on both dialects."""
-    import shutil
-
-    migrations = tmp_path / "migrations"
-    shutil.copytree(MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    migrations = _scratch_copy(tmp_path / "migrations")
     v1 = {"toolapp": _write_models(models_path, "growmies_toolapp_v1", "")}
     pinned = "    pinned = fields.BooleanField(default=False)\n"
     v2 = {"toolapp": _write_models(models_path, "growmies_toolapp_v2", pinned)}
@@ -238,4 +332,29 @@ async def test_tool_round_trip_for_a_new_plugin_app(
         again = await _fresh(lambda u=url: apply_migrations(u, v2, migrations))
         assert again == {"core": [], "toolapp": []}
     assert "toolapp_note" in _sqlite_tables(lite)
+    assert "toolapp_note" in await _pg_tables(pg_database)
+
+
+@needs_postgres
+async def test_a_third_party_plugins_first_migration_is_written_into_its_package(
+    tmp_path: Path, models_path: Path, pg_database: str
+) -> None:
+    """`growmies makemigrations notes` for a plugin with models and no migrations yet: the
+    file lands in <its package>/migrations/notes/, which becomes an importable package, and
+    `growmies migrate` then applies it with its history."""
+    import importlib
+
+    package = f"growmies_notes_{uuid.uuid4().hex[:8]}"
+    models = {"notes": _write_plugin_package(models_path, package)}
+
+    written = await migrations_tool.make_migration("notes", plugin_models=models, pg_url=PG_URL)
+
+    assert written is not None
+    assert written.parent == models_path / package / "migrations" / "notes"
+    assert written.name.startswith("0_") and written.name.endswith("_init.py")
+    assert (models_path / package / "migrations" / "__init__.py").is_file()
+    importlib.invalidate_caches()
+    assert await migrations_tool.find_drift(models) == {}
+    applied = await _fresh(lambda: apply_migrations(pg_database, models))
+    assert applied["notes"] == [written.name]
     assert "toolapp_note" in await _pg_tables(pg_database)

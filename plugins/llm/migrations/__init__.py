@@ -1,0 +1,5 @@
+"""The llm plugin's aerich migrations, in `llm/` (aerich's layout is `<location>/<app>/`).
+
+Shipped inside the plugin's package and found with importlib.resources; generate new ones with
+`growmies makemigrations llm`.
+"""
