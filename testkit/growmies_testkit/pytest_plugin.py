@@ -1,6 +1,8 @@
-"""The Growmies pytest plugin (entry point `pytest11`): fakes of Discord, Lavalink and an
-OpenAI-compatible API over real sockets, database fixtures, and a fixture that starts the real
-bot exactly as `growmies run` does. Plugin authors get all of it by installing growmies.
+"""The Growmies pytest plugin (entry point `pytest11`, distribution growmies-testkit): fakes of
+Discord, Lavalink and an OpenAI-compatible API over real sockets, database fixtures, and a
+fixture that starts the real bot exactly as `growmies run` does. Plugin authors get all of it
+with `pip install 'growmies[testing]'`; the fixtures are listed in the README ("Testing your
+plugin").
 
 Set TEST_DATABASE_URL=postgres://user@host:5432/db to run on PostgreSQL: each test session
 creates its own database next to that one and drops it afterwards.
@@ -11,48 +13,54 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import pytest_asyncio
 
+from growmies_testkit.databases import throwaway_database_sync
 from growmies_testkit.world import World, make_world
 
-
-def _admin_url(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{dbname}"))
+_ASYNCIO_MODE = "asyncio_mode"
+_FIXTURE_LOOP_SCOPE = "asyncio_default_fixture_loop_scope"
 
 
-async def _pg_admin(url: str, sql: str) -> None:
-    import asyncpg
+def _configured_in_ini(config: pytest.Config, name: str) -> bool:
+    """Whether the project's pytest configuration (or `-o name=...`) sets `name`."""
+    # pytest 9 keeps the parsed ini in `_inicfg` and deprecates the public `inicfg` view.
+    values = getattr(config, "_inicfg", None)
+    if values is None:
+        values = getattr(config, "inicfg", {})
+    return name in values
 
-    conn = await asyncpg.connect(_admin_url(url, urlsplit(url).path.lstrip("/") or "postgres"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Set pytest-asyncio up for a plugin author who has not: every fixture here is a coroutine,
+    and so are the tests written against them. Without this, pytest-asyncio's default strict
+    mode would skip an unmarked `async def test_...` and warn about the loop scope. A project
+    that sets asyncio_mode (ini, `-o` or `--asyncio-mode`) keeps its own choice; the fixtures
+    here are declared with pytest_asyncio.fixture, so they work in strict mode too. Runs before
+    pytest-asyncio reads its settings (tryfirst)."""
+    if config.getoption(_ASYNCIO_MODE, None) is None and not _configured_in_ini(
+        config, _ASYNCIO_MODE
+    ):
+        config.option.asyncio_mode = "auto"
+    if not _configured_in_ini(config, _FIXTURE_LOOP_SCOPE):
+        # Every fixture gets a fresh loop with its test (pytest-asyncio's future default); there
+        # is no public setter for an ini value, so the value goes into pytest's ini cache,
+        # which getini() reads first.
+        config._inicache[_FIXTURE_LOOP_SCOPE] = "function"
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url() -> Iterator[str]:
     """A fresh database for this test session: SQLite by default, PostgreSQL on request."""
-    base = os.environ.get("TEST_DATABASE_URL", "").strip()
-    if not base or base.startswith("sqlite"):
-        path = tmp_path_factory.mktemp("db") / "growmies-test.sqlite3"
-        yield f"sqlite://{path}"
-        return
-    base = base.replace("postgresql://", "postgres://", 1)
-    name = f"growmies_test_{os.getpid()}_{secrets.token_hex(3)}"
-    asyncio.run(_pg_admin(base, f'CREATE DATABASE "{name}"'))
-    try:
-        yield _admin_url(base, name)
-    finally:
-        asyncio.run(_pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with throwaway_database_sync(os.environ.get("TEST_DATABASE_URL", "")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -105,7 +113,7 @@ async def _clean_audit_log(conn: Any) -> None:
     await conn.execute_script("\n".join(script))
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def db(database_url: str) -> AsyncIterator[str]:
     """The ORM initialised with every installed plugin's models, migrated and emptied."""
     from bot.database import apply_migrations, close_database, init_database
@@ -121,7 +129,7 @@ async def db(database_url: str) -> AsyncIterator[str]:
         await close_database()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def fake_discord() -> AsyncIterator[Any]:
     from growmies_testkit.fake_discord import FakeDiscord
 
@@ -145,7 +153,7 @@ async def _stop_all(bots: list[RunningBot]) -> None:
         await handle.stop()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def fake_lavalink(running_bots: list[RunningBot]) -> AsyncIterator[Any]:
     from growmies_testkit.fake_lavalink import FakeLavalink
 
@@ -158,7 +166,7 @@ async def fake_lavalink(running_bots: list[RunningBot]) -> AsyncIterator[Any]:
         await node.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def fake_openai(running_bots: list[RunningBot]) -> AsyncIterator[Any]:
     from growmies_testkit.fake_openai import FakeOpenAI
 
@@ -233,7 +241,7 @@ def settings_factory(database_url: str, fake_discord: Any, tmp_path: Path) -> Ca
     return make
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def start_bot(
     fake_discord: Any, settings_factory: Callable[..., Any], database_url: str,
     running_bots: list[RunningBot],
@@ -253,9 +261,13 @@ async def start_bot(
     await _clean_tables()
     await close_database()
 
-    async def start(*, registry: Any = None, timeout: float = 15.0, **overrides: Any) -> RunningBot:
+    async def start(*, registry: Any = None, timeout: float = 15.0,
+                    plugin_settings: dict[str, dict[str, Any]] | None = None,
+                    **overrides: Any) -> RunningBot:
+        # `overrides` are core settings; `plugin_settings` is {plugin: {field: value}} for the
+        # plugins' own settings (ctx.settings), e.g. {"music": {"max_queue_size": 10}}.
         settings = settings_factory(**overrides)
-        bot = await prepare(settings, registry)
+        bot = await prepare(settings, registry, plugin_settings=plugin_settings)
         task = asyncio.create_task(bot.start(settings.require_token()))
         handle = RunningBot(bot, task, settings)
         running.append(handle)
@@ -280,7 +292,7 @@ def world(fake_discord: Any) -> World:
     return make_world(fake_discord)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def growmies(start_bot: BotStarter, world: World) -> RunningBot:
     """The bot with every installed plugin, connected and synced, in `world`."""
     return await start_bot()
