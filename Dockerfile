@@ -16,10 +16,9 @@ RUN groupadd --system --gid 10001 growmies \
 WORKDIR /app
 
 # Project metadata first, then the code: a code change does not invalidate the base layers.
-COPY pyproject.toml README.md aerich.toml ./
+COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY plugins ./plugins
-COPY migrations ./migrations
 
 RUN pip install . \
     && mkdir -p /app/data \
@@ -27,6 +26,7 @@ RUN pip install . \
 
 USER growmies
 
-# The working directory stays /app, so aerich.toml and migrations/ are found by relative path.
+# Every app's migrations ship inside the installed packages (found with importlib.resources),
+# so `growmies migrate` works from any working directory.
 ENTRYPOINT ["growmies"]
 CMD ["run"]
