@@ -21,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.support import default_url, open_orm, throwaway_database
 from bot.audit import AuditWriter
 from bot.contract import Plugin, age_restricted, command_age_feature
 from bot.gating import GateCache
 from bot.logs import configure_logging
 from bot.services import AgeGate
 from bot.toggles import GuildToggles
-from plugins.compliance.bench_support import default_url, open_orm, throwaway_database
 from plugins.compliance.gate import CachedAgeGate
 from plugins.compliance.models import MemberRecord
 

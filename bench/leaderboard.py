@@ -22,13 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tortoise import Tortoise
 
-from bot.logs import configure_logging
-from plugins.compliance.bench_support import (
+from bench.support import (
     default_url,
     open_orm,
     percentile,
     throwaway_database,
 )
+from bot.logs import configure_logging
 from plugins.compliance.pages import LEADERBOARD_PAGE_SIZE, LeaderboardPages
 
 GUILD = 4242

@@ -16,13 +16,10 @@ import argparse
 import asyncio
 import logging
 import os
-import secrets
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -30,9 +27,10 @@ from bot.audit import AuditWriter
 from bot.database import apply_migrations, close_database, init_database
 from bot.errors import UserError
 from bot.loader import discover
-from bot.settings import Settings
+from growmies_testkit.databases import is_postgres_url, throwaway_database_sync
 from growmies_testkit.fake_openai import DEFAULT_MODEL, FakeOpenAI
 from plugins.llm.client import ChatClient
+from plugins.llm.env import LlmSettings
 from plugins.llm.models import LLMGuildConfig, LLMGuildUsage, LLMUsage
 from plugins.llm.service import ChatRequest, ChatService
 
@@ -92,9 +90,9 @@ async def run(url: str, max_tokens: int) -> bool:
     try:
         async with FakeOpenAI() as srv:
             srv.default_reply = lambda body: REPLY
-            settings = Settings(_env_file=None, openai_base_url=srv.base_url,  # type: ignore[call-arg]
-                                openai_api_key=srv.api_key, openai_model=DEFAULT_MODEL,
-                                openai_max_tokens=max_tokens, openai_timeout=10.0)
+            settings = LlmSettings(_env_file=None, base_url=srv.base_url,  # type: ignore[call-arg]
+                                   api_key=srv.api_key, model=DEFAULT_MODEL,
+                                   max_tokens=max_tokens, timeout=10.0)
             client = ChatClient.from_settings(settings)
             try:
                 for scope in ("member", "server"):
@@ -122,16 +120,6 @@ async def run(url: str, max_tokens: int) -> bool:
     return ok
 
 
-async def pg_database(base: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(base)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def main() -> int:
     import structlog
 
@@ -142,21 +130,9 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=100,
                         help="reply cap (OPENAI_MAX_TOKENS) for the run")
     args = parser.parse_args()
-    url = args.database_url
-    if url.startswith(("postgres://", "postgresql://")):
-        base = url.replace("postgresql://", "postgres://", 1)
-        name = f"growmies_bench_{secrets.token_hex(3)}"
-        asyncio.run(pg_database(base, f'CREATE DATABASE "{name}"'))
-        try:
-            print(f"database: PostgreSQL ({name})")
-            ok = asyncio.run(run(urlunsplit(urlsplit(base)._replace(path=f"/{name}")),
-                                 args.max_tokens))
-        finally:
-            asyncio.run(pg_database(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        return 0 if ok else 1
-    with tempfile.TemporaryDirectory() as tmp:
-        print("database: SQLite")
-        ok = asyncio.run(run(f"sqlite://{tmp}/bench.sqlite3", args.max_tokens))
+    with throwaway_database_sync(args.database_url, prefix="growmies_bench") as url:
+        print(f"database: {'PostgreSQL' if is_postgres_url(url) else 'SQLite'}")
+        ok = asyncio.run(run(url, args.max_tokens))
     return 0 if ok else 1
 
 

@@ -13,18 +13,16 @@ import argparse
 import asyncio
 import logging
 import os
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.database import apply_migrations, close_database, init_database
 from bot.loader import discover
+from growmies_testkit.databases import is_postgres_url, throwaway_database_sync
 from plugins.llm.context import HISTORY_ROWS, build_context
 from plugins.llm.models import LLMConversation, LLMMessage
 
@@ -50,16 +48,6 @@ async def measure(conversation_id: int, turns: int) -> tuple[int, float]:
         times.append(time.perf_counter() - started)
         rows = built.rows_read
     return rows, statistics.median(times) * 1000
-
-
-async def pg_database(base: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(base)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def run(url: str, turns: int, big: int) -> None:
@@ -88,21 +76,9 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=50)
     parser.add_argument("--messages", type=int, default=10_000)
     args = parser.parse_args()
-    url = args.database_url
-    if url.startswith(("postgres://", "postgresql://")):
-        base = url.replace("postgresql://", "postgres://", 1)
-        name = f"growmies_bench_{secrets.token_hex(3)}"
-        asyncio.run(pg_database(base, f'CREATE DATABASE "{name}"'))
-        try:
-            print(f"database: PostgreSQL ({name})")
-            asyncio.run(run(urlunsplit(urlsplit(base)._replace(path=f"/{name}")), args.turns,
-                            args.messages))
-        finally:
-            asyncio.run(pg_database(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        print("database: SQLite")
-        asyncio.run(run(f"sqlite://{tmp}/bench.sqlite3", args.turns, args.messages))
+    with throwaway_database_sync(args.database_url, prefix="growmies_bench") as url:
+        print(f"database: {'PostgreSQL' if is_postgres_url(url) else 'SQLite'}")
+        asyncio.run(run(url, args.turns, args.messages))
 
 
 if __name__ == "__main__":

@@ -16,18 +16,16 @@ import asyncio
 import logging
 import os
 import random
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.database import apply_migrations, close_database, init_database
 from bot.loader import discover
+from growmies_testkit.databases import is_postgres_url, throwaway_database_sync
 from plugins.llm.knowledge import KnowledgeBase
 from plugins.llm.models import KB_CATEGORIES, CannabisKnowledgeBase
 
@@ -97,16 +95,6 @@ async def run(url: str, entries: int, queries: int) -> None:
         await close_database()
 
 
-async def pg_admin(base: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(base)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def main() -> None:
     import structlog
 
@@ -120,20 +108,11 @@ def main() -> None:
     args = parser.parse_args()
     global DENSE
     DENSE = args.dense
-    if args.sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            print("database: SQLite FTS5 (bm25)")
-            asyncio.run(run(f"sqlite://{tmp}/kb.sqlite3", args.entries, args.queries))
-        return
-    base = args.database_url.replace("postgresql://", "postgres://", 1)
-    name = f"growmies_bench_{secrets.token_hex(3)}"
-    asyncio.run(pg_admin(base, f'CREATE DATABASE "{name}"'))
-    try:
-        print(f"database: PostgreSQL full-text search ({name})")
-        asyncio.run(run(urlunsplit(urlsplit(base)._replace(path=f"/{name}")), args.entries,
-                        args.queries))
-    finally:
-        asyncio.run(pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    base = "" if args.sqlite else args.database_url
+    with throwaway_database_sync(base, prefix="growmies_bench") as url:
+        kind = "PostgreSQL full-text search" if is_postgres_url(url) else "SQLite FTS5 (bm25)"
+        print(f"database: {kind}")
+        asyncio.run(run(url, args.entries, args.queries))
 
 
 if __name__ == "__main__":

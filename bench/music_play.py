@@ -83,12 +83,12 @@ async def run(runs: int, db_url: str) -> dict[str, list[float]]:
         _env_file=None, discord_token=fake.token, discord_api_base=fake.api_base,
         database_url=db_url, log_format="json", log_level="WARNING",
         interaction_rate=100_000,
-        lavalink_nodes=[{"id": "bench", "uri": lavalink.uri, "password": lavalink.password}],
     )
     registry = discover(["music"])
     bare = BarePlugin()
     registry.plugins[bare.name] = bare
-    bot = await prepare(settings, registry)
+    nodes = [{"id": "bench", "uri": lavalink.uri, "password": lavalink.password}]
+    bot = await prepare(settings, registry, plugin_settings={"music": {"lavalink_nodes": nodes}})
     task = asyncio.create_task(bot.start(fake.token))
     await bot.commands_synced.wait()
     plugin = bot.plugins.plugins["music"]

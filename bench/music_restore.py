@@ -45,9 +45,9 @@ async def run(guilds: int, db_url: str, shards: int) -> dict[str, Any]:
         _env_file=None, discord_token=fake.token, discord_api_base=fake.api_base,
         database_url=db_url, log_format="json", log_level="WARNING",
         growmies_plugins=["music"], shard_count=shards,
-        lavalink_nodes=[{"id": "bench", "uri": lavalink.uri, "password": lavalink.password}],
     )
-    bot = await prepare(settings)
+    nodes = [{"id": "bench", "uri": lavalink.uri, "password": lavalink.password}]
+    bot = await prepare(settings, plugin_settings={"music": {"lavalink_nodes": nodes}})
     for guild, listener in worlds:
         await fake.voice_join(listener, guild.voice_channel)
         await MusicSession.create(

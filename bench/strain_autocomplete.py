@@ -18,14 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -35,6 +32,7 @@ from tortoise import Tortoise  # noqa: E402
 
 from bot.components.autocomplete import clean_query, clip_choices  # noqa: E402
 from bot.database import apply_migrations, close_database, init_database  # noqa: E402
+from growmies_testkit.databases import throwaway_database  # noqa: E402
 from plugins.ui import cards, strains  # noqa: E402
 from plugins.ui.cog import strain_choices  # noqa: E402
 from plugins.ui.models import Strain  # noqa: E402
@@ -139,14 +137,10 @@ async def run_backend(label: str, url: str, args: argparse.Namespace) -> None:
     print(f"query plan               : {plan}")
 
 
-def _with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
 async def main(args: argparse.Namespace) -> int:
     if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            await run_backend("SQLite", f"sqlite://{Path(tmp) / 'bench.sqlite3'}", args)
+        async with throwaway_database("", prefix="growmies_bench") as url:
+            await run_backend("SQLite", url, args)
     if args.backend in ("postgres", "both"):
         try:
             import asyncpg
@@ -155,13 +149,9 @@ async def main(args: argparse.Namespace) -> int:
         except Exception as exc:
             print(f"\n== PostgreSQL skipped: {args.pg_url} unreachable ({type(exc).__name__})")
             return 0 if args.backend == "both" else 1
-        name = f"growmies_bench_{secrets.token_hex(3)}"
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            await run_backend("PostgreSQL", _with_db(args.pg_url, name), args)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+        await admin.close()
+        async with throwaway_database(args.pg_url, prefix="growmies_bench") as url:
+            await run_backend("PostgreSQL", url, args)
     return 0
 
 

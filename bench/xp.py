@@ -27,16 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import nextcord
 from tortoise import Tortoise
 
+from bench.support import (
+    StatementCounter,
+    default_url,
+    throwaway_database,
+)
 from bot.app import prepare, shutdown
 from bot.loader import discover
 from bot.logs import configure_logging
 from bot.settings import Settings
 from growmies_testkit.fake_discord import FakeDiscord
-from plugins.compliance.bench_support import (
-    StatementCounter,
-    default_url,
-    throwaway_database,
-)
 from plugins.compliance.xp import XpEngine
 
 

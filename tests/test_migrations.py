@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from aerich.utils import import_py_file
@@ -37,6 +36,7 @@ from bot.database import (
     version_files,
 )
 from bot.loader import discover
+from growmies_testkit.databases import throwaway_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -218,33 +218,11 @@ async def test_migrate_refuses_a_plugin_with_models_but_no_migrations(
 # PostgreSQL.
 
 
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url.replace("postgresql://", "postgres://", 1))
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    base = urlsplit(PG_URL).path.lstrip("/") or "postgres"
-    conn = await asyncpg.connect(_with_db(PG_URL, base).replace("postgres://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 async def pg_database() -> AsyncIterator[str]:
-    name = f"{migrations_tool.TEMP_DB_PREFIX}test_{uuid.uuid4().hex[:10]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_db(PG_URL, name)
-    finally:
-        from tortoise import Tortoise
-
-        await Tortoise.close_connections()
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # The test kit's throwaway database (it closes the ORM's connections before the drop).
+    async with throwaway_database(PG_URL, prefix=f"{migrations_tool.TEMP_DB_PREFIX}test") as url:
+        yield url
 
 
 async def _pg_tables(url: str) -> set[str]:

@@ -1,16 +1,16 @@
-"""Shared set-up for the compliance benchmarks in bench/: a throwaway database and a counter
-of SQL statements. Not used by the bot itself."""
+"""Shared set-up for the benchmarks in bench/: the default database, the ORM with the compliance
+app, a counter of SQL statements and a percentile. Throwaway databases come from the test kit
+(growmies_testkit.databases), the one helper for them. Not part of the bot."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from growmies_testkit.databases import throwaway_database
+
+__all__ = ["StatementCounter", "default_url", "open_orm", "percentile", "throwaway_database"]
 
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 
@@ -18,37 +18,6 @@ DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 def default_url() -> str:
     env = os.environ.get("TEST_DATABASE_URL", "").strip()
     return env if env.startswith("postgres") else DEFAULT_PG
-
-
-async def _pg_admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    parts = urlsplit(url)
-    conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@contextlib.asynccontextmanager
-async def throwaway_database(url: str) -> AsyncIterator[str]:
-    """A fresh database next to `url` (PostgreSQL) or in a temp dir (SQLite), dropped after."""
-    if url.startswith("sqlite"):
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite://{Path(tmp) / 'bench.sqlite3'}"
-        return
-    url = url.replace("postgresql://", "postgres://", 1)
-    name = f"growmies_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    await _pg_admin(url, f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-    finally:
-        from tortoise import Tortoise
-
-        with contextlib.suppress(Exception):
-            await Tortoise.close_connections()
-        await _pg_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def open_orm(url: str) -> None:
