@@ -171,6 +171,22 @@ async def test_models_match_migrations() -> None:
     assert not drift, "models and migrations differ:\n" + "\n".join(drift.values())
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["scripts/makemigrations"], [str(Path(sys.executable).parent / "growmies"), "makemigrations"]],
+    ids=["scripts/makemigrations", "growmies makemigrations"],
+)
+def test_makemigrations_check_passes_from_both_entry_points(command: list[str]) -> None:
+    """CI and authors run `--check`; the script stays a thin wrapper of the CLI command."""
+    if command[0].startswith("scripts/"):
+        command = [sys.executable, *command]
+    done = subprocess.run(
+        [*command, "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "no changes"
+
+
 async def test_drift_names_an_app_without_migrations(models_path: Path) -> None:
     package = f"growmies_drift_{uuid.uuid4().hex[:8]}"
     module = _write_plugin_package(models_path, package)
