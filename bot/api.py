@@ -43,6 +43,7 @@ from bot.errors import (
     UserError,
 )
 from bot.guild_config import ConfigChange, GuildCache, GuildConfig, PluginGuildConfig
+from bot.invoker import GUILD_ONLY, guild_of, user_of
 from bot.respond import ADULT_NOTE
 from bot.services import (
     NOT_VERIFIED,
@@ -53,10 +54,12 @@ from bot.services import (
     KnowledgeProvider,
     XpProvider,
 )
+from bot.settings import PluginSettings
 
 __all__ = [
     "ADULTS_ONLY",
     "ADULT_NOTE",
+    "GUILD_ONLY",
     "HOOKS",
     "MIXED",
     "NOT_VERIFIED",
@@ -86,6 +89,7 @@ __all__ = [
     "PluginContext",
     "PluginDisabled",
     "PluginGuildConfig",
+    "PluginSettings",
     "Throttled",
     "UserError",
     "XpProvider",
@@ -97,6 +101,7 @@ __all__ = [
     "clean_query",
     "clip_choices",
     "controls",
+    "guild_of",
     "link",
     "member_has",
     "modal",
@@ -105,5 +110,6 @@ __all__ = [
     "requires_permissions",
     "stateless",
     "text_input",
+    "user_of",
     "uses_state",
 ]

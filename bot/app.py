@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+from collections.abc import Mapping
 from typing import Any
 
 import nextcord
@@ -15,7 +16,7 @@ from bot.client import GrowmiesBot
 from bot.database import apply_migrations, close_database, init_database
 from bot.loader import PluginRegistry, discover
 from bot.logs import configure_logging
-from bot.settings import Settings
+from bot.settings import Settings, plugin_settings_for
 
 log = structlog.get_logger("bot.app")
 
@@ -26,13 +27,17 @@ def point_at_api(base: str | None) -> None:
         nextcord.http.Route.BASE = base.rstrip("/")
 
 
-async def prepare(settings: Settings, registry: PluginRegistry | None = None,
+async def prepare(settings: Settings, registry: PluginRegistry | None = None, *,
+                  plugin_settings: Mapping[str, Mapping[str, Any]] | None = None,
                   **bot_options: Any) -> GrowmiesBot:
-    """Discover plugins, migrate, open the database and set plugins up; does not connect."""
+    """Discover plugins, read their settings, migrate, open the database and set plugins up;
+    does not connect. `plugin_settings` ({plugin: {field: value}}) overrides the environment
+    (tests, benchmarks). A bad plugin setting raises SettingsError before anything starts."""
     # Idempotent; ensures every secret is redacted even when the caller set up nothing.
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
     point_at_api(settings.discord_api_base)
     registry = registry if registry is not None else discover(settings.growmies_plugins)
+    registry.settings.update(plugin_settings_for(registry.plugins, settings, plugin_settings))
     models = registry.model_modules()
     applied = await apply_migrations(
         settings.database_url, models, packages=registry.migration_packages()

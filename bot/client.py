@@ -128,6 +128,7 @@ class GrowmiesBot(commands.AutoShardedBot):
         return PluginContext(
             name, self, self.settings, self.services,
             structlog.get_logger(f"plugins.{name}").bind(plugin=name),
+            self.plugins.settings.get(name),
         )
 
     def register_component_handlers(

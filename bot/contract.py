@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     import nextcord
     from nextcord.ext import commands
+    from pydantic_settings import BaseSettings
 
     from bot.client import GrowmiesBot
     from bot.components.context import ComponentContext
@@ -104,10 +105,14 @@ class PluginContext:
     so a plugin never passes its own name or the bot object around."""
 
     def __init__(self, name: str, bot: GrowmiesBot, settings: Settings, services: CoreServices,
-                 log: Any) -> None:
+                 log: Any, plugin_settings: BaseSettings | None = None) -> None:
         self.name = name
         self.bot = bot
-        self.settings = settings
+        # The plugin's own settings (an instance of its `settings_model`, read from the
+        # environment and .env at start-up), or None for a plugin that declares none.
+        self.settings = plugin_settings
+        # The core's settings (database, Discord, logging, audit retention), read-only.
+        self.core_settings = settings
         self.services = services
         self.log = log  # structlog BoundLogger with plugin=<name>
         self.components = PluginComponents(name, services.components)
@@ -180,6 +185,10 @@ class Plugin:
     migrations: ClassVar[str | None] = None
     # ADULTS_ONLY or MIXED (see above); the core gates surfaces from it.
     rating: ClassVar[str] = ADULTS_ONLY
+    # The plugin's settings: a `bot.api.PluginSettings` subclass with env prefix `<NAME>_`
+    # (each field read as `<NAME>_<FIELD>`), built at start-up and handed over as
+    # `ctx.settings`; None: the plugin has no settings (ctx.settings is None).
+    settings_model: ClassVar[type[BaseSettings] | None] = None
 
     async def setup(self, ctx: PluginContext) -> None:
         """Prepare the plugin (connect clients, start tasks); raising skips the plugin."""

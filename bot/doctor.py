@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic_settings import BaseSettings
 
 from bot.database import DatabaseError, pending_migrations
-from bot.loader import discover
-from bot.settings import Settings
+from bot.loader import PluginRegistry, discover
+from bot.settings import (
+    Settings,
+    SettingsError,
+    load_plugin_settings,
+    name_in_use,
+    secret_values,
+    setting_names,
+)
 
 TIMEOUT = aiohttp.ClientTimeout(total=5)
 DISCORD_DEFAULT_BASE = "https://discord.com/api/v10"
@@ -38,19 +48,53 @@ def settings_rows(settings: Settings) -> list[Check]:
     shown = re.sub(r"//([^:/@]+):[^@]*@", r"//\1:****@", url)
     rows.append(Check("DATABASE_URL", "ok", shown))
     for name in ("discord_api_base", "dev_guild_ids", "growmies_plugins", "log_format",
-                 "log_level", "shard_count", "shard_ids", "openai_base_url", "openai_model",
-                 "openai_max_tokens", "max_queue_size", "default_volume",
-                 "cannabis_content_strict_mode", "legal_disclaimer_required"):
+                 "log_level", "shard_count", "shard_ids", "interaction_rate",
+                 "interaction_per", "audit_retention_days"):
         value = getattr(settings, name)
         shown = "(not set)" if value in (None, [], "") else str(value)
         rows.append(Check(name.upper(), "ok", shown, required=False))
-    rows.append(Check("OPENAI_API_KEY", "ok", mask(
-        settings.openai_api_key.get_secret_value() if settings.openai_api_key else None),
-        required=False))
-    rows.append(Check("LAVALINK_NODES", "ok", ", ".join(
-        f"{n.id}={n.uri} (password {mask(n.password.get_secret_value())})"
-        for n in settings.lavalink_nodes) or "(none)", required=False))
     return rows
+
+
+def show_value(value: Any) -> str:
+    """A setting's value for the table: secrets masked, nested models spelled out."""
+    if isinstance(value, (SecretStr, SecretBytes)):
+        return mask(str(value.get_secret_value()) or None)
+    if value is None or value == [] or value == "":
+        return "(not set)"
+    if isinstance(value, BaseModel):
+        return " ".join(f"{k}={show_value(getattr(value, k))}" for k in type(value).model_fields)
+    if isinstance(value, (list, tuple)):
+        return "; ".join(show_value(v) for v in value)
+    return str(value)
+
+
+def plugin_settings_rows(registry: PluginRegistry, settings: Settings,
+                         ) -> tuple[list[Check], dict[str, BaseSettings]]:
+    """Every loaded plugin's settings under the name it is read as (and the older name it was
+    read from, if any); a bad value is a failure, as it keeps `growmies run` from starting."""
+    rows: list[Check] = []
+    built: dict[str, BaseSettings] = {}
+    for name, plugin in sorted(registry.plugins.items()):
+        model = plugin.settings_model
+        if model is None:
+            continue
+        try:
+            values = load_plugin_settings(name, model, env_file=settings.env_file)
+        except SettingsError as exc:
+            rows.append(Check(f"{name} settings", "fail", str(exc)))
+            continue
+        built[name] = values
+        secrets = secret_values(values)
+        for field, names in setting_names(model).items():
+            shown = show_value(getattr(values, field))
+            for secret in secrets:  # a secret inside free text (a URL) stays masked too
+                shown = shown.replace(secret, "****")
+            used = name_in_use(names, settings.env_file)
+            if used is not None and used != names[0]:
+                shown += f" (from {used})"
+            rows.append(Check(names[0], "ok", shown, required=False))
+    return rows, built
 
 
 async def check_database(settings: Settings) -> Check:
@@ -93,12 +137,14 @@ def parse_version(text: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-async def check_lavalink(session: aiohttp.ClientSession, settings: Settings) -> list[Check]:
-    if not settings.lavalink_nodes:
+async def check_lavalink(session: aiohttp.ClientSession, music: Any) -> list[Check]:
+    """`music` is the music plugin's settings (None: the plugin is not loaded)."""
+    nodes = getattr(music, "lavalink_nodes", None)
+    if not nodes:
         return [Check("lavalink", "skip", "LAVALINK_NODES not set: music is unavailable",
                       required=False)]
     out = []
-    for node in settings.lavalink_nodes:
+    for node in nodes:
         part = f"lavalink {node.id}"
         try:
             async with session.get(f"{node.uri}/version", headers={
@@ -124,14 +170,15 @@ async def check_lavalink(session: aiohttp.ClientSession, settings: Settings) -> 
     return out
 
 
-async def check_llm(session: aiohttp.ClientSession, settings: Settings) -> Check:
-    if not settings.openai_base_url:
+async def check_llm(session: aiohttp.ClientSession, llm: Any) -> Check:
+    """`llm` is the LLM plugin's settings (None: the plugin is not loaded)."""
+    if not getattr(llm, "base_url", None):
         return Check("llm endpoint", "skip", "OPENAI_BASE_URL not set: LLM chat is unavailable",
                      required=False)
     headers = {}
-    if settings.openai_api_key:
-        headers["Authorization"] = f"Bearer {settings.openai_api_key.get_secret_value()}"
-    url = settings.openai_base_url.rstrip("/") + "/models"
+    if llm.api_key:
+        headers["Authorization"] = f"Bearer {llm.api_key.get_secret_value()}"
+    url = llm.base_url.rstrip("/") + "/models"
     try:
         async with session.get(url, headers=headers) as resp:
             if resp.status in (401, 403):
@@ -145,10 +192,10 @@ async def check_llm(session: aiohttp.ClientSession, settings: Settings) -> Check
         return Check("llm endpoint", "fail", f"unreachable ({type(exc).__name__})",
                      required=False)
     models = {m.get("id") for m in body.get("data", []) if isinstance(m, dict)}
-    if settings.openai_model and settings.openai_model not in models:
-        return Check("llm endpoint", "fail", f"reachable, but model {settings.openai_model!r} "
+    if llm.model and llm.model not in models:
+        return Check("llm endpoint", "fail", f"reachable, but model {llm.model!r} "
                      f"is not listed ({len(models)} models)", required=False)
-    return Check("llm endpoint", "ok", f"reachable, model {settings.openai_model!r} listed",
+    return Check("llm endpoint", "ok", f"reachable, model {llm.model!r} listed",
                  required=False)
 
 
@@ -163,11 +210,14 @@ def plugin_rows(settings: Settings) -> list[Check]:
 
 async def collect(settings: Settings) -> list[Check]:
     checks = settings_rows(settings)
+    rows, plugin_settings = plugin_settings_rows(
+        discover(settings.growmies_plugins), settings)
+    checks += rows
     checks.append(await check_database(settings))
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
         checks.append(await check_discord(session, settings))
-        checks += await check_lavalink(session, settings)
-        checks.append(await check_llm(session, settings))
+        checks += await check_lavalink(session, plugin_settings.get("music"))
+        checks.append(await check_llm(session, plugin_settings.get("llm")))
     checks += plugin_rows(settings)
     return checks
 

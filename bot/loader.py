@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 import structlog
 
 from bot.contract import HOOKS, NAME_OK, RATINGS, Plugin
+from bot.settings import conflicting_settings, settings_model_problem
 
 if TYPE_CHECKING:
     from nextcord.ext import commands
+    from pydantic_settings import BaseSettings
 
 ENTRY_POINT_GROUP = "growmies.plugins"
 
@@ -42,6 +44,8 @@ class PluginRegistry:
     plugins: dict[str, Plugin] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     cogs: dict[str, list[commands.Cog]] = field(default_factory=dict)
+    # Each loaded plugin's settings (its settings_model read at start-up), see bot.settings.
+    settings: dict[str, BaseSettings] = field(default_factory=dict)
 
     def defaults(self) -> dict[str, bool]:
         return {name: p.default_enabled for name, p in self.plugins.items()}
@@ -85,6 +89,7 @@ def discover(allowlist: list[str] | None = None) -> PluginRegistry:
         else:
             assert found.plugin is not None
             registry.plugins[ep.name] = found.plugin
+    _refuse_shared_settings(registry)
     if allowlist:
         for name in allowlist:
             if name not in registry.discovered:
@@ -113,6 +118,10 @@ def _load_one(ep: metadata.EntryPoint, found: DiscoveredPlugin) -> str | None:
         return unknown
     if plugin.rating not in RATINGS:
         return f"unknown content rating {plugin.rating!r} (expected one of {', '.join(RATINGS)})"
+    if plugin.settings_model is not None:
+        problem = settings_model_problem(plugin.name, plugin.settings_model)
+        if problem:
+            return problem
     if plugin.models:
         try:
             importlib.import_module(plugin.models)
@@ -120,6 +129,18 @@ def _load_one(ep: metadata.EntryPoint, found: DiscoveredPlugin) -> str | None:
             return f"models module {plugin.models!r} failed to import: {type(exc).__name__}: {exc}"
     found.plugin = plugin
     return None
+
+
+def _refuse_shared_settings(registry: PluginRegistry) -> None:
+    """Two plugins declaring one environment name are both refused (bot.settings)."""
+    models = {name: p.settings_model for name, p in registry.plugins.items()
+              if p.settings_model is not None}
+    for name, reason in conflicting_settings(models).items():
+        registry.plugins.pop(name, None)
+        registry.discovered[name].plugin = None
+        registry.discovered[name].error = reason
+        registry.failed[name] = reason
+        log.error("plugin.skipped", plugin=name, reason=reason)
 
 
 def unknown_hooks(plugin: Plugin) -> str | None:

@@ -1,24 +1,39 @@
-"""Settings read from the environment and `.env`.
+"""Settings read from the environment and `.env`: the core's own, and each plugin's.
 
-Every setting has one name, documented in README.md and `.env.example`. A bad value becomes a
+Every setting is documented in README.md and `.env.example`. A bad value becomes a
 `SettingsError` naming the setting, so the CLI can print one clear line instead of a traceback.
+
+A plugin owns its settings: `Plugin.settings_model` is a `PluginSettings` subclass whose env
+prefix is `<NAME>_` (`MUSIC_`, `LLM_`), so each field is read as `<NAME>_<FIELD>`. A field may
+also accept older names next to that one (`AliasChoices("MUSIC_MAX_QUEUE_SIZE",
+"MAX_QUEUE_SIZE")`, the prefixed name first). The core reads every loaded plugin's model at
+start-up from the environment and the same `.env` as its own settings, registers its secrets
+with the log redactor and hands it to the plugin as `ctx.settings`. Each name has one owner: a
+plugin declaring a name of the core or of another plugin is refused.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     Field,
+    PrivateAttr,
+    SecretBytes,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.sources import ENV_FILE_SENTINEL
 
 DEFAULT_SQLITE_URL = "sqlite://data/growmies.sqlite3"
 SUPPORTED_DB_SCHEMES = ("sqlite", "postgres", "postgresql", "asyncpg", "psycopg")
@@ -26,22 +41,6 @@ SUPPORTED_DB_SCHEMES = ("sqlite", "postgres", "postgresql", "asyncpg", "psycopg"
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names the setting and never its secret."""
-
-
-class LavalinkNodeSettings(BaseModel):
-    id: str = "main"
-    uri: str
-    password: SecretStr
-    # Lavalink resumes a session for this long after the bot's websocket drops.
-    resume_timeout: int = 60
-
-    @field_validator("uri")
-    @classmethod
-    def _http_uri(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("uri must look like http://host:port")
-        return value.rstrip("/")
 
 
 def _split_ints(value: Any) -> Any:
@@ -88,19 +87,22 @@ class Settings(BaseSettings):
     # deletion); 30 days at the least.
     audit_retention_days: int = Field(default=365, ge=30)
 
-    lavalink_nodes: Annotated[list[LavalinkNodeSettings], NoDecode] = Field(default_factory=list)
-    lavalink_password: SecretStr | None = None
-    max_queue_size: int = Field(default=50, ge=1, le=500)
-    default_volume: int = Field(default=60, ge=0, le=150)
+    # Plugins' own settings (Lavalink, the OpenAI-compatible endpoint, ...) live in their
+    # `Plugin.settings_model`, read by `load_plugin_settings` below.
 
-    openai_base_url: str | None = None
-    openai_api_key: SecretStr | None = None
-    openai_model: str | None = None
-    openai_max_tokens: int = Field(default=800, ge=16, le=32_000)
-    openai_timeout: float = Field(default=20.0, gt=0)
+    # The `.env` these settings were read from (None: none), so plugins read the same one.
+    _env_file_read: Any = PrivateAttr(default=None)
 
-    cannabis_content_strict_mode: bool = True
-    legal_disclaimer_required: bool = True
+    def __init__(self, **values: Any) -> None:
+        env_file = values.get("_env_file", ENV_FILE_SENTINEL)
+        super().__init__(**values)
+        self._env_file_read = (self.model_config.get("env_file") if env_file is ENV_FILE_SENTINEL
+                               else env_file)
+
+    @property
+    def env_file(self) -> Any:
+        """The `.env` file (or files, or None) the core read; plugins read the same."""
+        return self._env_file_read
 
     @field_validator("dev_guild_ids", "shard_ids", mode="before")
     @classmethod
@@ -112,7 +114,7 @@ class Settings(BaseSettings):
     def _names(cls, value: Any) -> Any:
         return _split_names(value)
 
-    @field_validator("discord_api_base", "openai_base_url", mode="before")
+    @field_validator("discord_api_base", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -131,21 +133,6 @@ class Settings(BaseSettings):
             value = "postgres" + str(value)[len("postgresql") :]
         return value
 
-    @field_validator("lavalink_nodes", mode="before")
-    @classmethod
-    def _nodes(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if not value.strip():
-                return []
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(
-                    'must be a JSON list like [{"id":"main","uri":"http://lavalink:2333",'
-                    '"password":"..."}]'
-                ) from exc
-        return value
-
     @model_validator(mode="after")
     def _shards(self) -> Settings:
         if self.shard_ids is not None and self.shard_ids:
@@ -159,12 +146,8 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value currently configured, so the log redactor can mask them."""
         values: list[str] = []
-        for secret in (self.discord_token, self.openai_api_key, self.lavalink_password):
-            if secret is not None and secret.get_secret_value():
-                values.append(secret.get_secret_value())
-        for node in self.lavalink_nodes:
-            if node.password.get_secret_value():
-                values.append(node.password.get_secret_value())
+        if self.discord_token is not None and self.discord_token.get_secret_value():
+            values.append(self.discord_token.get_secret_value())
         password = urlsplit(self.database_url).password
         if password:
             values.append(password)
@@ -190,3 +173,166 @@ def load_settings(**overrides: Any) -> Settings:
             name = "settings"
         # Never echo the input: it may be a secret.
         raise SettingsError(f"{name} is invalid: {first['msg']}") from None
+
+
+# ----- plugin settings -------------------------------------------------------------------------
+
+
+class PluginSettings(BaseSettings):
+    """Base class of `Plugin.settings_model`. A subclass sets its prefix, e.g.
+    `model_config = SettingsConfigDict(env_prefix="NOTES_")`; the rest is the core's policy:
+    names are case-insensitive, an empty value means the default, other variables are ignored,
+    and tests may pass values by field name."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False,
+        env_ignore_empty=True, populate_by_name=True,
+    )
+
+
+def core_setting_names() -> set[str]:
+    return {name.upper() for name in Settings.model_fields}
+
+
+def setting_names(model: type[BaseSettings]) -> dict[str, list[str]]:
+    """Each field's environment names, in the order pydantic-settings tries them."""
+    prefix = str(model.model_config.get("env_prefix") or "")
+    names: dict[str, list[str]] = {}
+    for field_name, info in model.model_fields.items():
+        alias = info.validation_alias or info.alias
+        if isinstance(alias, AliasChoices):
+            found = [c for c in alias.choices if isinstance(c, str)]
+        elif isinstance(alias, str):
+            found = [alias]
+        else:
+            found = [f"{prefix}{field_name}"]
+        names[field_name] = [n.upper() for n in found]
+    return names
+
+
+def settings_model_problem(plugin: str, model: object) -> str | None:
+    """Why a plugin's settings_model cannot be used, or None. Checked when the plugin loads."""
+    if not (isinstance(model, type) and issubclass(model, BaseSettings)):
+        return "settings_model must be a pydantic-settings class (subclass bot.api.PluginSettings)"
+    prefix = f"{plugin.upper()}_"
+    declared = str(model.model_config.get("env_prefix") or "")
+    if declared.upper() != prefix:
+        return (f"settings_model {model.__name__} must read its settings with the prefix "
+                f"{prefix!r} (model_config env_prefix), not {declared!r}")
+    seen: dict[str, str] = {}
+    core = core_setting_names()
+    for field_name, names in setting_names(model).items():
+        own = prefix + field_name.upper()
+        if not names or names[0] != own:
+            return (f"setting {field_name!r} must be read as {own} first (list it first in its "
+                    "AliasChoices, before any older name)")
+        for name in names:
+            if name in core:
+                return f"setting {name} belongs to the core; name the plugin's setting {own}"
+            if name in seen and seen[name] != field_name:
+                return f"setting {name} is declared by both {seen[name]!r} and {field_name!r}"
+            seen[name] = field_name
+    return None
+
+
+def conflicting_settings(models: Mapping[str, type[BaseSettings]]) -> dict[str, str]:
+    """Plugins declaring an environment name another plugin declares too, with the reason.
+    Both are refused: a value meant for one would silently configure the other."""
+    owners: dict[str, set[str]] = {}
+    for plugin, model in models.items():
+        for names in setting_names(model).values():
+            for name in names:
+                owners.setdefault(name, set()).add(plugin)
+    reasons: dict[str, str] = {}
+    for name, plugins in sorted(owners.items()):
+        if len(plugins) < 2:
+            continue
+        for plugin in sorted(plugins):
+            others = ", ".join(sorted(plugins - {plugin}))
+            reasons.setdefault(plugin, f"setting {name} is also declared by plugin {others}; "
+                                       "each setting name has one owner")
+    return reasons
+
+
+def _env_file_values(env_file: Any) -> dict[str, str]:
+    if env_file is None or env_file is ENV_FILE_SENTINEL:
+        return {}
+    files = env_file if isinstance(env_file, (list, tuple)) else [env_file]
+    values: dict[str, str] = {}
+    from dotenv import dotenv_values
+
+    for file in files:
+        path = Path(file).expanduser()
+        if path.is_file():
+            values.update({k.upper(): v for k, v in dotenv_values(path).items() if v})
+    return values
+
+
+def name_in_use(names: Iterable[str], env_file: Any = None) -> str | None:
+    """Which of a field's names the environment (then the `.env` file) actually sets, in the
+    order pydantic-settings reads them; None when the default applies."""
+    environ = {k.upper(): v for k, v in os.environ.items() if v}
+    dotenv = _env_file_values(env_file)
+    for source in (environ, dotenv):
+        for name in names:
+            if name in source:
+                return name
+    return None
+
+
+def load_plugin_settings(plugin: str, model: type[BaseSettings], *, env_file: Any = ".env",
+                         overrides: Mapping[str, Any] | None = None) -> BaseSettings:
+    """Read one plugin's settings; a bad value is a SettingsError naming the variable the
+    operator set (never its value, which may be a secret)."""
+    try:
+        settings = model(_env_file=env_file, **dict(overrides or {}))  # type: ignore[call-arg]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        names = setting_names(model)
+        field = str(first["loc"][0]) if first["loc"] else ""
+        if field.lower() in names:
+            field_names = names[field.lower()]
+        else:  # pydantic reports an aliased field by its first alias
+            field_names = next((v for v in names.values() if field.upper() in v), [field.upper()])
+        name = name_in_use(field_names, env_file) or field_names[0]
+        if first["type"] == "missing":
+            raise SettingsError(f"{name} is not set (plugin {plugin} needs it)") from None
+        raise SettingsError(f"{name} is invalid (plugin {plugin}): {first['msg']}") from None
+    from bot.logs import redactor
+
+    redactor.update(secret_values(settings))
+    return settings
+
+
+def plugin_settings_for(plugins: Mapping[str, Any], settings: Settings,
+                        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                        ) -> dict[str, BaseSettings]:
+    """Every loaded plugin's settings, from the environment and the `.env` the core read;
+    `overrides` ({plugin: {field: value}}) is for tests and benchmarks."""
+    overrides = overrides or {}
+    built: dict[str, BaseSettings] = {}
+    for name, plugin in plugins.items():
+        model = getattr(plugin, "settings_model", None)
+        if model is None:
+            continue
+        built[name] = load_plugin_settings(name, model, env_file=settings.env_file,
+                                           overrides=overrides.get(name))
+    unknown = sorted(set(overrides) - set(built))
+    if unknown:
+        raise SettingsError(f"settings given for plugins without settings: {', '.join(unknown)}")
+    return built
+
+
+def secret_values(value: Any) -> list[str]:
+    """Every secret inside a settings object (nested models and lists too)."""
+    if isinstance(value, (SecretStr, SecretBytes)):
+        secret = value.get_secret_value()
+        text = secret.decode(errors="replace") if isinstance(secret, bytes) else secret
+        return [text] if text else []
+    if isinstance(value, BaseModel):
+        return [s for name in type(value).model_fields for s in secret_values(getattr(value, name))]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [s for item in value for s in secret_values(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in secret_values(item)]
+    return []

@@ -44,7 +44,7 @@ class ProbeCog(commands.Cog, name="probe"):
     @probe.subcommand(name="boom", description="Raises")
     async def boom(self, interaction: nextcord.Interaction) -> None:
         self.plugin.calls.append("boom")
-        raise RuntimeError("kaboom with secret " + self.ctx.settings.require_token())
+        raise RuntimeError("kaboom with secret " + self.ctx.core_settings.require_token())
 
     @probe.subcommand(name="slow", description="Takes longer than Discord's 3 s")
     async def slow(self, interaction: nextcord.Interaction) -> None:

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def growmies(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
     full = {k: v for k, v in os.environ.items()
-            if not k.startswith(("DISCORD_", "DATABASE_", "OPENAI_", "LAVALINK_", "GROWMIES_"))}
+            if not k.startswith(("DISCORD_", "DATABASE_", "OPENAI_", "LAVALINK_", "GROWMIES_",
+                                 "MUSIC_", "LLM_"))}
     full.update(env or {})
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=full, cwd=cwd or ROOT,
                           capture_output=True, text=True, timeout=60)
@@ -50,9 +51,14 @@ def test_bad_setting_value_names_it(tmp_path):
 
 
 def test_bad_lavalink_nodes_does_not_echo_the_password(tmp_path):
-    result = growmies("plugins", env={"LAVALINK_NODES": '[{"uri": "x", "password": "s3cr3tpw"}]'},
+    # A plugin's setting (music's) refuses the start like a core setting does.
+    result = growmies("run", env={"DISCORD_TOKEN": "abc",
+                                  "DISCORD_API_BASE": "http://127.0.0.1:1/api/v10",
+                                  "LAVALINK_NODES": '[{"uri": "x", "password": "s3cr3tpw"}]'},
                       cwd=tmp_path)
-    assert result.returncode == 2 and "LAVALINK_NODES" in result.stderr
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("growmies: LAVALINK_NODES is invalid (plugin music): Value "
+                                     "error, uri must look like http://host:port")
     assert "s3cr3tpw" not in result.stderr
 
 

@@ -22,8 +22,9 @@ async def test_secrets_never_reach_the_logs_even_in_error_paths(
     start_bot, world, fake_discord, capsys
 ):
     nodes = f'[{{"id":"a","uri":"http://127.0.0.1:9","password":"{LAVALINK_PASSWORD}"}}]'
-    running = await start_bot(registry=registry_with(ProbePlugin()), lavalink_nodes=nodes,
-                              openai_api_key=OPENAI_KEY)
+    # Plugins' secrets (their own settings) are registered with the redactor when read.
+    running = await start_bot(registry=registry_with(ProbePlugin()), plugin_settings={
+        "music": {"lavalink_nodes": nodes}, "llm": {"api_key": OPENAI_KEY}})
     token = running.settings.require_token()
     configure_logging("DEBUG", "json", running.settings.secrets())
     try:

@@ -13,7 +13,8 @@ from bot.models import GuildPluginState
 async def test_growmies_run_serves_commands_and_stops_on_sigterm(fake_discord, world, tmp_path):
     db = tmp_path / "run.sqlite3"
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DISCORD_", "DATABASE_", "OPENAI_", "LAVALINK_", "GROWMIES_"))}
+           if not k.startswith(("DISCORD_", "DATABASE_", "OPENAI_", "LAVALINK_", "GROWMIES_",
+                                "MUSIC_", "LLM_"))}
     env.update({
         "DISCORD_TOKEN": fake_discord.token,
         "DISCORD_API_BASE": fake_discord.api_base,

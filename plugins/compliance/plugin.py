@@ -124,7 +124,7 @@ class CompliancePlugin(Plugin):
     def _retention_days(self) -> int:
         from bot.audit import clamp_retention
 
-        return clamp_retention(self.ctx.settings.audit_retention_days if self.ctx else None)
+        return clamp_retention(self.ctx.core_settings.audit_retention_days if self.ctx else None)
 
     async def delete_user_data(self, user_id: int) -> int:
         # Under the flush lock: a batch being written right now cannot re-create the rows.

@@ -15,7 +15,7 @@ import openai
 import structlog
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from plugins.llm.env import LlmSettings
 
 log = structlog.get_logger("plugins.llm.client")
 
@@ -127,13 +127,13 @@ class ChatClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ChatClient | None:
+    def from_settings(cls, settings: LlmSettings) -> ChatClient | None:
         """None when no endpoint is configured: commands then explain how to set one up."""
-        if not settings.openai_base_url or not settings.openai_model:
+        if not settings.base_url or not settings.model:
             return None
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        return cls(base_url=settings.openai_base_url, api_key=key, model=settings.openai_model,
-                   timeout=settings.openai_timeout)
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        return cls(base_url=settings.base_url, api_key=key, model=settings.model,
+                   timeout=settings.timeout)
 
     def deadline(self) -> float:
         """Upper bound on one request including the SDK's retries and their waits, so the

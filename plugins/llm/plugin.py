@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 
@@ -15,6 +15,7 @@ from plugins.llm.conversations import (
     delete_user_data,
     export_user_data,
 )
+from plugins.llm.env import LlmSettings
 from plugins.llm.knowledge import KnowledgeProvider
 from plugins.llm.seed_data import seed_starter_entries
 from plugins.llm.service import ChatService
@@ -42,6 +43,8 @@ class LLMPlugin(Plugin):
     # Every surface is 21+ unless declared otherwise (/chat usage and /llm config are
     # @all_ages; /chat opens to everyone only where an admin turned general chat on).
     rating = ADULTS_ONLY
+    # LLM_* settings (the OpenAI-compatible endpoint, content rules); see env.py.
+    settings_model = LlmSettings
 
     def __init__(self) -> None:
         self.ctx: PluginContext | None = None
@@ -53,11 +56,12 @@ class LLMPlugin(Plugin):
     async def setup(self, ctx: PluginContext) -> None:
         self.ctx = ctx
         forget_general_chat()  # read afresh from this database
-        self.client = ChatClient.from_settings(ctx.settings)
+        settings = cast("LlmSettings", ctx.settings)
+        self.client = ChatClient.from_settings(settings)
         if self.client is None:
             ctx.log.warning("llm.no_endpoint",
                             hint="set OPENAI_BASE_URL and OPENAI_MODEL to enable the assistant")
-        self.chat = ChatService(settings=ctx.settings, services=ctx.services, client=self.client,
+        self.chat = ChatService(settings=settings, services=ctx.services, client=self.client,
                                 verify_view=ctx.bot.verify_prompt_view)  # type: ignore[attr-defined]
         ctx.services.knowledge.provide(self.name, KnowledgeProvider(self.chat.kb))
         try:

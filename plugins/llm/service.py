@@ -47,7 +47,7 @@ from plugins.llm.relay import MessageSink, StreamRelay
 
 if TYPE_CHECKING:
     from bot.services import CoreServices
-    from bot.settings import Settings
+    from plugins.llm.env import LlmSettings
     from plugins.llm.models import LLMUserPreferences
 
 log = structlog.get_logger("plugins.llm.service")
@@ -124,7 +124,7 @@ class ChatService:
     def __init__(
         self,
         *,
-        settings: Settings,
+        settings: LlmSettings,
         services: CoreServices,
         client: ChatClient | None,
         verify_view: Callable[[], Any] = lambda: None,
@@ -213,7 +213,7 @@ class ChatService:
             conversation_id=conversation.id if history and conversation else None,
         )
         turn.messages = context.messages
-        turn.max_tokens = max(16, min(prefs.max_length, self.settings.openai_max_tokens))
+        turn.max_tokens = max(16, min(prefs.max_length, self.settings.max_tokens))
 
     @staticmethod
     def _maximum(turn: PreparedTurn) -> int:

@@ -24,7 +24,7 @@ from wavelink.websocket import Websocket
 from plugins.music.tracks import TrackInfo
 
 if TYPE_CHECKING:
-    from bot.settings import LavalinkNodeSettings
+    from plugins.music.env import LavalinkNodeSettings
 
 log = structlog.get_logger("plugins.music.lavalink")
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
+from plugins.music.env import MusicSettings
 
 if TYPE_CHECKING:
     from nextcord.ext import commands
@@ -36,6 +37,8 @@ class MusicPlugin(Plugin):
     # cannabis words in its title), so the gate is asked where such content is queued, shown
     # or controlled (the `music.cannabis` feature), and state rows of 21+ controls carry it.
     rating = MIXED
+    # MUSIC_* settings (Lavalink nodes, queue size, volume, transcription endpoint); see env.py.
+    settings_model = MusicSettings
 
     lavalink: LavalinkConnection
     audience: Audience
@@ -66,7 +69,7 @@ class MusicPlugin(Plugin):
         from plugins.music.transcripts import PER_MEMBER_DAY, PER_SERVER_DAY, Transcripts
         from plugins.music.views import QueuePages
 
-        settings = ctx.settings
+        settings = cast("MusicSettings", ctx.settings)
         self.ctx = ctx
         self.lavalink = LavalinkConnection(ctx.bot, settings.lavalink_nodes)
         self.queue = QueueRepository()
@@ -97,9 +100,11 @@ class MusicPlugin(Plugin):
                                               forget=self.service.forget)
         self.meditation = MeditationRunner(self.service, ctx.services.xp, ctx.services.audit)
         transcriber = None
-        if settings.openai_base_url:
-            key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
-            transcriber = Transcriber(settings.openai_base_url, key, settings.openai_timeout)
+        if settings.transcribe_base_url:
+            key = (settings.transcribe_api_key.get_secret_value()
+                   if settings.transcribe_api_key else "")
+            transcriber = Transcriber(settings.transcribe_base_url, key,
+                                      settings.transcribe_timeout)
         self.podcasts = Podcasts(HttpFetcher(), transcriber)
 
         async def transcript_limits(guild_id: int) -> tuple[int, int]:

@@ -202,7 +202,8 @@ class Transcriber:
 
 NO_TRANSCRIPTION = (
     "Transcripts need an OpenAI-compatible endpoint with audio transcription. An admin can "
-    "enable them by setting OPENAI_BASE_URL (and OPENAI_API_KEY if the endpoint needs one)."
+    "enable them by setting MUSIC_TRANSCRIBE_BASE_URL (and MUSIC_TRANSCRIBE_API_KEY if the "
+    "endpoint needs one)."
 )
 
 

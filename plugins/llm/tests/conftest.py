@@ -11,8 +11,8 @@ import pytest
 
 from bot.audit import AuditWriter
 from bot.services import GateDecision
-from bot.settings import Settings
 from plugins.llm.client import ChatClient
+from plugins.llm.env import LlmSettings
 from plugins.llm.service import ChatService
 
 GUILD = 111
@@ -82,17 +82,18 @@ class FakeServices:
 class Harness:
     service: ChatService
     services: FakeServices
-    settings: Settings
+    settings: LlmSettings
     openai: Any
 
 
-def make_settings(fake_openai: Any, **overrides: Any) -> Settings:
+def make_settings(fake_openai: Any, **overrides: Any) -> LlmSettings:
+    """The plugin's settings pointing at the fake OpenAI server (no .env is read)."""
     values: dict[str, Any] = {
-        "openai_base_url": fake_openai.base_url, "openai_api_key": fake_openai.api_key,
-        "openai_model": "growmies-test-model", "openai_timeout": 5.0,
+        "base_url": fake_openai.base_url, "api_key": fake_openai.api_key,
+        "model": "growmies-test-model", "timeout": 5.0,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return LlmSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture

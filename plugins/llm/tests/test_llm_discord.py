@@ -27,10 +27,12 @@ def probe() -> ProbePlugin:
 @pytest.fixture
 def start_llm(start_bot: Any, fake_openai: Any, probe: ProbePlugin) -> Any:
     async def start(**overrides: Any) -> Any:
-        values = {"openai_base_url": fake_openai.base_url, "openai_api_key": fake_openai.api_key,
-                  "openai_model": "growmies-test-model", "openai_timeout": 5.0}
+        # The plugin's own settings (ctx.settings), pointing at the fake OpenAI server.
+        values = {"base_url": fake_openai.base_url, "api_key": fake_openai.api_key,
+                  "model": "growmies-test-model", "timeout": 5.0}
         values.update(overrides)
-        return await start_bot(registry=registry_with(probe, allow=["llm"]), **values)
+        return await start_bot(registry=registry_with(probe, allow=["llm"]),
+                               plugin_settings={"llm": values})
 
     return start
 
@@ -360,7 +362,7 @@ async def test_admin_rejects_edits_and_retires(start_llm, world, fake_discord, p
 
 async def test_a_hanging_endpoint_still_gets_the_member_a_clear_message(
         start_llm, world, fake_discord, fake_openai, probe) -> None:
-    await start_llm(openai_timeout=0.3)
+    await start_llm(timeout=0.3)
     verify(probe, world.member)
     for _ in range(3):  # the first try and both SDK retries
         fake_openai.hang(10)

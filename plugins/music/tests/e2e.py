@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.services import GateDecision
+from plugins.music.env import MusicSettings
 
 PUBLIC_IP = "93.184.216.34"
 
@@ -37,7 +38,11 @@ def nodes_for(*fakes: Any) -> list[dict[str, Any]]:
 
 async def start_music(start_bot: Any, *fakes: Any, gate: AllowList | None = None,
                       **overrides: Any) -> Any:
-    running = await start_bot(lavalink_nodes=nodes_for(*fakes), **overrides)
+    """The bot with its Lavalink nodes on `fakes`; overrides naming a music setting
+    (max_queue_size, transcribe_base_url, ...) go to the plugin, the rest to the core."""
+    own = {k: overrides.pop(k) for k in list(overrides) if k in MusicSettings.model_fields}
+    running = await start_bot(plugin_settings={"music": {"lavalink_nodes": nodes_for(*fakes),
+                                                         **own}}, **overrides)
     plugin = music(running)
     plugin.service.resolver = public_resolver
     for node in plugin.lavalink.nodes.values():

@@ -12,8 +12,8 @@ from typing import Any
 
 import wavelink
 
-from bot.settings import LavalinkNodeSettings
 from growmies_testkit.fake_lavalink import FakeLavalink
+from plugins.music.env import LavalinkNodeSettings
 from plugins.music.lavalink import Backoff, LavalinkConnection, Player
 from plugins.music.playback import Playback
 from plugins.music.queue import QueueRepository

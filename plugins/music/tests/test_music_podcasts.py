@@ -83,13 +83,13 @@ async def test_pick_an_episode_play_it_and_transcribe_without_an_endpoint(
     answer = await pick.wait_original()
     tx = await fake_discord.click(world.member, answer, custom_ids(answer)[0])
     text = content(await tx.response())
-    assert "OPENAI_BASE_URL" in text and tx.ephemeral
+    assert "MUSIC_TRANSCRIBE_BASE_URL" in text and tx.ephemeral
 
 
 async def start_with_transcripts(start_bot, fake_lavalink, fake_openai, **overrides):
     running = await start_music(
-        start_bot, fake_lavalink, openai_base_url=fake_openai.base_url,
-        openai_api_key=fake_openai.api_key, openai_model="fake-model", **overrides)
+        start_bot, fake_lavalink, transcribe_base_url=fake_openai.base_url,
+        transcribe_api_key=fake_openai.api_key, **overrides)
     music(running).podcasts.fetcher = StubFetcher({
         "https://pods.example.com/ep2.mp3": b"ID3 audio",
         "https://pods.example.com/ep3.mp3": b"ID3 more audio",

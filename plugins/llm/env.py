@@ -1,0 +1,49 @@
+"""The LLM plugin's settings, read from the environment and `.env` at start-up (`ctx.settings`).
+
+Each is read as `LLM_<FIELD>` (`LLM_BASE_URL`, `LLM_MODEL`, ...); the names of the product's
+design document (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, `OPENAI_MODEL`, `OPENAI_MAX_TOKENS`,
+`OPENAI_TIMEOUT`, `CANNABIS_CONTENT_STRICT_MODE`, `LEGAL_DISCLAIMER_REQUIRED`) stay accepted,
+the prefixed name winning when both are set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from bot.api import PluginSettings
+
+
+def _names(field: str, old: str) -> AliasChoices:
+    return AliasChoices(f"LLM_{field}", old)
+
+
+class LlmSettings(PluginSettings):
+    model_config = SettingsConfigDict(env_prefix="LLM_")
+
+    # Any OpenAI-compatible API; without a base URL and a model the assistant stays off and its
+    # commands explain how to turn it on.
+    base_url: str | None = Field(default=None,
+                                 validation_alias=_names("BASE_URL", "OPENAI_BASE_URL"))
+    api_key: SecretStr | None = Field(default=None,
+                                      validation_alias=_names("API_KEY", "OPENAI_API_KEY"))
+    model: str | None = Field(default=None, validation_alias=_names("MODEL", "OPENAI_MODEL"))
+    max_tokens: int = Field(default=800, ge=16, le=32_000,
+                            validation_alias=_names("MAX_TOKENS", "OPENAI_MAX_TOKENS"))
+    timeout: float = Field(default=20.0, gt=0, validation_alias=_names("TIMEOUT", "OPENAI_TIMEOUT"))
+    # Refuse requests that spell out unsafe or illegal activity before asking the model.
+    cannabis_content_strict_mode: bool = Field(
+        default=True, validation_alias=_names("CANNABIS_CONTENT_STRICT_MODE",
+                                              "CANNABIS_CONTENT_STRICT_MODE"))
+    legal_disclaimer_required: bool = Field(
+        default=True, validation_alias=_names("LEGAL_DISCLAIMER_REQUIRED",
+                                              "LEGAL_DISCLAIMER_REQUIRED"))
+
+    @field_validator("base_url", "model", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value

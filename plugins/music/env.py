@@ -1,0 +1,80 @@
+"""The music plugin's settings, read from the environment and `.env` at start-up (`ctx.settings`).
+
+Each is read as `MUSIC_<FIELD>`; the names of the product's design document (`LAVALINK_NODES`,
+`LAVALINK_PASSWORD`, `MAX_QUEUE_SIZE`, `DEFAULT_VOLUME`) stay accepted, the prefixed name
+winning when both are set. Transcription has its own endpoint settings rather than the LLM
+plugin's `OPENAI_*`: each setting name has one owner, and a local chat model (Ollama) usually
+has no audio transcription while a hosted one does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from bot.api import PluginSettings
+
+
+class LavalinkNodeSettings(BaseModel):
+    id: str = "main"
+    uri: str
+    password: SecretStr
+    # Lavalink resumes a session for this long after the bot's websocket drops.
+    resume_timeout: int = 60
+
+    @field_validator("uri")
+    @classmethod
+    def _http_uri(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("uri must look like http://host:port")
+        return value.rstrip("/")
+
+
+class MusicSettings(PluginSettings):
+    model_config = SettingsConfigDict(env_prefix="MUSIC_")
+
+    lavalink_nodes: Annotated[list[LavalinkNodeSettings], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("MUSIC_LAVALINK_NODES", "LAVALINK_NODES"))
+    # The password docker-compose.yml gives its Lavalink service; the bot only needs it to keep
+    # it out of the logs (its nodes carry their own password).
+    lavalink_password: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("MUSIC_LAVALINK_PASSWORD", "LAVALINK_PASSWORD"))
+    max_queue_size: int = Field(
+        default=50, ge=1, le=500,
+        validation_alias=AliasChoices("MUSIC_MAX_QUEUE_SIZE", "MAX_QUEUE_SIZE"))
+    default_volume: int = Field(
+        default=60, ge=0, le=150,
+        validation_alias=AliasChoices("MUSIC_DEFAULT_VOLUME", "DEFAULT_VOLUME"))
+    # OpenAI-compatible endpoint with audio transcription (`whisper-1`) for podcast transcripts;
+    # empty: transcripts are off.
+    transcribe_base_url: str | None = None
+    transcribe_api_key: SecretStr | None = None
+    transcribe_timeout: float = Field(default=60.0, gt=0)
+
+    @field_validator("lavalink_nodes", mode="before")
+    @classmethod
+    def _nodes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return []
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    'must be a JSON list like [{"id":"main","uri":"http://lavalink:2333",'
+                    '"password":"..."}]'
+                ) from exc
+        return value
+
+    @field_validator("transcribe_base_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
