@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +20,14 @@ EXAMPLE = ROOT / "examples" / "notes-plugin"
 @pytest.fixture(scope="module")
 def notes_site(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("notes-site")
+    # Built from a clean copy: setuptools would otherwise reuse (and leave) build/ in the
+    # example's folder, where stale files could mask a missing one.
+    source = tmp_path_factory.mktemp("notes-src") / "notes-plugin"
+    shutil.copytree(EXAMPLE, source,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(EXAMPLE)],
+         "--target", str(target), str(source)],
         check=True, timeout=300, capture_output=True,
     )
     return target
