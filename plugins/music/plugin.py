@@ -60,6 +60,7 @@ class MusicPlugin(Plugin):
         from plugins.music.lavalink import LavalinkConnection
         from plugins.music.listening import ListeningXp
         from plugins.music.meditation import MeditationRunner
+        from plugins.music.models import MusicGuildSettings, UserMusicPreferences
         from plugins.music.playback import Playback
         from plugins.music.podcast_ui import PodcastUi
         from plugins.music.podcasts import HttpFetcher, Podcasts, Transcriber
@@ -74,6 +75,11 @@ class MusicPlugin(Plugin):
         self.lavalink = LavalinkConnection(ctx.bot, settings.lavalink_nodes)
         self.queue = QueueRepository()
         listening = ListeningXp(ctx.services.xp)
+        guild_config = ctx.guild_config.table(MusicGuildSettings,
+                                              defaults={"cannabis_sources": []})
+        member_preferences = ctx.guild_config.table(
+            UserMusicPreferences, key_field="user_id",
+            defaults={"blocked_sources": [], "favourite_genres": []})
 
         async def queue_limit(guild_id: int) -> int:
             return await self.service.queue_limit(guild_id)
@@ -93,11 +99,12 @@ class MusicPlugin(Plugin):
             self.playback, self.queue, ctx.services,
             Defaults(settings.max_queue_size, settings.default_volume),
             verify_view=ctx.bot.verify_prompt_view,  # type: ignore[attr-defined]
+            guild_config=guild_config, member_preferences=member_preferences,
         )
         self.controls = PlayerControls(self.service)
         self.audience = Audience(ctx.services.age_gate)
         self.settings_editor = SettingsEditor(ctx.services.audit, settings.max_queue_size,
-                                              forget=self.service.forget)
+                                              guild_config, member_preferences)
         self.meditation = MeditationRunner(self.service, ctx.services.xp, ctx.services.audit)
         transcriber = None
         if settings.transcribe_base_url:
@@ -147,7 +154,7 @@ class MusicPlugin(Plugin):
         removed += await MusicQueueEntry.filter(requester_id=user_id).delete()
         if hasattr(self, "queue"):
             self.queue.forget_sizes()
-            self.service.forget(user_id=user_id)
+            self.service.member_preferences.changed(user_id)
         return removed
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from plugins.music.validation import Resolver, check_query, system_resolver
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from bot.api import GuildConfig
     from bot.services import CoreServices
 
 log = structlog.get_logger("plugins.music.service")
@@ -64,6 +65,8 @@ class MusicService:
         *,
         resolver: Resolver = system_resolver,
         verify_view: Callable[[], Any] | None = None,
+        guild_config: GuildConfig[MusicGuildSettings],
+        member_preferences: GuildConfig[UserMusicPreferences],
     ) -> None:
         self.playback = playback
         self.queue = queue
@@ -72,28 +75,16 @@ class MusicService:
         self.resolver = resolver
         self.verify_view = verify_view or (lambda: None)
         self._cache: OrderedDict[str, tuple[float, SearchResult]] = OrderedDict()
-        # One process serves a guild (shards), so these stay right; edits call forget().
-        self._guild_settings: dict[int, MusicGuildSettings] = {}
-        self._preferences: dict[int, UserMusicPreferences] = {}
+        # Cached by the core's guild config store; the settings editor writes through them.
+        self.guild_config = guild_config
+        self.member_preferences = member_preferences
         # Tracks auto-queue played lately, so it does not go round in circles.
         self._recent: defaultdict[int, deque[str]] = defaultdict(lambda: deque(maxlen=50))
 
     # -- settings ---------------------------------------------------------------------------
 
-    def forget(self, *, guild_id: int | None = None, user_id: int | None = None) -> None:
-        """Drop cached settings or preferences after they changed."""
-        if guild_id is not None:
-            self._guild_settings.pop(guild_id, None)
-        if user_id is not None:
-            self._preferences.pop(user_id, None)
-
     async def guild_settings(self, guild_id: int) -> MusicGuildSettings:
-        cached = self._guild_settings.get(guild_id)
-        if cached is None:
-            found = await MusicGuildSettings.get_or_none(guild_id=guild_id)
-            cached = found or MusicGuildSettings(guild_id=guild_id, cannabis_sources=[])
-            self._guild_settings[guild_id] = cached
-        return cached
+        return await self.guild_config.get(guild_id)
 
     async def queue_limit(self, guild_id: int) -> int:
         settings = await self.guild_settings(guild_id)
@@ -101,13 +92,7 @@ class MusicService:
         return max(1, min(limit, QUEUE_CEILING))
 
     async def preferences(self, user_id: int) -> UserMusicPreferences:
-        cached = self._preferences.get(user_id)
-        if cached is None:
-            found = await UserMusicPreferences.get_or_none(user_id=user_id)
-            cached = found or UserMusicPreferences(user_id=user_id, blocked_sources=[],
-                                                   favourite_genres=[])
-            self._preferences[user_id] = cached
-        return cached
+        return await self.member_preferences.get(user_id)
 
     async def idle_minutes(self, guild_id: int) -> int | None:
         """How long to stay with nothing to play; None in 24/7 mode."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import UserError
 from plugins.music.models import MusicGuildSettings, UserMusicPreferences
 from plugins.music.service import QUEUE_CEILING
 from plugins.music.transcripts import MAX_PER_DAY, PER_MEMBER_DAY, PER_SERVER_DAY
+
+if TYPE_CHECKING:
+    from bot.api import GuildConfig
 
 MAX_LIST_ITEMS = 20
 
@@ -24,10 +26,13 @@ def _or_default(value: int | None, default: int) -> int:
 
 class SettingsEditor:
     def __init__(self, audit: Any, default_queue: int,
-                 forget: Callable[..., None] = lambda **_: None) -> None:
+                 guild_config: GuildConfig[MusicGuildSettings],
+                 member_preferences: GuildConfig[UserMusicPreferences]) -> None:
         self.audit = audit
         self.default_queue = default_queue
-        self.forget = forget  # drops the service's cached copy after an edit
+        # Written through the cached tables the service reads, so an edit is seen at once.
+        self.guild_config = guild_config
+        self.member_preferences = member_preferences
 
     async def update(
         self, guild_id: int, actor_id: int, *, dj_role_id: int | None = None,
@@ -36,8 +41,7 @@ class SettingsEditor:
         cannabis_source: str | None = None, transcripts_per_member: int | None = None,
         transcripts_per_server: int | None = None,
     ) -> str:
-        settings, _ = await MusicGuildSettings.get_or_create(
-            guild_id=guild_id, defaults={"cannabis_sources": []})
+        settings = await self.guild_config.get(guild_id)
         changes: dict[str, Any] = {}
         if dj_role_id is not None:
             changes["dj_role_id"] = dj_role_id
@@ -67,12 +71,10 @@ class SettingsEditor:
                 sources.append(host)
             changes["cannabis_sources"] = sources[:100]
         if changes:
-            await MusicGuildSettings.filter(guild_id=guild_id).update(**changes)
-            self.forget(guild_id=guild_id)
+            settings = await self.guild_config.update(guild_id, **changes)
             await self.audit.record("music.settings_changed", guild_id=guild_id,
                                     actor_id=actor_id, target="music",
                                     details={k: v for k, v in changes.items()})
-            settings = await MusicGuildSettings.get(guild_id=guild_id)
         role = f"<@&{settings.dj_role_id}>" if settings.dj_role_id else "none (Manage Server only)"
         flagged = ", ".join(settings.cannabis_sources or []) or "none"
         return "\n".join([
@@ -94,8 +96,7 @@ class SettingsEditor:
         blocked_sources: str | None = None, favourite_genres: str | None = None,
         meditation_mode: bool | None = None, cannabis_opt_in: bool | None = None,
     ) -> str:
-        prefs, _ = await UserMusicPreferences.get_or_create(
-            user_id=user_id, defaults={"blocked_sources": [], "favourite_genres": []})
+        prefs = await self.member_preferences.get(user_id)
         changes: dict[str, Any] = {}
         for name, value in (("volume", volume), ("auto_queue", auto_queue),
                             ("explicit_filter", explicit_filter),
@@ -108,9 +109,7 @@ class SettingsEditor:
         if favourite_genres is not None:
             changes["favourite_genres"] = _split(favourite_genres)
         if changes:
-            await UserMusicPreferences.filter(user_id=user_id).update(**changes)
-            self.forget(user_id=user_id)
-            prefs = await UserMusicPreferences.get(user_id=user_id)
+            prefs = await self.member_preferences.update(user_id, **changes)
             if cannabis_opt_in:
                 await self.audit.record("music.cannabis_opt_in", guild_id=guild_id,
                                         actor_id=user_id, target=str(user_id))
