@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import structlog
 from tortoise import Tortoise
 from tortoise.expressions import F
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
+from bot.api import GuildConfig
 from bot.errors import UserError
 from plugins.llm.models import LLMGuildConfig, LLMGuildUsage, LLMUsage
 
@@ -23,6 +25,8 @@ WINDOW_SECONDS = 60.0
 # A few XP for using the assistant, for the first answers of a day only.
 XP_PER_ANSWER = 2
 XP_ANSWERS_PER_DAY = 5
+
+log = structlog.get_logger("plugins.llm.budget")
 
 
 def today() -> date:
@@ -59,35 +63,53 @@ class UsageSummary:
     guild_monthly_limit: int
 
 
-# Whether general chat is open, per guild. The core asks on every message an unverified member
-# posts anywhere in the guild (the listener is @open_to_all_when), so the answer is kept in
-# memory: one process owns a guild's shard, and /llm config updates it. Cleared at setup.
-_general_chat: dict[int, bool] = {}
+class LLMGuildSettings:
+    """The assistant's per-guild settings (llm_guild_config), read through the core's guild
+    config store: cached, one read per guild for a burst, an admin's change seen at once.
+
+    One module-level instance (`guild_settings`), because the core asks `general_chat_open`
+    (an `@open_to_all_when` predicate, fixed when the cog class is defined) outside any plugin
+    object; the plugin's setup binds it to this bot's store."""
+
+    def __init__(self) -> None:
+        self._table: GuildConfig[LLMGuildConfig] | None = None
+
+    def bind(self, table: GuildConfig[LLMGuildConfig]) -> None:
+        self._table = table
+
+    @property
+    def table(self) -> GuildConfig[LLMGuildConfig]:
+        if self._table is None:
+            raise RuntimeError("the llm plugin's guild settings are read before its setup")
+        return self._table
+
+    async def get(self, guild_id: int | None) -> LLMGuildConfig:
+        """The guild's settings row, or an unsaved one holding the defaults (also in DMs).
+        A failed read raises: budgets are never enforced from made-up defaults."""
+        if guild_id is None:
+            return LLMGuildConfig(guild_id=0)
+        return await self.table.get(guild_id)
+
+    async def update(self, guild_id: int, **changes: object) -> LLMGuildConfig:
+        return await self.table.update(guild_id, **changes)
+
+    async def general_chat_open(self, guild_id: int | None) -> bool:
+        """The predicate the core asks before opening /chat and thread replies to everyone
+        (on every message an unverified member posts, hence the cache). Fails closed: when the
+        setting cannot be read, general chat is shut."""
+        if guild_id is None:
+            return False
+        try:
+            return bool((await self.get(guild_id)).general_chat_open)
+        except Exception as exc:
+            log.warning("llm.general_chat_unreadable", guild_id=guild_id,
+                        error=type(exc).__name__)
+            return False
 
 
-async def general_chat_open(guild_id: int | None) -> bool:
-    """The predicate the core asks before opening /chat and thread replies to everyone."""
-    if guild_id is None:
-        return False
-    if guild_id not in _general_chat:
-        _general_chat[guild_id] = (await guild_config(guild_id)).general_chat_open
-    return _general_chat[guild_id]
-
-
-def remember_general_chat(guild_id: int, open_: bool) -> None:
-    _general_chat[guild_id] = open_
-
-
-def forget_general_chat() -> None:
-    _general_chat.clear()
-
-
-async def guild_config(guild_id: int | None) -> LLMGuildConfig:
-    """The guild's settings row, or an unsaved one holding the defaults."""
-    if guild_id is None:
-        return LLMGuildConfig(guild_id=0)
-    config = await LLMGuildConfig.get_or_none(guild_id=guild_id)
-    return config or LLMGuildConfig(guild_id=guild_id)
+guild_settings = LLMGuildSettings()
+guild_config = guild_settings.get
+general_chat_open = guild_settings.general_chat_open
 
 
 class BudgetExceeded(UserError):

@@ -20,8 +20,8 @@ from bot.contract import (
 from bot.errors import UserError
 from bot.respond import ADULT_NOTE
 from bot.services import NOT_VERIFIED
-from plugins.llm.budget import general_chat_open, guild_config, remember_general_chat
-from plugins.llm.models import FILTER_LEVELS, RESPONSE_STYLES, LLMConversation, LLMGuildConfig
+from plugins.llm.budget import general_chat_open, guild_config, guild_settings
+from plugins.llm.models import FILTER_LEVELS, RESPONSE_STYLES, LLMConversation
 from plugins.llm.preferences import describe
 from plugins.llm.service import ChatRequest, ChatService, PreparedTurn
 from plugins.llm.sinks import NO_PINGS, ChannelSink, InteractionSink
@@ -289,14 +289,7 @@ class LLMCog(commands.Cog, name="llm"):
                    "general_chat_open": general_chat}
         changes = {k: v for k, v in changes.items() if v is not None}
         if changes:
-            for key, value in changes.items():
-                setattr(config, key, value)
-            await LLMGuildConfig.update_or_create(
-                defaults={k: getattr(config, k) for k in (
-                    "kb_contributor_role_id", "user_daily_tokens", "guild_monthly_tokens",
-                    "requests_per_minute", "retention_days", "general_chat_open")},
-                guild_id=guild_id)
-            remember_general_chat(guild_id, config.general_chat_open)
+            config = await guild_settings.update(guild_id, **changes)
             await self.ctx.services.audit.record("llm.config_changed", guild_id=guild_id,
                                                  actor_id=_uid(interaction), target="llm",
                                                  details=changes)

@@ -7,7 +7,7 @@ import structlog
 
 from bot.background import PeriodicTask
 from bot.contract import ADULTS_ONLY, ComponentHandler, Plugin, PluginContext
-from plugins.llm.budget import forget_general_chat
+from plugins.llm.budget import guild_settings
 from plugins.llm.client import ChatClient
 from plugins.llm.conversations import (
     ConversationStore,
@@ -17,6 +17,7 @@ from plugins.llm.conversations import (
 )
 from plugins.llm.env import LlmSettings
 from plugins.llm.knowledge import KnowledgeProvider
+from plugins.llm.models import LLMGuildConfig
 from plugins.llm.seed_data import seed_starter_entries
 from plugins.llm.service import ChatService
 
@@ -55,7 +56,7 @@ class LLMPlugin(Plugin):
 
     async def setup(self, ctx: PluginContext) -> None:
         self.ctx = ctx
-        forget_general_chat()  # read afresh from this database
+        guild_settings.bind(ctx.guild_config.table(LLMGuildConfig))
         settings = cast("LlmSettings", ctx.settings)
         self.client = ChatClient.from_settings(settings)
         if self.client is None:

@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
+from bot.api import GuildConfig
 from bot.audit import AuditWriter
 from bot.services import GateDecision
+from plugins.llm.budget import guild_settings
 from plugins.llm.client import ChatClient
 from plugins.llm.env import LlmSettings
+from plugins.llm.models import LLMGuildConfig
 from plugins.llm.service import ChatService
 
 GUILD = 111
@@ -102,6 +105,8 @@ async def harness(db: str, fake_openai: Any) -> AsyncIterator[Harness]:
     services = FakeServices()
     client = ChatClient.from_settings(settings)
     service = ChatService(settings=settings, services=services, client=client)  # type: ignore[arg-type]
+    # What the plugin's setup does: a fresh cache of this database's guild settings.
+    guild_settings.bind(GuildConfig(LLMGuildConfig, plugin="llm"))
     yield Harness(service, services, settings, fake_openai)
     if client is not None:
         await client.close()

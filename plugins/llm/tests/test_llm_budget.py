@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.errors import UserError
-from plugins.llm.budget import UsageLedger
+from plugins.llm.budget import UsageLedger, guild_settings
 from plugins.llm.conversations import delete_user_data
 from plugins.llm.models import LLMGuildConfig, LLMGuildUsage, LLMUsage
 from plugins.llm.service import ChatRequest
@@ -22,7 +22,7 @@ async def reservation_size(h: Harness) -> int:
 async def test_twenty_concurrent_requests_at_the_budget_edge(harness: Harness) -> None:
     size = await reservation_size(harness)
     # Room for exactly three requests at their maximum; twenty arrive at once.
-    await LLMGuildConfig.create(guild_id=GUILD, user_daily_tokens=3 * size,
+    await guild_settings.update(GUILD, user_daily_tokens=3 * size,
                                 requests_per_minute=60)
     harness.openai.default_reply = lambda body: "short answer"
 
@@ -91,7 +91,7 @@ async def test_a_failed_model_call_releases_the_whole_reservation(harness: Harne
 
 async def test_privacy_delete_does_not_refund_the_budget(harness: Harness) -> None:
     size = await reservation_size(harness)
-    await LLMGuildConfig.create(guild_id=GUILD, user_daily_tokens=size + 5)
+    await guild_settings.update(GUILD, user_daily_tokens=size + 5)
     prepared = await harness.service.prepare(ChatRequest(GUILD, MEMBER, "hi"))
     await harness.service.respond(prepared, ListSink())
     await delete_user_data(MEMBER)

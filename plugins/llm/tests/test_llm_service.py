@@ -6,9 +6,10 @@ import pytest
 
 from bot.errors import UserError
 from bot.models import AuditLog
+from plugins.llm.budget import guild_settings
 from plugins.llm.client import ChatClient
 from plugins.llm.conversations import ConversationStore
-from plugins.llm.models import LLMConversation, LLMGuildConfig, LLMMessage, LLMUsage
+from plugins.llm.models import LLMConversation, LLMMessage, LLMUsage
 from plugins.llm.relay import CUT_OFF_NOTE
 from plugins.llm.safety import REFUSAL
 from plugins.llm.seed_data import seed_starter_entries
@@ -193,7 +194,7 @@ async def test_budget_exhausted_mid_conversation(harness: Harness) -> None:
     conversation = await new_conversation()
     first = await reservation_of(harness, "first", conversation=conversation)
     # Room for the first request's maximum, not for a second one on top of its usage.
-    await LLMGuildConfig.create(guild_id=GUILD, user_daily_tokens=first + 20)
+    await guild_settings.update(GUILD, user_daily_tokens=first + 20)
     harness.openai.reply("a fairly long answer " * 5)
     await turn(harness, "first", conversation=conversation)
     with pytest.raises(UserError, match="daily AI budget"):
@@ -205,7 +206,7 @@ async def test_budget_exhausted_mid_conversation(harness: Harness) -> None:
 
 async def test_guild_monthly_budget(harness: Harness) -> None:
     first = await reservation_of(harness, "first")
-    await LLMGuildConfig.create(guild_id=GUILD, guild_monthly_tokens=first + 20)
+    await guild_settings.update(GUILD, guild_monthly_tokens=first + 20)
     await turn(harness, "first", user=MEMBER)
     with pytest.raises(UserError, match="monthly AI budget"):
         await turn(harness, "hello", user=MEMBER + 1)
@@ -228,7 +229,7 @@ async def test_legal_answer_cites_knowledge_and_carries_disclaimer(harness: Harn
 
 
 async def test_safety_reminder_comes_at_a_cadence(harness: Harness) -> None:
-    await LLMGuildConfig.create(guild_id=GUILD, requests_per_minute=100)
+    await guild_settings.update(GUILD, requests_per_minute=100)
     shown = []
     for _ in range(6):
         sink, _ = await turn(harness, "tell me about terpenes")
@@ -267,7 +268,7 @@ async def test_max_tokens_honours_setting_and_preference(harness: Harness) -> No
 
 
 async def test_xp_is_small_and_capped_per_day(harness: Harness) -> None:
-    await LLMGuildConfig.create(guild_id=GUILD, requests_per_minute=100)
+    await guild_settings.update(GUILD, requests_per_minute=100)
     for _ in range(7):
         await turn(harness, "hi")
     assert harness.services.xp.awards == [(GUILD, MEMBER, 2, "llm.answer")] * 5
