@@ -21,7 +21,7 @@ from typing import Any
 
 import nextcord
 
-from bot.api import GuildConfig
+from bot.api import GuildCache, GuildConfig
 from plugins.compliance.models import AdultChannel, GuildSettings
 
 VIEW = 1 << 10  # VIEW_CHANNEL
@@ -40,30 +40,35 @@ def target_channel(channel: Any) -> Any:
     return channel
 
 
+async def marked_channels(guild_id: int) -> frozenset[int]:
+    """The channels an admin marked as 21+ in this guild (a guild config value)."""
+    ids = await AdultChannel.filter(guild_id=guild_id).values_list("channel_id", flat=True)
+    return frozenset(int(i) for i in ids)
+
+
 class AdultChannels:
-    def __init__(self, settings: GuildConfig[GuildSettings], is_verified: IsVerified) -> None:
+    def __init__(self, settings: GuildConfig[GuildSettings], is_verified: IsVerified,
+                 marked: GuildCache[frozenset[int]] | None = None) -> None:
         self.settings = settings
         self.is_verified = is_verified
-        self._marked: dict[int, frozenset[int]] = {}
+        # Asked for every 21+ post, so cached under the core's guild config policy; setup
+        # passes the store's cache, the default serves a plugin not yet set up.
+        self._marked = marked or GuildCache(marked_channels, plugin="compliance",
+                                            table="adult_channels")
 
     async def marked(self, guild_id: int) -> frozenset[int]:
-        cached = self._marked.get(guild_id)
-        if cached is None:
-            ids = await AdultChannel.filter(guild_id=guild_id).values_list("channel_id",
-                                                                           flat=True)
-            cached = self._marked[guild_id] = frozenset(int(i) for i in ids)
-        return cached
+        return await self._marked.get(guild_id)
 
     async def mark(self, guild_id: int, channel_id: int) -> bool:
         """Returns False when it was already marked."""
         _row, created = await AdultChannel.get_or_create(channel_id=channel_id,
                                                          defaults={"guild_id": guild_id})
-        self._marked.pop(guild_id, None)
+        self._marked.changed(guild_id)
         return created
 
     async def unmark(self, guild_id: int, channel_id: int) -> bool:
         removed = await AdultChannel.filter(guild_id=guild_id, channel_id=channel_id).delete()
-        self._marked.pop(guild_id, None)
+        self._marked.changed(guild_id)
         return bool(removed)
 
     async def is_adults_only(self, channel: Any) -> bool:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bot.api import GuildConfig
 from bot.audit import export_member_texts
 from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
-from plugins.compliance.adult_channels import AdultChannels
+from plugins.compliance.adult_channels import AdultChannels, marked_channels
 from plugins.compliance.gate import CachedAgeGate
 from plugins.compliance.models import AgeDenial, GuildSettings, MemberRecord
 from plugins.compliance.pages import AuditPages, LeaderboardPages
@@ -57,7 +57,9 @@ class CompliancePlugin(Plugin):
         self.ctx = ctx
         self.settings = ctx.guild_config.table(GuildSettings)
         self.gate = CachedAgeGate()
-        self.adult_channels = AdultChannels(self.settings, self._is_verified)
+        self.adult_channels = AdultChannels(
+            self.settings, self._is_verified,
+            ctx.guild_config.cache("adult_channels", marked_channels))
         self.gate.channels = self.adult_channels
         self.verification = VerificationService(self.settings, ctx.services.audit, self.gate)
         self.xp = XpEngine(self.settings, on_level_up=self._level_ups)
