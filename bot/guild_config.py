@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
@@ -176,7 +177,8 @@ class GuildConfig[M: Model](GuildCache[M]):
         return self.model(**{self.key_field: key}, **copy.deepcopy(self.defaults))
 
     async def _read(self, key: int) -> M:
-        row = await self.model.get_or_none(**{self.key_field: key})
+        where: dict[str, Any] = {self.key_field: key}
+        row = await self.model.get_or_none(**where)
         return self._blank(key) if row is None else row
 
     async def update(self, key: int, **changes: Any) -> M:
@@ -184,7 +186,13 @@ class GuildConfig[M: Model](GuildCache[M]):
         the row as now stored. Fields not named keep their value, so two admins changing
         different settings at once both keep their change."""
         if changes:
-            where = {self.key_field: key}
+            where: dict[str, Any] = {self.key_field: key}
+            # A queryset update skips auto_now fields (Model.save sets them): set them here so
+            # "updated_at" still says when an admin last changed something.
+            fields = self.model._meta.fields_map
+            stamps = {name: timezone.now() for name, field in fields.items()
+                      if getattr(field, "auto_now", False)}
+            changes = {**stamps, **changes}
             updated = await self.model.filter(**where).update(**changes)
             if not updated:
                 try:

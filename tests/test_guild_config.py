@@ -100,7 +100,7 @@ async def test_a_read_in_flight_during_a_write_does_not_bring_the_old_value_back
         await release.wait()
         return row
 
-    GuildSettings.get_or_none = slow_read  # type: ignore[method-assign]
+    GuildSettings.get_or_none = slow_read  # type: ignore[method-assign,assignment]
     try:
         early = asyncio.create_task(settings.get(GUILD))
         await reading.wait()
@@ -163,7 +163,7 @@ async def test_one_caller_giving_up_does_not_fail_the_others(db) -> None:
         await release.wait()
         return await original(**where)
 
-    GuildSettings.get_or_none = slow_read  # type: ignore[method-assign]
+    GuildSettings.get_or_none = slow_read  # type: ignore[method-assign,assignment]
     try:
         first = asyncio.create_task(settings.get(GUILD))
         await reading.wait()

@@ -42,7 +42,8 @@ def target_channel(channel: Any) -> Any:
 
 async def marked_channels(guild_id: int) -> frozenset[int]:
     """The channels an admin marked as 21+ in this guild (a guild config value)."""
-    ids = await AdultChannel.filter(guild_id=guild_id).values_list("channel_id", flat=True)
+    ids: list[Any] = await AdultChannel.filter(guild_id=guild_id).values_list("channel_id",
+                                                                            flat=True)
     return frozenset(int(i) for i in ids)
 
 
