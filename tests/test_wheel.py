@@ -1,7 +1,8 @@
 """The runtime wheel, installed outside the source tree, migrates every app with its history.
 
-An operator runs `pip install growmies-….whl` (plus a third-party plugin's wheel) and then
-`growmies migrate` from wherever they happen to be. This builds both wheels offline
+An operator runs `pip install growmies-….whl` (plus third-party plugins' wheels) and then
+`growmies migrate` from wherever they happen to be. This builds the wheels of growmies and of
+the two examples (hello: no models; notes: its own model and migration) offline
 (`pip wheel --no-deps --no-build-isolation` from a copy of the sources, so the checkout gets no
 build/ or egg-info), installs them into a fresh venv that sees the project's dependencies but
 not its source tree, runs `growmies migrate` in an empty directory, and reads the `aerich`
@@ -31,13 +32,14 @@ pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = ROOT / "examples" / "hello-plugin"
+NOTES = ROOT / "examples" / "notes-plugin"
 BUILT_IN_APPS = {"core", "compliance", "llm", "music", "ui"}
 
 
 @dataclass
 class Installed:
     growmies_wheel: Path
-    hello_wheel: Path
+    notes_wheel: Path
     venv: Path
 
     @property
@@ -114,6 +116,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     hello_wheel = _build_wheel(
         _copy_sources(HELLO, tmp / "src-hello", ["pyproject.toml", "growmies_hello"]), dist
     )
+    notes_sources = ["pyproject.toml", "README.md", "growmies_notes"]
+    notes_wheel = _build_wheel(_copy_sources(NOTES, tmp / "src-notes", notes_sources), dist)
     venv = tmp / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", venv])
     purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
@@ -121,19 +125,23 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     deps = _dependencies_only(tmp / "deps")
     (venv_site / "growmies-test-dependencies.pth").write_text(f"{deps}\n")
     _run([sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q",
-          "--no-deps", "--no-index", growmies_wheel, hello_wheel])
-    yield Installed(growmies_wheel, hello_wheel, venv)
+          "--no-deps", "--no-index", growmies_wheel, hello_wheel, notes_wheel])
+    yield Installed(growmies_wheel, notes_wheel, venv)
 
 
 def _source_versions() -> dict[str, list[str]]:
+    """The built-in apps' versions in this checkout (the notes example is not installed in
+    the project's venv, so it is read from its folder)."""
     registry = discover()
-    folders = migration_folders(registry.model_modules(), registry.migration_packages())
-    return {app: version_files(folder) for app, folder in folders.items()}
+    models = {k: v for k, v in registry.model_modules().items() if k in BUILT_IN_APPS}
+    folders = migration_folders(models, registry.migration_packages())
+    versions = {app: version_files(folder) for app, folder in folders.items()}
+    return {**versions, "notes": version_files(NOTES / "growmies_notes/migrations/notes")}
 
 
 def test_the_wheel_ships_every_migration_and_no_test_code(installed: Installed) -> None:
     names = set(zipfile.ZipFile(installed.growmies_wheel).namelist())
-    source = _source_versions()
+    source = {k: v for k, v in _source_versions().items() if k != "notes"}
     assert set(source) == BUILT_IN_APPS
     for app, versions in source.items():
         package = "bot/migrations" if app == "core" else f"plugins/{app}/migrations"
@@ -148,6 +156,8 @@ def test_the_wheel_ships_every_migration_and_no_test_code(installed: Installed) 
     )
     assert test_code == []
     assert "migrations/" not in {n.split("/", 1)[0] + "/" for n in names}  # only in packages
+    notes = set(zipfile.ZipFile(installed.notes_wheel).namelist())
+    assert {f"growmies_notes/migrations/notes/{v}" for v in _source_versions()["notes"]} <= notes
 
 
 def test_growmies_migrate_from_an_empty_directory_records_every_apps_history(
@@ -167,7 +177,7 @@ def test_growmies_migrate_from_an_empty_directory_records_every_apps_history(
                  cwd=workdir, env=env).stdout
     assert str(installed.venv) in where and str(ROOT) not in where
     plugins = _run([installed.bin / "growmies", "plugins"], cwd=workdir, env=env).stdout
-    assert "hello" in plugins and "NOT LOADED" not in plugins, plugins
+    assert "hello" in plugins and "notes" in plugins and "NOT LOADED" not in plugins, plugins
 
     migrated = _run([installed.bin / "growmies", "migrate"], cwd=workdir, env=env).stdout
 
@@ -179,6 +189,7 @@ def test_growmies_migrate_from_an_empty_directory_records_every_apps_history(
     history: dict[str, list[str]] = {}
     for app, version in rows:
         history.setdefault(app, []).append(version)
+    assert set(source) == BUILT_IN_APPS | {"notes"} and all(source.values()), source
     assert history == source, migrated
     assert f"({sum(map(len, source.values()))} migration(s) applied)" in migrated
     assert sorted(p.name for p in workdir.iterdir()) == [database.name]
