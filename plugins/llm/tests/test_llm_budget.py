@@ -26,18 +26,19 @@ async def test_twenty_concurrent_requests_at_the_budget_edge(harness: Harness) -
                                 requests_per_minute=60)
     harness.openai.default_reply = lambda body: "short answer"
 
-    async def one() -> str:
+    async def reserve() -> object:
         try:
-            prepared = await harness.service.prepare(ChatRequest(GUILD, MEMBER, "hi"))
+            return await harness.service.prepare(ChatRequest(GUILD, MEMBER, "hi"))
         except UserError as exc:
             return exc.message
-        await harness.service.respond(prepared, ListSink())
-        return "answered"
 
-    results = await asyncio.gather(*(one() for _ in range(20)))
-    answered = results.count("answered")
-    assert answered == 3
-    assert all("daily AI budget" in r for r in results if r != "answered")
+    # All twenty reserve at once, before any answer settles and frees unused tokens.
+    results = await asyncio.gather(*(reserve() for _ in range(20)))
+    prepared = [r for r in results if not isinstance(r, str)]
+    assert len(prepared) == 3
+    assert all("daily AI budget" in r for r in results if isinstance(r, str))
+    for turn in prepared:
+        await harness.service.respond(turn, ListSink())
     assert len(harness.openai.chat_requests) == 3
     usage = await LLMUsage.get(user_id=MEMBER)
     assert usage.reserved_tokens == 0 and usage.requests == 3
