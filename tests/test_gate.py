@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.client import AUTOCOMPLETE_BURST
+from bot.client import AUTOCOMPLETE_BURST, AUTOCOMPLETE_PER
 from bot.gating import surfaces
 from bot.models import AuditLog, ComponentState
+from bot.throttle import InteractionThrottle
 from tests.adult_probe import AdultProbe
 from tests.probe_plugin import ProbePlugin, registry_with
 
@@ -82,8 +83,11 @@ async def test_autocomplete_offers_nothing_to_unverified_members_and_audits_once
 
 
 async def test_autocomplete_has_its_own_throttle(adult_bot, world, fake_discord):
-    _running, probe, adult = adult_bot
+    running, probe, adult = adult_bot
     probe.gate.verified.add(world.member.id)
+    # Time stands still during the burst, so no slot refills however slow the machine is.
+    running.bot.autocomplete_throttle = InteractionThrottle(
+        AUTOCOMPLETE_BURST, AUTOCOMPLETE_PER, clock=lambda: 1000.0)
     answers = [
         await fake_discord.autocomplete(world.member, "adult strain", {"name": "x" * (i + 1)},
                                         focused="name")
