@@ -8,7 +8,9 @@ plugins follow the same rule (tests/test_public_api.py checks it from the import
 
 from __future__ import annotations
 
+from bot.audit import AuditEntry
 from bot.background import PeriodicTask
+from bot.client import GrowmiesBot as Bot  # the type of ctx.bot, for annotations
 from bot.components.autocomplete import answer_autocomplete, clean_query, clip_choices
 from bot.components.context import ComponentContext
 from bot.components.forms import FormField, FormSpec, FormStep
@@ -41,6 +43,7 @@ from bot.errors import (
     PluginDisabled,
     Throttled,
     UserError,
+    new_ref,
 )
 from bot.guild_config import ConfigChange, GuildCache, GuildConfig, PluginGuildConfig
 from bot.invoker import GUILD_ONLY, guild_of, user_of
@@ -65,6 +68,8 @@ __all__ = [
     "NOT_VERIFIED",
     "AgeGateProvider",
     "AlreadyHandled",
+    "AuditEntry",
+    "Bot",
     "ComponentContext",
     "ComponentHandler",
     "ConfigChange",
@@ -105,6 +110,7 @@ __all__ = [
     "link",
     "member_has",
     "modal",
+    "new_ref",
     "open_to_all_when",
     "public_response",
     "requires_permissions",

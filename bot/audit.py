@@ -38,6 +38,56 @@ REDACTED = "[redacted]"
 MAX_TEXT_CHARS = 2_000
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One entry as plugins read it: `facts` are its structured details, `text` the member's
+    free text ("[redacted]" once deleted, None when it had none)."""
+
+    id: int
+    created_at: Any
+    action: str
+    actor_id: int | None
+    target: str | None
+    facts: dict[str, Any]
+    text: str | None
+
+
+async def _entries(rows: list[AuditLog]) -> list[AuditEntry]:
+    texts = await texts_for(r.id for r in rows if (r.details or {}).get(TEXT_FLAG))
+    return [AuditEntry(r.id, r.created_at, r.action, r.actor_id, r.target,
+                       {k: v for k, v in (r.details or {}).items() if k != TEXT_FLAG},
+                       shown_text(r, texts)) for r in rows]
+
+
+def _query(guild_id: int, member: int | None, action: str | None) -> Any:
+    query = AuditLog.filter(guild_id=guild_id)
+    if member is not None:
+        query = query.filter(Q(actor_id=member) | Q(target=str(member)))
+    if action:
+        query = query.filter(action__startswith=action)
+    return query
+
+
+class AuditReader:
+    """Reading a guild's audit log (the staff tools' pages and exports)."""
+
+    async def count(self, guild_id: int, *, member: int | None = None,
+                    action: str | None = None) -> int:
+        return int(await _query(guild_id, member, action).count())
+
+    async def newest(self, guild_id: int, *, offset: int, limit: int,
+                     member: int | None = None, action: str | None = None) -> list[AuditEntry]:
+        """Entries newest first, for paging."""
+        rows = await _query(guild_id, member, action).order_by("-id").offset(offset).limit(limit)
+        return await _entries(rows)
+
+    async def after(self, guild_id: int, after_id: int, limit: int) -> list[AuditEntry]:
+        """Entries oldest first with ids above `after_id`, for exports in batches."""
+        rows = await (AuditLog.filter(guild_id=guild_id, id__gt=after_id)
+                      .order_by("id").limit(limit))
+        return await _entries(rows)
+
+
 @dataclass
 class PendingEntry:
     guild_id: int | None
@@ -49,7 +99,7 @@ class PendingEntry:
     text_author: int | None = None
 
 
-class AuditWriter:
+class AuditWriter(AuditReader):
     """`record()` never raises: an entry that cannot be written now is retried later."""
 
     def __init__(self) -> None:

@@ -99,6 +99,11 @@ class PluginComponents:
     async def delete(self, state_id: str) -> None:
         await self._store.delete(state_id)
 
+    async def find(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """(state id, data) of this plugin's live rows of one kind (e.g. to delete the controls
+        that name a member on privacy deletion)."""
+        return await self._store.find(self.plugin, kind)
+
 
 class PluginContext:
     """What the core hands a plugin: everything it may use of the core, bound to the plugin,

@@ -258,7 +258,14 @@ class Privacy:
     components: ComponentStore
 
     async def export(self, user_id: int) -> dict[str, Any]:
+        from bot.audit import export_member_texts
+
         data: dict[str, Any] = {}
+        try:
+            data["core"] = {"audit_texts_you_wrote": await export_member_texts(user_id)}
+        except Exception as exc:
+            log.error("privacy.export_failed", plugin="core", error=type(exc).__name__)
+            data["core"] = {"error": "export failed; ask an admin"}
         for name, plugin in self.registry.plugins.items():
             try:
                 data[name] = await plugin.export_user_data(user_id)

@@ -174,6 +174,10 @@ class ComponentStore:
         self.forget(state_id)
         await ComponentState.filter(id=state_id).delete()
 
+    async def find(self, plugin: str, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        rows = await ComponentState.filter(plugin=plugin, kind=kind).values_list("id", "data")
+        return [(str(state_id), dict(data or {})) for state_id, data in rows]
+
     async def delete_owned(self, owner_id: int) -> int:
         """Remove every control only this member could use (privacy deletion)."""
         for state_id, values in list(self._live.items()):
