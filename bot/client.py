@@ -180,7 +180,7 @@ class GrowmiesBot(commands.AutoShardedBot):
                     return
             await func(*args, **kwargs)
 
-        gated.__growmies_gate__ = gate  # type: ignore[attr-defined]
+        gated.__growmies_gate__ = gate  # type: ignore[attr-defined]  # a marker on a function object
         return gated
 
     async def on_thread_member_join(self, member: nextcord.ThreadMember) -> None:
@@ -270,7 +270,7 @@ class GrowmiesBot(commands.AutoShardedBot):
     async def on_ready(self) -> None:
         log.info("bot.ready", guilds=len(self.guilds), shards=self.shard_count)
 
-    async def start(self, token: str, *, reconnect: bool = True) -> None:  # type: ignore[override]
+    async def start(self, token: str, *, reconnect: bool = True) -> None:
         self.services.components.start()
         self.audit_retention.start()
         await super().start(token, reconnect=reconnect)

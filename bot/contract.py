@@ -235,7 +235,7 @@ def adults_only(feature: str) -> Callable[[F], F]:
     or modal handler, or a cog listener); the core asks the age gate and audits the decision."""
 
     def mark(func: F) -> F:
-        func.__growmies_age_feature__ = feature  # type: ignore[attr-defined]
+        func.__growmies_age_feature__ = feature  # type: ignore[attr-defined]  # a marker on a function object
         return func
 
     return mark
@@ -247,7 +247,7 @@ age_restricted = adults_only
 
 def all_ages[C: Callable[..., Any]](func: C) -> C:
     """Declare a surface of an ADULTS_ONLY plugin open to every member (it shows nothing 21+)."""
-    func.__growmies_all_ages__ = True  # type: ignore[attr-defined]
+    func.__growmies_all_ages__ = True  # type: ignore[attr-defined]  # a marker on a function object
     return func
 
 
@@ -257,7 +257,7 @@ def open_to_all_when(predicate: GuildPredicate) -> Callable[[F], F]:
     the predicate keeps the surface gated."""
 
     def mark(func: F) -> F:
-        func.__growmies_open_when__ = predicate  # type: ignore[attr-defined]
+        func.__growmies_open_when__ = predicate  # type: ignore[attr-defined]  # a marker on a function object
         return func
 
     return mark
@@ -266,7 +266,7 @@ def open_to_all_when(predicate: GuildPredicate) -> Callable[[F], F]:
 def stateless[C: Callable[..., Any]](func: C) -> C:
     """A component handler that takes no state row: its custom_id carries no state id. Every
     other handler requires one, so a forged custom_id without it is an expired control."""
-    func.__growmies_stateless__ = True  # type: ignore[attr-defined]
+    func.__growmies_stateless__ = True  # type: ignore[attr-defined]  # a marker on a function object
     return func
 
 
@@ -275,7 +275,7 @@ def uses_state(*kinds: str) -> Callable[[F], F]:
     a row created for one control can't drive another action of the same plugin."""
 
     def mark(func: F) -> F:
-        func.__growmies_state_kinds__ = frozenset(kinds)  # type: ignore[attr-defined]
+        func.__growmies_state_kinds__ = frozenset(kinds)  # type: ignore[attr-defined]  # a marker on a function object
         return func
 
     return mark
@@ -285,7 +285,7 @@ def requires_permissions(**perms: bool) -> Callable[[F], F]:
     """Require guild permissions (nextcord names, e.g. manage_guild=True), checked by the core."""
 
     def mark(func: F) -> F:
-        func.__growmies_permissions__ = {k for k, v in perms.items() if v}  # type: ignore[attr-defined]
+        func.__growmies_permissions__ = {k for k, v in perms.items() if v}  # type: ignore[attr-defined]  # a marker on a function object
         return func
 
     return mark
@@ -294,7 +294,7 @@ def requires_permissions(**perms: bool) -> Callable[[F], F]:
 def public_response[C: Callable[..., Any]](func: C) -> C:
     """Mark a slash-command callback whose answer everyone should see: if the core has to
     defer it before Discord's 3 s deadline, it defers publicly instead of ephemerally."""
-    func.__growmies_public__ = True  # type: ignore[attr-defined]
+    func.__growmies_public__ = True  # type: ignore[attr-defined]  # a marker on a function object
     return func
 
 

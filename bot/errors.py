@@ -80,7 +80,7 @@ async def send_ephemeral(
             if not interaction.response.is_done():
                 await interaction.response.send_autocomplete([])
             return
-        await interaction.send(content, **kwargs)  # type: ignore[arg-type]
+        await interaction.send(content, **kwargs)  # type: ignore[arg-type]  # kwargs typed loosely
     except nextcord.HTTPException as exc:
         # The interaction may have expired (3 s / 15 min); nothing more we can tell the member.
         log.warning("interaction.answer_failed", status=exc.status, code=exc.code)

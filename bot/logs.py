@@ -104,7 +104,7 @@ def configure_logging(
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
-    handler._growmies = True  # type: ignore[attr-defined]
+    handler._growmies = True  # type: ignore[attr-defined]  # marks the handler as ours
     root = logging.getLogger()
     # Replace only our own handler: others (pytest's caplog, an embedding app's) stay.
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "_growmies", False)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import nextcord
@@ -45,7 +46,9 @@ async def claim_defer(interaction: nextcord.Interaction, *, ephemeral: bool = Tr
 
 
 @contextlib.asynccontextmanager
-async def defer_watchdog(interaction: nextcord.Interaction, *, ephemeral: bool = True):  # type: ignore[no-untyped-def]
+async def defer_watchdog(
+    interaction: nextcord.Interaction, *, ephemeral: bool = True
+) -> AsyncIterator[None]:
     """Defers the interaction if the body has not answered within `DEFER_AFTER` seconds."""
 
     async def watch() -> None:

@@ -4,7 +4,7 @@ throttling, component state, error answers and per-interaction log context."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import nextcord
 import structlog
@@ -112,7 +112,7 @@ class InteractionRouter:
     def _resolve(
         self, interaction: nextcord.Interaction
     ) -> tuple[Any, Any, str, str | None, list[Any]]:
-        data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        data = cast("dict[str, Any]", interaction.data or {})
         app_cmd: Any = self.bot.get_application_command(int(data.get("id", 0)))
         if app_cmd is None and data.get("name"):
             # Registered by another process or before our sync finished: match by name.
@@ -195,7 +195,7 @@ class InteractionRouter:
         return None
 
     async def _component(self, interaction: nextcord.Interaction) -> str:
-        data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        data = cast("dict[str, Any]", interaction.data or {})
         try:
             cid = ids.parse(data.get("custom_id"))
         except ids.MalformedCustomId:

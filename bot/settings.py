@@ -285,7 +285,7 @@ def load_plugin_settings(plugin: str, model: type[BaseSettings], *, env_file: An
     """Read one plugin's settings; a bad value is a SettingsError naming the variable the
     operator set (never its value, which may be a secret)."""
     try:
-        settings = model(_env_file=env_file, **dict(overrides or {}))  # type: ignore[call-arg]
+        settings = model(_env_file=env_file, **dict(overrides or {}))
     except ValidationError as exc:
         first = exc.errors()[0]
         names = setting_names(model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -15,7 +16,8 @@ class _Bucket:
 class InteractionThrottle:
     """At most `rate` interactions per `per` seconds per member, with bursts up to `rate`."""
 
-    def __init__(self, rate: int, per: float, *, clock: object = time.monotonic) -> None:
+    def __init__(self, rate: int, per: float, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self.per = per
         self._clock = clock
@@ -23,7 +25,7 @@ class InteractionThrottle:
 
     def hit(self, user_id: int) -> float:
         """Spend one token; returns 0 when allowed, else seconds until the next is allowed."""
-        now: float = self._clock()  # type: ignore[operator]
+        now = self._clock()
         refill = self.rate / self.per
         bucket = self._buckets.get(user_id)
         if bucket is None:

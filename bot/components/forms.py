@@ -56,7 +56,9 @@ class FormSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _modal_for(spec: FormSpec, state_id: str, step: int, answers: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _modal_for(
+    spec: FormSpec, state_id: str, step: int, answers: dict[str, Any]
+) -> nextcord.ui.Modal:
     current = spec.steps[step]
     title = spec.title if len(spec.steps) == 1 else f"{spec.title} ({step + 1}/{len(spec.steps)})"
     return modal(title, ids.build("core", "fm.submit", state_id), [
