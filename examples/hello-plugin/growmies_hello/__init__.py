@@ -7,10 +7,15 @@ from collections.abc import Mapping, Sequence
 import nextcord
 from nextcord.ext import commands
 
-from bot.components.context import ComponentContext
-from bot.components.ids import build
-from bot.components.ui import button, controls
-from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
+from bot.api import (
+    MIXED,
+    ComponentContext,
+    ComponentHandler,
+    Plugin,
+    PluginContext,
+    button,
+    controls,
+)
 
 
 class HelloCog(commands.Cog, name="hello"):
@@ -20,12 +25,12 @@ class HelloCog(commands.Cog, name="hello"):
     @nextcord.slash_command(name="hello", description="Say hello")
     async def hello(self, interaction: nextcord.Interaction) -> None:
         assert interaction.user is not None
-        state = await self.ctx.services.components.create(
-            "hello", "wave", {"waves": 0}, guild_id=interaction.guild_id
+        state = await self.ctx.components.create(
+            "wave", {"waves": 0}, guild_id=interaction.guild_id
         )
         await interaction.response.send_message(
             f"Hello, {interaction.user.display_name}!",
-            view=controls(button("Wave 👋", build("hello", "wave", state.id))),
+            view=controls(button("Wave 👋", self.ctx.components.custom_id("wave", state))),
         )
 
 
