@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from nextcord.ext import commands
@@ -38,6 +36,7 @@ from bot.contract import (
 from bot.loader import discover
 from bot.logs import configure_logging
 from bot.settings import Settings
+from growmies_testkit.databases import throwaway_database
 from growmies_testkit.fake_discord import FakeDiscord
 
 
@@ -139,8 +138,9 @@ async def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     configure_logging("WARNING", "json", [])
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite://{Path(tmp) / 'bench.sqlite3'}"
+    # A database of its own: SQLite in a temporary folder, or a new PostgreSQL database next to
+    # the one named (dropped afterwards), never the named database itself.
+    async with throwaway_database(args.database_url or "", prefix="growmies_bench") as url:
         fake = FakeDiscord()
         await fake.start()
         guild = fake.create_guild("Bench")

@@ -17,9 +17,7 @@ import asyncio
 import gc
 import logging
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import nextcord
@@ -28,6 +26,7 @@ from nextcord.ext import commands
 from bot.app import prepare, shutdown
 from bot.logs import configure_logging
 from bot.settings import Settings
+from growmies_testkit.databases import throwaway_database
 from growmies_testkit.fake_discord import FakeDiscord
 
 
@@ -132,8 +131,8 @@ async def main() -> None:
     n = 300 if args.quick else args.n
     configure_logging("WARNING", "json", [])
     logging.getLogger().setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory() as tmp:
-        db_url = args.database_url or f"sqlite://{Path(tmp) / 'bench.sqlite3'}"
+    # A database of its own, never the one named (see growmies_testkit.databases).
+    async with throwaway_database(args.database_url or "", prefix="growmies_bench") as db_url:
         fake = FakeDiscord()
         await fake.start()
         try:

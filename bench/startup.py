@@ -16,9 +16,9 @@ import asyncio
 import json
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
+
+from growmies_testkit.databases import throwaway_database_sync
 
 CHILD = r'''
 import asyncio, importlib, json, sys, time
@@ -84,8 +84,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite://{Path(tmp) / 'startup.sqlite3'}"
+    # A database of its own, never the one named (see growmies_testkit.databases).
+    with throwaway_database_sync(args.database_url or "", prefix="growmies_bench") as url:
         asyncio.run(migrate(url))  # the first start migrates; the measured ones find it done
         runs = [run_child(url) for _ in range(args.runs)]
     best = min(runs, key=lambda r: float(r["synced"]))
