@@ -17,8 +17,7 @@ from tortoise.expressions import F
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
-from bot.api import GuildConfig
-from bot.errors import UserError
+from bot.api import GuildConfig, UserError
 from plugins.llm.models import LLMGuildConfig, LLMGuildUsage, LLMUsage
 
 WINDOW_SECONDS = 60.0

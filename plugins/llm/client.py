@@ -9,12 +9,14 @@ import json
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import openai
 import structlog
 
 if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
+
     from plugins.llm.env import LlmSettings
 
 log = structlog.get_logger("plugins.llm.client")
@@ -66,6 +68,12 @@ def estimate_tokens(text: str) -> int:
 
 def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
     return sum(estimate_tokens(m["content"]) + 4 for m in messages)
+
+
+def _sdk_messages(messages: list[dict[str, str]]) -> list[ChatCompletionMessageParam]:
+    """Our {"role", "content"} dicts are the SDK's message params; its TypedDicts just can't
+    tell that from a plain dict of strings."""
+    return cast("list[ChatCompletionMessageParam]", messages)
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
@@ -158,7 +166,7 @@ class ChatClient:
         try:
             async with asyncio.timeout(self.deadline()):
                 stream = await self._sdk.chat.completions.create(
-                    model=self.model, messages=messages,  # type: ignore[arg-type]
+                    model=self.model, messages=_sdk_messages(messages),
                     max_tokens=max_tokens, stream=True,
                     stream_options={"include_usage": True},
                 )
@@ -193,7 +201,7 @@ class ChatClient:
         try:
             async with asyncio.timeout(self.deadline()):
                 response = await self._sdk.chat.completions.create(
-                    model=self.model, messages=messages,  # type: ignore[arg-type]
+                    model=self.model, messages=_sdk_messages(messages),
                     max_tokens=max_tokens, temperature=0,
                 )
         except (openai.APIError, json.JSONDecodeError, TimeoutError, ValueError) as exc:

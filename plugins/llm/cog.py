@@ -9,17 +9,20 @@ import nextcord
 import structlog
 from nextcord.ext import commands
 
-from bot.contract import (
+from bot.api import (
+    ADULT_NOTE,
+    GUILD_ONLY,
+    NOT_VERIFIED,
     PluginContext,
-    age_restricted,
+    UserError,
+    adults_only,
     all_ages,
+    guild_of,
     member_has,
     open_to_all_when,
     requires_permissions,
+    user_of,
 )
-from bot.errors import UserError
-from bot.respond import ADULT_NOTE
-from bot.services import NOT_VERIFIED
 from plugins.llm.budget import general_chat_open, guild_config, guild_settings
 from plugins.llm.models import FILTER_LEVELS, RESPONSE_STYLES, LLMConversation
 from plugins.llm.preferences import describe
@@ -30,7 +33,6 @@ if TYPE_CHECKING:
     from plugins.llm.plugin import LLMPlugin
 
 log = structlog.get_logger("plugins.llm.cog")
-GUILD_ONLY = [nextcord.InteractionContextType.guild]
 # Discord thread names hold 100 characters.
 THREAD_NAME_CHARS = 90
 ADULTS_CONVERSATION = ("This conversation is for verified 21+ members. Verify your age with "
@@ -38,11 +40,6 @@ ADULTS_CONVERSATION = ("This conversation is for verified 21+ members. Verify yo
 NO_PRIVATE_THREAD = ("I couldn't open a private thread here. An admin should give me the "
                      "Create Private Threads and Send Messages in Threads permissions in this "
                      "channel.")
-
-
-def _uid(interaction: nextcord.Interaction) -> int:
-    assert interaction.user is not None
-    return interaction.user.id
 
 
 def general_chat_line(open_: bool) -> str:
@@ -88,7 +85,7 @@ class LLMCog(commands.Cog, name="llm"):
         # The core lets everyone in only where an admin opened general chat; otherwise only
         # verified members get here. Which one this member is decides the audience.
         channel = interaction.channel
-        guild_id, user_id = interaction.guild_id, _uid(interaction)
+        guild_id, user_id = guild_of(interaction), user_of(interaction)
         verified = await self._verified(guild_id, user_id)
         conversations = self.plugin.conversations
         current = await conversations.in_channel(channel.id) if channel else None
@@ -153,7 +150,7 @@ class LLMCog(commands.Cog, name="llm"):
                             "I couldn't open a thread here; an admin should give me the "
                             "Create Public Threads permission.") from None
         turn.request.conversation = await self.plugin.conversations.start(
-            guild_id=interaction.guild_id, user_id=_uid(interaction), channel_id=thread.id,
+            guild_id=guild_of(interaction), user_id=user_of(interaction), channel_id=thread.id,
             title=title, audience="adults" if verified else "general")
         return thread
 
@@ -165,7 +162,7 @@ class LLMCog(commands.Cog, name="llm"):
         if conversation is None:
             raise UserError("There is no open conversation here; run /chat end inside its "
                             "thread.")
-        if conversation.user_id != _uid(interaction) and not member_has(
+        if conversation.user_id != user_of(interaction) and not member_has(
                 interaction.user, {"manage_threads"}):
             raise UserError("Only the member who started this conversation can end it.")
         await self.plugin.conversations.end(conversation)
@@ -193,7 +190,7 @@ class LLMCog(commands.Cog, name="llm"):
             description="Content filter", required=False, choices=list(FILTER_LEVELS)),
     ) -> None:
         prefs = await self.chat_service.prefs.update(
-            _uid(interaction), response_style=style, max_length=max_length,
+            user_of(interaction), response_style=style, max_length=max_length,
             history_enabled=history, cannabis_assistance=cannabis_assistance,
             strain_recommendations=strain_recommendations,
             legal_information=legal_information, filter_level=filter_level)
@@ -203,7 +200,8 @@ class LLMCog(commands.Cog, name="llm"):
     @all_ages  # token counts only: nothing about cannabis
     async def chat_usage(self, interaction: nextcord.Interaction) -> None:
         is_admin = member_has(interaction.user, {"manage_guild"})
-        usage = await self.chat_service.ledger.summary(interaction.guild_id, _uid(interaction),
+        usage = await self.chat_service.ledger.summary(guild_of(interaction),
+                                                       user_of(interaction),
                                                        include_guild=is_admin)
         lines = [
             "**Your AI usage**",
@@ -226,7 +224,7 @@ class LLMCog(commands.Cog, name="llm"):
         # The core already asked the age gate (the plugin is adults_only) and audited it. The
         # answer is public only where every reader is verified 21+; elsewhere only the asker
         # sees it.
-        request = ChatRequest(interaction.guild_id, _uid(interaction), text, kind)
+        request = ChatRequest(guild_of(interaction), user_of(interaction), text, kind)
         turn = await self.chat_service.prepare(request)
         public = await self.ctx.services.age_gate.is_adults_only_place(interaction.channel)
         sink = InteractionSink(interaction, ephemeral=not public,
@@ -234,20 +232,20 @@ class LLMCog(commands.Cog, name="llm"):
         await self.chat_service.respond(turn, sink)
 
     @ask.subcommand(name="strain", description="About a strain: effects, terpenes, genetics")
-    @age_restricted("llm.strain")
+    @adults_only("llm.strain")
     async def ask_strain(self, interaction: nextcord.Interaction,
                          name: str = nextcord.SlashOption(description="Strain name",
                                                           max_length=100)) -> None:
         await self._ask(interaction, "strain", f"Tell me about the strain {name}.")
 
     @ask.subcommand(name="grow", description="A cultivation question (educational)")
-    @age_restricted("llm.grow")
+    @adults_only("llm.grow")
     async def ask_grow(self, interaction: nextcord.Interaction,
                        question: str = nextcord.SlashOption(max_length=6000)) -> None:
         await self._ask(interaction, "grow", question)
 
     @ask.subcommand(name="legal", description="New Jersey cannabis law (not legal advice)")
-    @age_restricted("llm.legal")
+    @adults_only("llm.legal")
     async def ask_legal(self, interaction: nextcord.Interaction,
                         question: str = nextcord.SlashOption(max_length=6000)) -> None:
         await self._ask(interaction, "legal", question)
@@ -280,7 +278,7 @@ class LLMCog(commands.Cog, name="llm"):
             description="Let every member use /chat for general topics (cannabis topics stay "
                         "21+)", required=False),
     ) -> None:
-        guild_id = interaction.guild_id or 0
+        guild_id = guild_of(interaction)
         config = await guild_config(guild_id)
         changes = {"kb_contributor_role_id": kb_role.id if kb_role else None,
                    "user_daily_tokens": user_daily_tokens,
@@ -291,7 +289,7 @@ class LLMCog(commands.Cog, name="llm"):
         if changes:
             config = await guild_settings.update(guild_id, **changes)
             await self.ctx.services.audit.record("llm.config_changed", guild_id=guild_id,
-                                                 actor_id=_uid(interaction), target="llm",
+                                                 actor_id=user_of(interaction), target="llm",
                                                  details=changes)
         role = f"<@&{config.kb_contributor_role_id}>" if config.kb_contributor_role_id \
             else "admins only"
@@ -342,8 +340,7 @@ class LLMCog(commands.Cog, name="llm"):
                 await self.chat_service.respond(turn, sink)
         except UserError as exc:
             # No interaction to answer ephemerally: a short reply in the thread instead.
-            extra = {"view": exc.view} if exc.view is not None else {}
-            await message.channel.send(exc.message, allowed_mentions=NO_PINGS, **extra)
+            await message.channel.send(exc.message, allowed_mentions=NO_PINGS, view=exc.view)
         except Exception:
             log.exception("llm.thread_reply_failed")
             await message.channel.send("Something went wrong answering that; try again.",

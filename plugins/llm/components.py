@@ -10,19 +10,34 @@ from typing import TYPE_CHECKING, Any
 
 import nextcord
 
-from bot.components.ids import build
-from bot.components.ui import button, controls, modal, text_input
-from bot.contract import ComponentHandler, member_has, uses_state
-from bot.errors import MissingPermissions, UserError
+from bot.api import (
+    ComponentHandler,
+    MissingPermissions,
+    PluginComponents,
+    PluginContext,
+    UserError,
+    button,
+    controls,
+    member_has,
+    modal,
+    text_input,
+    uses_state,
+)
 from plugins.llm.budget import guild_config
-from plugins.llm.knowledge import MAX_CONTENT, MAX_TAGS, MAX_TITLE, MAX_URL, EntryDraft
+from plugins.llm.knowledge import (
+    MAX_CONTENT,
+    MAX_TAGS,
+    MAX_TITLE,
+    MAX_URL,
+    EntryDraft,
+    KnowledgeBase,
+)
 from plugins.llm.models import CannabisKnowledgeBase
 
 if TYPE_CHECKING:
-    from bot.components.context import ComponentContext
+    from bot.api import ComponentContext
     from plugins.llm.plugin import LLMPlugin
 
-PLUGIN = "llm"
 REVIEW_TTL = timedelta(days=7)
 FORM_TTL = timedelta(hours=1)
 # Discord embed descriptions hold 4,096 characters; entries hold at most 4,000.
@@ -58,8 +73,8 @@ def entry_modal(title: str, custom_id: str, entry: CannabisKnowledgeBase | None 
     return modal(title, custom_id, inputs)
 
 
-def review_card(entry: CannabisKnowledgeBase, state_id: str, pending_left: int,
-                ) -> dict[str, Any]:
+def review_card(components: PluginComponents, entry: CannabisKnowledgeBase, state_id: str,
+                pending_left: int) -> dict[str, Any]:
     embed = nextcord.Embed(title=f"[KB {entry.id}] {entry.title}"[:256],
                            description=entry.content[:EMBED_DESCRIPTION])
     embed.add_field(name="Category", value=entry.category)
@@ -68,14 +83,14 @@ def review_card(entry: CannabisKnowledgeBase, state_id: str, pending_left: int,
     embed.add_field(name="Source", value=entry.source_url or "—", inline=False)
     author = f"<@{entry.author_id}>" if entry.author_id else "starter set"
     embed.set_footer(text=f"Pending reviews: {pending_left}")
+    cid = components.custom_id
     view = controls(
-        button("Approve", build(PLUGIN, "kb_approve", state_id),
+        button("Approve", cid("kb_approve", state_id),
                style=nextcord.ButtonStyle.success, disabled=entry.status == "approved"),
-        button("Reject", build(PLUGIN, "kb_reject", state_id),
+        button("Reject", cid("kb_reject", state_id),
                style=nextcord.ButtonStyle.danger, disabled=entry.status != "pending"),
-        button("Edit", build(PLUGIN, "kb_edit", state_id)),
-        button("Retire", build(PLUGIN, "kb_retire", state_id),
-               disabled=entry.status != "approved"),
+        button("Edit", cid("kb_edit", state_id)),
+        button("Retire", cid("kb_retire", state_id), disabled=entry.status != "approved"),
     )
     return {"content": f"Submitted by {author}", "embed": embed, "view": view}
 
@@ -94,7 +109,13 @@ class LLMComponents:
         return handlers
 
     @property
-    def kb(self) -> Any:
+    def ctx(self) -> PluginContext:
+        # Handlers run only after setup, which binds the plugin's context.
+        assert self.plugin.ctx is not None
+        return self.plugin.ctx
+
+    @property
+    def kb(self) -> KnowledgeBase:
         assert self.plugin.chat is not None
         return self.plugin.chat.kb
 
@@ -146,10 +167,10 @@ class LLMComponents:
             await ctx.edit(content=f"{done} No more entries are waiting for review.",
                            embed=None, view=controls())
             return
-        state = await ctx.services.components.create(
-            PLUGIN, "kb_review", {"entry_id": nxt.id}, owner_id=ctx.user_id,
-            guild_id=ctx.guild_id, ttl=REVIEW_TTL)
-        card = review_card(nxt, state.id, await self.kb.pending_count(ctx.guild_id))
+        components = self.ctx.components
+        state = await components.create("kb_review", {"entry_id": nxt.id}, owner=ctx.user_id,
+                                        guild_id=ctx.guild_id, ttl=REVIEW_TTL)
+        card = review_card(components, nxt, state.id, await self.kb.pending_count(ctx.guild_id))
         card["content"] = f"{done}\n{card['content']}"
         await ctx.edit(**card)
 
@@ -158,8 +179,8 @@ class LLMComponents:
         entry = await self._reviewable(ctx)
         assert ctx.state is not None
         await ctx.interaction.response.send_modal(entry_modal(
-            f"Edit KB {entry.id}", build(PLUGIN, "kb_edit_save", ctx.state.id), entry,
-            with_category=True))
+            f"Edit KB {entry.id}", self.ctx.components.custom_id("kb_edit_save", ctx.state.id),
+            entry, with_category=True))
 
     @uses_state("kb_review")
     async def on_edit_save(self, ctx: ComponentContext) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.services import KnowledgeHit
+from bot.api import KnowledgeHit
 from plugins.llm.client import estimate_tokens
 from plugins.llm.knowledge import citation
 from plugins.llm.models import LLMMessage, LLMUserPreferences

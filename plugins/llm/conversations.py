@@ -4,7 +4,7 @@ member-data hooks (export/delete)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from tortoise.expressions import Q
 
@@ -28,8 +28,9 @@ class ConversationStore:
         self.open_channels: set[int] = set()
 
     async def load_open(self) -> None:
-        self.open_channels = set(
-            await LLMConversation.filter(active=True).values_list("channel_id", flat=True))
+        # flat=True yields the ids themselves; Tortoise's stubs type the rows as tuples.
+        ids = await LLMConversation.filter(active=True).values_list("channel_id", flat=True)
+        self.open_channels = set(cast("list[int]", ids))
 
     async def start(self, *, guild_id: int | None, user_id: int, channel_id: int, title: str,
                     kind: str = "chat", audience: str = "adults") -> LLMConversation:

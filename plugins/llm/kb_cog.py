@@ -7,12 +7,9 @@ from typing import TYPE_CHECKING
 import nextcord
 from nextcord.ext import commands
 
-from bot.components.ids import build
-from bot.contract import PluginContext, requires_permissions
-from bot.errors import UserError
+from bot.api import GUILD_ONLY, PluginContext, UserError, guild_of, requires_permissions, user_of
 from plugins.llm.components import (
     FORM_TTL,
-    PLUGIN,
     REVIEW_TTL,
     can_contribute,
     entry_modal,
@@ -24,7 +21,6 @@ from plugins.llm.models import KB_CATEGORIES
 if TYPE_CHECKING:
     from plugins.llm.plugin import LLMPlugin
 
-GUILD_ONLY = [nextcord.InteractionContextType.guild]
 SEARCH_RESULTS = 5
 EXCERPT = 300
 
@@ -47,15 +43,16 @@ class KnowledgeCog(commands.Cog, name="llm_kb"):
     @kb_group.subcommand(name="add", description="Submit an entry for admin review")
     async def kb_add(self, interaction: nextcord.Interaction,
                      category: str = nextcord.SlashOption(choices=list(KB_CATEGORIES))) -> None:
-        if not await can_contribute(interaction.user, interaction.guild_id):
+        guild_id = guild_of(interaction)
+        if not await can_contribute(interaction.user, guild_id):
             raise UserError("Only members with the knowledge contributor role can add entries. "
                             "Admins set it with /llm config kb_role.")
-        assert interaction.user is not None
-        state = await self.ctx.services.components.create(
-            PLUGIN, "kb_form", {"category": category}, owner_id=interaction.user.id,
-            guild_id=interaction.guild_id, ttl=FORM_TTL)
+        components = self.ctx.components
+        state = await components.create("kb_form", {"category": category},
+                                        owner=user_of(interaction),
+                                        guild_id=guild_id, ttl=FORM_TTL)
         await interaction.response.send_modal(entry_modal(
-            f"New {category} entry", build(PLUGIN, "kb_submit", state.id)))
+            f"New {category} entry", components.custom_id("kb_submit", state)))
 
     @kb_group.subcommand(name="review", description="Review pending entries (admins)")
     @requires_permissions(manage_guild=True)
@@ -63,24 +60,26 @@ class KnowledgeCog(commands.Cog, name="llm_kb"):
                         entry_id: int | None = nextcord.SlashOption(
                             description="A specific entry to edit or retire", required=False,
                             min_value=1)) -> None:
-        assert interaction.user is not None
+        guild_id = guild_of(interaction)
         if entry_id is not None:
-            entry = await self.kb.get(interaction.guild_id, entry_id)
+            entry = await self.kb.get(guild_id, entry_id)
         else:
-            entry = await self.kb.next_pending(interaction.guild_id)
-            if entry is None:
+            pending = await self.kb.next_pending(guild_id)
+            if pending is None:
                 await interaction.send("No entries are waiting for review.", ephemeral=True)
                 return
-        state = await self.ctx.services.components.create(
-            PLUGIN, "kb_review", {"entry_id": entry.id}, owner_id=interaction.user.id,
-            guild_id=interaction.guild_id, ttl=REVIEW_TTL)
-        card = review_card(entry, state.id, await self.kb.pending_count(interaction.guild_id))
+            entry = pending
+        components = self.ctx.components
+        state = await components.create("kb_review", {"entry_id": entry.id},
+                                        owner=user_of(interaction), guild_id=guild_id,
+                                        ttl=REVIEW_TTL)
+        card = review_card(components, entry, state.id, await self.kb.pending_count(guild_id))
         await interaction.send(ephemeral=True, **card)
 
     @kb_group.subcommand(name="search", description="Search approved entries")
     async def kb_search(self, interaction: nextcord.Interaction,
                         query: str = nextcord.SlashOption(max_length=200)) -> None:
-        hits = await self.kb.search(interaction.guild_id, query, SEARCH_RESULTS)
+        hits = await self.kb.search(guild_of(interaction), query, SEARCH_RESULTS)
         if not hits:
             await interaction.send("No approved entries match that.", ephemeral=True)
             return

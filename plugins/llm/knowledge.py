@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 from tortoise import Tortoise
 from tortoise.expressions import F
 
-from bot.errors import UserError
-from bot.services import KnowledgeHit
+from bot.api import KnowledgeHit, UserError
 from plugins.llm.models import KB_CATEGORIES, CannabisKnowledgeBase
 
 MAX_QUERY_CHARS = 200

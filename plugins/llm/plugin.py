@@ -5,8 +5,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 
-from bot.background import PeriodicTask
-from bot.contract import ADULTS_ONLY, ComponentHandler, Plugin, PluginContext
+from bot.api import ADULTS_ONLY, ComponentHandler, PeriodicTask, Plugin, PluginContext
 from plugins.llm.budget import guild_settings
 from plugins.llm.client import ChatClient
 from plugins.llm.conversations import (
@@ -63,7 +62,7 @@ class LLMPlugin(Plugin):
             ctx.log.warning("llm.no_endpoint",
                             hint="set OPENAI_BASE_URL and OPENAI_MODEL to enable the assistant")
         self.chat = ChatService(settings=settings, services=ctx.services, client=self.client,
-                                verify_view=ctx.bot.verify_prompt_view)  # type: ignore[attr-defined]
+                                verify_view=ctx.verify_prompt)
         ctx.services.knowledge.provide(self.name, KnowledgeProvider(self.chat.kb))
         try:
             await self.seed()

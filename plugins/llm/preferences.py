@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.errors import UserError
+from bot.api import UserError
 from plugins.llm.models import FILTER_LEVELS, RESPONSE_STYLES, LLMMessage, LLMUserPreferences
 from plugins.llm.safety import REMINDER_EVERY
 

@@ -3,10 +3,13 @@ Seeding is idempotent: entries are keyed by `seed_key`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from plugins.llm.models import CannabisKnowledgeBase
 
 CRC = "https://www.nj.gov/cannabis/"
-STARTER_ENTRIES: tuple[dict[str, str], ...] = (
+# Any, not str: the values go to Model.create as keyword fields.
+STARTER_ENTRIES: tuple[dict[str, Any], ...] = (
     {
         "seed_key": "nj-possession-limits",
         "category": "legal",

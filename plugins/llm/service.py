@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from tortoise.expressions import F
 
-from bot.errors import UserError
-from bot.services import KnowledgeHit
+from bot.api import KnowledgeHit, UserError
 from plugins.llm import classifier, safety
 from plugins.llm.budget import (
     XP_ANSWERS_PER_DAY,
@@ -46,7 +45,7 @@ from plugins.llm.preferences import PreferenceStore
 from plugins.llm.relay import MessageSink, StreamRelay
 
 if TYPE_CHECKING:
-    from bot.services import CoreServices
+    from bot.api import CoreServices
     from plugins.llm.env import LlmSettings
     from plugins.llm.models import LLMUserPreferences
 
