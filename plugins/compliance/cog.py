@@ -10,10 +10,16 @@ from typing import TYPE_CHECKING
 import nextcord
 from nextcord.ext import commands
 
-from bot.components.confirm import ask_confirmation
-from bot.components.paginator import send_paginator
-from bot.contract import PluginContext, member_has, requires_permissions
-from bot.errors import MissingPermissions, UserError
+from bot.api import (
+    GUILD_ONLY,
+    MissingPermissions,
+    PluginContext,
+    UserError,
+    guild_of,
+    member_has,
+    requires_permissions,
+    user_of,
+)
 from plugins.compliance.adult_channels import describe
 from plugins.compliance.components import verify_modal
 from plugins.compliance.discord_actions import remove_role
@@ -25,20 +31,8 @@ from plugins.compliance.rank_card import RankInfo, rank_text, render_rank_card
 if TYPE_CHECKING:
     from plugins.compliance.plugin import CompliancePlugin
 
-GUILD_ONLY = [nextcord.InteractionContextType.guild]
 MANAGE_GUILD = nextcord.Permissions(manage_guild=True)
 MODE_CHOICES = {"Self-attest (date of birth)": MODES[0], "Staff review": MODES[1]}
-
-
-def _guild(interaction: nextcord.Interaction) -> int:
-    if interaction.guild_id is None:
-        raise UserError("This command works inside the server.")
-    return interaction.guild_id
-
-
-def _uid(interaction: nextcord.Interaction) -> int:
-    assert interaction.user is not None
-    return interaction.user.id
 
 
 class ComplianceCog(commands.Cog, name="compliance"):
@@ -50,8 +44,8 @@ class ComplianceCog(commands.Cog, name="compliance"):
     @nextcord.slash_command(name="verify", description="Verify that you are 21 or older",
                             contexts=GUILD_ONLY)
     async def verify(self, interaction: nextcord.Interaction) -> None:
-        await self.plugin.verification.check_can_start(_guild(interaction), _uid(interaction))
-        await interaction.response.send_modal(verify_modal())
+        await self.plugin.verification.check_can_start(guild_of(interaction), user_of(interaction))
+        await interaction.response.send_modal(verify_modal(self.ctx))
 
     @nextcord.slash_command(name="verification", description="Age verification status and tools",
                             contexts=GUILD_ONLY)
@@ -63,12 +57,12 @@ class ComplianceCog(commands.Cog, name="compliance"):
     async def status(self, interaction: nextcord.Interaction,
                      member: nextcord.Member = nextcord.SlashOption(
                          description="Member to look up (staff only)", required=False)) -> None:
-        guild_id = _guild(interaction)
-        target = member.id if member is not None else _uid(interaction)
-        if target != _uid(interaction) and not member_has(interaction.user, {"manage_roles"}):
+        guild_id = guild_of(interaction)
+        target = member.id if member is not None else user_of(interaction)
+        if target != user_of(interaction) and not member_has(interaction.user, {"manage_roles"}):
             raise MissingPermissions({"manage_roles"})
         row = await self.plugin.verification.status(guild_id, target)
-        who = "You are" if target == _uid(interaction) else f"<@{target}> is"
+        who = "You are" if target == user_of(interaction) else f"<@{target}> is"
         if row is None:
             text = f"{who} **unverified**. Use /verify to start."
         else:
@@ -90,11 +84,11 @@ class ComplianceCog(commands.Cog, name="compliance"):
                     reason: str = nextcord.SlashOption(
                         description="Why (kept with the audit entry; deletable)",
                         required=False, max_length=300)) -> None:
-        guild_id = _guild(interaction)
-        previous = await self.plugin.verification.reset(guild_id, member.id, _uid(interaction),
+        guild_id = guild_of(interaction)
+        previous = await self.plugin.verification.reset(guild_id, member.id, user_of(interaction),
                                                         reason=reason)
         settings = await self.plugin.settings.get(guild_id)
-        await remove_role(self.ctx.bot, guild_id, member.id, settings.verified_role_id,
+        await remove_role(self.ctx, guild_id, member.id, settings.verified_role_id,
                           "Verification reset by staff")
         await interaction.response.send_message(
             f"<@{member.id}> was reset from **{previous}** to **unverified**.", ephemeral=True)
@@ -116,7 +110,7 @@ class ComplianceCog(commands.Cog, name="compliance"):
         minimum_age: int = nextcord.SlashOption(description="Minimum age (21 or more)",
                                                 required=False, min_value=21, max_value=99),
     ) -> None:
-        guild_id = _guild(interaction)
+        guild_id = guild_of(interaction)
         changes: dict[str, object] = {}
         if mode is not None:
             changes["verification_mode"] = mode
@@ -131,7 +125,7 @@ class ComplianceCog(commands.Cog, name="compliance"):
         if changes:
             await self.plugin.settings.update(guild_id, **changes)
             await self.ctx.services.audit.record(
-                "verification.settings_changed", guild_id=guild_id, actor_id=_uid(interaction),
+                "verification.settings_changed", guild_id=guild_id, actor_id=user_of(interaction),
                 details={k: v for k, v in changes.items()})
         s = await self.plugin.settings.get(guild_id)
         role = f"<@&{s.verified_role_id}>" if s.verified_role_id else "none"
@@ -152,7 +146,7 @@ class ComplianceCog(commands.Cog, name="compliance"):
         self, interaction: nextcord.Interaction,
         channel: nextcord.TextChannel = nextcord.SlashOption(description="The channel"),
     ) -> None:
-        guild_id = _guild(interaction)
+        guild_id = guild_of(interaction)
         # The option's channel is partial (no overwrites): judge the gateway's copy.
         cached = interaction.guild.get_channel(channel.id) if interaction.guild else None
         if cached is None:
@@ -166,7 +160,7 @@ class ComplianceCog(commands.Cog, name="compliance"):
         if added:
             await self.ctx.services.audit.record(
                 "verification.adult_channel_added", guild_id=guild_id,
-                actor_id=_uid(interaction), target=channel.id)
+                actor_id=user_of(interaction), target=channel.id)
         await interaction.response.send_message(
             f"<#{channel.id}> {'is now' if added else 'already was'} a 21+ channel: plugins may "
             "post 21+ content there. If its permissions ever let unverified members read it, "
@@ -178,12 +172,12 @@ class ComplianceCog(commands.Cog, name="compliance"):
         self, interaction: nextcord.Interaction,
         channel: nextcord.TextChannel = nextcord.SlashOption(description="The channel"),
     ) -> None:
-        guild_id = _guild(interaction)
+        guild_id = guild_of(interaction)
         if not await self.plugin.adult_channels.unmark(guild_id, channel.id):
             raise UserError(f"<#{channel.id}> is not marked 21+.")
         await self.ctx.services.audit.record(
             "verification.adult_channel_removed", guild_id=guild_id,
-            actor_id=_uid(interaction), target=channel.id)
+            actor_id=user_of(interaction), target=channel.id)
         await interaction.response.send_message(
             f"<#{channel.id}> is no longer a 21+ channel.", ephemeral=True)
 
@@ -191,7 +185,7 @@ class ComplianceCog(commands.Cog, name="compliance"):
                               "permissions still pass (Manage Server)")
     @requires_permissions(manage_guild=True)
     async def adult_channel_list(self, interaction: nextcord.Interaction) -> None:
-        guild_id = _guild(interaction)
+        guild_id = guild_of(interaction)
         lines = []
         for channel_id in sorted(await self.plugin.adult_channels.marked(guild_id)):
             cached = interaction.guild.get_channel(channel_id) if interaction.guild else None
@@ -220,19 +214,18 @@ class ComplianceCog(commands.Cog, name="compliance"):
         action: str = nextcord.SlashOption(description="Action prefix, e.g. verification",
                                            required=False, max_length=64),
     ) -> None:
-        params = {"guild_id": _guild(interaction), "member": member.id if member else None,
+        params = {"guild_id": guild_of(interaction), "member": member.id if member else None,
                   "action": (action or "").strip() or None}
-        await send_paginator(self.ctx.bot, interaction, plugin="compliance",
-                             source="compliance.audit", params=params, ephemeral=True)
+        await self.ctx.paginate(interaction, "compliance.audit", params, ephemeral=True)
 
     @audit.subcommand(name="export", description="Download this server's audit log as CSV")
     @requires_permissions(manage_guild=True)
     async def audit_export(self, interaction: nextcord.Interaction) -> None:
-        guild_id = _guild(interaction)
+        guild_id = guild_of(interaction)
         await interaction.response.defer(ephemeral=True)
-        data, rows, truncated = await audit_csv(guild_id)
+        data, rows, truncated = await audit_csv(self.ctx.services, guild_id)
         await self.ctx.services.audit.record("audit.exported", guild_id=guild_id,
-                                             actor_id=_uid(interaction), details={"rows": rows})
+                                             actor_id=user_of(interaction), details={"rows": rows})
         note = " (truncated at 8 MB: the oldest entries are included)" if truncated else ""
         await interaction.send(f"Audit log: {rows} entries{note}.", ephemeral=True,
                                file=nextcord.File(io.BytesIO(data), filename="audit-log.csv"))
@@ -245,11 +238,11 @@ class ComplianceCog(commands.Cog, name="compliance"):
     @privacy.subcommand(name="export", description="Download everything the bot holds about you")
     async def privacy_export(self, interaction: nextcord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True)
-        data = await self.ctx.services.privacy.export(_uid(interaction))
+        data = await self.ctx.services.privacy.export(user_of(interaction))
         await self.ctx.services.audit.record("privacy.exported", guild_id=interaction.guild_id,
-                                             actor_id=_uid(interaction),
+                                             actor_id=user_of(interaction),
                                              details={"plugins": sorted(data)})
-        body = json.dumps({"user_id": _uid(interaction), "plugins": data}, indent=2,
+        body = json.dumps({"user_id": user_of(interaction), "plugins": data}, indent=2,
                           default=str).encode()
         await interaction.send("Here is everything the bot's plugins hold about you.",
                                ephemeral=True,
@@ -257,16 +250,16 @@ class ComplianceCog(commands.Cog, name="compliance"):
 
     @privacy.subcommand(name="delete", description="Delete everything the bot holds about you")
     async def privacy_delete(self, interaction: nextcord.Interaction) -> None:
-        await ask_confirmation(
-            self.ctx.bot, interaction, plugin="compliance",
-            prompt="Delete everything every plugin holds about you, in every server? This "
+        await self.ctx.confirm(
+            interaction,
+            "Delete everything every plugin holds about you, in every server? This "
                    "includes your age verification (you would need to verify again) and your "
                    "XP. It cannot be undone.\n**Kept:** if a verification of yours was ever "
                    "denied, a minimal record of that (server, member id, outcome, date; never a "
                    "date of birth) stays, so deleting data cannot undo an age check; and the "
                    "audit log keeps its entries, without your free text, until the retention "
                    "period ends, because it is the community's proof of its age checks.",
-            callback="compliance.privacy_delete", confirm_label="Delete my data")
+            "compliance.privacy_delete", confirm_label="Delete my data")
 
     # ----- XP ------------------------------------------------------------------------------
     @nextcord.slash_command(name="rank", description="Your level card (or another member's)",
@@ -274,7 +267,7 @@ class ComplianceCog(commands.Cog, name="compliance"):
     async def rank(self, interaction: nextcord.Interaction,
                    member: nextcord.Member = nextcord.SlashOption(required=False,
                                                                   description="Member")) -> None:
-        guild_id = _guild(interaction)
+        guild_id = guild_of(interaction)
         target = member or interaction.user
         assert target is not None
         # An avatar download and the drawing can take a while: acknowledge first (3 s rule).
@@ -306,9 +299,8 @@ class ComplianceCog(commands.Cog, name="compliance"):
                             contexts=GUILD_ONLY)
     async def leaderboard(self, interaction: nextcord.Interaction) -> None:
         await self.plugin.xp.flush()
-        await send_paginator(self.ctx.bot, interaction, plugin="compliance",
-                             source="compliance.leaderboard",
-                             params={"guild_id": _guild(interaction)}, owner_only=False)
+        await self.ctx.paginate(interaction, "compliance.leaderboard",
+                                {"guild_id": guild_of(interaction)}, owner_only=False)
 
     @nextcord.slash_command(name="levels", description="XP and level settings (Manage Server)",
                             contexts=GUILD_ONLY, default_member_permissions=MANAGE_GUILD)
@@ -339,7 +331,7 @@ class ComplianceCog(commands.Cog, name="compliance"):
         exclude_role: nextcord.Role = nextcord.SlashOption(
             required=False, description="Toggle: no XP for this role"),
     ) -> None:
-        guild_id = _guild(interaction)
+        guild_id = guild_of(interaction)
         current = await self.plugin.settings.get(guild_id)
         changes: dict[str, object] = {}
         for key, value in (("levelup_announce", announce), ("xp_min", xp_min),
@@ -359,7 +351,7 @@ class ComplianceCog(commands.Cog, name="compliance"):
         if changes:
             await self.plugin.settings.update(guild_id, **changes)
             await self.ctx.services.audit.record("levels.settings_changed", guild_id=guild_id,
-                                                 actor_id=_uid(interaction), details=changes)
+                                                 actor_id=user_of(interaction), details=changes)
         s = await self.plugin.settings.get(guild_id)
         where = f"<#{s.levelup_channel_id}>" if s.levelup_channel_id else "where they chat"
         text = (f"{'Saved. ' if changes else ''}XP per message: {s.xp_min}–{s.xp_max}, every "
@@ -376,7 +368,7 @@ class ComplianceCog(commands.Cog, name="compliance"):
         level: int = nextcord.SlashOption(min_value=1, max_value=500, description="Level"),
         role: nextcord.Role = nextcord.SlashOption(description="Role to give"),
     ) -> None:
-        guild_id = _guild(interaction)
+        guild_id = guild_of(interaction)
         rewards = dict((await self.plugin.settings.get(guild_id)).role_rewards or {})
         if rewards.get(str(level)) == role.id:
             del rewards[str(level)]
@@ -386,6 +378,6 @@ class ComplianceCog(commands.Cog, name="compliance"):
             text = f"Level {level} now gives <@&{role.id}>."
         await self.plugin.settings.update(guild_id, role_rewards=rewards)
         await self.ctx.services.audit.record("levels.reward_changed", guild_id=guild_id,
-                                             actor_id=_uid(interaction),
+                                             actor_id=user_of(interaction),
                                              details={"level": level, "role_id": role.id})
         await interaction.response.send_message(text, ephemeral=True)

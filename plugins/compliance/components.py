@@ -11,26 +11,35 @@ from typing import TYPE_CHECKING
 
 import nextcord
 
-from bot.components.ids import build
-from bot.components.ui import button, controls, modal, text_input
-from bot.contract import member_has, stateless, uses_state
-from bot.errors import ControlExpired, MissingPermissions, UserError
+from bot.api import (
+    ComponentHandler,
+    ControlExpired,
+    MissingPermissions,
+    UserError,
+    button,
+    controls,
+    guild_of,
+    member_has,
+    modal,
+    stateless,
+    text_input,
+    uses_state,
+)
 from plugins.compliance.dates import BadDate
 from plugins.compliance.discord_actions import add_role
 from plugins.compliance.models import PENDING, UNDER_MINIMUM_AGE, VERIFIED, AgeDenial
 
 if TYPE_CHECKING:
-    from bot.components.context import ComponentContext
+    from bot.api import ComponentContext, PluginContext
     from plugins.compliance.plugin import CompliancePlugin
 
-PLUGIN = "compliance"
-VERIFY_MODAL_ID = build(PLUGIN, "dob")
 # Pending reviews stay actionable for the longest time component state may live.
 REVIEW_TTL = timedelta(days=90)
 
 
-def verify_modal() -> nextcord.ui.Modal:
-    return modal("Age verification (21+)", VERIFY_MODAL_ID, [
+def verify_modal(ctx: PluginContext) -> nextcord.ui.Modal:
+    """The date-of-birth form; its answer comes back to the "dob" handler."""
+    return modal("Age verification (21+)", ctx.components.custom_id("dob"), [
         text_input("Date of birth (YYYY-MM-DD)", "dob", min_length=1, max_length=10,
                    placeholder="1990-12-31"),
         text_input("Type YES: this date is mine and true", "attest", min_length=1,
@@ -42,40 +51,40 @@ class ComplianceComponents:
     def __init__(self, plugin: CompliancePlugin) -> None:
         self.plugin = plugin
 
-    def handlers(self) -> dict[str, object]:
+    def handlers(self) -> dict[str, ComponentHandler]:
         return {"verify": self.on_verify, "dob": self.on_dob,
                 "approve": self.on_approve, "deny": self.on_deny}
 
     @stateless
     async def on_verify(self, ctx: ComponentContext) -> None:
         """The button the core shows with every age-gate denial: open the /verify modal."""
-        if ctx.guild_id is None:
-            raise UserError("Verification works inside the server, not in DMs.")
-        await self.plugin.verification.check_can_start(ctx.guild_id, ctx.user_id)
-        await ctx.interaction.response.send_modal(verify_modal())
+        guild_id = guild_of(ctx.interaction)
+        await self.plugin.verification.check_can_start(guild_id, ctx.user_id)
+        await ctx.interaction.response.send_modal(verify_modal(self.plugin.context))
 
     @stateless
     async def on_dob(self, ctx: ComponentContext) -> None:
-        if ctx.guild_id is None:
-            raise UserError("Verification works inside the server, not in DMs.")
+        guild_id = guild_of(ctx.interaction)
+        plugin_ctx = self.plugin.context
         fields = ctx.fields
-        settings = await self.plugin.settings.get(ctx.guild_id)
-        review_channel = None
+        settings = await self.plugin.settings.get(guild_id)
+        review_channel: nextcord.abc.Messageable | None = None
         if (settings.review_channel_id is not None
-                and await self.plugin.verification.needs_review(ctx.guild_id, ctx.user_id)):
+                and await self.plugin.verification.needs_review(guild_id, ctx.user_id)):
             # Resolve it before judging, so nobody is left pending with no request posted.
             # (No channel set at all: the service refuses with the right explanation.)
-            review_channel = ctx.bot.get_channel(settings.review_channel_id)
-            if not isinstance(review_channel, nextcord.abc.Messageable):
+            channel = plugin_ctx.bot.get_channel(settings.review_channel_id)
+            if not isinstance(channel, nextcord.abc.Messageable):
                 raise UserError("The review channel is missing; please ask a moderator.")
+            review_channel = channel
         try:
             outcome = await self.plugin.verification.submit(
-                ctx.guild_id, ctx.user_id, fields.get("dob", ""), fields.get("attest", ""))
+                guild_id, ctx.user_id, fields.get("dob", ""), fields.get("attest", ""))
         except BadDate as bad:
             raise UserError(bad.message) from None
         message = outcome.message
         if outcome.status == VERIFIED:
-            if not await add_role(ctx.bot, ctx.guild_id, ctx.user_id, settings.verified_role_id,
+            if not await add_role(plugin_ctx, guild_id, ctx.user_id, settings.verified_role_id,
                                   "Verified 21+"):
                 message += " (I could not give you the verified role; please tell staff.)"
         elif outcome.status == PENDING and review_channel is not None:
@@ -84,15 +93,16 @@ class ComplianceComponents:
 
     async def post_review(self, ctx: ComponentContext, channel: nextcord.abc.Messageable,
                           prior_denial: AgeDenial | None = None) -> None:
-        assert ctx.guild_id is not None
-        state = await ctx.services.components.create(
-            PLUGIN, "review", {"requester": ctx.user_id}, owner_id=None,
-            guild_id=ctx.guild_id, ttl=REVIEW_TTL,
-        )
+        guild_id = guild_of(ctx.interaction)
+        components = self.plugin.context.components
+        # Anyone may press them (owner=None); the handler checks Manage Roles.
+        state = await components.create("review", {"requester": ctx.user_id}, owner=None,
+                                        guild_id=guild_id, ttl=REVIEW_TTL)
         view = controls(
-            button("Approve", build(PLUGIN, "approve", state.id),
+            button("Approve", components.custom_id("approve", state),
                    style=nextcord.ButtonStyle.success),
-            button("Deny", build(PLUGIN, "deny", state.id), style=nextcord.ButtonStyle.danger),
+            button("Deny", components.custom_id("deny", state),
+                   style=nextcord.ButtonStyle.danger),
         )
         text = (f"Age verification request from <@{ctx.user_id}>: they attest they are 21+ "
                 "(the date of birth is not stored). Members with Manage Roles may decide.")
@@ -107,8 +117,8 @@ class ComplianceComponents:
         except nextcord.HTTPException:
             # Undo "pending": a request staff cannot see must not block the member (a kept
             # denial stays, so the next attempt is still reviewed).
-            await ctx.services.components.delete(state.id)
-            await self.plugin.verification.withdraw_request(ctx.guild_id, ctx.user_id)
+            await components.delete(state.id)
+            await self.plugin.verification.withdraw_request(guild_id, ctx.user_id)
             raise UserError("I could not post your request to the staff review channel; "
                             "please tell a moderator.") from None
 
@@ -135,8 +145,8 @@ class ComplianceComponents:
         verdict = "approved" if approve else "denied"
         if approve:
             settings = await self.plugin.settings.get(ctx.guild_id)
-            await add_role(ctx.bot, ctx.guild_id, requester, settings.verified_role_id,
-                           "Verified 21+ by staff")
+            await add_role(self.plugin.context, ctx.guild_id, requester,
+                           settings.verified_role_id, "Verified 21+ by staff")
         # The message below names the reviewer; the row keeps only the verdict, so a reviewer
         # who deletes their data is not left behind in it.
         await ctx.advance({**state.data, "decided": verdict})

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot.services import NOT_VERIFIED, GateDecision
+from bot.api import NOT_VERIFIED, GateDecision
 from plugins.compliance.models import DENIED, PENDING, VERIFIED, MemberRecord
 
 if TYPE_CHECKING:

@@ -8,12 +8,12 @@ import nextcord
 import structlog
 from nextcord.ext import commands
 
-from bot.background import PeriodicTask
+from bot.api import PeriodicTask
 from plugins.compliance.discord_actions import add_role, apply_rewards
 from plugins.compliance.models import VERIFIED, MemberRecord
 
 if TYPE_CHECKING:
-    from bot.contract import PluginContext
+    from bot.api import PluginContext
     from plugins.compliance.plugin import CompliancePlugin
 
 log = structlog.get_logger("plugins.compliance")
@@ -46,13 +46,13 @@ class ComplianceListeners(commands.Cog, name="compliance.listeners"):
             return
         settings = await self.plugin.settings.get(member.guild.id)
         if row.status == VERIFIED and row.is_21_plus:
-            await add_role(self.ctx.bot, member.guild.id, member.id, settings.verified_role_id,
+            await add_role(self.ctx, member.guild.id, member.id, settings.verified_role_id,
                            "Verified 21+ (rejoined)")
             await self.ctx.services.audit.record(
                 "verification.role_reapplied", guild_id=member.guild.id, actor_id=None,
                 target=member.id)
         if row.level > 0:
-            await apply_rewards(self.ctx.bot, self.plugin.settings, member.guild.id, member.id,
+            await apply_rewards(self.ctx, self.plugin.settings, member.guild.id, member.id,
                                 row.level)
 
 
@@ -84,7 +84,7 @@ class VoiceXpTicker:
         """One minute of voice XP in every guild where compliance is on; returns awards."""
         awarded = 0
         for guild in list(self.ctx.bot.guilds):
-            if not await self.ctx.services.toggles.is_enabled(guild.id, "compliance"):
+            if not await self.ctx.services.toggles.is_enabled(guild.id, self.ctx.name):
                 continue
             settings = await self.plugin.settings.get(guild.id)
             if settings.voice_xp_per_minute <= 0:

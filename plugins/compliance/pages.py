@@ -14,9 +14,7 @@ from typing import Any
 
 import nextcord
 
-from bot.audit import TEXT_FLAG, shown_text, texts_for
-from bot.components.registry import Page
-from bot.models import AuditLog
+from bot.api import AuditEntry, CoreServices, Page
 from plugins.compliance.levels import progress_for
 from plugins.compliance.models import MemberRecord
 
@@ -79,76 +77,70 @@ class LeaderboardPages:
         return Page(embed=embed)
 
 
-def _audit_query(params: dict[str, Any]) -> Any:
-    query = AuditLog.filter(guild_id=int(params["guild_id"]))
-    member = params.get("member")
-    if member:
-        from tortoise.expressions import Q
-
-        query = query.filter(Q(actor_id=int(member)) | Q(target=str(member)))
-    action = params.get("action")
-    if action:
-        query = query.filter(action__startswith=str(action))
-    return query
-
-
 def _cell(value: object) -> str:
     """A CSV cell that spreadsheets will not run as a formula (CSV injection)."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _facts(row: AuditLog) -> dict[str, Any]:
-    return {k: v for k, v in (row.details or {}).items() if k != TEXT_FLAG}
-
-
-def _audit_line(row: AuditLog, texts: dict[int, str]) -> str:
-    when = int(row.created_at.timestamp())
-    actor = f"<@{row.actor_id}>" if row.actor_id else "system"
-    facts = _facts(row)
-    details = json.dumps(facts, separators=(",", ":"), default=str) if facts else ""
-    line = f"`#{row.id}` <t:{when}:f> **{row.action}** by {actor}"
-    if row.target:
-        line += f" → `{row.target}`"
+def _audit_line(entry: AuditEntry) -> str:
+    when = int(entry.created_at.timestamp())
+    actor = f"<@{entry.actor_id}>" if entry.actor_id else "system"
+    details = (json.dumps(entry.facts, separators=(",", ":"), default=str)
+               if entry.facts else "")
+    line = f"`#{entry.id}` <t:{when}:f> **{entry.action}** by {actor}"
+    if entry.target:
+        line += f" → `{entry.target}`"
     if details:
         line += f" `{details[:150]}`"
-    text = shown_text(row, texts)
-    if text is not None:
+    if entry.text is not None:
         # Member-written text: shown as a quote, never as markup.
-        line += " — " + nextcord.utils.escape_markdown(text[:120]).replace("\n", " ")
+        line += " — " + nextcord.utils.escape_markdown(entry.text[:120]).replace("\n", " ")
     return line[:AUDIT_LINE_CHARS]
 
 
+def _filters(params: dict[str, Any]) -> dict[str, Any]:
+    member = params.get("member")
+    return {"member": int(member) if member else None,
+            "action": str(params.get("action") or "") or None}
+
+
 class AuditPages:
+    """The guild's audit log, newest first, read through the core's audit service (which
+    shows member-written text as "[redacted]" once its author deleted it)."""
+
+    def __init__(self, services: CoreServices) -> None:
+        self.audit = services.audit
+
     async def page_count(self, params: dict[str, Any]) -> int:
-        return _pages(await _audit_query(params).count(), AUDIT_PAGE_SIZE)
+        count = await self.audit.count(int(params["guild_id"]), **_filters(params))
+        return _pages(count, AUDIT_PAGE_SIZE)
 
     async def render(self, params: dict[str, Any], page: int) -> Page:
-        rows = await (_audit_query(params).order_by("-id")
-                      .offset(page * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE))
-        texts = await texts_for(r.id for r in rows if (r.details or {}).get(TEXT_FLAG))
-        text = "\n".join(_audit_line(r, texts) for r in rows) or "No audit entries match."
+        entries = await self.audit.newest(int(params["guild_id"]), offset=page * AUDIT_PAGE_SIZE,
+                                          limit=AUDIT_PAGE_SIZE, **_filters(params))
+        text = "\n".join(_audit_line(e) for e in entries) or "No audit entries match."
         return Page(embed=nextcord.Embed(title="Audit log", description=text[:4096]))
 
 
-async def audit_csv(guild_id: int, *, batch: int = 2000) -> tuple[bytes, int, bool]:
+async def audit_csv(services: CoreServices, guild_id: int, *,
+                    batch: int = 2000) -> tuple[bytes, int, bool]:
     """The guild's audit log as CSV, oldest first: (bytes, rows, truncated)."""
+    audit = services.audit
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["id", "created_at", "action", "actor_id", "target", "details", "text"])
     last_id, rows, truncated = 0, 0, False
     while True:
-        chunk = await (AuditLog.filter(guild_id=guild_id, id__gt=last_id)
-                       .order_by("id").limit(batch))
+        chunk = await audit.after(guild_id, last_id, batch)
         if not chunk:
             break
-        texts = await texts_for(r.id for r in chunk if (r.details or {}).get(TEXT_FLAG))
-        for row in chunk:
-            writer.writerow([row.id, row.created_at.isoformat(), _cell(row.action),
-                             row.actor_id or "", _cell(row.target),
-                             _cell(json.dumps(_facts(row), default=str)),
-                             _cell(shown_text(row, texts) or "")])
-            last_id = row.id
+        for entry in chunk:
+            writer.writerow([entry.id, entry.created_at.isoformat(), _cell(entry.action),
+                             entry.actor_id or "", _cell(entry.target),
+                             _cell(json.dumps(entry.facts, default=str)),
+                             _cell(entry.text or "")])
+            last_id = entry.id
             rows += 1
         if out.tell() > MAX_EXPORT_BYTES:
             truncated = True

@@ -6,9 +6,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot.api import GuildConfig
-from bot.audit import export_member_texts
-from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
+from bot.api import MIXED, ComponentHandler, GuildConfig, Plugin, PluginContext
 from plugins.compliance.adult_channels import AdultChannels, marked_channels
 from plugins.compliance.gate import CachedAgeGate
 from plugins.compliance.models import AgeDenial, GuildSettings, MemberRecord
@@ -19,7 +17,7 @@ from plugins.compliance.xp import LevelUp, XpEngine
 if TYPE_CHECKING:
     from nextcord.ext import commands
 
-    from bot.components.context import ComponentContext
+    from bot.api import ComponentContext
 
 NAME = "compliance"
 
@@ -50,6 +48,13 @@ class CompliancePlugin(Plugin):
         self.xp = XpEngine(self.settings)
         self.voice: Any = None
 
+    @property
+    def context(self) -> PluginContext:
+        """The core's context; commands, controls and listeners only run after setup."""
+        if self.ctx is None:
+            raise RuntimeError("the compliance plugin is not set up")
+        return self.ctx
+
     async def setup(self, ctx: PluginContext) -> None:
         from plugins.compliance.listeners import VoiceXpTicker
 
@@ -63,10 +68,11 @@ class CompliancePlugin(Plugin):
         self.gate.channels = self.adult_channels
         self.verification = VerificationService(self.settings, ctx.services.audit, self.gate)
         self.xp = XpEngine(self.settings, on_level_up=self._level_ups)
-        ctx.services.age_gate.provide(NAME, self.gate, prompt_custom_id="compliance:verify")
-        ctx.services.xp.provide(NAME, self.xp)
+        ctx.services.age_gate.provide(ctx.name, self.gate,
+                                      prompt_custom_id=ctx.components.custom_id("verify"))
+        ctx.services.xp.provide(ctx.name, self.xp)
         ctx.services.blocks.page_source("compliance.leaderboard", LeaderboardPages())
-        ctx.services.blocks.page_source("compliance.audit", AuditPages())
+        ctx.services.blocks.page_source("compliance.audit", AuditPages(ctx.services))
         ctx.services.blocks.callback("compliance.privacy_delete", self._privacy_delete)
         self.xp.start()
         self.voice = VoiceXpTicker(self, ctx)
@@ -87,7 +93,7 @@ class CompliancePlugin(Plugin):
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.compliance.components import ComplianceComponents
 
-        return ComplianceComponents(self).handlers()  # type: ignore[return-value]
+        return ComplianceComponents(self).handlers()
 
     async def _is_verified(self, guild_id: int, user_id: int) -> bool:
         return (await self.gate.decide(guild_id, user_id)).allowed
@@ -96,7 +102,7 @@ class CompliancePlugin(Plugin):
         from plugins.compliance.discord_actions import announce_level_ups
 
         if self.ctx is not None:
-            await announce_level_ups(self.ctx.bot, self.settings, level_ups)
+            await announce_level_ups(self.ctx, self.settings, level_ups)
 
     async def _privacy_delete(self, ctx: ComponentContext, payload: Any) -> None:
         removed = await ctx.services.privacy.delete(ctx.user_id, guild_id=ctx.guild_id)
@@ -105,8 +111,8 @@ class CompliancePlugin(Plugin):
             from plugins.compliance.discord_actions import remove_role
 
             settings = await self.settings.get(ctx.guild_id)
-            await remove_role(ctx.bot, ctx.guild_id, ctx.user_id, settings.verified_role_id,
-                              "Member deleted their data")
+            await remove_role(self.context, ctx.guild_id, ctx.user_id,
+                              settings.verified_role_id, "Member deleted their data")
         total = sum(n for n in removed.values() if n > 0)
         failed = sorted(name for name, n in removed.items() if n < 0)
         text = f"Deleted {total} records about you."
@@ -119,14 +125,10 @@ class CompliancePlugin(Plugin):
                      "cannot undo an age check. A new verification there goes to staff review; "
                      "staff can clear the record with /verification reset.")
         text += ("\nThe audit log keeps its entries (what happened, by whom, when; not your "
-                 f"free text, which was deleted) until they are {self._retention_days()} days "
+                 f"free text, which was deleted) until they are "
+                 f"{self.context.core_settings.audit_retention_days} days "
                  "old: it is the community's proof of its age checks and cannot be edited.")
         await ctx.send(text, ephemeral=True)
-
-    def _retention_days(self) -> int:
-        from bot.audit import clamp_retention
-
-        return clamp_retention(self.ctx.core_settings.audit_retention_days if self.ctx else None)
 
     async def delete_user_data(self, user_id: int) -> int:
         # Under the flush lock: a batch being written right now cannot re-create the rows.
@@ -146,15 +148,13 @@ class CompliancePlugin(Plugin):
     async def _delete_review_controls(self, user_id: int) -> int:
         """Staff review buttons of this member's requests (their state names the member),
         and decided ones that older versions stamped with this member as the reviewer."""
-        from bot.models import ComponentState
-
         if self.ctx is None:
             return 0
-        rows = await ComponentState.filter(plugin=NAME, kind="review").values("id", "data")
-        mine = [r["id"] for r in rows if user_id in (
-            (r["data"] or {}).get("requester"), (r["data"] or {}).get("reviewer"))]
+        rows = await self.ctx.components.find("review")
+        mine = [state_id for state_id, data in rows if user_id in (
+            (data or {}).get("requester"), (data or {}).get("reviewer"))]
         for state_id in mine:
-            await self.ctx.services.components.delete(state_id)
+            await self.ctx.components.delete(state_id)
         return len(mine)
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
@@ -176,6 +176,7 @@ class CompliancePlugin(Plugin):
         for denial in denials:
             denial["decided_at"] = denial["decided_at"].isoformat()
             denial["kept_after_privacy_delete"] = True
+        # The free text this member wrote in audited actions is exported by the core
+        # ("core" section of /privacy export), with every other plugin's audit texts.
         return {"members": rows, "date_of_birth": "never stored",
-                "age_verification_denials": denials,
-                "audit_texts_you_wrote": await export_member_texts(user_id)}
+                "age_verification_denials": denials}

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bot.api import GuildConfig
-from bot.errors import UserError
+from bot.api import GuildConfig, UserError
 from plugins.compliance.dates import BadDate, age_on, parse_birth_date, today_in_new_york
 from plugins.compliance.gate import CachedAgeGate
 from plugins.compliance.models import (

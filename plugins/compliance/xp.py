@@ -22,8 +22,7 @@ import structlog
 from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
-from bot.api import GuildConfig
-from bot.background import PeriodicTask
+from bot.api import GuildConfig, PeriodicTask
 from plugins.compliance.dates import today_in_new_york
 from plugins.compliance.levels import level_for, tier_for
 from plugins.compliance.models import GuildSettings
