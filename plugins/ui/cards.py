@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import nextcord
 
-from bot.services import KnowledgeHit
+from bot.api import KnowledgeHit
 from plugins.ui.models import Strain
 
 # Discord caps an embed description at 4,096 characters and a field value at 1,024.

@@ -9,10 +9,14 @@ from typing import TYPE_CHECKING
 import nextcord
 from nextcord.ext import commands
 
-from bot.components.autocomplete import answer_autocomplete
-from bot.components.forms import start_form
-from bot.contract import requires_permissions
-from bot.errors import UserError
+from bot.api import (
+    GUILD_ONLY,
+    UserError,
+    answer_autocomplete,
+    guild_of,
+    requires_permissions,
+    user_of,
+)
 from plugins.ui import cards, strains
 from plugins.ui.components import (
     STRAIN_FEATURE,
@@ -31,9 +35,8 @@ from plugins.ui.quiz import QUIZ_CATEGORIES
 from plugins.ui.quiz_components import QUIZ_FEATURE, start_quiz
 
 if TYPE_CHECKING:
-    from bot.contract import PluginContext
+    from bot.api import PluginContext
 
-PLUGIN = "ui"
 GROW_FEATURE = "grow_wizard"
 COMPLIANCE_FEATURE = "compliance_check"
 EFFECT_CHOICES = {effect: effect for effect in strains.EFFECTS}
@@ -57,6 +60,7 @@ async def resolve_strain(name: str) -> strains.Strain:
                     "as you type.")
 
 
+# Every command is 21+ and age verification is per server, so Discord offers them only there.
 class UICog(commands.Cog, name="ui"):
     def __init__(self, ctx: PluginContext) -> None:
         self.ctx = ctx
@@ -67,7 +71,8 @@ class UICog(commands.Cog, name="ui"):
         )
 
     # ----- /strain ------------------------------------------------------------------------
-    @nextcord.slash_command(name="strain", description="Explore cannabis strains (21+)")
+    @nextcord.slash_command(name="strain", description="Explore cannabis strains (21+)",
+                            contexts=GUILD_ONLY)
     async def strain(self, interaction: nextcord.Interaction) -> None:
         """Group: only its subcommands run."""
 
@@ -77,7 +82,7 @@ class UICog(commands.Cog, name="ui"):
         name: str = nextcord.SlashOption(description="Strain name", autocomplete=True),
     ) -> None:
         strain = await resolve_strain(name)
-        await send_card(self.ctx.bot, interaction, strain, shared=True)
+        await send_card(self.ctx, interaction, strain, shared=True)
 
     async def _autocomplete_names(self, interaction: nextcord.Interaction, typed: str) -> None:
         # Strain names are 21+ content too: the core gives members who are not verified an
@@ -99,17 +104,16 @@ class UICog(commands.Cog, name="ui"):
     ) -> None:
         if effect not in strains.EFFECTS or (experience and experience not in strains.EXPERIENCE):
             raise UserError("Pick the effect and experience from the lists.")
-        await send_recommendations(self.ctx.bot, interaction, effect, experience)
+        await send_recommendations(self.ctx, interaction, effect, experience)
 
     @strain.subcommand(name="explore", description="Browse strains by category")
     async def strain_explore(self, interaction: nextcord.Interaction) -> None:
-        await send_explorer(self.ctx.bot, interaction)
+        await send_explorer(self.ctx, interaction)
 
     @strain.subcommand(name="add", description="Add a strain (admins)")
     @requires_permissions(manage_guild=True)
     async def strain_add(self, interaction: nextcord.Interaction) -> None:
-        await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=STRAIN_ADD_FORM,
-                         age_feature=STRAIN_FEATURE)
+        await self.ctx.start_form(interaction, STRAIN_ADD_FORM, age_feature=STRAIN_FEATURE)
 
     @strain.subcommand(name="edit", description="Edit a strain (admins)")
     @requires_permissions(manage_guild=True)
@@ -118,15 +122,16 @@ class UICog(commands.Cog, name="ui"):
         name: str = nextcord.SlashOption(description="Strain to edit", autocomplete=True),
     ) -> None:
         strain = await resolve_strain(name)
-        await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=STRAIN_EDIT_FORM,
-                         payload={"strain_id": strain.id}, age_feature=STRAIN_FEATURE)
+        await self.ctx.start_form(interaction, STRAIN_EDIT_FORM, {"strain_id": strain.id},
+                                  age_feature=STRAIN_FEATURE)
 
     @strain_edit.on_autocomplete("name")
     async def _strain_edit_names(self, interaction: nextcord.Interaction, name: str) -> None:
         await self._autocomplete_names(interaction, name)
 
     # ----- /quiz --------------------------------------------------------------------------
-    @nextcord.slash_command(name="quiz", description="Cannabis knowledge quizzes (21+)")
+    @nextcord.slash_command(name="quiz", description="Cannabis knowledge quizzes (21+)",
+                            contexts=GUILD_ONLY)
     async def quiz(self, interaction: nextcord.Interaction) -> None:
         """Group: only its subcommands run."""
 
@@ -139,35 +144,34 @@ class UICog(commands.Cog, name="ui"):
     ) -> None:
         if category is not None and category not in QUIZ_CATEGORIES:
             raise UserError("Pick a category from the list.")
-        assert interaction.user is not None
-        key = (interaction.guild_id or 0, interaction.user.id)
+        key = (guild_of(interaction), user_of(interaction))
         lock = self._quiz_locks.get(key)
         if lock is None:
             lock = self._quiz_locks[key] = asyncio.Lock()
         async with lock:
-            await start_quiz(self.ctx.bot, interaction, category)
+            await start_quiz(self.ctx, interaction, *key, category)
 
     @quiz.subcommand(name="add", description="Add a quiz question (admins)")
     @requires_permissions(manage_guild=True)
     async def quiz_add(self, interaction: nextcord.Interaction) -> None:
-        await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=QUIZ_ADD_FORM,
-                         age_feature=QUIZ_FEATURE)
+        await self.ctx.start_form(interaction, QUIZ_ADD_FORM, age_feature=QUIZ_FEATURE)
 
     # ----- /grow, /compliance -------------------------------------------------------------
-    @nextcord.slash_command(name="grow", description="Growing guides (21+)")
+    @nextcord.slash_command(name="grow", description="Growing guides (21+)",
+                            contexts=GUILD_ONLY)
     async def grow(self, interaction: nextcord.Interaction) -> None:
         """Group: only its subcommands run."""
 
     @grow.subcommand(name="wizard", description="A step-by-step guide for your setup")
     async def grow_wizard(self, interaction: nextcord.Interaction) -> None:
-        await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=GROW_FORM,
-                         age_feature=GROW_FEATURE)
+        await self.ctx.start_form(interaction, GROW_FORM, age_feature=GROW_FEATURE)
 
-    @nextcord.slash_command(name="compliance", description="New Jersey cannabis law (21+)")
+    @nextcord.slash_command(name="compliance", description="New Jersey cannabis law (21+)",
+                            contexts=GUILD_ONLY)
     async def compliance(self, interaction: nextcord.Interaction) -> None:
         """Group: only its subcommands run."""
 
     @compliance.subcommand(name="check", description="What NJ law says about your plan")
     async def compliance_check(self, interaction: nextcord.Interaction) -> None:
-        await start_form(self.ctx.bot, interaction, plugin=PLUGIN, form=COMPLIANCE_FORM,
-                         age_feature=COMPLIANCE_FEATURE)
+        await self.ctx.start_form(interaction, COMPLIANCE_FORM,
+                                  age_feature=COMPLIANCE_FEATURE)

@@ -13,22 +13,23 @@ from typing import TYPE_CHECKING, Any
 import nextcord
 from nextcord.ui import Select
 
-from bot.components import ids
-from bot.components.paginator import send_paginator
-from bot.components.registry import Page
-from bot.components.select import Option, send_large_select
-from bot.components.ui import button, controls
-from bot.contract import uses_state
-from bot.errors import ControlExpired, UserError
-from bot.respond import send_adult
+from bot.api import (
+    ControlExpired,
+    Option,
+    Page,
+    PluginComponents,
+    UserError,
+    button,
+    controls,
+    user_of,
+    uses_state,
+)
 from plugins.ui import cards, compliance, grow, strains
 from plugins.ui.models import Strain
 
 if TYPE_CHECKING:
-    from bot.client import GrowmiesBot
-    from bot.components.context import ComponentContext
+    from bot.api import ComponentContext, PluginContext
 
-PLUGIN = "ui"
 STRAIN_FEATURE = "strain"
 # Kinds of the component state rows this module creates; each handler accepts only its own
 # (`uses_state`), so a row made for one control can't drive another action.
@@ -44,26 +45,26 @@ XP_GROW_WIZARD = 5
 XP_COMPLIANCE_CHECK = 5
 
 
-async def send_card(bot: GrowmiesBot, interaction: nextcord.Interaction, strain: Strain,
+async def send_card(ctx: PluginContext, interaction: nextcord.Interaction, strain: Strain,
                     *, shared: bool = False) -> None:
     """The strain card with Details / Effects / Growing. The buttons have no owner: where a
     card is public (a channel only verified members read) any of them may press; each press
     still asks the age gate. `shared` (the /strain info answer): public where only verified
     members can read the channel, else only to the member; a card opened from a private list
     stays private."""
-    state = await bot.services.components.create(
-        PLUGIN, CARD, {"strain_id": strain.id}, owner_id=None,
-        guild_id=interaction.guild_id, ttl=CARD_TTL, age_feature=STRAIN_FEATURE,
+    state = await ctx.components.create(
+        CARD, {"strain_id": strain.id}, owner=None, guild_id=interaction.guild_id,
+        ttl=CARD_TTL, age_feature=STRAIN_FEATURE,
     )
     view = controls(
-        button("Details", ids.build(PLUGIN, "strain.details", state.id),
+        button("Details", ctx.components.custom_id("strain.details", state),
                style=nextcord.ButtonStyle.primary),
-        button("Effects", ids.build(PLUGIN, "strain.effects", state.id)),
-        button("Growing", ids.build(PLUGIN, "strain.grow", state.id)),
+        button("Effects", ctx.components.custom_id("strain.effects", state)),
+        button("Growing", ctx.components.custom_id("strain.grow", state)),
     )
     embed = cards.strain_card(strain)
     if shared:
-        await send_adult(interaction, bot.services, embed=embed, view=view)
+        await ctx.send_adult(interaction, embed=embed, view=view)
     else:
         await interaction.send(embed=embed, view=view, ephemeral=True)
 
@@ -92,23 +93,23 @@ async def on_growing(ctx: ComponentContext) -> None:
     await ctx.send(embed=cards.strain_growing(await _card_strain(ctx)))
 
 
-def strain_select(state_id: str, action: str, rows: list[Strain], placeholder: str) -> Select:
+def strain_select(components: PluginComponents, state_id: str, action: str, rows: list[Strain],
+                  placeholder: str) -> Select[Any]:
     return Select(
-        custom_id=ids.build(PLUGIN, action, state_id), placeholder=placeholder,
+        custom_id=components.custom_id(action, state_id), placeholder=placeholder,
         options=[nextcord.SelectOption(label=s.name[:100], value=str(s.id),
                                        description=cards.choice_label(s)[:100])
                  for s in rows[:25]],
     )
 
 
-async def send_recommendations(bot: GrowmiesBot, interaction: nextcord.Interaction,
+async def send_recommendations(ctx: PluginContext, interaction: nextcord.Interaction,
                                effect: str, experience: str | None) -> None:
     rows = await strains.recommend(effect, experience)
     if not rows:
         raise UserError(f"No strains list **{effect}** as an effect yet.")
-    assert interaction.user is not None
-    state = await bot.services.components.create(
-        PLUGIN, PICKER, {"ids": [s.id for s in rows]}, owner_id=interaction.user.id,
+    state = await ctx.components.create(
+        PICKER, {"ids": [s.id for s in rows]}, owner=user_of(interaction),
         guild_id=interaction.guild_id, ttl=PICKER_TTL, age_feature=STRAIN_FEATURE,
     )
     level = experience or "any experience"
@@ -121,31 +122,20 @@ async def send_recommendations(bot: GrowmiesBot, interaction: nextcord.Interacti
     embed.set_footer(text=cards.DISCLAIMER)
     await interaction.send(
         embed=embed, ephemeral=True,
-        view=controls(strain_select(state.id, "strain.pick", rows, "Open a strain card…")),
+        view=controls(strain_select(ctx.components, state.id, "strain.pick", rows,
+                                    "Open a strain card…")),
     )
 
 
-@uses_state(PICKER)
-async def on_pick(ctx: ComponentContext) -> None:
-    allowed = {str(i) for i in ctx.data.get("ids", [])}
-    values = ctx.values
-    if not values or values[0] not in allowed:
-        raise ControlExpired()
-    strain = await Strain.get_or_none(id=int(values[0]))
-    if strain is None:
-        raise ControlExpired("this strain was removed")
-    await send_card(ctx.bot, ctx.interaction, strain)
-
-
-async def send_explorer(bot: GrowmiesBot, interaction: nextcord.Interaction) -> None:
-    assert interaction.user is not None
-    state = await bot.services.components.create(
-        PLUGIN, EXPLORE, {}, owner_id=interaction.user.id, guild_id=interaction.guild_id,
+async def send_explorer(ctx: PluginContext, interaction: nextcord.Interaction) -> None:
+    state = await ctx.components.create(
+        EXPLORE, {}, owner=user_of(interaction), guild_id=interaction.guild_id,
         ttl=PICKER_TTL, age_feature=STRAIN_FEATURE,
     )
     counts = {key: await strains.category_count(key) for key in strains.CATEGORIES}
-    select = Select(
-        custom_id=ids.build(PLUGIN, "explore.cat", state.id), placeholder="Pick a category…",
+    select: Select[Any] = Select(
+        custom_id=ctx.components.custom_id("explore.cat", state),
+        placeholder="Pick a category…",
         options=[nextcord.SelectOption(label=f"{label} ({counts[key]})", value=key)
                  for key, label in strains.CATEGORIES.items()],
     )
@@ -168,37 +158,51 @@ class StrainPages:
         return Page(embed=cards.strain_list(title, rows, start=page * strains.PAGE_SIZE))
 
 
-@uses_state(EXPLORE)
-async def on_explore_category(ctx: ComponentContext) -> None:
-    values = ctx.values
-    if not values or values[0] not in strains.CATEGORIES:
-        raise ControlExpired()
-    category = values[0]
-    # The picker keeps its options in one state row; past this, /strain info autocompletes.
-    names = await strains.category_names(category, limit=PICKER_MAX + 1)
-    if not names:
-        raise UserError("No strains in that category yet.")
-    prompt = "Open a card from this list:"
-    if len(names) > PICKER_MAX:
-        names = names[:PICKER_MAX]
-        prompt = (f"Open a card (the first {PICKER_MAX} by name; find any other strain with "
-                  "/strain info):")
-    await send_paginator(ctx.bot, ctx.interaction, plugin=PLUGIN, source=STRAIN_PAGES,
-                         params={"category": category}, ephemeral=True,
-                         age_feature=STRAIN_FEATURE)
-    await send_large_select(
-        ctx.bot, ctx.interaction, plugin=PLUGIN, callback=OPEN_CARD,
-        options=[Option(name, name, kind) for name, kind in names],
-        prompt=prompt, placeholder="Strain…",
-        age_feature=STRAIN_FEATURE,
-    )
+class StrainControls:
+    """The handlers that answer with new controls of their own (a card, a paginator, a
+    picker), so they need the plugin's context: built in setup with it."""
 
+    def __init__(self, plugin_ctx: PluginContext) -> None:
+        self.plugin_ctx = plugin_ctx
 
-async def open_card(ctx: ComponentContext, result: dict[str, Any]) -> None:
-    strain = await strains.find_strain(str(result.get("value", "")))
-    if strain is None:
-        raise UserError("That strain is no longer in the list.")
-    await send_card(ctx.bot, ctx.interaction, strain)
+    @uses_state(PICKER)
+    async def on_pick(self, ctx: ComponentContext) -> None:
+        allowed = {str(i) for i in ctx.data.get("ids", [])}
+        values = ctx.values
+        if not values or values[0] not in allowed:
+            raise ControlExpired()
+        strain = await Strain.get_or_none(id=int(values[0]))
+        if strain is None:
+            raise ControlExpired("this strain was removed")
+        await send_card(self.plugin_ctx, ctx.interaction, strain)
+
+    @uses_state(EXPLORE)
+    async def on_explore_category(self, ctx: ComponentContext) -> None:
+        values = ctx.values
+        if not values or values[0] not in strains.CATEGORIES:
+            raise ControlExpired()
+        category = values[0]
+        # The picker keeps its options in one state row; past this, /strain info autocompletes.
+        names = await strains.category_names(category, limit=PICKER_MAX + 1)
+        if not names:
+            raise UserError("No strains in that category yet.")
+        prompt = "Open a card from this list:"
+        if len(names) > PICKER_MAX:
+            names = names[:PICKER_MAX]
+            prompt = (f"Open a card (the first {PICKER_MAX} by name; find any other strain "
+                      "with /strain info):")
+        await self.plugin_ctx.paginate(ctx.interaction, STRAIN_PAGES, {"category": category},
+                                       ephemeral=True, age_feature=STRAIN_FEATURE)
+        await self.plugin_ctx.select(
+            ctx.interaction, [Option(name, name, kind) for name, kind in names], OPEN_CARD,
+            prompt=prompt, placeholder="Strain…", age_feature=STRAIN_FEATURE,
+        )
+
+    async def open_card(self, ctx: ComponentContext, result: dict[str, Any]) -> None:
+        strain = await strains.find_strain(str(result.get("value", "")))
+        if strain is None:
+            raise UserError("That strain is no longer in the list.")
+        await send_card(self.plugin_ctx, ctx.interaction, strain)
 
 
 async def grow_done(ctx: ComponentContext, result: dict[str, Any]) -> None:

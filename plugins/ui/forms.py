@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.components.forms import FormField, FormSpec, FormStep
+from bot.api import FormField, FormSpec, FormStep
 from plugins.ui import compliance, grow, quiz, strains
 
 GROW_FORM = "ui.grow"

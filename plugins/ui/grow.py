@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.services import KnowledgeHit
+from bot.api import KnowledgeHit
 from plugins.ui.cards import NJ_HOME_GROW_NOTE
 
 # Each question's options: canonical value -> words a member may type for it.

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.exceptions import IntegrityError
 
-from bot.contract import ADULTS_ONLY, ComponentHandler, Plugin, PluginContext
+from bot.api import ADULTS_ONLY, ComponentHandler, Plugin, PluginContext
 from plugins.ui import components, forms, quiz, quiz_components, strains
 from plugins.ui.models import QuizQuestion, Strain
 
@@ -26,10 +26,17 @@ class UIPlugin(Plugin):
     # Strains, grow guides, NJ cannabis law and cannabis quizzes: every surface is 21+.
     rating = ADULTS_ONLY
 
+    def __init__(self) -> None:
+        # Built in setup: the handlers that answer with new controls need the plugin context.
+        self._strains: components.StrainControls | None = None
+        self._quiz: quiz_components.QuizControls | None = None
+
     async def setup(self, ctx: PluginContext) -> None:
+        self._strains = components.StrainControls(ctx)
+        self._quiz = quiz_components.QuizControls(ctx)
         blocks = ctx.services.blocks
         blocks.page_source(components.STRAIN_PAGES, components.StrainPages())
-        blocks.callback(components.OPEN_CARD, components.open_card)
+        blocks.callback(components.OPEN_CARD, self._strains.open_card)
         blocks.callback(forms.GROW_DONE, components.grow_done)
         blocks.callback(forms.COMPLIANCE_DONE, components.compliance_done)
         blocks.callback(forms.STRAIN_SAVED, components.strain_saved)
@@ -56,13 +63,15 @@ class UIPlugin(Plugin):
         return [UICog(ctx)]
 
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
+        # The core asks for these after setup, which built the bound handlers.
+        assert self._strains is not None and self._quiz is not None
         return {
             "strain.details": components.on_details,
             "strain.effects": components.on_effects,
             "strain.grow": components.on_growing,
-            "strain.pick": components.on_pick,
-            "explore.cat": components.on_explore_category,
-            "quiz.answer": quiz_components.on_answer,
+            "strain.pick": self._strains.on_pick,
+            "explore.cat": self._strains.on_explore_category,
+            "quiz.answer": self._quiz.on_answer,
         }
 
     async def delete_user_data(self, user_id: int) -> int:

@@ -6,7 +6,7 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -125,7 +125,8 @@ async def start_attempt(
     query = QuizQuestion.filter(Q(guild_id=None) | Q(guild_id=guild_id))
     if category:
         query = query.filter(category=category)
-    ids = list(await query.values_list("id", flat=True))
+    # Tortoise types every values_list row as a tuple; flat=True returns the ids themselves.
+    ids = cast("list[int]", list(await query.values_list("id", flat=True)))
     if not ids:
         raise QuizError("There are no questions in that category yet.")
     picked = (rng or random.SystemRandom()).sample(ids, min(QUESTIONS_PER_QUIZ, len(ids)))

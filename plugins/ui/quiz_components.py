@@ -13,18 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import nextcord
 
-from bot.components import ids
-from bot.components.ui import button, controls
-from bot.contract import uses_state
-from bot.errors import ControlExpired, UserError
-from bot.respond import send_adult
+from bot.api import ControlExpired, PluginComponents, UserError, button, controls, uses_state
 from plugins.ui import quiz
 
 if TYPE_CHECKING:
-    from bot.client import GrowmiesBot
-    from bot.components.context import ComponentContext
+    from bot.api import ComponentContext, PluginContext
 
-PLUGIN = "ui"
 QUIZ_FEATURE = "quiz"
 # Kind of the quiz's component state row; only the answer buttons accept it.
 QUIZ_STATE = "quiz"
@@ -32,8 +26,8 @@ QUIZ_TTL = timedelta(hours=2)
 LETTERS = "ABCD"
 
 
-def _render(state_id: str, data: dict[str, Any], note: str = "") -> tuple[nextcord.Embed,
-                                                                            nextcord.ui.View]:
+def _render(components: PluginComponents, state_id: str, data: dict[str, Any],
+            note: str = "") -> tuple[nextcord.Embed, nextcord.ui.View]:
     index = int(data["index"])
     total = len(data["questions"])
     current = data["questions"][index]
@@ -44,19 +38,17 @@ def _render(state_id: str, data: dict[str, Any], note: str = "") -> tuple[nextco
     )
     embed.set_footer(text=f"{category} · score {data['score']}/{index}")
     buttons = [
-        button(f"{LETTERS[c]}. {choice}", ids.build(PLUGIN, "quiz.answer", state_id,
-                                                   f"{index}.{c}"), row=c)
+        button(f"{LETTERS[c]}. {choice}",
+               components.custom_id("quiz.answer", state_id, f"{index}.{c}"), row=c)
         for c, choice in enumerate(current["choices"])
     ]
     return embed, controls(*buttons)
 
 
-async def start_quiz(bot: GrowmiesBot, interaction: nextcord.Interaction,
-                     category: str | None) -> None:
-    assert interaction.user is not None and interaction.guild_id is not None
+async def start_quiz(ctx: PluginContext, interaction: nextcord.Interaction, guild_id: int,
+                     user_id: int, category: str | None) -> None:
     try:
-        attempt, questions = await quiz.start_attempt(interaction.guild_id, interaction.user.id,
-                                                      category)
+        attempt, questions = await quiz.start_attempt(guild_id, user_id, category)
     except quiz.QuizError as exc:
         raise UserError(str(exc)) from None
     rng = random.SystemRandom()
@@ -69,17 +61,17 @@ async def start_quiz(bot: GrowmiesBot, interaction: nextcord.Interaction,
             "explanation": q.explanation,
         })
     data = {"attempt": attempt.id, "questions": shown, "index": 0, "score": 0}
-    state = await bot.services.components.create(
-        PLUGIN, QUIZ_STATE, data, owner_id=interaction.user.id, guild_id=interaction.guild_id,
-        ttl=QUIZ_TTL, age_feature=QUIZ_FEATURE,
+    state = await ctx.components.create(
+        QUIZ_STATE, data, owner=user_id, guild_id=guild_id, ttl=QUIZ_TTL,
+        age_feature=QUIZ_FEATURE,
     )
-    await bot.services.audit.record(
-        "ui.quiz.started", guild_id=interaction.guild_id, actor_id=interaction.user.id,
+    await ctx.services.audit.record(
+        "ui.quiz.started", guild_id=guild_id, actor_id=user_id,
         target=category or "all", details={"attempt": attempt.id, "questions": len(shown)},
     )
-    embed, view = _render(state.id, data)
+    embed, view = _render(ctx.components, state.id, data)
     # Questions are 21+ content: public only where verified members alone read the channel.
-    await send_adult(interaction, bot.services, embed=embed, view=view)
+    await ctx.send_adult(interaction, embed=embed, view=view)
 
 
 def _parse_arg(arg: str | None) -> tuple[int, int]:
@@ -90,8 +82,18 @@ def _parse_arg(arg: str | None) -> tuple[int, int]:
     return question, choice
 
 
-@uses_state(QUIZ_STATE)
-async def on_answer(ctx: ComponentContext) -> None:
+class QuizControls:
+    """The answer buttons' handler, bound to the plugin's context (its custom_ids)."""
+
+    def __init__(self, plugin_ctx: PluginContext) -> None:
+        self.plugin_ctx = plugin_ctx
+
+    @uses_state(QUIZ_STATE)
+    async def on_answer(self, ctx: ComponentContext) -> None:
+        await on_answer(ctx, self.plugin_ctx.components)
+
+
+async def on_answer(ctx: ComponentContext, components: PluginComponents) -> None:
     assert ctx.state is not None
     data = ctx.data
     if data.get("done"):
@@ -118,7 +120,7 @@ async def on_answer(ctx: ComponentContext) -> None:
     if current.get("explanation"):
         note += f" {current['explanation']}"
     if not last:
-        embed, view = _render(ctx.state.id, ctx.data, note)
+        embed, view = _render(components, ctx.state.id, ctx.data, note)
         await ctx.edit(embed=embed, view=view)
         return
     await _finish(ctx, int(data["attempt"]), score, len(data["questions"]), note)

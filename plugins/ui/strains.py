@@ -144,8 +144,8 @@ def load_shipped_strains() -> list[StrainFields]:
     raw = json.loads((DATA_DIR / "strains.json").read_text(encoding="utf-8"))
     return [
         StrainFields(
-            name=item["name"], type=item["type"], thc=tuple(item["thc"]),  # type: ignore[arg-type]
-            cbd=tuple(item["cbd"]),  # type: ignore[arg-type]
+            name=item["name"], type=item["type"], thc=tuple(item["thc"]),
+            cbd=tuple(item["cbd"]),
             effects=item["effects"], flavors=item["flavors"],
             description=item["description"], source_url=item["source"],
             growing=item.get("growing"),

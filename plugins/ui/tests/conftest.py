@@ -1,5 +1,5 @@
-"""Fixtures for the ui plugin's tests: the real bot with only the ui plugin, plus a stand-in
-plugin providing the core's age gate, XP and knowledge interfaces so their use is observable."""
+"""Fixtures for the ui plugin's tests: the real bot with only the ui plugin, plus stand-in
+providers of the core's age gate, XP and knowledge interfaces so their use is observable."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.contract import Plugin, PluginContext
-from bot.loader import discover
-from bot.services import GateDecision, KnowledgeHit
+from bot.api import GateDecision, KnowledgeHit
 
 
 @dataclass
@@ -39,21 +37,17 @@ class Providers:
         return self.knowledge[:limit]
 
 
-class StandInPlugin(Plugin):
-    """Provides the interfaces the compliance and llm plugins provide in production."""
-
-    name = "uitest"
-    description = "ui test providers"
-
-    def __init__(self, providers: Providers, *, knowledge: bool) -> None:
-        self.providers = providers
-        self.knowledge = knowledge
-
-    async def setup(self, ctx: PluginContext) -> None:
-        ctx.services.age_gate.provide("uitest", self.providers, prompt_custom_id="uitest:verify")
-        ctx.services.xp.provide("uitest", self.providers)
-        if self.knowledge:
-            ctx.services.knowledge.provide("uitest", self.providers)
+async def start_ui(start_bot: Any, providers: Providers, *, knowledge: bool = False) -> Any:
+    """Start the bot with the ui plugin alone and plug the stand-ins in where the compliance
+    and llm plugins plug theirs in production. The core consults a provider only while the
+    plugin it is registered under is on in the guild, so they are registered under "ui"."""
+    running = await start_bot(growmies_plugins=["ui"])
+    services = running.services
+    services.age_gate.provide("ui", providers, prompt_custom_id="uitest:verify")
+    services.xp.provide("ui", providers)
+    if knowledge:
+        services.knowledge.provide("ui", providers)
+    return running
 
 
 @dataclass
@@ -66,12 +60,6 @@ class UIBot:
         return self.running.bot
 
 
-def registry_for(providers: Providers, *, knowledge: bool = False) -> Any:
-    registry = discover(["ui"])
-    registry.plugins["uitest"] = StandInPlugin(providers, knowledge=knowledge)
-    return registry
-
-
 @pytest.fixture
 def providers(world: Any) -> Providers:
     """Admin and member are verified 21+; `other` is not."""
@@ -80,8 +68,7 @@ def providers(world: Any) -> Providers:
 
 @pytest.fixture
 async def ui_bot(start_bot: Any, providers: Providers) -> UIBot:
-    running = await start_bot(registry=registry_for(providers))
-    return UIBot(running, providers)
+    return UIBot(await start_ui(start_bot, providers), providers)
 
 
 def custom_ids(message: dict[str, Any]) -> list[str]:

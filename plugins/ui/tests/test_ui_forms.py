@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.api import KnowledgeHit
 from bot.models import AuditLog
-from bot.services import KnowledgeHit
 from plugins.ui.models import Strain
-from plugins.ui.tests.conftest import UIBot, custom_ids, embed_text, find_id, registry_for
+from plugins.ui.tests.conftest import UIBot, custom_ids, embed_text, find_id, start_ui
 
 STEP1 = {"goal": "Big harvest", "experience": "beginner"}
 STEP2 = {"space": "grow tent", "medium": "coco coir"}
@@ -35,7 +35,7 @@ async def fill_form(fake, actor, ix, steps):
 async def test_wizard_abandoned_half_way_resumes_after_a_restart(
     start_bot, providers, world, fake_discord
 ):
-    first = await start_bot(registry=registry_for(providers))
+    first = await start_ui(start_bot, providers)
     ix = await fake_discord.slash(world.member, "grow wizard")
     modal = await ix.response()
     assert modal["type"] == 9 and "(1/3)" in modal["data"]["title"]
@@ -47,7 +47,7 @@ async def test_wizard_abandoned_half_way_resumes_after_a_restart(
     # The member comes back after the restart; the knowledge base is now available.
     providers.knowledge = [KnowledgeHit(1, "Coco basics", "Feed coco daily at pH 5.8.",
                                         "cultivation", "https://example.org/coco")]
-    await start_bot(registry=registry_for(providers, knowledge=True))
+    await start_ui(start_bot, providers, knowledge=True)
     reopen = await fake_discord.click(world.member, progress, find_id(progress, "fm.open"))
     step2_modal = (await reopen.response())["data"]
     assert "(2/3)" in step2_modal["title"]

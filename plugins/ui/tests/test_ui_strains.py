@@ -48,12 +48,12 @@ async def test_autocomplete_and_commands_stop_when_the_plugin_is_off(ui_bot, wor
 
 
 async def test_details_include_knowledge_base_hits(start_bot, providers, world, fake_discord):
-    from bot.services import KnowledgeHit
-    from plugins.ui.tests.conftest import registry_for
+    from bot.api import KnowledgeHit
+    from plugins.ui.tests.conftest import start_ui
 
     providers.knowledge = [KnowledgeHit(3, "Blue Dream history", "Bred in Santa Cruz.",
                                         "strains", "https://example.org/bd")]
-    await start_bot(registry=registry_for(providers, knowledge=True))
+    await start_ui(start_bot, providers, knowledge=True)
     ix = await fake_discord.slash(world.member, "strain info", {"name": "blue dream"})
     card = await ix.wait_original()
     details = await fake_discord.click(world.member, card, find_id(card, "strain.details"))
