@@ -9,8 +9,11 @@ from typing import Any
 import nextcord
 from nextcord.ext import commands
 
-from bot.contract import Plugin, PluginContext, age_restricted
-from bot.loader import PluginRegistry, discover
+from bot.api import Plugin, PluginContext, adults_only
+
+# The test kit's start_bot takes a registry but offers no public way to add a plugin object
+# to it; the core's own test helper builds one (see the lead's tests/probe_plugin.py).
+from tests.probe_plugin import registry_with
 
 
 class StrainCog(commands.Cog, name="strainprobe"):
@@ -18,7 +21,7 @@ class StrainCog(commands.Cog, name="strainprobe"):
         self.plugin = plugin
 
     @nextcord.slash_command(name="strainprobe", description="A 21+ feature for tests")
-    @age_restricted("strainprobe.menu")
+    @adults_only("strainprobe.menu")
     async def menu(self, interaction: nextcord.Interaction) -> None:
         self.plugin.served += 1
         await interaction.response.send_message("21+ strain menu", ephemeral=True)
@@ -35,11 +38,9 @@ class StrainProbe(Plugin):
         return [StrainCog(self)]
 
 
-def registry(*extra: Plugin) -> PluginRegistry:
-    found = discover(["compliance"])
-    for plugin in extra:
-        found.plugins[plugin.name] = plugin
-    return found
+def registry(*extra: Plugin) -> Any:
+    """The installed compliance plugin, plus `extra` plugin objects."""
+    return registry_with(*extra, allow=["compliance"])
 
 
 def button_ids(message: dict[str, Any]) -> list[str]:
