@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import pytest
 
-from bot.api import GuildConfig
-from bot.audit import AuditWriter
-from bot.services import GateDecision
+from bot.api import AuditEntry, CoreServices, GateDecision, GuildConfig
 from plugins.llm.budget import guild_settings
 from plugins.llm.client import ChatClient
 from plugins.llm.env import LlmSettings
@@ -74,11 +73,42 @@ class Xp:
         return amount
 
 
+class AuditTrail:
+    """The core's audit writer as the service uses it: every entry it recorded, in order, as
+    the AuditEntry the core's reader returns. (Writing the entry is the core's job, covered by
+    its own tests and by the Discord-level tests here, which read the real rows.)"""
+
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    async def record(self, action: str, *, guild_id: int | None = None,
+                     actor_id: int | None = None, target: str | int | None = None,
+                     details: dict[str, Any] | None = None, text: str | None = None,
+                     text_author: int | None = None) -> bool:
+        self.entries.append(AuditEntry(
+            len(self.entries) + 1, datetime.now(UTC), action, actor_id,
+            None if target is None else str(target), dict(details or {}), text))
+        return True
+
+    def of(self, action: str) -> list[AuditEntry]:
+        return [e for e in self.entries if e.action == action]
+
+    def one(self, action: str) -> AuditEntry:
+        found = self.of(action)
+        assert len(found) == 1, f"expected one {action!r} entry, found {len(found)}"
+        return found[0]
+
+
 @dataclass
 class FakeServices:
-    audit: AuditWriter = field(default_factory=AuditWriter)
+    audit: AuditTrail = field(default_factory=AuditTrail)
     age_gate: Gate = field(default_factory=Gate)
     xp: Xp = field(default_factory=Xp)
+
+
+def as_core(services: FakeServices) -> CoreServices:
+    """The fakes stand in for the three core services a turn uses (audit, age_gate, xp)."""
+    return cast(CoreServices, services)
 
 
 @dataclass
@@ -96,7 +126,8 @@ def make_settings(fake_openai: Any, **overrides: Any) -> LlmSettings:
         "model": "growmies-test-model", "timeout": 5.0,
     }
     values.update(overrides)
-    return LlmSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    # _env_file is pydantic-settings' init-only option, unknown to the model's signature.
+    return LlmSettings(_env_file=None, **values)  # type: ignore[call-arg]  # see above
 
 
 @pytest.fixture
@@ -104,7 +135,7 @@ async def harness(db: str, fake_openai: Any) -> AsyncIterator[Harness]:
     settings = make_settings(fake_openai)
     services = FakeServices()
     client = ChatClient.from_settings(settings)
-    service = ChatService(settings=settings, services=services, client=client)  # type: ignore[arg-type]
+    service = ChatService(settings=settings, services=as_core(services), client=client)
     # What the plugin's setup does: a fresh cache of this database's guild settings.
     guild_settings.bind(GuildConfig(LLMGuildConfig, plugin="llm"))
     yield Harness(service, services, settings, fake_openai)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.errors import UserError
+from bot.api import UserError
 from plugins.llm.budget import UsageLedger, guild_settings
 from plugins.llm.conversations import delete_user_data
 from plugins.llm.models import LLMGuildConfig, LLMGuildUsage, LLMUsage

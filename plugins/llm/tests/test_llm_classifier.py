@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import UserError
-from bot.models import AuditLog
+from bot.api import UserError
 from plugins.llm.models import LLMUsage
 from plugins.llm.service import CANNABIS_TOPIC_REFUSAL, REPLY_REFUSAL, ChatRequest
 from plugins.llm.tests.conftest import (
@@ -48,9 +47,9 @@ async def test_disguised_cannabis_topics_are_refused_before_the_model(
         await ask(harness, text)
     assert refused.value.message == CANNABIS_TOPIC_REFUSAL
     assert harness.openai.chat_requests == [], "nothing reached the model"
-    audit = await AuditLog.get(action="llm.request")
-    assert audit.details["reason"] == "cannabis_topic" and audit.details["layer"] == "keywords"
-    assert text not in str(audit.details)
+    audit = harness.services.audit.one("llm.request")
+    assert audit.facts["reason"] == "cannabis_topic" and audit.facts["layer"] == "keywords"
+    assert text not in str(audit.facts) and audit.text is None
 
 
 @pytest.mark.parametrize("text", [
@@ -67,8 +66,8 @@ async def test_topics_keywords_miss_are_refused_by_the_model_classifier(
     request = harness.openai.chat_requests[0]
     assert is_classification(request) and not request.get("stream")
     assert request["max_tokens"] <= 3
-    audit = await AuditLog.get(action="llm.request")
-    assert audit.details["layer"] == "model"
+    audit = harness.services.audit.one("llm.request")
+    assert audit.facts["layer"] == "model"
     usage = await LLMUsage.get(user_id=MEMBER)
     assert usage.reserved_tokens == 0 and usage.prompt_tokens > 0, "the check was paid for"
 
@@ -110,16 +109,16 @@ async def test_a_reply_that_turns_to_cannabis_is_never_shown(harness: Harness) -
     # Nothing of the reply was streamed to Discord: the placeholder became the refusal.
     assert sink.visible == [REPLY_REFUSAL]
     assert not any("Blue Dream" in content for _, _, content in sink.log)
-    audit = await AuditLog.filter(action="llm.request").first()
-    assert audit is not None and audit.details["layer"] == "reply_keywords"
+    audit = harness.services.audit.one("llm.request")
+    assert audit.facts["layer"] == "reply_keywords"
 
 
 async def test_the_model_classifier_also_checks_the_reply(harness: Harness) -> None:
     harness.openai.default_reply = topic_model(reply_label="cannabis")
     sink, result = await ask(harness, "how do I relax after work?")
     assert result.outcome == "refused" and sink.visible == [REPLY_REFUSAL]
-    audit = await AuditLog.filter(action="llm.request").first()
-    assert audit is not None and audit.details["layer"] == "reply_model"
+    audit = harness.services.audit.one("llm.request")
+    assert audit.facts["layer"] == "reply_model"
 
 
 async def test_ask_style_requests_are_refused_to_a_classified_audience(

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
+from bot.api import ADULT_NOTE
 from bot.models import AuditLog, ComponentState
-from bot.respond import ADULT_NOTE
-from bot.services import THREAD_REMOVED_NOTE
 from growmies_testkit.fake_discord.permissions import Permission
 from plugins.llm.models import CannabisKnowledgeBase, LLMConversation
 from plugins.llm.relay import STREAMING_CURSOR
@@ -16,6 +15,8 @@ from tests.probe_plugin import ProbePlugin, registry_with
 
 EXPIRED = "This control has expired"
 PRIVATE_THREAD = 12
+# What the core posts when it removes an unverified member from a 21+ thread: names nobody.
+THREAD_REMOVED_NOTE = "A member who is not verified 21+ was removed from this thread."
 
 
 @pytest.fixture
@@ -269,6 +270,16 @@ async def test_kb_search_treats_syntax_characters_as_text(start_llm, world, fake
     resp = await ix.response()
     assert "Something went wrong" not in text(fake_discord, resp["data"])
     assert await CannabisKnowledgeBase.all().count() >= 6
+
+
+async def test_other_plugins_search_the_knowledge_base_through_the_core(start_llm,
+                                                                         world) -> None:
+    # The ui plugin's lookups go through services.knowledge; the llm plugin's setup provides
+    # it, with the starter entries it seeds.
+    bot = await start_llm()
+    hits = await bot.services.knowledge.search(world.guild.id, "driving after an edible", 3)
+    assert hits and hits[0].title == "Driving and cannabis"
+    assert hits[0].source_url == "https://www.nj.gov/oag/hts/"
 
 
 async def test_usage_shows_member_totals_and_guild_totals_to_admins(

@@ -21,11 +21,12 @@ def settings_unreadable() -> Iterator[None]:
     async def failing(*args: object, **kwargs: object) -> None:
         raise OperationalError("connection to server was lost")
 
-    LLMGuildConfig.get_or_none = failing  # type: ignore[method-assign,assignment]
+    # A database outage on exactly this read; mypy rightly dislikes patching a classmethod.
+    LLMGuildConfig.get_or_none = failing  # type: ignore[method-assign,assignment]  # see above
     try:
         yield
     finally:
-        LLMGuildConfig.get_or_none = original  # type: ignore[method-assign]
+        LLMGuildConfig.get_or_none = original  # type: ignore[method-assign]  # restoring it
 
 
 async def test_opening_general_chat_is_seen_at_once(harness: Harness) -> None:

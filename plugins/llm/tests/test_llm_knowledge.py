@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.errors import UserError
-from bot.services import KnowledgeSearch
+from bot.api import KnowledgeProvider as CoreKnowledgeProvider
+from bot.api import UserError
 from plugins.llm.conversations import (
     ConversationStore,
     cleanup_expired_content,
@@ -80,17 +80,12 @@ def test_query_terms_drop_operators_and_stopwords() -> None:
         "blue", "dream", "kush", "nj"]
 
 
-async def test_core_knowledge_search_reaches_the_provider(db) -> None:
-    kb = KnowledgeBase()
+async def test_the_provider_answers_the_core_knowledge_protocol(db) -> None:
+    # What other plugins reach through services.knowledge (the running bot's search is
+    # checked in test_llm_discord).
     await seed_starter_entries()
-
-    class AllOn:
-        async def is_enabled(self, guild_id: int, plugin: str) -> bool:
-            return plugin == "llm"
-
-    search = KnowledgeSearch(AllOn())  # type: ignore[arg-type]
-    search.provide("llm", KnowledgeProvider(kb))
-    hits = await search.search(GUILD, "driving after an edible", 3)
+    provider: CoreKnowledgeProvider = KnowledgeProvider(KnowledgeBase())
+    hits = await provider.search(GUILD, "driving after an edible", 3)
     assert hits and hits[0].title == "Driving and cannabis"
     assert hits[0].source_url == "https://www.nj.gov/oag/hts/"
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import UserError
-from bot.models import AuditLog
+from bot.api import UserError
 from plugins.llm.budget import guild_settings
 from plugins.llm.client import ChatClient
 from plugins.llm.conversations import ConversationStore
@@ -13,12 +12,20 @@ from plugins.llm.models import LLMConversation, LLMMessage, LLMUsage
 from plugins.llm.relay import CUT_OFF_NOTE
 from plugins.llm.safety import REFUSAL
 from plugins.llm.seed_data import seed_starter_entries
-from plugins.llm.service import ChatRequest, ChatService
-from plugins.llm.tests.conftest import GUILD, MEMBER, Harness, ListSink, make_settings
+from plugins.llm.service import ChatRequest, ChatService, TurnResult
+from plugins.llm.tests.conftest import (
+    GUILD,
+    MEMBER,
+    FakeServices,
+    Harness,
+    ListSink,
+    as_core,
+    make_settings,
+)
 
 
 async def turn(h: Harness, text: str, *, kind: str = "chat", conversation=None,
-               user: int = MEMBER) -> tuple[ListSink, object]:
+               user: int = MEMBER) -> tuple[ListSink, TurnResult]:
     sink = ListSink()
     prepared = await h.service.prepare(ChatRequest(GUILD, user, text, kind, conversation))
     result = await h.service.respond(prepared, sink)
@@ -33,7 +40,8 @@ async def new_conversation() -> LLMConversation:
 async def test_no_endpoint_explains_how_to_configure(db, fake_openai) -> None:
     settings = make_settings(fake_openai, base_url=None)
     assert ChatClient.from_settings(settings) is None
-    service = ChatService(settings=settings, services=None, client=None)  # type: ignore[arg-type]
+    # No endpoint: the service refuses before it would use any core service.
+    service = ChatService(settings=settings, services=as_core(FakeServices()), client=None)
     with pytest.raises(UserError, match="OPENAI_BASE_URL"):
         await service.prepare(ChatRequest(GUILD, MEMBER, "hello"))
 
@@ -50,9 +58,9 @@ async def test_reply_streams_persists_and_is_audited(harness: Harness) -> None:
     request = harness.openai.chat_requests[0]
     assert request["stream"] is True and request["max_tokens"] == 800
     assert request["messages"][-1] == {"role": "user", "content": "hi bot"}
-    audit = await AuditLog.filter(action="llm.request").values_list("target", "details")
-    assert audit[0][0] == "llm.chat"
-    assert audit[0][1]["outcome"] == "answered" and audit[0][1]["completion_tokens"] > 0
+    audit = harness.services.audit.one("llm.request")
+    assert audit.target == "llm.chat"
+    assert audit.facts["outcome"] == "answered" and audit.facts["completion_tokens"] > 0
     usage = await LLMUsage.get(user_id=MEMBER)
     assert usage.requests == 1 and usage.completion_tokens == 3 and not usage.estimated
     assert harness.services.xp.awards == [(GUILD, MEMBER, 2, "llm.answer")]
@@ -116,8 +124,8 @@ async def test_upstream_errors_become_clear_messages(harness: Harness, script, e
     sink, result = await turn(harness, "hello")
     assert result.outcome == "error"
     assert expected in sink.visible[0] and sink.visible[0].startswith("⚠️")
-    audit = await AuditLog.get(action="llm.request")
-    assert audit.details["outcome"] == "error" and audit.details["allowed"] is False
+    audit = harness.services.audit.one("llm.request")
+    assert audit.facts["outcome"] == "error" and audit.facts["allowed"] is False
 
 
 async def test_429_with_short_retry_after_is_retried(harness: Harness) -> None:
@@ -147,8 +155,8 @@ async def test_unsafe_reply_is_replaced_by_a_refusal(harness: Harness) -> None:
     assert sink.visible == [REFUSAL]
     row = await LLMMessage.get(conversation_id=conversation.id, role="assistant")
     assert row.refused and row.content == ""
-    audit = await AuditLog.get(action="llm.request")
-    assert audit.details["reason"] == "impaired_driving"
+    audit = harness.services.audit.one("llm.request")
+    assert audit.facts["reason"] == "impaired_driving"
 
 
 async def test_warnings_about_unsafe_activity_are_not_refused(harness: Harness) -> None:
@@ -239,10 +247,8 @@ async def test_safety_reminder_comes_at_a_cadence(harness: Harness) -> None:
 
 async def test_disclaimer_can_be_turned_off(db, fake_openai) -> None:
     settings = make_settings(fake_openai, legal_disclaimer_required=False)
-    from plugins.llm.tests.conftest import FakeServices
-
     client = ChatClient.from_settings(settings)
-    service = ChatService(settings=settings, services=FakeServices(), client=client)  # type: ignore[arg-type]
+    service = ChatService(settings=settings, services=as_core(FakeServices()), client=client)
     sink = ListSink()
     prepared = await service.prepare(ChatRequest(GUILD, MEMBER, "law?", "legal"))
     await service.respond(prepared, sink)
