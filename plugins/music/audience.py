@@ -2,9 +2,10 @@
 where it goes and who reads it.
 
 A `Reply` is a str naming no 21+ track (the placeholder "21+ track" stands in), so code that
-just sends it can't leak; `.revealed` names them. `Audience.answer` sends `.revealed` publicly
-only in a place only verified members can read (the core's `is_adults_only_place`), ephemerally
-to a viewer the age gate calls verified, and the placeholder version otherwise.
+just sends it can't leak; `.revealed` names them. `Audience.answer` sends `.revealed` to a
+viewer the age gate calls verified through the core's `ctx.send_adult` (publicly only in a place
+only verified members can read, ephemerally with the core's note elsewhere), and the placeholder
+version to everyone else.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import structlog
 if TYPE_CHECKING:
     import nextcord
 
-log = structlog.get_logger("plugins.music.audience")
+    from bot.api import PluginContext
 
-# Added to an answer sent only to the member because it names 21+ content.
-PRIVATE_NOTE = "\n-# Only you see this: it names 21+ content, and this channel isn't 21+ only."
+log = structlog.get_logger("plugins.music.audience")
 
 
 class Reply(str):
@@ -44,16 +44,14 @@ class Reply(str):
 
 
 class Audience:
-    def __init__(self, age_gate: Any) -> None:
-        self.age_gate = age_gate
+    def __init__(self, ctx: PluginContext) -> None:
+        self.ctx = ctx
+        self.age_gate = ctx.services.age_gate
 
     async def adults_only_place(self, channel: Any) -> bool:
         """True only where the core vouches that unverified members can't read (fails closed)."""
-        judge = getattr(self.age_gate, "is_adults_only_place", None)
-        if judge is None or channel is None:
-            return False
         try:
-            return bool(await judge(channel))
+            return await self.age_gate.is_adults_only_place(channel)
         except Exception as exc:
             log.error("music.place_check_failed", error=type(exc).__name__)
             return False
@@ -78,17 +76,16 @@ class Audience:
 
     async def answer(self, interaction: nextcord.Interaction, reply: str, *,
                      ephemeral: bool = False, **kwargs: Any) -> None:
-        """Send `reply`: publicly unless `ephemeral`, and naming 21+ content only where or to
-        whom that is allowed (a verified member gets it ephemerally, with a note)."""
+        """Send `reply`: publicly unless `ephemeral`, and naming 21+ content only to a verified
+        member (the core's `send_adult`: public only in a 21+-only place, else ephemerally with
+        its note); everyone else gets the placeholder version."""
         if not isinstance(reply, Reply) or not reply.names_adult_content:
             await interaction.send(str(reply), ephemeral=ephemeral, **kwargs)
             return
-        if ephemeral or not await self.adults_only_place(interaction.channel):
-            user = interaction.user
-            if await self.verified(interaction.guild_id, user.id if user else None):
-                note = "" if ephemeral else PRIVATE_NOTE
-                await interaction.send(reply.revealed + note, ephemeral=True, **kwargs)
-            else:
-                await interaction.send(str(reply), ephemeral=ephemeral, **kwargs)
-            return
-        await interaction.send(reply.revealed, ephemeral=False, **kwargs)
+        user = interaction.user
+        if not await self.verified(interaction.guild_id, user.id if user else None):
+            await interaction.send(str(reply), ephemeral=ephemeral, **kwargs)
+        elif ephemeral:
+            await interaction.send(reply.revealed, ephemeral=True, **kwargs)
+        else:
+            await self.ctx.send_adult(interaction, reply.revealed, **kwargs)

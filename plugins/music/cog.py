@@ -7,10 +7,14 @@ from typing import TYPE_CHECKING, Any
 import nextcord
 from nextcord.ext import commands
 
-from bot.components.autocomplete import answer_autocomplete
-from bot.components.paginator import send_paginator
-from bot.contract import requires_permissions
-from bot.errors import UserError
+from bot.api import (
+    GUILD_ONLY,
+    UserError,
+    answer_autocomplete,
+    guild_of,
+    requires_permissions,
+    user_of,
+)
 from plugins.music.controls import LOOP_MODES, MAX_VOLUME
 from plugins.music.meditation import MAX_MINUTES as MAX_MEDITATION_MINUTES
 from plugins.music.models import MusicGuildSettings
@@ -20,7 +24,7 @@ from plugins.music.transcripts import MAX_PER_DAY as MAX_TRANSCRIPTS
 from plugins.music.views import CONTROLS_TTL, NP_KIND, control_buttons, now_playing
 
 if TYPE_CHECKING:
-    from bot.contract import PluginContext
+    from bot.api import PluginContext
     from plugins.music.plugin import MusicPlugin
 
 def member_channel(interaction: nextcord.Interaction) -> int | None:
@@ -36,12 +40,6 @@ async def is_dj(interaction: nextcord.Interaction, settings: MusicGuildSettings)
         return True
     roles = getattr(interaction.user, "roles", []) or []
     return settings.dj_role_id is not None and any(r.id == settings.dj_role_id for r in roles)
-
-
-def guild_of(interaction: nextcord.Interaction) -> int:
-    if interaction.guild_id is None:
-        raise UserError("Music only works inside a server.")
-    return interaction.guild_id
 
 
 class MusicCog(commands.Cog, name="music"):
@@ -88,22 +86,21 @@ class MusicCog(commands.Cog, name="music"):
         await self.plugin.playback.recovery.restore_all()
 
     # -- playing -------------------------------------------------------------------------
-    @nextcord.slash_command(name="play", description="Play a song or add it to the queue")
+    @nextcord.slash_command(name="play", description="Play a song or add it to the queue",
+                            contexts=GUILD_ONLY)
     async def play(
         self, interaction: nextcord.Interaction,
         query: str = nextcord.SlashOption(description="Song name or http(s) link",
                                           autocomplete=True, max_length=300),
     ) -> None:
-        assert interaction.user is not None
-        text = await self.service.play(guild_of(interaction), interaction.user.id,
+        text = await self.service.play(guild_of(interaction), user_of(interaction),
                                        member_channel(interaction), interaction.channel_id,
                                        query)
         await self.plugin.audience.answer(interaction, text)
 
     @play.on_autocomplete("query")
     async def _play_suggestions(self, interaction: nextcord.Interaction, query: str) -> None:
-        assert interaction.user is not None
-        user_id, guild_id = interaction.user.id, interaction.guild_id
+        user_id, guild_id = user_of(interaction), interaction.guild_id
         await answer_autocomplete(
             interaction, query, lambda typed: self.service.suggestions(guild_id, user_id, typed))
 
@@ -111,29 +108,33 @@ class MusicCog(commands.Cog, name="music"):
         return await is_dj(interaction, await self.service.guild_settings(guild_of(interaction)))
 
     def _who(self, interaction: nextcord.Interaction) -> tuple[int, int, int | None]:
-        assert interaction.user is not None
-        return guild_of(interaction), interaction.user.id, member_channel(interaction)
+        return guild_of(interaction), user_of(interaction), member_channel(interaction)
 
-    @nextcord.slash_command(name="pause", description="Pause the music")
+    @nextcord.slash_command(name="pause", description="Pause the music",
+                            contexts=GUILD_ONLY)
     async def pause(self, interaction: nextcord.Interaction) -> None:
         await interaction.send(await self.plugin.controls.pause(*self._who(interaction), True))
 
-    @nextcord.slash_command(name="resume", description="Resume the music")
+    @nextcord.slash_command(name="resume", description="Resume the music",
+                            contexts=GUILD_ONLY)
     async def resume(self, interaction: nextcord.Interaction) -> None:
         await interaction.send(await self.plugin.controls.pause(*self._who(interaction), False))
 
-    @nextcord.slash_command(name="skip", description="Skip the track (DJs at once, others vote)")
+    @nextcord.slash_command(name="skip", description="Skip the track (DJs at once, others vote)",
+                            contexts=GUILD_ONLY)
     async def skip(self, interaction: nextcord.Interaction) -> None:
         dj = await self._dj(interaction)
         text = await self.plugin.controls.skip(*self._who(interaction), is_dj=dj)
         await self.plugin.audience.answer(interaction, text)
 
-    @nextcord.slash_command(name="stop", description="Stop, clear the queue and leave")
+    @nextcord.slash_command(name="stop", description="Stop, clear the queue and leave",
+                            contexts=GUILD_ONLY)
     async def stop(self, interaction: nextcord.Interaction) -> None:
         dj = await self._dj(interaction)
         await interaction.send(await self.plugin.controls.stop(*self._who(interaction), is_dj=dj))
 
-    @nextcord.slash_command(name="volume", description="Set the volume (0–150)")
+    @nextcord.slash_command(name="volume", description="Set the volume (0–150)",
+                            contexts=GUILD_ONLY)
     async def volume(
         self, interaction: nextcord.Interaction,
         level: int = nextcord.SlashOption(description="0 to 150", min_value=0,
@@ -141,14 +142,16 @@ class MusicCog(commands.Cog, name="music"):
     ) -> None:
         await interaction.send(await self.plugin.controls.volume(*self._who(interaction), level))
 
-    @nextcord.slash_command(name="loop", description="Loop nothing, the track or the queue")
+    @nextcord.slash_command(name="loop", description="Loop nothing, the track or the queue",
+                            contexts=GUILD_ONLY)
     async def loop(
         self, interaction: nextcord.Interaction,
         mode: str = nextcord.SlashOption(choices=list(LOOP_MODES)),
     ) -> None:
         await interaction.send(await self.plugin.controls.loop(*self._who(interaction), mode))
 
-    @nextcord.slash_command(name="seek", description="Jump to a time in the track")
+    @nextcord.slash_command(name="seek", description="Jump to a time in the track",
+                            contexts=GUILD_ONLY)
     async def seek(
         self, interaction: nextcord.Interaction,
         time: str = nextcord.SlashOption(description="Like 1:30 or 90", max_length=12),
@@ -156,7 +159,8 @@ class MusicCog(commands.Cog, name="music"):
         await interaction.send(await self.plugin.controls.seek(*self._who(interaction),
                                                        parse_time(time)))
 
-    @nextcord.slash_command(name="nowplaying", description="What's playing, with controls")
+    @nextcord.slash_command(name="nowplaying", description="What's playing, with controls",
+                            contexts=GUILD_ONLY)
     async def nowplaying(self, interaction: nextcord.Interaction) -> None:
         guild_id = guild_of(interaction)
         playback = self.plugin.playback
@@ -172,15 +176,16 @@ class MusicCog(commands.Cog, name="music"):
             reveal = await audience.adults_only_place(interaction.channel)
             if not reveal and interaction.user is not None:
                 reveal = ephemeral = await audience.verified(guild_id, interaction.user.id)
-        state = await self.ctx.services.components.create(
-            "music", NP_KIND, {"guild": guild_id}, guild_id=guild_id, ttl=CONTROLS_TTL,
+        state = await self.ctx.components.create(
+            NP_KIND, {"guild": guild_id}, guild_id=guild_id, ttl=CONTROLS_TTL,
             age_feature=CANNABIS_FEATURE if current.cannabis else None,
         )
         embed = await now_playing(playback, self.plugin.queue, guild_id, reveal=reveal)
-        await interaction.send(embed=embed, ephemeral=ephemeral,
-                               view=control_buttons(state.id, paused=session.paused))
+        await interaction.send(embed=embed, ephemeral=ephemeral, view=control_buttons(
+            self.ctx.components, state.id, paused=session.paused))
 
-    @nextcord.slash_command(name="meditate", description="A timed meditation session")
+    @nextcord.slash_command(name="meditate", description="A timed meditation session",
+                            contexts=GUILD_ONLY)
     async def meditate(
         self, interaction: nextcord.Interaction,
         minutes: int = nextcord.SlashOption(description="1 to 120", min_value=1,
@@ -188,13 +193,13 @@ class MusicCog(commands.Cog, name="music"):
         query: str | None = nextcord.SlashOption(required=False, max_length=300,
                                                  description="Track, playlist or words"),
     ) -> None:
-        assert interaction.user is not None
         text = await self.plugin.meditation.start(
-            guild_of(interaction), interaction.user.id, member_channel(interaction),
+            guild_of(interaction), user_of(interaction), member_channel(interaction),
             interaction.channel_id, minutes, query)
         await interaction.send(text)
 
-    @nextcord.slash_command(name="podcast", description="Play a podcast from its feed")
+    @nextcord.slash_command(name="podcast", description="Play a podcast from its feed",
+                            contexts=GUILD_ONLY)
     async def podcast(
         self, interaction: nextcord.Interaction,
         url: str = nextcord.SlashOption(description="RSS/Atom feed or episode link",
@@ -203,7 +208,8 @@ class MusicCog(commands.Cog, name="music"):
         await self.plugin.podcast_ui.open(interaction, url)
 
     # -- the queue -----------------------------------------------------------------------
-    @nextcord.slash_command(name="queue", description="See and change the queue")
+    @nextcord.slash_command(name="queue", description="See and change the queue",
+                            contexts=GUILD_ONLY)
     async def queue(self, interaction: nextcord.Interaction) -> None:
         """Group: Discord never runs a command that has subcommands."""
 
@@ -220,9 +226,9 @@ class MusicCog(commands.Cog, name="music"):
             reveal = await audience.adults_only_place(interaction.channel)
             if not reveal and interaction.user is not None:
                 reveal = ephemeral = await audience.verified(guild_id, interaction.user.id)
-        await send_paginator(self.ctx.bot, interaction, plugin="music", source="music.queue",
-                             params={"guild": guild_id, "reveal": reveal}, ephemeral=ephemeral,
-                             age_feature=CANNABIS_FEATURE if reveal else None)
+        await self.ctx.paginate(interaction, "music.queue",
+                                {"guild": guild_id, "reveal": reveal}, ephemeral=ephemeral,
+                                age_feature=CANNABIS_FEATURE if reveal else None)
 
     @queue.subcommand(name="remove", description="Remove a track from the queue")
     async def queue_remove(
@@ -253,7 +259,8 @@ class MusicCog(commands.Cog, name="music"):
         await interaction.send(await self.plugin.controls.clear(*self._who(interaction), is_dj=dj))
 
     # -- settings and preferences ------------------------------------------------------------
-    @nextcord.slash_command(name="music", description="Music settings and preferences")
+    @nextcord.slash_command(name="music", description="Music settings and preferences",
+                            contexts=GUILD_ONLY)
     async def music(self, interaction: nextcord.Interaction) -> None:
         """Group."""
 
@@ -279,9 +286,8 @@ class MusicCog(commands.Cog, name="music"):
             required=False, min_value=0, max_value=MAX_TRANSCRIPTS,
             description="Paid podcast transcripts the whole server may make a day"),
     ) -> None:
-        assert interaction.user is not None
         text = await self.plugin.settings_editor.update(
-            guild_of(interaction), interaction.user.id,
+            guild_of(interaction), user_of(interaction),
             dj_role_id=dj_role.id if dj_role else None, max_queue_size=max_queue_size,
             max_track_minutes=max_track_minutes, idle_minutes=idle_minutes,
             always_on=always_on, cannabis_source=cannabis_source,
@@ -304,15 +310,15 @@ class MusicCog(commands.Cog, name="music"):
         cannabis_content: bool | None = nextcord.SlashOption(
             required=False, description="Show 21+ cannabis tracks in suggestions"),
     ) -> None:
-        assert interaction.user is not None
+        guild_id, user_id = guild_of(interaction), user_of(interaction)
         if cannabis_content:
             # Turning 21+ suggestions on is itself a 21+ choice: audited, refused unverified.
             await self.service.require_adult(
-                guild_of(interaction), interaction.user.id, "21+ suggestions",
+                guild_id, user_id, "21+ suggestions",
                 reason="Showing 21+ cannabis tracks in suggestions needs a verified 21+ "
                        "status in this server.")
         text = await self.plugin.settings_editor.preferences(
-            guild_of(interaction), interaction.user.id, volume=volume, auto_queue=auto_queue,
+            guild_id, user_id, volume=volume, auto_queue=auto_queue,
             explicit_filter=explicit_filter, blocked_sources=blocked_sources,
             favourite_genres=favourite_genres, meditation_mode=meditation_mode,
             cannabis_opt_in=cannabis_content,

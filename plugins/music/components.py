@@ -1,24 +1,36 @@
-"""Now-playing buttons. Their state names only the guild, so after a restart they control
-whatever the restored player is playing; after /stop they say nothing is playing."""
+"""The plugin's component handlers, declared in one place: the now-playing buttons (here) and
+the podcast controls (podcast_ui.py).
+
+Now-playing buttons' state names only the guild, so after a restart they control whatever the
+restored player is playing; after /stop they say nothing is playing."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.contract import uses_state
-from bot.errors import ControlExpired
+from bot.api import ControlExpired, uses_state
 from plugins.music.cog import is_dj, member_channel
 from plugins.music.views import NP_KIND, control_buttons, now_playing
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Mapping
 
-    from bot.components.context import ComponentContext
+    from bot.api import ComponentContext, ComponentHandler
     from plugins.music.plugin import MusicPlugin
 
 
-def handlers(plugin: MusicPlugin) -> Mapping[str, Callable[[ComponentContext], Awaitable[None]]]:
-    def who(ctx: ComponentContext) -> tuple[int, int, int | None]:
+class MusicComponents:
+    def __init__(self, plugin: MusicPlugin) -> None:
+        self.plugin = plugin
+
+    def handlers(self) -> Mapping[str, ComponentHandler]:
+        podcast_ui = self.plugin.podcast_ui
+        return {"np.pause": self.on_pause, "np.skip": self.on_skip, "np.stop": self.on_stop,
+                "np.loop": self.on_loop, "np.shuffle": self.on_shuffle,
+                "pod.pick": podcast_ui.on_pick, "pod.tx": podcast_ui.on_transcribe}
+
+    @staticmethod
+    def _who(ctx: ComponentContext) -> tuple[int, int, int | None]:
         if ctx.state is None or ctx.state.kind != NP_KIND:
             raise ControlExpired()  # the core refuses these first; never act on a stray row
         guild_id = int(ctx.data.get("guild", 0))
@@ -26,7 +38,8 @@ def handlers(plugin: MusicPlugin) -> Mapping[str, Callable[[ComponentContext], A
             raise ControlExpired()
         return guild_id, ctx.user_id, member_channel(ctx.interaction)
 
-    async def refresh(ctx: ComponentContext, note: str) -> None:
+    async def _refresh(self, ctx: ComponentContext, note: str) -> None:
+        plugin = self.plugin
         guild_id = int(ctx.data["guild"])
         session = await plugin.playback.session(guild_id)
         assert ctx.state is not None
@@ -37,38 +50,41 @@ def handlers(plugin: MusicPlugin) -> Mapping[str, Callable[[ComponentContext], A
         reveal = await plugin.audience.reveal_to(ctx.interaction, ephemeral=private)
         embed = await now_playing(plugin.playback, plugin.queue, guild_id, reveal=reveal)
         await ctx.edit(embed=embed, view=control_buttons(
-            ctx.state.id, paused=bool(session and session.paused)))
+            plugin.ctx.components, ctx.state.id, paused=bool(session and session.paused)))
         await plugin.audience.answer(ctx.interaction, note, ephemeral=True)
 
+    async def _is_dj(self, ctx: ComponentContext, guild_id: int) -> bool:
+        return await is_dj(ctx.interaction, await self.plugin.service.guild_settings(guild_id))
+
     @uses_state(NP_KIND)
-    async def on_pause(ctx: ComponentContext) -> None:
-        guild_id, user_id, channel = who(ctx)
-        session = await plugin.playback.session(guild_id)
+    async def on_pause(self, ctx: ComponentContext) -> None:
+        guild_id, user_id, channel = self._who(ctx)
+        session = await self.plugin.playback.session(guild_id)
         paused = not (session.paused if session else False)
-        await refresh(ctx, await plugin.controls.pause(guild_id, user_id, channel, paused))
+        await self._refresh(ctx, await self.plugin.controls.pause(guild_id, user_id, channel,
+                                                                  paused))
 
     @uses_state(NP_KIND)
-    async def on_skip(ctx: ComponentContext) -> None:
-        guild_id, user_id, channel = who(ctx)
-        dj = await is_dj(ctx.interaction, await plugin.service.guild_settings(guild_id))
-        note = await plugin.controls.skip(guild_id, user_id, channel, is_dj=dj)
-        await refresh(ctx, note)
+    async def on_skip(self, ctx: ComponentContext) -> None:
+        guild_id, user_id, channel = self._who(ctx)
+        dj = await self._is_dj(ctx, guild_id)
+        await self._refresh(ctx, await self.plugin.controls.skip(guild_id, user_id, channel,
+                                                                 is_dj=dj))
 
     @uses_state(NP_KIND)
-    async def on_stop(ctx: ComponentContext) -> None:
-        guild_id, user_id, channel = who(ctx)
-        dj = await is_dj(ctx.interaction, await plugin.service.guild_settings(guild_id))
-        await refresh(ctx, await plugin.controls.stop(guild_id, user_id, channel, is_dj=dj))
+    async def on_stop(self, ctx: ComponentContext) -> None:
+        guild_id, user_id, channel = self._who(ctx)
+        dj = await self._is_dj(ctx, guild_id)
+        await self._refresh(ctx, await self.plugin.controls.stop(guild_id, user_id, channel,
+                                                                 is_dj=dj))
 
     @uses_state(NP_KIND)
-    async def on_loop(ctx: ComponentContext) -> None:
-        guild_id, user_id, channel = who(ctx)
-        await refresh(ctx, await plugin.controls.cycle_loop(guild_id, user_id, channel))
+    async def on_loop(self, ctx: ComponentContext) -> None:
+        guild_id, user_id, channel = self._who(ctx)
+        await self._refresh(ctx, await self.plugin.controls.cycle_loop(guild_id, user_id,
+                                                                       channel))
 
     @uses_state(NP_KIND)
-    async def on_shuffle(ctx: ComponentContext) -> None:
-        guild_id, user_id, channel = who(ctx)
-        await refresh(ctx, await plugin.controls.shuffle(guild_id, user_id, channel))
-
-    return {"np.pause": on_pause, "np.skip": on_skip, "np.stop": on_stop,
-            "np.loop": on_loop, "np.shuffle": on_shuffle}
+    async def on_shuffle(self, ctx: ComponentContext) -> None:
+        guild_id, user_id, channel = self._who(ctx)
+        await self._refresh(ctx, await self.plugin.controls.shuffle(guild_id, user_id, channel))

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.errors import UserError
+from bot.api import UserError
 from plugins.music.audience import Reply
 from plugins.music.models import MusicSession
 from plugins.music.tracks import format_ms

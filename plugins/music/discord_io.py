@@ -9,7 +9,7 @@ import nextcord
 import structlog
 import wavelink
 
-from bot.errors import UserError
+from bot.api import UserError
 from plugins.music.lavalink import Player
 
 log = structlog.get_logger("plugins.music.discord")

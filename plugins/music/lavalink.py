@@ -33,7 +33,9 @@ UNREACHABLE = "The music server is unreachable right now; try again in a minute.
 
 def to_playable(track: TrackInfo) -> wavelink.Playable:
     """A wavelink track from what we stored, without asking the node to decode it."""
-    return wavelink.Playable({
+    # Typed Any: Lavalink sends null for a missing uri, artworkUrl or isrc, where wavelink's
+    # TypedDict says str.
+    payload: Any = {
         "encoded": track.encoded,
         "info": {
             "identifier": track.encoded[:32], "isSeekable": not track.is_stream,
@@ -42,7 +44,8 @@ def to_playable(track: TrackInfo) -> wavelink.Playable:
             "isrc": None, "sourceName": track.source,
         },
         "pluginInfo": {}, "userData": {},
-    })
+    }
+    return wavelink.Playable(payload)
 
 
 def from_playable(track: wavelink.Playable) -> TrackInfo:
@@ -53,11 +56,11 @@ def from_playable(track: wavelink.Playable) -> TrackInfo:
     )
 
 
-class Player(wavelink.Player, nextcord.VoiceProtocol):  # type: ignore[misc]
+class Player(wavelink.Player, nextcord.VoiceProtocol):  # type: ignore[misc]  # wavelink types client/channel for discord.py
     """wavelink's player as a nextcord voice protocol; always joins self-deafened (the bot
     never listens, and Discord shows members it is not recording)."""
 
-    async def connect(  # type: ignore[override]
+    async def connect(
         self, *, timeout: float = 10.0, reconnect: bool = True, self_deaf: bool = True,
         self_mute: bool = False,
     ) -> None:
@@ -98,7 +101,7 @@ class Node(wavelink.Node):
         self._client = client_
         self._has_closed = False
         websocket = Websocket(node=self)
-        websocket.backoff = self.backoff  # type: ignore[assignment]
+        websocket.backoff = self.backoff  # type: ignore[assignment]  # wavelink types it as its own Backoff
         self._websocket = websocket
         await websocket.connect()
 

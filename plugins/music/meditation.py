@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from bot.errors import UserError
+from bot.api import UserError
 
 if TYPE_CHECKING:
     from plugins.music.service import MusicService

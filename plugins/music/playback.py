@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import structlog
 import wavelink
 
-from bot.errors import UserError, new_ref
+from bot.api import UserError, new_ref
 from plugins.music.lavalink import UNREACHABLE, LavalinkConnection, to_playable
 from plugins.music.models import MusicSession
 from plugins.music.queue import QueueRepository
@@ -223,7 +223,8 @@ class Playback:
                 text_channel_id, f"Left the voice channel after {minutes} minute(s) with "
                 "nothing to play. Use /play to bring me back.")
         finally:
-            if not asyncio.current_task().cancelling():  # type: ignore[union-attr]
+            task = asyncio.current_task()  # always this idle task; None only outside a task
+            if task is not None and not task.cancelling():
                 await self.notify()
 
     async def skip(self, guild_id: int) -> TrackInfo | None:

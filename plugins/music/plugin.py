@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from bot.contract import MIXED, ComponentHandler, Plugin, PluginContext
+from bot.api import MIXED, ComponentHandler, Plugin, PluginContext
 from plugins.music.env import MusicSettings
 
 if TYPE_CHECKING:
@@ -98,11 +98,11 @@ class MusicPlugin(Plugin):
         self.service = MusicService(
             self.playback, self.queue, ctx.services,
             Defaults(settings.max_queue_size, settings.default_volume),
-            verify_view=ctx.bot.verify_prompt_view,  # type: ignore[attr-defined]
+            verify_view=ctx.verify_prompt,
             guild_config=guild_config, member_preferences=member_preferences,
         )
         self.controls = PlayerControls(self.service)
-        self.audience = Audience(ctx.services.age_gate)
+        self.audience = Audience(ctx)
         self.settings_editor = SettingsEditor(ctx.services.audit, settings.max_queue_size,
                                               guild_config, member_preferences)
         self.meditation = MeditationRunner(self.service, ctx.services.xp, ctx.services.audit)
@@ -142,10 +142,9 @@ class MusicPlugin(Plugin):
         return [MusicCog(self, ctx)]
 
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
-        from plugins.music.components import handlers
+        from plugins.music.components import MusicComponents
 
-        return {**handlers(self), "pod.pick": self.podcast_ui.on_pick,
-                "pod.tx": self.podcast_ui.on_transcribe}
+        return MusicComponents(self).handlers()
 
     async def delete_user_data(self, user_id: int) -> int:
         from plugins.music.models import MusicQueueEntry, UserMusicPreferences

@@ -8,12 +8,10 @@ from typing import TYPE_CHECKING
 
 import nextcord
 import structlog
+from nextcord.utils import MISSING
 
-from bot.components.ids import build
-from bot.components.ui import button, controls
-from bot.contract import uses_state
-from bot.errors import ControlExpired, UserError
-from plugins.music.cog import guild_of, is_dj, member_channel
+from bot.api import ControlExpired, UserError, button, controls, guild_of, user_of, uses_state
+from plugins.music.cog import is_dj, member_channel
 from plugins.music.podcasts import (
     NO_TRANSCRIPTION,
     Episode,
@@ -24,7 +22,7 @@ from plugins.music.service import CANNABIS_FEATURE, CANNABIS_WORDS
 from plugins.music.validation import check_query
 
 if TYPE_CHECKING:
-    from bot.components.context import ComponentContext
+    from bot.api import ComponentContext
     from plugins.music.plugin import MusicPlugin
 
 log = structlog.get_logger("plugins.music.podcast_ui")
@@ -42,8 +40,7 @@ class PodcastUi:
         self.plugin = plugin
 
     async def open(self, interaction: nextcord.Interaction, url: str) -> None:
-        assert interaction.user is not None
-        guild_id, user_id = guild_of(interaction), interaction.user.id
+        guild_id, user_id = guild_of(interaction), user_of(interaction)
         service = self.plugin.service
         checked = await check_query(url, service.resolver)
         if not checked.is_url:
@@ -61,28 +58,30 @@ class PodcastUi:
         cannabis = flagged_host or bool(CANNABIS_WORDS.search(f"{feed.title} {feed.description}"))
         if cannabis:
             await service.require_adult(guild_id, user_id, "This podcast")
-        state = await self.plugin.ctx.services.components.create(
-            "music", PICKER_KIND,
+        components = self.plugin.ctx.components
+        state = await components.create(
+            PICKER_KIND,
             {"guild": guild_id, "feed": feed.title[:200], "cannabis": cannabis,
              "episodes": [e.to_json() for e in feed.episodes]},
-            owner_id=user_id, guild_id=guild_id, ttl=PODCAST_TTL,
+            owner=user_id, guild_id=guild_id, ttl=PODCAST_TTL,
             age_feature=CANNABIS_FEATURE if cannabis else None,
         )
-        select = nextcord.ui.StringSelect(
-            custom_id=build("music", "pod.pick", state.id), placeholder="Pick an episode",
+        select: nextcord.ui.StringSelect[nextcord.ui.View] = nextcord.ui.StringSelect(
+            custom_id=components.custom_id("pod.pick", state), placeholder="Pick an episode",
+            # MISSING (not None) leaves the description out of the payload.
             options=[nextcord.SelectOption(label=e.title[:MAX_LABEL], value=str(i),
-                                           description=e.published[:MAX_LABEL] or None)
+                                           description=e.published[:MAX_LABEL] or MISSING)
                      for i, e in enumerate(feed.episodes)],
         )
         lines = [f"`{i + 1}.` {e.title}" for i, e in enumerate(feed.episodes)]
         embed = nextcord.Embed(title=feed.title[:256], description="\n".join(lines)[:4096])
-        ephemeral = False
         if cannabis:
             embed.set_footer(text="21+ cannabis content")
             # The episode list names 21+ content: public only in a 21+-only channel, else for
-            # the (verified) member alone.
-            ephemeral = not await self.plugin.audience.adults_only_place(interaction.channel)
-        await interaction.send(embed=embed, view=controls(select), ephemeral=ephemeral)
+            # the (verified) member alone, with the core's note why.
+            await self.plugin.ctx.send_adult(interaction, embed=embed, view=controls(select))
+            return
+        await interaction.send(embed=embed, view=controls(select))
 
     async def _play(self, interaction: nextcord.Interaction, guild_id: int, user_id: int,
                     episode: Episode, cannabis: bool) -> None:
@@ -94,14 +93,15 @@ class PodcastUi:
             target=episode.title[:200], details={"cannabis": cannabis})
         # Transcribe belongs to whoever asked for the episode (and to staff): it spends the
         # server's paid transcription budget.
-        state = await self.plugin.ctx.services.components.create(
-            "music", TRANSCRIBE_KIND,
+        components = self.plugin.ctx.components
+        state = await components.create(
+            TRANSCRIBE_KIND,
             {"guild": guild_id, "episode": episode.to_json(), "requester": user_id,
              "cannabis": cannabis},
             guild_id=guild_id, ttl=PODCAST_TTL,
             age_feature=CANNABIS_FEATURE if cannabis else None,
         )
-        view = controls(button("Transcribe", build("music", "pod.tx", state.id), emoji="📝"))
+        view = controls(button("Transcribe", components.custom_id("pod.tx", state), emoji="📝"))
         await self.plugin.audience.answer(interaction, text, view=view)
 
     @uses_state(PICKER_KIND)

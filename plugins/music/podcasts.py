@@ -20,7 +20,7 @@ import aiohttp
 import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from bot.errors import UserError
+from bot.api import UserError
 from plugins.music.validation import (
     Resolver,
     VettedUrl,

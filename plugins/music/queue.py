@@ -17,6 +17,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from tortoise.functions import Count, Max, Sum
 
@@ -166,10 +167,11 @@ class QueueRepository:
         """A free position at index `dst` of the queue without the moving entry."""
         others = MusicQueueEntry.filter(guild_id=guild_id).exclude(id=moving_id)
         start = max(dst - 1, 0)
-        near = await (
+        # flat=True gives plain values; tortoise types every values_list as tuples.
+        near = cast("list[int]", await (
             others.order_by("position", "id").offset(start).limit(2).values_list("position",
                                                                                 flat=True)
-        )
+        ))
         if dst <= 0:
             return (int(near[0]) if near else 0) - STEP
         if not near:
@@ -182,11 +184,11 @@ class QueueRepository:
         return middle if before < middle < after else None
 
     async def _renumber(self, guild_id: int) -> None:
-        ids = await (
+        ids = cast("list[int]", await (
             MusicQueueEntry.filter(guild_id=guild_id).order_by("position", "id")
             .values_list("id", flat=True)
-        )
-        await self._write_order(list(ids))
+        ))
+        await self._write_order(ids)
 
     async def _write_order(self, ids: list[int]) -> None:
         rows = [MusicQueueEntry(id=i, position=STEP * (n + 1)) for n, i in enumerate(ids)]
@@ -198,8 +200,8 @@ class QueueRepository:
     async def shuffle(self, guild_id: int, rng: random.Random | None = None) -> int:
         """New random order: one read, then one update per 1,000 entries."""
         async with self.lock(guild_id):
-            ids = list(await MusicQueueEntry.filter(guild_id=guild_id)
-                       .values_list("id", flat=True))
+            ids = list(cast("list[int]", await MusicQueueEntry.filter(guild_id=guild_id)
+                            .values_list("id", flat=True)))
             (rng or random.SystemRandom()).shuffle(ids)
             await self._write_order(ids)
             return len(ids)

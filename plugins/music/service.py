@@ -14,7 +14,7 @@ import aiohttp
 import structlog
 import wavelink
 
-from bot.errors import UserError, new_ref
+from bot.api import UserError, new_ref
 from plugins.music.audience import Reply
 from plugins.music.lavalink import from_playable
 from plugins.music.models import MusicGuildSettings, UserMusicPreferences
@@ -26,8 +26,7 @@ from plugins.music.validation import Resolver, check_query, system_resolver
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bot.api import GuildConfig
-    from bot.services import CoreServices
+    from bot.api import CoreServices, GuildConfig
 
 log = structlog.get_logger("plugins.music.service")
 

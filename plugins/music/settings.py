@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.errors import UserError
+from bot.api import UserError
 from plugins.music.models import MusicGuildSettings, UserMusicPreferences
 from plugins.music.service import QUEUE_CEILING
 from plugins.music.transcripts import MAX_PER_DAY, PER_MEMBER_DAY, PER_SERVER_DAY

@@ -16,7 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from bot.errors import UserError
+from bot.api import UserError
 from plugins.music.models import MusicTranscriptUsage, PodcastTranscript
 
 if TYPE_CHECKING:

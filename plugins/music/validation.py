@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import yarl
 
-from bot.errors import UserError
+from bot.api import UserError
 
 Resolver = Callable[[str], Awaitable[list[str]]]
 

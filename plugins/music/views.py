@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import nextcord
 
-from bot.components.ids import build
-from bot.components.registry import Page
-from bot.components.ui import button, controls
+from bot.api import Page, button, controls
 from plugins.music.tracks import ADULT_PLACEHOLDER, format_ms
 
 if TYPE_CHECKING:
+    from bot.api import PluginComponents
     from plugins.music.playback import Playback
     from plugins.music.queue import QueueRepository
 
@@ -61,9 +60,10 @@ async def now_playing(playback: Playback, queue: QueueRepository, guild_id: int,
     return embed
 
 
-def control_buttons(state_id: str, *, paused: bool) -> nextcord.ui.View:
+def control_buttons(components: PluginComponents, state_id: str, *,
+                    paused: bool) -> nextcord.ui.View:
     def cid(action: str) -> str:
-        return build("music", action, state_id)
+        return components.custom_id(action, state_id)
 
     return controls(
         button("Resume" if paused else "Pause", cid("np.pause"), emoji="⏯"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.services import GateDecision
+from bot.api import GateDecision
 from plugins.music.env import MusicSettings
 
 PUBLIC_IP = "93.184.216.34"

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.api import ADULT_NOTE
 from bot.models import AuditLog
 from plugins.music.models import UserMusicPreferences
-from plugins.music.tests.e2e import AllowList, content, find_id, start_music
+from plugins.music.tests.e2e import AllowList, content, find_id, music, start_music
 
 ADULT = "Kush Anthems"
 
@@ -53,6 +54,19 @@ async def test_play_and_nowplaying_name_a_21_plus_track_only_to_the_verified_mem
     verified = await fake_discord.slash(world.member, "nowplaying")
     mine = await verified.wait_original()
     assert verified.ephemeral and mine["embeds"][0]["title"] == ADULT
+
+
+async def test_a_verified_members_play_answer_says_why_only_they_see_the_name(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.add_track(ADULT, author="Stoner Band", length_ms=600_000)
+    gate = AllowList()
+    gate.verified.add(world.member.id)
+    await start_music(start_bot, fake_lavalink, gate=gate)
+    await fake_discord.voice_join(world.member, world.voice)
+    played = await fake_discord.slash(world.member, "play", {"query": "kush"})
+    text = content(await played.response())
+    assert played.ephemeral and text.startswith(ADULT_NOTE) and f"**{ADULT}" in text
 
 
 async def test_queue_show_uses_the_placeholder_for_unverified_members(
@@ -159,9 +173,9 @@ async def test_forged_music_controls_are_expired(action, fake_lavalink, start_bo
     answer = await bare.response()
     assert "This control has expired" in content(answer) and bare.ephemeral
     kind = FOREIGN_KIND.get(action, FOREIGN_KIND["np"] if action.startswith("np.") else "")
-    row = await running.services.components.create(
-        "music", kind, {"guild": world.guild.id, "episode": {"title": "x", "url": "https://x"},
-                        "episodes": [], "requester": world.member.id},
+    row = await music(running).ctx.components.create(
+        kind, {"guild": world.guild.id, "episode": {"title": "x", "url": "https://x"},
+               "episodes": [], "requester": world.member.id},
         guild_id=world.guild.id)
     wrong = await fake_discord.click(world.member, stand_in, f"music:{action}:{row.id}")
     assert "This control has expired" in content(await wrong.response()) and wrong.ephemeral

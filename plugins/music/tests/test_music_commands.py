@@ -311,7 +311,7 @@ async def test_volume_bounds_and_track_length_limit(fake_lavalink, start_bot, wo
         assert "0 to 150" in content(await refused.response())
     import pytest
 
-    from bot.errors import UserError
+    from bot.api import UserError
 
     with pytest.raises(UserError, match="0 to 150"):
         await music(running).controls.volume(world.guild.id, world.member.id, world.voice.id, 999)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from bot.errors import UserError
+from bot.api import UserError
 from plugins.music.podcasts import MAX_FEED_BYTES, HttpFetcher, parse_feed
 from plugins.music.validation import is_public_address
 

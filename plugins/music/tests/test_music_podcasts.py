@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.errors import UserError
+from bot.api import ADULT_NOTE, UserError
 from bot.models import AuditLog
 from plugins.music.models import MusicSession, MusicTranscriptUsage, PodcastTranscript
 from plugins.music.podcasts import parse_feed
@@ -219,6 +219,9 @@ async def test_cannabis_feed_needs_verification(fake_lavalink, start_bot, world,
     gate.verified.add(world.member.id)
     ok = await fake_discord.slash(world.member, "podcast", {"url": "https://pods.example.com/atom"})
     message = await ok.wait_original()
+    # The episode list names 21+ content: outside a 21+-only channel only the member sees it,
+    # with the note saying why.
+    assert ok.ephemeral and (message.get("content") or "").startswith(ADULT_NOTE)
     # The picker is itself 21+: another, unverified member cannot use it.
     select_id = custom_ids(message)[0]
     other = await fake_discord.select(world.other, message, select_id, ["0"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import UserError
+from bot.api import UserError
 from plugins.music.validation import check_query, is_public_address
 
 PUBLIC = "93.184.216.34"
