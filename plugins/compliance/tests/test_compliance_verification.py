@@ -46,7 +46,7 @@ async def svc(db):
     settings = GuildConfig(GuildSettings)
     clock = Clock()
     service = VerificationService(settings, RecordedAudit(), CachedAgeGate(), clock=clock)
-    service.test_clock = clock  # type: ignore[attr-defined]
+    service.test_clock = clock  # type: ignore[attr-defined]  # the tests' handle on it
     return service
 
 

@@ -40,7 +40,7 @@ async def engine(db, clock):
 
     xp = XpEngine(GuildConfig(GuildSettings), clock=clock, rng=random.Random(7),
                   on_level_up=on_level_up)
-    xp.levelled = levelled  # type: ignore[attr-defined]
+    xp.levelled = levelled  # type: ignore[attr-defined]  # the tests' handle on it
     return xp
 
 
@@ -99,11 +99,11 @@ async def test_burst_is_written_in_one_transaction_with_few_statements(engine, c
     for user in range(300):
         await engine.on_message(GUILD, user, CHANNEL, [], is_bot=False)
     assert await MemberRecord.all().count() == 0, "nothing is written per message"
-    cls.execute_query = counting  # type: ignore[method-assign]
+    cls.execute_query = counting  # type: ignore[method-assign]  # count queries
     try:
         await engine.flush()
     finally:
-        cls.execute_query = original  # type: ignore[method-assign]
+        cls.execute_query = original  # type: ignore[method-assign]  # restore
     assert await MemberRecord.filter(guild_id=GUILD).count() == 300
     # One upsert for all 300 members (no level-ups: 25 XP is below level 1).
     assert len([q for q in seen if "INSERT" in q]) == 1
@@ -134,11 +134,11 @@ async def test_failed_flush_keeps_the_xp_for_the_next_one(engine):
     async def broken(self, query, values=None):
         raise ConnectionError("database down")
 
-    cls.execute_query = broken  # type: ignore[method-assign]
+    cls.execute_query = broken  # type: ignore[method-assign]  # database down
     try:
         assert await engine.flush() == []
     finally:
-        cls.execute_query = original  # type: ignore[method-assign]
+        cls.execute_query = original  # type: ignore[method-assign]  # restore
     await engine.add(GUILD, 8, 2)
     await engine.flush()
     assert (await MemberRecord.get(guild_id=GUILD, user_id=8)).xp == 42
@@ -217,11 +217,11 @@ async def test_many_level_ups_in_one_flush_cost_one_update(engine):
 
     for user in range(1, 201):
         await engine.add(GUILD, user, 300 if user % 2 else 50, channel_id=CHANNEL)
-    cls.execute_query = counting  # type: ignore[method-assign]
+    cls.execute_query = counting  # type: ignore[method-assign]  # count queries
     try:
         await engine.flush()
     finally:
-        cls.execute_query = original  # type: ignore[method-assign]
+        cls.execute_query = original  # type: ignore[method-assign]  # restore
     assert len(seen) == 2  # one upsert, one level update for the 100 who levelled up
     assert len(engine.levelled) == 100 and {e.new_level for e in engine.levelled} == {2}
     levels = dict(await MemberRecord.filter(guild_id=GUILD).values_list("user_id", "level"))
