@@ -26,6 +26,7 @@ from plugins.music.views import CONTROLS_TTL, NP_KIND, control_buttons, now_play
 if TYPE_CHECKING:
     from bot.api import PluginContext
     from plugins.music.plugin import MusicPlugin
+    from plugins.music.service import MusicService
 
 def member_channel(interaction: nextcord.Interaction) -> int | None:
     voice = getattr(interaction.user, "voice", None)
@@ -48,7 +49,7 @@ class MusicCog(commands.Cog, name="music"):
         self.ctx = ctx
 
     @property
-    def service(self) -> Any:
+    def service(self) -> MusicService:
         return self.plugin.service
 
     # -- wavelink events -----------------------------------------------------------------

@@ -125,7 +125,7 @@ class StubVoice:
 
     async def join(self, guild_id: int, channel_id: int, node: wavelink.Node) -> Player:
         channel = self.client.channels[channel_id]
-        player = Player(self.client, channel, nodes=[node])  # type: ignore[arg-type]
+        player = Player(self.client, channel, nodes=[node])  # type: ignore[arg-type]  # a stand-in client, not a nextcord one
         self.guilds[guild_id].voice_protocol = player
         await player.connect(timeout=5.0, reconnect=False)
         return player

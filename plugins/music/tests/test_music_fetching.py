@@ -103,7 +103,7 @@ async def feed_server():
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # started above, so the server is set
     yield hits, port, big_feed
     await runner.cleanup()
 

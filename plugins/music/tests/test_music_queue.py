@@ -6,6 +6,7 @@ import asyncio
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from tortoise import Tortoise
 
@@ -34,8 +35,8 @@ def counting_statements() -> Iterator[list[str]]:
         original = getattr(conn, name)
         originals[name] = original
 
-        def wrap(orig):  # type: ignore[no-untyped-def]
-            async def counted(query, values=None):  # type: ignore[no-untyped-def]
+        def wrap(orig: Any) -> Any:
+            async def counted(query: str, values: Any = None) -> Any:
                 seen.append(query)
                 return await orig(query, values)
             return counted

@@ -158,7 +158,7 @@ async def test_a_restarted_node_gets_the_player_back_at_its_position(
     running = await start_music(start_bot, fake_lavalink)
     plugin = music(running)
     for node in plugin.lavalink.nodes.values():
-        node._websocket.backoff.calculate = lambda: 0.05  # type: ignore[union-attr]
+        node._websocket.backoff.calculate = lambda: 0.05  # type: ignore[union-attr]  # connected nodes have a websocket
     await fake_discord.voice_join(world.member, world.voice)
     await (await fake_discord.slash(world.member, "play", {"query": "Long"})).response()
     seek = await fake_discord.slash(world.member, "seek", {"time": "3:00"})
