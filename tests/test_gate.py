@@ -23,7 +23,8 @@ async def adult_bot(world, start_bot):
     AdultProbe.open_guilds = set()
     AdultProbe.open_fails = False
     probe, adult = ProbePlugin(), AdultProbe()
-    running = await start_bot(registry=registry_with(probe, adult))
+    # The test kit's way to load plugin objects next to the installed plugins.
+    running = await start_bot(plugins=[probe, adult])
     return running, probe, adult
 
 

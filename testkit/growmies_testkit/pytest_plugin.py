@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -261,11 +261,17 @@ async def start_bot(
     await _clean_tables()
     await close_database()
 
-    async def start(*, registry: Any = None, timeout: float = 15.0,
+    async def start(*, registry: Any = None, plugins: Sequence[Any] = (),
+                    timeout: float = 15.0,
                     plugin_settings: dict[str, dict[str, Any]] | None = None,
                     **overrides: Any) -> RunningBot:
         # `overrides` are core settings; `plugin_settings` is {plugin: {field: value}} for the
-        # plugins' own settings (ctx.settings), e.g. {"music": {"max_queue_size": 10}}.
+        # plugins' own settings (ctx.settings), e.g. {"music": {"max_queue_size": 10}};
+        # `plugins` are Plugin objects loaded next to the installed ones (stand-ins, probes).
+        if plugins:
+            registry = registry if registry is not None else discover()
+            for extra in plugins:
+                registry.plugins[extra.name] = extra
         settings = settings_factory(**overrides)
         bot = await prepare(settings, registry, plugin_settings=plugin_settings)
         task = asyncio.create_task(bot.start(settings.require_token()))
