@@ -3,6 +3,7 @@ as an unverified member trying each one would find."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from tests.probe_plugin import ProbePlugin, registry_with
 
 pytestmark = pytest.mark.asyncio
 ROOT = Path(__file__).resolve().parent.parent
+ACTION_NAME = re.compile(r"[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*")
 
 
 @pytest.fixture
@@ -190,6 +192,9 @@ async def test_every_surface_of_every_plugin_is_gated_or_declared(
     )
     assert open_in_adult_plugins == sorted(REVIEWED_ALL_AGES)
     assert {"compliance", "llm", "music", "ui", "hello"} <= set(rating)
+    # One style for action names: lowercase words joined by dots ("<control>.<verb>").
+    actions = sorted(s.name for s in found if s.kind == "component")
+    assert [a for a in actions if not ACTION_NAME.fullmatch(a)] == []
 
 
 async def test_21_plus_answers_are_ephemeral_outside_places_only_verified_members_can_read(

@@ -42,7 +42,7 @@ REVIEW_TTL = timedelta(days=7)
 FORM_TTL = timedelta(hours=1)
 # Discord embed descriptions hold 4,096 characters; entries hold at most 4,000.
 EMBED_DESCRIPTION = 4096
-DECISIONS = {"kb_approve": "approve", "kb_reject": "reject", "kb_retire": "retire"}
+DECISIONS = {"kb.approve": "approve", "kb.reject": "reject", "kb.retire": "retire"}
 
 
 async def can_contribute(member: Any, guild_id: int | None) -> bool:
@@ -85,12 +85,12 @@ def review_card(components: PluginComponents, entry: CannabisKnowledgeBase, stat
     embed.set_footer(text=f"Pending reviews: {pending_left}")
     cid = components.custom_id
     view = controls(
-        button("Approve", cid("kb_approve", state_id),
+        button("Approve", cid("kb.approve", state_id),
                style=nextcord.ButtonStyle.success, disabled=entry.status == "approved"),
-        button("Reject", cid("kb_reject", state_id),
+        button("Reject", cid("kb.reject", state_id),
                style=nextcord.ButtonStyle.danger, disabled=entry.status != "pending"),
-        button("Edit", cid("kb_edit", state_id)),
-        button("Retire", cid("kb_retire", state_id), disabled=entry.status != "approved"),
+        button("Edit", cid("kb.edit", state_id)),
+        button("Retire", cid("kb.retire", state_id), disabled=entry.status != "approved"),
     )
     return {"content": f"Submitted by {author}", "embed": embed, "view": view}
 
@@ -101,8 +101,8 @@ class LLMComponents:
 
     def handlers(self) -> Mapping[str, ComponentHandler]:
         handlers: dict[str, ComponentHandler] = {
-            "kb_submit": self.on_submit, "kb_edit": self.on_edit,
-            "kb_edit_save": self.on_edit_save,
+            "kb.submit": self.on_submit, "kb.edit": self.on_edit,
+            "kb.save": self.on_edit_save,
         }
         for action in DECISIONS:
             handlers[action] = self.on_decision
@@ -179,7 +179,7 @@ class LLMComponents:
         entry = await self._reviewable(ctx)
         assert ctx.state is not None
         await ctx.interaction.response.send_modal(entry_modal(
-            f"Edit KB {entry.id}", self.ctx.components.custom_id("kb_edit_save", ctx.state.id),
+            f"Edit KB {entry.id}", self.ctx.components.custom_id("kb.save", ctx.state.id),
             entry, with_category=True))
 
     @uses_state("kb_review")

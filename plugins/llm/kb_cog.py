@@ -52,7 +52,7 @@ class KnowledgeCog(commands.Cog, name="llm_kb"):
                                         owner=user_of(interaction),
                                         guild_id=guild_id, ttl=FORM_TTL)
         await interaction.response.send_modal(entry_modal(
-            f"New {category} entry", components.custom_id("kb_submit", state)))
+            f"New {category} entry", components.custom_id("kb.submit", state)))
 
     @kb_group.subcommand(name="review", description="Review pending entries (admins)")
     @requires_permissions(manage_guild=True)

@@ -230,8 +230,8 @@ async def test_kb_contribution_needs_the_role_then_admin_review(
     assert f"[KB {entry.id}] Blue Dream" in text(fake_discord, found["data"]) and search.ephemeral
 
 
-ACTIONS = {"kb_submit": "kb_form", "kb_edit": "kb_review", "kb_edit_save": "kb_review",
-           "kb_approve": "kb_review", "kb_reject": "kb_review", "kb_retire": "kb_review"}
+ACTIONS = {"kb.submit": "kb_form", "kb.edit": "kb_review", "kb.save": "kb_review",
+           "kb.approve": "kb_review", "kb.reject": "kb_review", "kb.retire": "kb_review"}
 
 
 async def test_forged_kb_controls_have_expired(start_llm, world, fake_discord, probe) -> None:
@@ -245,7 +245,7 @@ async def test_forged_kb_controls_have_expired(start_llm, world, fake_discord, p
     for action, kind in ACTIONS.items():
         wrong = rows["kb_review" if kind == "kb_form" else "kb_form"].id
         for custom_id in (f"llm:{action}", f"llm:{action}:{wrong}"):
-            if action in ("kb_submit", "kb_edit_save"):
+            if action in ("kb.submit", "kb.save"):
                 ix = await fake_discord.submit_modal(world.admin, custom_id, {
                     "category": "safety", "title": "Forged", "content": "Forged.",
                     "tags": "", "source_url": ""}, message=card)
