@@ -113,15 +113,22 @@ async def check_query(raw: str, resolve: Resolver = system_resolver) -> CheckedQ
         raise UserError(f"Only http and https links can be played (not {scheme}:).")
     parts = urlsplit(text)
     host = (parts.hostname or "").rstrip(".").lower()
+    await _vetted_addresses(host, resolve, is_public_address)
+    return CheckedQuery(text, is_url=True, host=host)
+
+
+async def _vetted_addresses(host: str, resolve: Resolver,
+                            allow: Callable[[str], bool]) -> list[str]:
+    """Every address `host` resolves to, once, refused unless each one passes `allow`."""
     if not host:
         raise UserError("That link has no host.")
     try:
         addresses = [host] if _is_ip(host) else await resolve(host)
     except Exception:
         raise UserError(f"Couldn't find the host {host}; check the link.") from None
-    if not addresses or not all(is_public_address(a) for a in addresses):
+    if not addresses or not all(allow(a) for a in addresses):
         raise UserError("That link points at a private or local address; it can't be played.")
-    return CheckedQuery(text, is_url=True, host=host)
+    return list(addresses)
 
 
 # Longer links are not podcast feeds or episodes; it also bounds what a member makes us parse.
@@ -155,14 +162,7 @@ async def vet_url(raw: str, resolve: Resolver = system_resolver,
     if url.raw_user or url.raw_password:
         raise UserError("Links with a user name or password can't be fetched.")
     host = (url.raw_host or "").rstrip(".").lower()
-    if not host:
-        raise UserError("That link has no host.")
-    try:
-        addresses = [host] if _is_ip(host) else await resolve(host)
-    except Exception:
-        raise UserError(f"Couldn't find the host {host}; check the link.") from None
-    if not addresses or not all(allow(a) for a in addresses):
-        raise UserError("That link points at a private or local address; it can't be played.")
+    addresses = await _vetted_addresses(host, resolve, allow)
     return VettedUrl(url, host, tuple(addresses))
 
 
