@@ -82,17 +82,20 @@ class GateCache:
     """Gates are fixed once plugins are loaded: derive each surface's gate once per bot."""
 
     def __init__(self) -> None:
-        self._gates: dict[tuple[str | None, str], Gate] = {}
+        self._gates: dict[str | None, dict[str, Gate]] = {}
 
     def get(self, plugin: Plugin | None, surface: str, holders: Iterable[Any],
             attr: str | None = None) -> Gate:
         """The gate of `surface`; its callbacks are `holders` (or their `attr`), read only
         the first time (this runs on every interaction)."""
-        key = (plugin.name if plugin is not None else None, surface)
-        gate = self._gates.get(key)
+        name = plugin.name if plugin is not None else None
+        per_plugin = self._gates.get(name)
+        if per_plugin is None:
+            per_plugin = self._gates[name] = {}
+        gate = per_plugin.get(surface)
         if gate is None:
             callbacks = [getattr(h, attr) for h in holders] if attr else list(holders)
-            gate = self._gates[key] = gate_for(plugin, surface, callbacks)
+            gate = per_plugin[surface] = gate_for(plugin, surface, callbacks)
         return gate
 
 
