@@ -84,7 +84,8 @@ class GrowmiesBot(commands.AutoShardedBot):
         super().__init__(**options)
         self.settings = settings
         self.plugins = registry
-        self.throttle = InteractionThrottle(settings.interaction_rate, settings.interaction_per)
+        self.throttle = InteractionThrottle(settings.interaction_rate, settings.interaction_per,
+                                            burst=settings.interaction_burst)
         self.autocomplete_throttle = InteractionThrottle(AUTOCOMPLETE_BURST, AUTOCOMPLETE_PER)
         audit = AuditWriter()
         # Every plugin's per-guild configuration (ctx.guild_config), the toggles' too.

@@ -49,7 +49,7 @@ def settings_rows(settings: Settings) -> list[Check]:
     rows.append(Check("DATABASE_URL", "ok", shown))
     for name in ("discord_api_base", "dev_guild_ids", "growmies_plugins", "log_format",
                  "log_level", "shard_count", "shard_ids", "interaction_rate",
-                 "interaction_per", "audit_retention_days"):
+                 "interaction_per", "interaction_burst", "audit_retention_days"):
         value = getattr(settings, name)
         shown = "(not set)" if value in (None, [], "") else str(value)
         rows.append(Check(name.upper(), "ok", shown, required=False))

@@ -79,10 +79,12 @@ class Settings(BaseSettings):
     shard_count: int | None = Field(default=None, ge=1)
     shard_ids: Annotated[list[int] | None, NoDecode] = None
 
-    # Per-member interaction throttle: at most `interaction_rate` interactions per
-    # `interaction_per` seconds, shared by every plugin.
-    interaction_rate: int = Field(default=5, ge=1)
+    # Per-member interaction throttle shared by every plugin: a burst of `interaction_burst`
+    # interactions, then a steady `interaction_rate` per `interaction_per` seconds. The burst
+    # is sized so no admin paging the audit log or filling a form is ever refused.
+    interaction_rate: int = Field(default=10, ge=1)
     interaction_per: float = Field(default=10.0, gt=0)
+    interaction_burst: int = Field(default=20, ge=1)
     # Audit entries older than this are purged by the bot (the database refuses any other
     # deletion); 30 days at the least.
     audit_retention_days: int = Field(default=365, ge=30)

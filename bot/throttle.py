@@ -14,12 +14,16 @@ class _Bucket:
 
 
 class InteractionThrottle:
-    """At most `rate` interactions per `per` seconds per member, with bursts up to `rate`."""
+    """A steady `rate` interactions per `per` seconds per member, with bursts up to `burst`
+    (default: `rate`). The burst is what people feel: an admin paging through the audit log
+    or clicking through a form makes a dozen interactions in a few seconds and must not be
+    refused, while a script hammering buttons still is once the burst is spent."""
 
-    def __init__(self, rate: int, per: float, *,
+    def __init__(self, rate: int, per: float, *, burst: int | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self.per = per
+        self.burst = max(1, burst if burst is not None else rate)
         self._clock = clock
         self._buckets: dict[int, _Bucket] = {}
 
@@ -29,8 +33,8 @@ class InteractionThrottle:
         refill = self.rate / self.per
         bucket = self._buckets.get(user_id)
         if bucket is None:
-            bucket = self._buckets[user_id] = _Bucket(float(self.rate), now)
-        bucket.tokens = min(float(self.rate), bucket.tokens + (now - bucket.updated) * refill)
+            bucket = self._buckets[user_id] = _Bucket(float(self.burst), now)
+        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * refill)
         bucket.updated = now
         if bucket.tokens >= 1:
             bucket.tokens -= 1
@@ -40,6 +44,8 @@ class InteractionThrottle:
         return (1 - bucket.tokens) / refill
 
     def _prune(self, now: float) -> None:
-        full = [uid for uid, b in self._buckets.items() if now - b.updated > self.per]
-        for uid in full:
+        # A bucket untouched long enough to have refilled completely holds no information.
+        full_after = self.burst / (self.rate / self.per)
+        idle = [uid for uid, b in self._buckets.items() if now - b.updated > full_after]
+        for uid in idle:
             del self._buckets[uid]

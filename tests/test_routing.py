@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 
 from bot.logs import growmies_handler
 from bot.models import AuditLog, ComponentState
+from bot.settings import Settings
 from tests.probe_plugin import BrokenPlugin, ProbePlugin, registry_with
 
 EXPIRED = "This control has expired"
@@ -136,7 +138,7 @@ async def test_age_gate_denies_when_no_verifier_is_loaded(start_bot, world, fake
 
 async def test_member_throttle_answers_slow_down(start_bot, world, fake_discord):
     await start_bot(registry=registry_with(ProbePlugin()), interaction_rate=2,
-                    interaction_per=60)
+                    interaction_per=60, interaction_burst=2)
     for _ in range(2):
         ix = await fake_discord.slash(world.member, "probe ping")
         assert (await ix.response())["data"]["content"] == "pong"
@@ -192,3 +194,25 @@ async def test_every_message_uses_allowed_mentions_that_ping_nobody(start_bot, w
         data = (req.json or {}).get("data") or {}
         if "content" in data:
             assert data["allowed_mentions"]["parse"] == []
+
+
+async def test_default_throttle_lets_an_admin_page_through_a_burst(start_bot, world,
+                                                                   fake_discord):
+    """With the shipped defaults (burst 20, then 10 per 10 s) an admin clicking through
+    fifteen pages in a row is never refused; only a member far past the burst is, and is
+    told when to try again."""
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    await start_bot(registry=registry_with(ProbePlugin()),
+                    interaction_rate=defaults.interaction_rate,
+                    interaction_per=defaults.interaction_per,
+                    interaction_burst=defaults.interaction_burst)
+    for _ in range(15):
+        ix = await fake_discord.slash(world.member, "probe ping")
+        assert (await ix.response())["data"]["content"] == "pong"
+    answers = []
+    for _ in range(10):
+        ix = await fake_discord.slash(world.member, "probe ping")
+        answers.append((await ix.response())["data"]["content"])
+    refused = [a for a in answers if a != "pong"]
+    assert refused, "a member far past the burst is slowed down"
+    assert all(re.fullmatch(r"Slow down — try again in \d+ s\.", a) for a in refused)

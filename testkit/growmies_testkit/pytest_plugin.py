@@ -234,6 +234,7 @@ def settings_factory(database_url: str, fake_discord: Any, tmp_path: Path) -> Ca
             "database_url": database_url,
             "log_format": "json",
             "interaction_rate": 1000,
+            "interaction_burst": 1000,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
