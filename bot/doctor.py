@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings
 
 from bot.database import DatabaseError, pending_migrations
 from bot.loader import PluginRegistry, discover
+from bot.logs import mask_url
 from bot.settings import (
     Settings,
     SettingsError,
@@ -44,9 +45,7 @@ def settings_rows(settings: Settings) -> list[Check]:
     rows = [Check("DISCORD_TOKEN", "ok" if settings.discord_token else "fail",
                   mask(settings.discord_token.get_secret_value() if settings.discord_token
                        else None))]
-    url = settings.database_url
-    shown = re.sub(r"//([^:/@]+):[^@]*@", r"//\1:****@", url)
-    rows.append(Check("DATABASE_URL", "ok", shown))
+    rows.append(Check("DATABASE_URL", "ok", mask_url(settings.database_url)))
     for name in ("discord_api_base", "dev_guild_ids", "growmies_plugins", "log_format",
                  "log_level", "shard_count", "shard_ids", "interaction_rate",
                  "interaction_per", "interaction_burst", "audit_retention_days"):
@@ -66,7 +65,8 @@ def show_value(value: Any) -> str:
         return " ".join(f"{k}={show_value(getattr(value, k))}" for k in type(value).model_fields)
     if isinstance(value, (list, tuple)):
         return "; ".join(show_value(v) for v in value)
-    return str(value)
+    # Any URL (a node's uri, an endpoint) may carry a password or a key of its own.
+    return mask_url(str(value)) if "://" in str(value) else str(value)
 
 
 def plugin_settings_rows(registry: PluginRegistry, settings: Settings,

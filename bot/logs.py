@@ -8,27 +8,57 @@ including inside exception text, so a secret cannot leak through an error path.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import structlog
 
 REDACTED = "***"
 
 
+#: The shortest piece of a secret masked on its own. nextcord logs the first 8 characters of
+#: the token ("Bot " + 8 in its rate-limit keys); 6 catches that and any other slice without
+#: masking ordinary words a short secret happens to share.
+FRAGMENT = 6
+
+
 class SecretRedactor:
-    """Replaces every known secret in an event dict, recursively, with `***`."""
+    """Replaces every known secret in an event dict, recursively, with `***`: the whole value,
+    its percent-encoded form, and any run of text made of pieces of it (a prefix such as
+    nextcord's "first 8 characters of the token", a slice, a truncated copy)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: list[str] = []
+        self._grams: set[str] = set()
         self.update(secrets)
 
     def update(self, secrets: Iterable[str]) -> None:
         # Longest first so a secret containing another is masked whole; very short values
         # would mask innocent text, and are not real credentials anyway.
-        merged = {*self._secrets, *(s for s in secrets if s and len(s) >= 4)}
+        fresh = {s for s in secrets if s and len(s) >= 4}
+        fresh |= {quote(s, safe="") for s in fresh}  # as it appears inside a URL
+        merged = {*self._secrets, *fresh}
         self._secrets = sorted(merged, key=len, reverse=True)
+        for secret in merged:
+            self._grams.update(secret[i : i + FRAGMENT]
+                               for i in range(len(secret) - FRAGMENT + 1))
+
+    def _mask_fragments(self, text: str) -> str:
+        # Every window of FRAGMENT characters that occurs in a secret marks its span; touching
+        # spans merge, so a prefix or slice of any length >= FRAGMENT becomes one `***`.
+        spans: list[list[int]] = []
+        for i in range(len(text) - FRAGMENT + 1):
+            if text[i : i + FRAGMENT] in self._grams:
+                if spans and spans[-1][1] >= i:
+                    spans[-1][1] = i + FRAGMENT
+                else:
+                    spans.append([i, i + FRAGMENT])
+        for start, end in reversed(spans):
+            text = text[:start] + REDACTED + text[end:]
+        return text
 
     def scrub(self, value: Any) -> Any:
         if not self._secrets:
@@ -37,7 +67,7 @@ class SecretRedactor:
             for secret in self._secrets:
                 if secret in value:
                     value = value.replace(secret, REDACTED)
-            return value
+            return self._mask_fragments(value) if self._grams else value
         if isinstance(value, dict):
             return {k: self.scrub(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
@@ -50,6 +80,27 @@ class SecretRedactor:
         return {key: self.scrub(value) for key, value in event.items()}
 
 
+# Query parameters that carry a credential (libpq's password/sslpassword, asyncpg's too).
+_SECRET_QUERY = re.compile(r"pass|pwd|secret|token|key", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """A URL with its password replaced by `****`, whatever form the password takes: with `@`
+    or `:` in it (the userinfo ends at the LAST `@` before the host), percent-encoded, or in
+    the query (`?password=`, `?pass=`, `?pwd=`, `sslpassword=`...)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:****@{host}" if colon else f"{user}@{host}"
+    pairs = []
+    for pair in parts.query.split("&") if parts.query else []:
+        key, eq, _value = pair.partition("=")
+        pairs.append(f"{key}=****" if eq and _SECRET_QUERY.search(key) else pair)
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(pairs), parts.fragment))
+
+
 redactor = SecretRedactor()
 
 
@@ -59,6 +110,21 @@ class _DropPyNaClWarning(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "PyNaCl is not installed" not in record.getMessage()
+
+
+class _DemoteHousekeeping(logging.Filter):
+    """nextcord's rate-limit housekeeping ("Allowed 1 rate limits to be garbage collected")
+    is logged at INFO on every start and every few minutes after: it says nothing an admin
+    can act on, so it is shown at DEBUG only."""
+
+    NOISE = ("rate limits to be garbage collected",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or not any(
+            n in str(record.msg) for n in self.NOISE
+        ):
+            return True
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 def _shared_processors() -> list[Any]:
@@ -76,8 +142,11 @@ def _shared_processors() -> list[Any]:
 def configure_logging(
     level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = ()
 ) -> None:
-    """Route structlog and stdlib logging through the same processors and renderer."""
+    """Route structlog and stdlib logging through the same processors and renderer.
+
+    `level` and `fmt` are read case-insensitively (`debug`, `JSON`), as they come from .env."""
     redactor.update(secrets)
+    level, fmt = level.strip().upper(), fmt.strip().lower()
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -113,6 +182,9 @@ def configure_logging(
     # nextcord's gateway logs every payload at DEBUG; keep it at INFO unless asked.
     for noisy in ("nextcord.gateway", "nextcord.http", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))
+    http_log = logging.getLogger("nextcord.http")
+    if not any(isinstance(f, _DemoteHousekeeping) for f in http_log.filters):
+        http_log.addFilter(_DemoteHousekeeping())
     client_log = logging.getLogger("nextcord.client")
     if not any(isinstance(f, _DropPyNaClWarning) for f in client_log.filters):
         client_log.addFilter(_DropPyNaClWarning())

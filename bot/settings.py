@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -29,6 +29,7 @@ from pydantic import (
     SecretBytes,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -116,6 +117,15 @@ class Settings(BaseSettings):
     def _names(cls, value: Any) -> Any:
         return _split_names(value)
 
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any, info: ValidationInfo) -> Any:
+        # .env is written by people: LOG_LEVEL=debug and LOG_FORMAT=JSON mean the obvious.
+        if isinstance(value, str):
+            value = value.strip()
+            return value.upper() if info.field_name == "log_level" else value.lower()
+        return value
+
     @field_validator("discord_api_base", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
@@ -152,7 +162,11 @@ class Settings(BaseSettings):
             values.append(self.discord_token.get_secret_value())
         password = urlsplit(self.database_url).password
         if password:
-            values.append(password)
+            # As written in the URL (maybe percent-encoded) and as the driver sends it.
+            values += [password, unquote(password)]
+        for key, secret in parse_qsl(urlsplit(self.database_url).query):
+            if "pass" in key.lower() and secret:
+                values.append(secret)
         return values
 
     def require_token(self) -> str:
