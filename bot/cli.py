@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,12 +16,30 @@ import nextcord
 from bot.database import DatabaseError, apply_migrations
 from bot.loader import discover
 from bot.logs import configure_logging
+from bot.paths import Home, anchor_sqlite, find_home
 from bot.settings import Settings, SettingsError, load_settings
 
 
 def _settings() -> Settings:
-    settings = load_settings()
+    settings = settings_for(find_home())
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    return settings
+
+
+def settings_for(home: Home) -> Settings:
+    """Settings read from the home's `.env` (if any) and the environment; the database
+    defaults to the home's data directory (see bot/paths.py for the rule)."""
+    env_file: Path | None = None
+    if home.env_file.is_file():
+        if not os.access(home.env_file, os.R_OK):
+            raise SettingsError(f"{home.env_file} exists but cannot be read by this user; fix "
+                                "its owner or permissions (0600, owned by the bot's user)")
+        env_file = home.env_file
+    settings = load_settings(_env_file=env_file)
+    # An explicit DATABASE_URL (environment or .env) wins; otherwise the home's data folder.
+    url = (settings.database_url if "database_url" in settings.model_fields_set
+           else home.default_database_url)
+    settings.database_url = anchor_sqlite(url, home)
     return settings
 
 
@@ -86,12 +106,27 @@ async def _seed(settings: Settings) -> int:
     return 0
 
 
+async def _invite(settings: Settings, client_id: int | None = None) -> int:
+    from bot.invite import client_id_from_api, client_id_from_token, explain
+
+    if client_id is None:
+        token = settings.require_token()
+        # The token's first segment is the bot's id: no network unless it does not decode.
+        client_id = client_id_from_token(token) or await client_id_from_api(
+            token, settings.discord_api_base or settings_api_base())
+    registry = discover(settings.growmies_plugins)
+    print(explain(client_id, registry.plugins))
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[Settings], Coroutine[Any, Any, int]]]] = {
     "run": ("apply pending migrations, then start the bot", _run),
     "migrate": ("apply pending database migrations", _migrate),
     "doctor": ("check settings, database, Lavalink, the LLM endpoint and Discord", _doctor),
     "plugins": ("list installed plugins with version and description", _plugins),
     "seed": ("load the starter data shipped with plugins (idempotent)", _seed),
+    "invite": ("print the URL that adds the bot to a server, with the permissions it needs",
+               _invite),
 }
 
 
@@ -114,14 +149,19 @@ def main(argv: list[str] | None = None) -> int:
         return makemigrations(argv[1:], prog="growmies makemigrations")
     parser = argparse.ArgumentParser(prog="growmies", description="Growmies Discord bot")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (help_text, _) in COMMANDS.items():
-        sub.add_parser(name, help=help_text)
+    parsers = {name: sub.add_parser(name, help=help_text)
+               for name, (help_text, _) in COMMANDS.items()}
+    parsers["invite"].add_argument(
+        "--client-id", type=int, default=None,
+        help="the application's id (default: read from DISCORD_TOKEN, no network needed)")
     sub.add_parser("makemigrations", help=MAKEMIGRATIONS_HELP)
     args = parser.parse_args(argv)
     try:
         settings = _settings()
         if args.command == "run":
             settings.require_token()
+        if args.command == "invite":
+            return asyncio.run(_invite(settings, args.client_id))
         return asyncio.run(COMMANDS[args.command][1](settings))
     except (SettingsError, DatabaseError) as exc:
         print(f"growmies: {exc}", file=sys.stderr)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from tortoise import Tortoise
 
@@ -154,6 +154,36 @@ async def check_reachable(database_url: str, timeout: float = 3.0) -> None:
         raise DatabaseError(
             f"DATABASE_URL: cannot reach {_describe_url(database_url)} ({type(exc).__name__})"
         ) from None
+    await _check_login(database_url, timeout)
+
+
+async def _check_login(database_url: str, timeout: float) -> None:
+    """Name the two mistakes a new admin makes that Tortoise reports only as "Can't establish
+    connection": a database that was never created, and a wrong user or password."""
+    import asyncpg
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/") or parts.username or "postgres"
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    try:
+        conn = await asyncpg.connect(
+            host=parts.hostname or "localhost", port=parts.port or 5432,
+            user=unquote(parts.username or "") or None,
+            password=unquote(parts.password or "") or None, database=unquote(name),
+            timeout=timeout)
+    except asyncpg.InvalidCatalogNameError:
+        raise DatabaseError(
+            f"DATABASE_URL: the database {name!r} does not exist on {where}; create it first "
+            f"(`createdb -h {parts.hostname or 'localhost'} -U <user> {name}` or "
+            f"`CREATE DATABASE {name};` in psql), then run `growmies migrate`") from None
+    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError):
+        raise DatabaseError(
+            f"DATABASE_URL: {where} refused the login of user {parts.username or '(none)'!r}; "
+            "check the user name and password") from None
+    except Exception:
+        # Anything else (TLS, pg_hba, a timeout) is reported by the real open that follows.
+        return
+    await conn.close()
 
 
 def _forget_cached_sql() -> None:

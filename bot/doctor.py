@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 from bot.database import DatabaseError, pending_migrations
 from bot.loader import PluginRegistry, discover
 from bot.logs import mask_url
+from bot.paths import find_home, missing_sqlite, where_things_live
 from bot.settings import (
     Settings,
     SettingsError,
@@ -99,6 +100,10 @@ def plugin_settings_rows(registry: PluginRegistry, settings: Settings,
 
 async def check_database(settings: Settings) -> Check:
     registry = discover(settings.growmies_plugins)
+    # A check never creates the database: opening a missing SQLite file would.
+    if (missing := missing_sqlite(settings.database_url)) is not None:
+        return Check("database", "warn", f"no database yet at {missing}; `growmies migrate` "
+                     "or `growmies run` creates it")
     try:
         pending = await pending_migrations(
             settings.database_url,
@@ -209,7 +214,9 @@ def plugin_rows(settings: Settings) -> list[Check]:
 
 
 async def collect(settings: Settings) -> list[Check]:
-    checks = settings_rows(settings)
+    checks = [Check(what, "ok", where, required=False)
+              for what, where in where_things_live(find_home(), settings.database_url)]
+    checks += settings_rows(settings)
     rows, plugin_settings = plugin_settings_rows(
         discover(settings.growmies_plugins), settings)
     checks += rows
