@@ -1,4 +1,5 @@
-"""Core slash commands: `/plugins list|enable|disable`, for server admins."""
+"""Core slash commands: `/help` for every member, `/plugins list|enable|disable` for server
+admins."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import nextcord
 from nextcord.ext import commands
 
 from bot.components.autocomplete import answer_autocomplete
+from bot.components.paginator import send_paginator
 from bot.contract import requires_permissions
 from bot.errors import UserError
+from bot.help import HELP_PAGES, HelpPages, entries_for, intro, pages_of
+from bot.routing import CORE
 from bot.toggles import UnknownPlugin
 
 if TYPE_CHECKING:
@@ -23,6 +27,21 @@ GUILD_ONLY = [nextcord.InteractionContextType.guild]
 class AdminCog(commands.Cog, name="core.admin"):
     def __init__(self, bot: GrowmiesBot) -> None:
         self.bot = bot
+        bot.services.blocks.page_source(HELP_PAGES, HelpPages())
+
+    # A core command: open to every member (no age gate), answered only to the asker.
+    @nextcord.slash_command(name="help", description="What you can use here, page by page",
+                            contexts=GUILD_ONLY)
+    async def help(self, interaction: nextcord.Interaction) -> None:
+        assert interaction.user is not None
+        entries = await entries_for(self.bot, interaction)
+        decision = await self.bot.services.age_gate.decide(interaction.guild_id,
+                                                           interaction.user.id)
+        pages = pages_of(entries, decision.allowed)
+        await send_paginator(
+            self.bot, interaction, plugin=CORE, source=HELP_PAGES, ephemeral=True,
+            params={"pages": pages,
+                    "intro": intro(decision.allowed, any(e.adults_only for e in entries))})
 
     @nextcord.slash_command(name="ping", description="Check that the bot is alive")
     async def ping(self, interaction: nextcord.Interaction) -> None:
