@@ -86,7 +86,7 @@ class DatabaseUnavailable(ServiceUnavailable):
 class LavalinkUnavailable(ServiceUnavailable):
     """Raised by the music plugin when no Lavalink node answers."""
 
-    what = "The music server (Lavalink)"
+    what = "The music server"
 
 
 class ModelUnavailable(ServiceUnavailable):

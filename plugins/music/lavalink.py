@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("plugins.music.lavalink")
 
-UNREACHABLE = "The music server is unreachable right now; try again in a minute."
+# No LAVALINK_NODES at all: not an outage, a set-up step the bot's owner skipped.
+NOT_CONFIGURED = "Music is not set up on this bot: no Lavalink node is configured."
 
 
 def to_playable(track: TrackInfo) -> wavelink.Playable:
@@ -128,8 +129,18 @@ class LavalinkConnection:
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    @property
+    def configured(self) -> bool:
+        """Whether LAVALINK_NODES names any node (none: music cannot work on this bot)."""
+        return bool(self.settings)
+
     async def start(self) -> None:
         """Create the nodes and start connecting; returns at once."""
+        if not self.configured:
+            # Said once at start so the owner learns it from the log, not from members.
+            log.warning("music.no_lavalink_nodes",
+                        hint="set LAVALINK_NODES (README: running a Lavalink node); "
+                             "until then /play answers that music is not set up")
         self._session = aiohttp.ClientSession()
         for cfg in self.settings:
             node = Node(

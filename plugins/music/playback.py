@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import structlog
 import wavelink
 
-from bot.api import UserError, new_ref
-from plugins.music.lavalink import UNREACHABLE, LavalinkConnection, to_playable
+from bot.api import LavalinkUnavailable, UserError, new_ref
+from plugins.music.lavalink import NOT_CONFIGURED, LavalinkConnection, to_playable
 from plugins.music.models import MusicSession
 from plugins.music.queue import QueueRepository
 from plugins.music.recovery import SessionRecovery
@@ -37,9 +37,19 @@ LOOP_SLACK = 1
 LOAD_FAILED = "That track could not be loaded."
 
 
-class Unreachable(UserError):
+class Unreachable(LavalinkUnavailable):
+    """No Lavalink node answers: the core tells the member the music server is unreachable
+    and that nothing was changed."""
+
+
+class NotConfigured(UserError):
     def __init__(self) -> None:
-        super().__init__(UNREACHABLE)
+        super().__init__(NOT_CONFIGURED)
+
+
+def no_node(lavalink: LavalinkConnection) -> UserError:
+    """Why there is no node to use: none configured, or none reachable."""
+    return Unreachable() if lavalink.configured else NotConfigured()
 
 
 class VoiceConnector(Protocol):
@@ -107,7 +117,7 @@ class Playback:
             return player
         node = self.lavalink.best_node()
         if node is None:
-            raise Unreachable()
+            raise no_node(self.lavalink)
         try:
             player = await self.voice.join(guild_id, channel_id, node)
         except (wavelink.ChannelTimeoutException, TimeoutError):

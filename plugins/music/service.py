@@ -18,7 +18,7 @@ from bot.api import UserError, new_ref
 from plugins.music.audience import Reply
 from plugins.music.lavalink import from_playable
 from plugins.music.models import MusicGuildSettings, UserMusicPreferences
-from plugins.music.playback import LOAD_FAILED, Playback, Unreachable
+from plugins.music.playback import LOAD_FAILED, Playback, Unreachable, no_node
 from plugins.music.queue import AddResult, QueueRepository
 from plugins.music.tracks import TrackInfo
 from plugins.music.validation import Resolver, check_query, system_resolver
@@ -132,7 +132,7 @@ class MusicService:
             return cached[1]
         node = self.playback.lavalink.best_node()
         if node is None:
-            raise Unreachable()
+            raise no_node(self.playback.lavalink)
         try:
             # Pool.fetch_tracks sends the identifier as is; Playable.search would prefix
             # it a second time.

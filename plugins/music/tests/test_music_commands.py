@@ -13,12 +13,28 @@ from plugins.music.models import MusicQueueEntry, MusicSession
 from plugins.music.tests.e2e import AllowList, content, find_id, music, start_music
 
 
-async def test_without_a_node_music_says_the_server_is_unreachable(start_bot, world, fake_discord):
-    await start_bot()  # no LAVALINK_NODES: the bot still starts
+async def test_without_a_node_music_says_it_is_not_set_up(start_bot, world, fake_discord,
+                                                           caplog):
+    await start_bot()  # no LAVALINK_NODES: the bot still starts, and says so in the log
+    assert any(r.levelname == "WARNING" and "music.no_lavalink_nodes" in str(r.msg)
+               for r in caplog.records)
     await fake_discord.voice_join(world.member, world.voice)
     ix = await fake_discord.slash(world.member, "play", {"query": "lofi"})
     response = await ix.response()
-    assert "music server is unreachable" in content(response) and ix.ephemeral
+    assert content(response) == ("Music is not set up on this bot: no Lavalink node is "
+                                 "configured.")
+    assert ix.ephemeral
+
+
+async def test_lavalink_down_says_the_music_server_is_unreachable(fake_lavalink, start_bot,
+                                                                  world, fake_discord):
+    await start_music(start_bot, fake_lavalink)
+    await fake_lavalink.kill()  # the node process dies; the bot keeps running
+    await fake_discord.voice_join(world.member, world.voice)
+    ix = await fake_discord.slash(world.member, "play", {"query": "lofi"})
+    assert content(await ix.response()) == (
+        "The music server is unreachable right now; nothing was changed. Try again in a minute.")
+    assert ix.ephemeral
 
 
 async def test_play_joins_self_deafened_and_plays(fake_lavalink, start_bot, world, fake_discord):
