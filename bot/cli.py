@@ -71,19 +71,23 @@ async def _doctor(settings: Settings) -> int:
 
 async def _plugins(settings: Settings) -> int:
     registry = discover(settings.growmies_plugins)
+    # A plugin's own version (Plugin.version, what changes when the plugin does) next to the
+    # distribution that installed it: several plugins can ship in one package.
     rows = []
     for name, found in sorted(registry.discovered.items()):
         plugin = found.plugin
         description = plugin.description if plugin else f"NOT LOADED: {found.error}"
-        rows.append((name, found.version, "on" if plugin and plugin.default_enabled else "off",
-                     description))
+        package = f"{found.distribution or '?'} {found.version}"
+        rows.append((name, plugin.version if plugin else "-", package,
+                     "on" if plugin and plugin.default_enabled else "off", description))
     for name, reason in registry.failed.items():
         if name not in registry.discovered:
-            rows.append((name, "-", "-", f"NOT LOADED: {reason}"))
+            rows.append((name, "-", "-", "-", f"NOT LOADED: {reason}"))
     width = max((len(r[0]) for r in rows), default=6)
-    print(f"{'plugin':<{width}}  {'version':<8}  default  description")
-    for name, version, default, description in rows:
-        print(f"{name:<{width}}  {version:<8}  {default:<7}  {description}")
+    pwidth = max((len(r[2]) for r in rows), default=7)
+    print(f"{'plugin':<{width}}  {'version':<8}  {'package':<{pwidth}}  default  description")
+    for name, version, package, default, description in rows:
+        print(f"{name:<{width}}  {version:<8}  {package:<{pwidth}}  {default:<7}  {description}")
     return 0 if not registry.failed else 1
 
 
@@ -123,7 +127,7 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings], Coroutine[Any, Any, int]]]] 
     "run": ("apply pending migrations, then start the bot", _run),
     "migrate": ("apply pending database migrations", _migrate),
     "doctor": ("check settings, database, Lavalink, the LLM endpoint and Discord", _doctor),
-    "plugins": ("list installed plugins with version and description", _plugins),
+    "plugins": ("list installed plugins: own version, package, description", _plugins),
     "seed": ("load the starter data shipped with plugins (idempotent)", _seed),
     "invite": ("print the URL that adds the bot to a server, with the permissions it needs",
                _invite),
