@@ -99,6 +99,47 @@ async def entries_for(bot: GrowmiesBot, interaction: nextcord.Interaction) -> li
     return sorted(found, key=lambda e: (e.plugin != CORE_TITLE, e.plugin, e.name))
 
 
+# The names Discord's own settings use where the API's differ.
+UI_NAMES = {"manage_guild": "Manage Server", "view_channel": "View Channels",
+            "moderate_members": "Timeout Members"}
+
+
+def permission_name(flag: str) -> str:
+    return UI_NAMES.get(flag, flag.replace("_", " ").title())
+
+
+def command_overview(bot: GrowmiesBot) -> str:
+    """The README's command table, from the commands registered by the core and every loaded
+    plugin (tests/test_help.py fails when the README drifts from it)."""
+    rows = ["| Command | Plugin | Who | What it does |", "| --- | --- | --- | --- |"]
+    seen: set[str] = set()
+    found: list[tuple[str, str, str, str]] = []
+    for cmd in bot.get_all_application_commands():
+        if not isinstance(cmd, nextcord.SlashApplicationCommand):
+            continue
+        owner = bot.plugins.owner_of_cog(cmd.parent_cog)
+        plugin = bot.plugins.plugins.get(owner) if owner else None
+        for chain in _leaves(cmd):
+            full = " ".join(c.name for c in reversed(chain))
+            if full in seen:
+                continue
+            seen.add(full)
+            perms = _default_permissions(cmd)
+            for c in chain:
+                perms |= command_permissions(c.callback)
+            gate = gate_for(plugin, f"/{full}", [c.callback for c in chain])
+            who = []
+            if gate.gated:
+                who.append("21+" + (" (an admin may open it)" if gate.open_when else ""))
+            if perms:
+                who.append("staff (" + ", ".join(sorted(map(permission_name, perms))) + ")")
+            found.append((owner or CORE_TITLE, full, "; ".join(who) or "everyone",
+                          (chain[0].description or "").replace("|", "/")))
+    found.sort(key=lambda r: (r[0] != CORE_TITLE, r[0], r[1]))
+    rows += [f"| `/{name}` | {plugin} | {who} | {what} |" for plugin, name, who, what in found]
+    return "\n".join(rows)
+
+
 def pages_of(entries: list[HelpEntry], verified: bool) -> list[dict[str, Any]]:
     """Pages as plain data (kept in the paginator's state): a title and its lines."""
     by_plugin: dict[str, list[HelpEntry]] = {}

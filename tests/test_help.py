@@ -80,3 +80,19 @@ async def test_a_verified_member_sees_the_mark_without_verify_first(
     assert "`/probe secret` — 21+ only · *🔞 21+*" in probe_page
     assert "verify first" not in "\n".join(pages)
     assert "`/probe ping` — Answers pong\n" in probe_page + "\n"
+
+
+README = __import__("pathlib").Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- commands:start -->", "<!-- commands:end -->"
+
+
+async def test_readme_command_overview_matches_the_registered_commands(start_bot):
+    from bot.help import command_overview
+
+    running = await start_bot()
+    expected = command_overview(running.bot)
+    text = README.read_text()
+    shown = text[text.index(START) + len(START):text.index(END)].strip()
+    assert shown == expected, (
+        "README's command overview drifted from the registered commands; replace the block "
+        f"between {START} and {END} with:\n{expected}")
