@@ -113,16 +113,22 @@ class _DropPyNaClWarning(logging.Filter):
 
 
 class _DemoteHousekeeping(logging.Filter):
-    """nextcord's rate-limit housekeeping ("Allowed 1 rate limits to be garbage collected")
-    is logged at INFO on every start and every few minutes after: it says nothing an admin
-    can act on, so it is shown at DEBUG only."""
+    """nextcord narrates its own housekeeping at INFO: a line per registered command, "logging
+    in using static token", the IDENTIFY payload, "Allowed 1 rate limits to be garbage
+    collected" (every few minutes). None of it is anything an admin can act on, and it buries
+    the lines that are, so these are shown at DEBUG only. Warnings and errors always pass."""
 
-    NOISE = ("rate limits to be garbage collected",)
+    NOISE = (
+        "rate limits to be garbage collected",
+        "Registering command with signature",
+        "logging in using static token",
+        "has sent the IDENTIFY payload",
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno > logging.INFO or not any(
-            n in str(record.msg) for n in self.NOISE
-        ):
+        if record.levelno > logging.INFO or not record.name.startswith("nextcord"):
+            return True
+        if not any(noise in str(record.msg) for noise in self.NOISE):
             return True
         return logging.getLogger().isEnabledFor(logging.DEBUG)
 
@@ -173,6 +179,7 @@ def configure_logging(
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(_DemoteHousekeeping())
     handler._growmies = True  # type: ignore[attr-defined]  # marks the handler as ours
     root = logging.getLogger()
     # Replace only our own handler: others (pytest's caplog, an embedding app's) stay.
@@ -182,9 +189,6 @@ def configure_logging(
     # nextcord's gateway logs every payload at DEBUG; keep it at INFO unless asked.
     for noisy in ("nextcord.gateway", "nextcord.http", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))
-    http_log = logging.getLogger("nextcord.http")
-    if not any(isinstance(f, _DemoteHousekeeping) for f in http_log.filters):
-        http_log.addFilter(_DemoteHousekeeping())
     client_log = logging.getLogger("nextcord.client")
     if not any(isinstance(f, _DropPyNaClWarning) for f in client_log.filters):
         client_log.addFilter(_DropPyNaClWarning())
