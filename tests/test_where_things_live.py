@@ -100,3 +100,32 @@ def test_a_postgres_url_naming_a_missing_database_says_so(tmp_path):
     assert "CREATE DATABASE growmies_never_created;" in result.stderr
     doctor = growmies("doctor", cwd=tmp_path, env={"DATABASE_URL": url})
     assert "the database 'growmies_never_created' does not exist" in doctor.stdout
+
+
+async def test_growmies_run_from_an_empty_directory_keeps_its_data_in_the_home(
+    fake_discord, world, tmp_path
+):
+    import asyncio
+    import signal
+
+    empty, user = tmp_path / "empty", tmp_path / "user"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DISCORD_", "DATABASE_", "GROWMIES_", "XDG_", "LAVALINK_",
+                                "MUSIC_", "LLM_", "OPENAI_"))}
+    env.update({"HOME": str(user), "DISCORD_TOKEN": fake_discord.token,
+                "DISCORD_API_BASE": fake_discord.api_base, "LOG_FORMAT": "json",
+                "PYTHONPATH": str(ROOT)})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env, cwd=empty,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await fake_discord.wait_for_command("help", timeout=60)
+        await fake_discord.wait_until_connected(timeout=30)
+        ix = await fake_discord.slash(world.member, "help")
+        assert "Help · core" in fake_discord.text_of(await ix.wait_original())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), 60)
+    assert files_under(empty) == []
+    assert (user / ".local" / "share" / "growmies" / "data" / "growmies.sqlite3").is_file()
