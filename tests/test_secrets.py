@@ -3,6 +3,8 @@ log settings people actually type (LOG_LEVEL=debug, LOG_FORMAT=JSON)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -56,6 +58,35 @@ async def test_a_rejected_token_leaves_no_trace_in_any_log(
     assert "logging in using static token" in logged  # nextcord's own lines did get through
     assert "[redacted]" in logged  # ...including the one that used to hold the token's prefix
     for piece in _fragments(token):
+        assert piece not in logged
+
+
+async def test_a_whole_session_at_debug_logs_no_piece_of_the_token(
+    settings_factory, fake_discord, world, capfd
+):
+    # Login, the gateway's IDENTIFY, command sync: every line nextcord and aiohttp write at
+    # DEBUG while the token is in use.
+    fake_discord.token = LONG_TOKEN
+    settings = settings_factory(discord_token=LONG_TOKEN, log_level="DEBUG")
+    bot = await prepare(settings, registry_with(ProbePlugin()))
+    for name in ("nextcord", "nextcord.http", "nextcord.client", "nextcord.gateway", "aiohttp"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    task = asyncio.create_task(bot.start(LONG_TOKEN))
+    try:
+        synced = asyncio.create_task(bot.commands_synced.wait())
+        done, _ = await asyncio.wait({synced, task}, timeout=15,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        assert synced in done, "the bot did not sync its commands"
+    finally:
+        await shutdown(bot)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        growmies_handler().flush()
+    out, err = capfd.readouterr()
+    logged = out + err
+    assert "IDENTIFY" in logged and "[redacted]" in logged
+    for piece in _fragments(LONG_TOKEN):
         assert piece not in logged
 
 
