@@ -27,6 +27,7 @@ from plugins.compliance.levels import progress_for, tier_for
 from plugins.compliance.models import MODES, STACK, MemberRecord
 from plugins.compliance.pages import audit_csv
 from plugins.compliance.rank_card import RankInfo, rank_text, render_rank_card
+from plugins.compliance.setup_checks import require_grantable, require_postable
 
 if TYPE_CHECKING:
     from plugins.compliance.plugin import CompliancePlugin
@@ -111,6 +112,12 @@ class ComplianceCog(commands.Cog, name="compliance"):
                                                 required=False, min_value=21, max_value=99),
     ) -> None:
         guild_id = guild_of(interaction)
+        # Refused before anything is saved: a role or channel the bot can't use would only
+        # fail later, in front of a member.
+        if verified_role is not None:
+            require_grantable(interaction.guild, verified_role, "to verified members")
+        if review_channel is not None:
+            require_postable(interaction.guild, review_channel)
         changes: dict[str, object] = {}
         if mode is not None:
             changes["verification_mode"] = mode
@@ -374,6 +381,7 @@ class ComplianceCog(commands.Cog, name="compliance"):
             del rewards[str(level)]
             text = f"Removed the level {level} reward."
         else:
+            require_grantable(interaction.guild, role, f"at level {level}")
             rewards[str(level)] = role.id
             text = f"Level {level} now gives <@&{role.id}>."
         await self.plugin.settings.update(guild_id, role_rewards=rewards)

@@ -475,6 +475,12 @@ class FakeGuild:
         )
         self.roles[role.id] = role
         self._emit("GUILD_ROLE_CREATE", {"guild_id": str(self.id), "role": role.payload()})
+        if position is not None:
+            # Discord creates every role at the bottom (clients shift all others up by one on
+            # GUILD_ROLE_CREATE) and then moves it: the roles below the new one come back
+            # down, and Discord sends their GUILD_ROLE_UPDATE too.
+            moved += [other for other in self.roles.values()
+                      if other is not role and not other.is_default and other not in moved]
         for other in moved:
             self._emit("GUILD_ROLE_UPDATE", {"guild_id": str(self.id), "role": other.payload()})
         return role
