@@ -66,3 +66,17 @@ def test_client_id_option_and_tokens_that_do_not_decode(tmp_path):
     # Without a token or an id there is nothing to build the link from.
     result = invite(tmp_path, env={})
     assert result.returncode == 2 and "DISCORD_TOKEN is not set" in result.stderr
+
+
+async def test_a_token_that_does_not_decode_asks_discord_for_the_application(
+    fake_discord, tmp_path
+):
+    import asyncio
+
+    # The fake's token ("fake-token"-like) carries no base64 id: the CLI asks the API instead.
+    assert client_id_from_token(fake_discord.token) is None
+    result = await asyncio.to_thread(
+        invite, tmp_path, env={"DISCORD_TOKEN": fake_discord.token,
+                               "DISCORD_API_BASE": fake_discord.api_base})
+    assert result.returncode == 0, result.stderr
+    assert f"client_id={fake_discord.application_id}&" in result.stdout
