@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, cast
 import openai
 import structlog
 
+from bot.api import ModelUnavailable
+
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionMessageParam
 
@@ -112,7 +114,8 @@ def _describe(exc: BaseException) -> UpstreamError:
             "The AI service had a problem; try again in a little while.", kind="server_error"
         )
     if isinstance(exc, openai.APIConnectionError):
-        return UpstreamError("The AI service cannot be reached right now.", kind="connection")
+        # The same sentence the core uses for a model outage: which service, nothing kept.
+        return UpstreamError(ModelUnavailable().message, kind="connection")
     if isinstance(exc, json.JSONDecodeError | ValueError):
         # A 200 with a non-JSON body raises a bare JSONDecodeError, not an openai error.
         return UpstreamError("The AI service sent an unreadable answer; try again.",
