@@ -169,7 +169,10 @@ async def _drop_public_placeholder(interaction: nextcord.Interaction) -> None:
         return  # nothing answered yet, or already gone
     flags = original.flags
     if flags.loading and not flags.ephemeral:
-        await original.delete()
+        try:
+            await original.delete()
+        except nextcord.HTTPException as exc:  # the answer still goes out, as a followup
+            log.warning("interaction.placeholder_delete_failed", status=exc.status)
 
 
 async def send_ephemeral(
