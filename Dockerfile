@@ -4,10 +4,12 @@
 #   docker run --rm growmies doctor                           # any other subcommand
 FROM python:3.12-slim
 
+# GROWMIES_HOME: where growmies looks for .env and keeps data/ (default SQLite in /app/data).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    GROWMIES_HOME=/app
 
 # Unprivileged user; it owns only /app/data (the default SQLite location).
 RUN groupadd --system --gid 10001 growmies \
