@@ -159,7 +159,9 @@ class Settings(BaseSettings):
         """Every secret value currently configured, so the log redactor can mask them."""
         values: list[str] = []
         if self.discord_token is not None and self.discord_token.get_secret_value():
-            values.append(self.discord_token.get_secret_value())
+            # Also as require_token() sends it (stripped): a short token is only masked whole.
+            token = self.discord_token.get_secret_value()
+            values += [token, token.strip()]
         password = urlsplit(self.database_url).password
         if password:
             # As written in the URL (maybe percent-encoded) and as the driver sends it.
