@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import traceback
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -133,6 +134,13 @@ class _DemoteHousekeeping(logging.Filter):
         return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
+def _redacting_excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
+    """Python's last-resort traceback (a crash outside any logger) goes through the redactor
+    too: an exception's text can carry a URL with a password or a token."""
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    sys.stderr.write(redactor.scrub(text))
+
+
 def _shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -186,6 +194,10 @@ def configure_logging(
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "_growmies", False)]
     root.addHandler(handler)
     root.setLevel(level)
+    # Warnings and uncaught exceptions reach stderr without a logger: route both past the
+    # redactor as well.
+    logging.captureWarnings(True)
+    sys.excepthook = _redacting_excepthook
     # nextcord's gateway logs every payload at DEBUG; keep it at INFO unless asked.
     for noisy in ("nextcord.gateway", "nextcord.http", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))

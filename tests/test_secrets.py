@@ -10,6 +10,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import nextcord
@@ -185,3 +186,21 @@ def test_scripts_run_creates_env_readable_by_its_owner_only(tmp_path):
     assert "DISCORD_TOKEN is empty" in done.stderr  # stops before starting the bot
     mode = stat.S_IMODE((tmp_path / ".env").stat().st_mode)
     assert mode == 0o600, oct(mode)
+
+
+def test_a_crash_outside_any_logger_is_redacted_too(tmp_path):
+    # Python's own traceback printer and the warnings module write to stderr directly.
+    code = (
+        "import warnings\n"
+        "from bot.logs import configure_logging\n"
+        f"configure_logging('info', 'json', [{LONG_TOKEN!r}])\n"
+        f"warnings.warn('retrying with {LONG_TOKEN[:12]}')\n"
+        f"raise RuntimeError('gateway refused Bot {LONG_TOKEN}')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert "RuntimeError: gateway refused Bot ***" in done.stderr
+    assert "retrying with ***" in done.stderr
+    for piece in _fragments(LONG_TOKEN):
+        assert piece not in done.stderr
