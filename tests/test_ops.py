@@ -161,7 +161,8 @@ def _loopback(port: object) -> bool:
 @pytest.mark.skipif(COMPOSE is None, reason="docker-compose not installed")
 def test_compose_config_is_valid_and_safe(tmp_path: Path) -> None:
     result = _compose_config(tmp_path, DISCORD_TOKEN="dummy-token",
-                             LAVALINK_PASSWORD="dummy-lavalink-password")
+                             LAVALINK_PASSWORD="dummy-lavalink-password",
+                             POSTGRES_PASSWORD="dummy-postgres-password")
     assert result.returncode == 0, result.stderr
     if HAVE_YAML:
         import yaml
@@ -202,6 +203,15 @@ def test_compose_requires_a_lavalink_password_instead_of_a_default(tmp_path: Pat
     assert result.returncode != 0
     assert "set LAVALINK_PASSWORD in .env" in result.stderr
     assert "youshallnotpass" not in (ROOT / "docker-compose.yml").read_text()
+
+
+@pytest.mark.skipif(COMPOSE is None, reason="docker-compose not installed")
+def test_compose_requires_a_postgres_password_instead_of_a_default(tmp_path: Path) -> None:
+    result = _compose_config(tmp_path, DISCORD_TOKEN="dummy-token",
+                             LAVALINK_PASSWORD="dummy-lavalink-password")
+    assert result.returncode != 0
+    assert "set POSTGRES_PASSWORD in .env" in result.stderr
+    assert "POSTGRES_PASSWORD:-" not in (ROOT / "docker-compose.yml").read_text()
 
 
 # --- lavalink/application.yml -----------------------------------------------------------------

@@ -21,7 +21,9 @@ def compose_config(tmp_path: Path) -> str:
     env_file.write_text("")
     env = {k: v for k, v in os.environ.items() if k != "COMPOSE_FILE"}
     env["DISCORD_TOKEN"] = "dummy-token"
-    env["LAVALINK_PASSWORD"] = "dummy-lavalink-password"  # compose requires one (no default)
+    # Compose requires both passwords (no defaults).
+    env["LAVALINK_PASSWORD"] = "dummy-lavalink-password"
+    env["POSTGRES_PASSWORD"] = "dummy-postgres-password"
     result = subprocess.run(
         [COMPOSE, "-f", str(ROOT / "docker-compose.yml"), "--env-file", str(env_file), "config"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
