@@ -43,6 +43,32 @@ async def is_dj(interaction: nextcord.Interaction, settings: MusicGuildSettings)
     return settings.dj_role_id is not None and any(r.id == settings.dj_role_id for r in roles)
 
 
+def dj_role_warning(guild: nextcord.Guild | None, role: nextcord.Role) -> str | None:
+    """What an admin should know about `role` as the DJ role, with the fix; None if nothing.
+
+    The bot never gives the DJ role (it only reads who has it), so nothing here refuses the
+    setting the way compliance refuses a verified role it could not give: it is saved and the
+    admin is warned at once, instead of finding out when members can't get or use it."""
+    cached = (guild.get_role(role.id) if guild is not None else None) or role
+    if cached.is_default():
+        return ("@everyone as the DJ role makes every member a DJ: anyone can skip, stop and "
+                "clear the queue without a vote. Fix: run `/music settings` with a role only "
+                "your DJs have.")
+    if cached.managed:
+        return (f"<@&{cached.id}> is managed by an integration (a bot or a subscription): "
+                "Discord lets nobody give it, so only that integration decides who is a DJ. "
+                "Fix: create an ordinary role for DJs and run `/music settings` with it.")
+    me = guild.me if guild is not None else None
+    top = getattr(me, "top_role", None)
+    if top is not None and cached >= top:
+        return (f"<@&{cached.id}> sits at or above my highest role <@&{top.id}>. DJ checks "
+                "still work (I only read who has the role; I never give it), but I can't "
+                "manage it for you, so staff hand it out themselves. Fix, if you want me to "
+                f"manage it: Server Settings → Roles → drag <@&{top.id}> above "
+                f"<@&{cached.id}>.")
+    return None
+
+
 class MusicCog(commands.Cog, name="music"):
     def __init__(self, plugin: MusicPlugin, ctx: PluginContext) -> None:
         self.plugin = plugin
@@ -295,6 +321,9 @@ class MusicCog(commands.Cog, name="music"):
             transcripts_per_member=transcripts_per_member,
             transcripts_per_server=transcripts_per_server,
         )
+        warning = dj_role_warning(interaction.guild, dj_role) if dj_role else None
+        if warning:
+            text += f"\n⚠️ DJ role saved, but: {warning}"
         await interaction.send(text, ephemeral=True)
 
     @music.subcommand(name="preferences", description="Your own music preferences")
