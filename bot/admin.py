@@ -13,7 +13,7 @@ from bot.components.autocomplete import answer_autocomplete
 from bot.components.paginator import send_paginator
 from bot.contract import requires_permissions
 from bot.errors import UserError
-from bot.help import HELP_PAGES, HelpPages, entries_for, intro, pages_of
+from bot.help import HELP_PAGES, HelpPages, entries_for, intro, jumps_of, pages_of
 from bot.routing import CORE
 from bot.toggles import UnknownPlugin
 
@@ -40,6 +40,7 @@ class AdminCog(commands.Cog, name="core.admin"):
         pages = pages_of(entries, decision.allowed)
         await send_paginator(
             self.bot, interaction, plugin=CORE, source=HELP_PAGES, ephemeral=True,
+            jumps=jumps_of(pages),
             params={"pages": pages,
                     "intro": intro(decision.allowed, any(e.adults_only for e in entries))})
 

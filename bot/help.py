@@ -159,8 +159,17 @@ def pages_of(entries: list[HelpEntry], verified: bool) -> list[dict[str, Any]]:
         chunks = [lines[i:i + PER_PAGE] for i in range(0, len(lines), PER_PAGE)]
         for number, chunk in enumerate(chunks, 1):
             title = plugin if len(chunks) == 1 else f"{plugin} ({number}/{len(chunks)})"
-            pages.append({"title": title, "lines": chunk})
+            pages.append({"title": title, "plugin": plugin, "lines": chunk})
     return pages
+
+
+def jumps_of(pages: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """The select per plugin: each plugin's name and the index of its first page."""
+    jumps: list[tuple[str, int]] = []
+    for index, page in enumerate(pages):
+        if not jumps or jumps[-1][0] != page["plugin"]:
+            jumps.append((page["plugin"], index))
+    return jumps
 
 
 def intro(verified: bool, any_adult: bool) -> str:

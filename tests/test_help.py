@@ -96,3 +96,51 @@ async def test_readme_command_overview_matches_the_registered_commands(start_bot
     assert shown == expected, (
         "README's command overview drifted from the registered commands; replace the block "
         f"between {START} and {END} with:\n{expected}")
+
+
+async def test_a_member_picks_a_plugin_in_the_select_and_lands_on_its_page(
+    start_bot, world, fake_discord
+):
+    await start_bot()
+    ix = await fake_discord.slash(world.member, "help")
+    message = await ix.wait_original()
+    select = next(c for row in message["components"] for c in row["components"]
+                  if c["type"] == 3)
+    offered = {o["label"]: o["value"] for o in select["options"]}
+    # Only plugins enabled here are offered, core first, and the first page is the default.
+    assert next(iter(offered)) == "core" and {"music", "ui"} <= set(offered)
+    assert next(o for o in select["options"] if o["default"])["label"] == "core"
+
+    click = await fake_discord.select(world.member, message, select["custom_id"],
+                                      [offered["music"]], strict=True)
+    resp = await click.response()
+    assert resp["type"] == 7
+    text = fake_discord.text_of(resp["data"])
+    assert text.startswith("Help · music") and "`/play`" in text
+    chosen = next(c for row in resp["data"]["components"] for c in row["components"]
+                  if c["type"] == 3)
+    assert next(o for o in chosen["options"] if o["default"])["label"] == "music"
+
+    # A value the select never offered (a forged interaction) changes nothing.
+    forged = await fake_discord.select(world.member, message, select["custom_id"], ["999"])
+    assert "expired" in fake_discord.text_of((await forged.response())["data"]).lower()
+
+    # A plugin turned off here is no longer offered.
+    await (await fake_discord.slash(world.admin, "plugins disable",
+                                    {"plugin": "music"})).response()
+    again = await (await fake_discord.slash(world.member, "help")).wait_original()
+    labels = [o["label"] for row in again["components"] for c in row["components"]
+              if c["type"] == 3 for o in c["options"]]
+    assert "music" not in labels and "ui" in labels
+
+
+async def test_the_help_select_still_works_after_a_restart(start_bot, world, fake_discord):
+    first = await start_bot()
+    message = await (await fake_discord.slash(world.member, "help")).wait_original()
+    select = next(c for row in message["components"] for c in row["components"]
+                  if c["type"] == 3)
+    value = next(o["value"] for o in select["options"] if o["label"] == "ui")
+    await first.stop()
+    await start_bot()  # a new process: the select's state comes from the component store
+    click = await fake_discord.select(world.member, message, select["custom_id"], [value])
+    assert fake_discord.text_of((await click.response())["data"]).startswith("Help · ui")

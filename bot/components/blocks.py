@@ -11,6 +11,7 @@ _BLOCKS: dict[str, tuple[str, dict[str, ComponentHandler]]] = {
     "paginator": ("pg", {
         "first": paginator.on_first, "prev": paginator.on_prev, "next": paginator.on_next,
         "last": paginator.on_last, "jump": paginator.on_jump, "goto": paginator.on_goto,
+        "pick": paginator.on_pick,
     }),
     "confirm": ("cf", {"yes": confirm.on_yes, "no": confirm.on_no}),
     "form": ("fm", {"submit": forms.on_submit, "open": forms.on_open, "back": forms.on_back}),

@@ -1,4 +1,5 @@
-"""A paginator over any named page source: first/previous/next/last and jump-to-page.
+"""A paginator over any named page source: first/previous/next/last and jump-to-page, and
+optionally a select of named sections ("jumps": label → page) that opens a section's page.
 
 State holds the source name, its parameters and the current page; each click renders only
 the requested page, so a 100,000-row leaderboard never loads whole.
@@ -23,18 +24,33 @@ if TYPE_CHECKING:
 PAGINATOR_TTL = timedelta(hours=24)
 
 
-def _view(state_id: str, page: int, pages: int) -> nextcord.ui.View:
+# Discord allows at most 25 options in a select.
+MAX_JUMPS = 25
+
+
+def _view(state_id: str, page: int, pages: int,
+          jumps: list[list[Any]] | None = None) -> nextcord.ui.View:
     def cid(action: str) -> str:
         return ids.build("core", action, state_id)
 
     first, last = page <= 0, page >= pages - 1
-    return controls(
-        button("⏮", cid("pg.first"), disabled=first),
-        button("◀", cid("pg.prev"), disabled=first),
-        button(f"{page + 1}/{max(pages, 1)}", cid("pg.jump"), disabled=pages <= 1),
-        button("▶", cid("pg.next"), disabled=last),
-        button("⏭", cid("pg.last"), disabled=last),
-    )
+    items: list[Any] = [
+        button("⏮", cid("pg.first"), disabled=first, row=0),
+        button("◀", cid("pg.prev"), disabled=first, row=0),
+        button(f"{page + 1}/{max(pages, 1)}", cid("pg.jump"), disabled=pages <= 1, row=0),
+        button("▶", cid("pg.next"), disabled=last, row=0),
+        button("⏭", cid("pg.last"), disabled=last, row=0),
+    ]
+    if jumps and len(jumps) > 1:
+        # The section holding the current page is shown as the default choice.
+        current = max((i for i, (_, start) in enumerate(jumps) if int(start) <= page), default=0)
+        items.append(nextcord.ui.StringSelect(
+            custom_id=cid("pg.pick"), placeholder="Go to…", row=1,
+            options=[nextcord.SelectOption(label=str(label)[:100], value=str(int(start)),
+                                           default=i == current)
+                     for i, (label, start) in enumerate(jumps[:MAX_JUMPS])],
+        ))
+    return controls(*items)
 
 
 def _with_footer(page: Page, index: int, pages: int) -> Page:
@@ -53,19 +69,22 @@ async def send_paginator(
     owner_only: bool = True,
     ephemeral: bool = False,
     age_feature: str | None = None,
+    jumps: list[tuple[str, int]] | None = None,
 ) -> None:
-    """Answer `interaction` with page 1 of `source` and paging buttons bound to the invoker."""
+    """Answer `interaction` with page 1 of `source` and paging buttons bound to the invoker;
+    `jumps` (label, page index) adds a select that opens the chosen section's page."""
     params = params or {}
+    jump_rows = [[label, int(start)] for label, start in (jumps or [])][:MAX_JUMPS]
     page_source = bot.services.blocks.pages[source]
     pages = await page_source.page_count(params)
     page = _with_footer(await page_source.render(params, 0), 0, pages)
     assert interaction.user is not None
     state = await bot.services.components.create(
-        plugin, "paginator", {"source": source, "params": params, "page": 0},
+        plugin, "paginator", {"source": source, "params": params, "page": 0, "jumps": jump_rows},
         owner_id=interaction.user.id if owner_only else None,
         guild_id=interaction.guild_id, ttl=PAGINATOR_TTL, age_feature=age_feature,
     )
-    kwargs: dict[str, Any] = {"view": _view(state.id, 0, pages), "ephemeral": ephemeral}
+    kwargs: dict[str, Any] = {"view": _view(state.id, 0, pages, jump_rows), "ephemeral": ephemeral}
     if page.embed is not None:
         kwargs["embed"] = page.embed
     await interaction.send(page.content, **kwargs)
@@ -94,7 +113,8 @@ async def _show(ctx: ComponentContext, target: int | str) -> None:
     if index != current:
         await ctx.advance({**data, "page": index}, extend=PAGINATOR_TTL)
     assert ctx.state is not None
-    await ctx.edit(content=page.content, embed=page.embed, view=_view(ctx.state.id, index, pages))
+    await ctx.edit(content=page.content, embed=page.embed, view=_view(ctx.state.id, index, pages,
+                                                                     data.get("jumps")))
 
 
 async def on_first(ctx: ComponentContext) -> None:
@@ -126,3 +146,12 @@ async def on_goto(ctx: ComponentContext) -> None:
     if not raw.isdigit() or int(raw) < 1:
         raise UserError("Type a page number like 3.")
     await _show(ctx, int(raw) - 1)
+
+
+async def on_pick(ctx: ComponentContext) -> None:
+    # Only the pages the select offered: a forged value is answered like a stale control.
+    offered = {str(int(start)) for _, start in ctx.data.get("jumps") or []}
+    values = ctx.values
+    if not values or values[0] not in offered:
+        raise ControlExpired()
+    await _show(ctx, int(values[0]))
