@@ -16,7 +16,12 @@ from bot.client import GrowmiesBot
 from bot.database import apply_migrations, close_database, init_database
 from bot.loader import PluginRegistry, discover
 from bot.logs import configure_logging
-from bot.settings import Settings, plugin_settings_for
+from bot.settings import (
+    Settings,
+    plugin_settings_for,
+    unknown_setting_message,
+    unknown_settings,
+)
 
 log = structlog.get_logger("bot.app")
 
@@ -38,6 +43,10 @@ async def prepare(settings: Settings, registry: PluginRegistry | None = None, *,
     point_at_api(settings.discord_api_base)
     registry = registry if registry is not None else discover(settings.growmies_plugins)
     registry.settings.update(plugin_settings_for(registry.plugins, settings, plugin_settings))
+    declared = {name: p.settings_model for name, p in registry.plugins.items()}
+    for name, closest in unknown_settings(settings, declared).items():
+        log.warning("settings.unknown", setting=name, closest=closest,
+                    message=unknown_setting_message(name, closest))
     models = registry.model_modules()
     applied = await apply_migrations(
         settings.database_url, models, packages=registry.migration_packages()

@@ -21,6 +21,8 @@ from bot.settings import (
     name_in_use,
     secret_values,
     setting_names,
+    unknown_setting_message,
+    unknown_settings,
 )
 
 TIMEOUT = aiohttp.ClientTimeout(total=5)
@@ -47,9 +49,10 @@ def settings_rows(settings: Settings) -> list[Check]:
                   mask(settings.discord_token.get_secret_value() if settings.discord_token
                        else None))]
     rows.append(Check("DATABASE_URL", "ok", mask_url(settings.database_url)))
-    for name in ("discord_api_base", "dev_guild_ids", "growmies_plugins", "log_format",
-                 "log_level", "shard_count", "shard_ids", "interaction_rate",
-                 "interaction_per", "interaction_burst", "audit_retention_days"):
+    # Every other core setting, from its declaration: a new field gets its row.
+    for name in Settings.model_fields:
+        if name in ("discord_token", "database_url"):
+            continue
         value = getattr(settings, name)
         shown = "(not set)" if value in (None, [], "") else str(value)
         rows.append(Check(name.upper(), "ok", shown, required=False))
@@ -204,6 +207,14 @@ async def check_llm(session: aiohttp.ClientSession, llm: Any) -> Check:
                  required=False)
 
 
+def unknown_setting_rows(settings: Settings) -> list[Check]:
+    """A warning per unknown GROWMIES_/plugin-prefixed name, naming the closest known one."""
+    registry = discover(settings.growmies_plugins)
+    models = {name: p.settings_model for name, p in registry.plugins.items()}
+    return [Check(name, "warn", unknown_setting_message(name, closest), required=False)
+            for name, closest in unknown_settings(settings, models).items()]
+
+
 def plugin_rows(settings: Settings) -> list[Check]:
     registry = discover(settings.growmies_plugins)
     rows = [Check(f"plugin {name}", "ok", f"loaded v{p.version}", required=False)
@@ -220,6 +231,7 @@ async def collect(settings: Settings) -> list[Check]:
     rows, plugin_settings = plugin_settings_rows(
         discover(settings.growmies_plugins), settings)
     checks += rows
+    checks += unknown_setting_rows(settings)
     checks.append(await check_database(settings))
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
         checks.append(await check_discord(session, settings))

@@ -70,25 +70,43 @@ class Settings(BaseSettings):
         env_ignore_empty=True,
     )
 
-    discord_token: SecretStr | None = None
-    database_url: str = DEFAULT_SQLITE_URL
-    discord_api_base: str | None = None
-    dev_guild_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
-    growmies_plugins: Annotated[list[str] | None, NoDecode] = None
-    log_format: Literal["auto", "console", "json"] = "auto"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    shard_count: int | None = Field(default=None, ge=1)
-    shard_ids: Annotated[list[int] | None, NoDecode] = None
+    # Each field's description is its documentation: tests/test_settings_documented.py checks
+    # .env.example, the README table, the doctor and compose against these declarations.
+    discord_token: SecretStr | None = Field(
+        default=None, description="Bot token from the Discord developer portal. Required.")
+    database_url: str = Field(
+        default=DEFAULT_SQLITE_URL,
+        description="sqlite://path or postgres://user:password@host:5432/db")
+    discord_api_base: str | None = Field(
+        default=None, description="Discord API base URL; empty: Discord's own API.")
+    dev_guild_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated guild IDs to sync commands to at once; empty: global.")
+    growmies_plugins: Annotated[list[str] | None, NoDecode] = Field(
+        default=None, description="Comma-separated plugins to load; empty: every installed one.")
+    log_format: Literal["auto", "console", "json"] = Field(
+        default="auto", description="auto (console on a terminal, JSON otherwise), console, json")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)")
+    shard_count: int | None = Field(
+        default=None, ge=1, description="Total shards; empty: Discord's recommendation.")
+    shard_ids: Annotated[list[int] | None, NoDecode] = Field(
+        default=None, description="Comma-separated shard IDs this process runs; empty: all.")
 
     # Per-member interaction throttle shared by every plugin: a burst of `interaction_burst`
     # interactions, then a steady `interaction_rate` per `interaction_per` seconds. The burst
     # is sized so no admin paging the audit log or filling a form is ever refused.
-    interaction_rate: int = Field(default=10, ge=1)
-    interaction_per: float = Field(default=10.0, gt=0)
-    interaction_burst: int = Field(default=20, ge=1)
+    interaction_rate: int = Field(
+        default=10, ge=1,
+        description="Steady interactions per INTERACTION_PER seconds, per member.")
+    interaction_per: float = Field(
+        default=10.0, gt=0, description="Seconds of the steady throttle window.")
+    interaction_burst: int = Field(
+        default=20, ge=1, description="Interactions one member may make at once.")
     # Audit entries older than this are purged by the bot (the database refuses any other
     # deletion); 30 days at the least.
-    audit_retention_days: int = Field(default=365, ge=30)
+    audit_retention_days: int = Field(
+        default=365, ge=30, description="Days audit entries are kept (at least 30).")
 
     # Plugins' own settings (Lavalink, the OpenAI-compatible endpoint, ...) live in their
     # `Plugin.settings_model`, read by `load_plugin_settings` below.
@@ -206,6 +224,45 @@ class PluginSettings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False,
         env_ignore_empty=True, populate_by_name=True,
     )
+
+
+# Our variables that are not settings: where things live, and scripts' own switches.
+NOT_SETTINGS = {"GROWMIES_HOME", "GROWMIES_CHECK_STARTED", "GROWMIES_SETUP_FORCE"}
+
+
+def unknown_setting_names(known: Iterable[str], prefixes: Iterable[str],
+                          sources: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
+    """Names set in the environment or `.env` that look like ours (a `GROWMIES_` or plugin
+    prefix) but that nothing reads, each with the closest known name (None: nothing close).
+    A typo (MUSIC_DEFAULT_VOLUM) would otherwise be ignored in silence."""
+    import difflib
+
+    known = {name.upper() for name in known}
+    prefixes = tuple({p.upper() for p in prefixes} | {"GROWMIES_"})
+    unknown: dict[str, str | None] = {}
+    for source in sources:
+        for name in source:
+            upper = name.upper()
+            if upper in known or not upper.startswith(prefixes):
+                continue
+            close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.6)
+            unknown[upper] = close[0] if close else None
+    return dict(sorted(unknown.items()))
+
+
+def unknown_settings(settings: Settings, models: Mapping[str, type[BaseSettings] | None],
+                     ) -> dict[str, str | None]:
+    """Unknown `GROWMIES_`/plugin-prefixed names in the environment and the `.env` read."""
+    known = core_setting_names() | NOT_SETTINGS
+    prefixes = [f"{plugin.upper()}_" for plugin in models]
+    for model in filter(None, models.values()):
+        known |= {n for names in setting_names(model).values() for n in names}
+    return unknown_setting_names(known, prefixes, [os.environ, _env_file_values(settings.env_file)])
+
+
+def unknown_setting_message(name: str, closest: str | None) -> str:
+    hint = f"did you mean {closest}?" if closest else "no setting of that name exists"
+    return f"{name} is not a setting of the core or of a loaded plugin; {hint}"
 
 
 def core_setting_names() -> set[str]:

@@ -255,23 +255,5 @@ def test_lavalink_sources() -> None:
         assert "dev.lavalink.youtube:youtube-plugin:" in text
 
 
-# --- .env.example -----------------------------------------------------------------------------
-
-SETTINGS = """
-DISCORD_TOKEN DATABASE_URL DISCORD_API_BASE DEV_GUILD_IDS GROWMIES_PLUGINS LOG_FORMAT LOG_LEVEL
-SHARD_COUNT SHARD_IDS LAVALINK_NODES LAVALINK_PASSWORD OPENAI_BASE_URL OPENAI_API_KEY OPENAI_MODEL
-OPENAI_MAX_TOKENS MAX_QUEUE_SIZE DEFAULT_VOLUME CANNABIS_CONTENT_STRICT_MODE
-LEGAL_DISCLAIMER_REQUIRED INTERACTION_RATE INTERACTION_PER INTERACTION_BURST AUDIT_RETENTION_DAYS
-POSTGRES_PASSWORD OPENAI_TIMEOUT
-MUSIC_TRANSCRIBE_BASE_URL MUSIC_TRANSCRIBE_API_KEY MUSIC_TRANSCRIBE_TIMEOUT
-""".split()
-
-
-def test_env_example_lists_every_setting_once() -> None:
-    lines = (ROOT / ".env.example").read_text().splitlines()
-    assignments = [line for line in lines if line and not line.startswith("#")]
-    keys = [line.split("=", 1)[0] for line in assignments]
-    assert sorted(keys) == sorted(SETTINGS)
-    for line in assignments:
-        assert " #" not in line, f"keep comments on their own line (docker-compose 1.x): {line}"
-    assert "DISCORD_TOKEN=" in assignments, "the example must not carry a token"
+# .env.example, the README tables, the doctor and compose's environment are checked against
+# the settings' declarations in tests/test_settings_documented.py.

@@ -25,21 +25,29 @@ class LlmSettings(PluginSettings):
 
     # Any OpenAI-compatible API; without a base URL and a model the assistant stays off and its
     # commands explain how to turn it on.
-    base_url: str | None = Field(default=None,
-                                 validation_alias=_names("BASE_URL", "OPENAI_BASE_URL"))
-    api_key: SecretStr | None = Field(default=None,
-                                      validation_alias=_names("API_KEY", "OPENAI_API_KEY"))
-    model: str | None = Field(default=None, validation_alias=_names("MODEL", "OPENAI_MODEL"))
+    base_url: str | None = Field(
+        default=None, validation_alias=_names("BASE_URL", "OPENAI_BASE_URL"),
+        description="Base URL of an OpenAI-compatible API; empty: the assistant stays off.")
+    api_key: SecretStr | None = Field(
+        default=None, validation_alias=_names("API_KEY", "OPENAI_API_KEY"),
+        description="API key of that endpoint, if it needs one.")
+    model: str | None = Field(
+        default=None, validation_alias=_names("MODEL", "OPENAI_MODEL"),
+        description="Model name; empty: the assistant stays off.")
     max_tokens: int = Field(default=800, ge=16, le=32_000,
-                            validation_alias=_names("MAX_TOKENS", "OPENAI_MAX_TOKENS"))
-    timeout: float = Field(default=20.0, gt=0, validation_alias=_names("TIMEOUT", "OPENAI_TIMEOUT"))
+                            validation_alias=_names("MAX_TOKENS", "OPENAI_MAX_TOKENS"),
+                            description="Upper bound on tokens in one reply.")
+    timeout: float = Field(default=20.0, gt=0, validation_alias=_names("TIMEOUT", "OPENAI_TIMEOUT"),
+                           description="Seconds per request to the endpoint.")
     # Refuse requests that spell out unsafe or illegal activity before asking the model.
     cannabis_content_strict_mode: bool = Field(
         default=True, validation_alias=_names("CANNABIS_CONTENT_STRICT_MODE",
-                                              "CANNABIS_CONTENT_STRICT_MODE"))
+                                              "CANNABIS_CONTENT_STRICT_MODE"),
+        description="Refuse requests spelling out unsafe or illegal activity before the model.")
     legal_disclaimer_required: bool = Field(
         default=True, validation_alias=_names("LEGAL_DISCLAIMER_REQUIRED",
-                                              "LEGAL_DISCLAIMER_REQUIRED"))
+                                              "LEGAL_DISCLAIMER_REQUIRED"),
+        description="Append a legal note to the assistant's cannabis and legal answers.")
 
     @field_validator("base_url", "model", mode="before")
     @classmethod

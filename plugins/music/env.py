@@ -40,22 +40,29 @@ class MusicSettings(PluginSettings):
 
     lavalink_nodes: Annotated[list[LavalinkNodeSettings], NoDecode] = Field(
         default_factory=list,
-        validation_alias=AliasChoices("MUSIC_LAVALINK_NODES", "LAVALINK_NODES"))
+        validation_alias=AliasChoices("MUSIC_LAVALINK_NODES", "LAVALINK_NODES"),
+        description='JSON list of Lavalink nodes {"id","uri","password"}; empty: no music.')
     # The password docker-compose.yml gives its Lavalink service; the bot only needs it to keep
     # it out of the logs (its nodes carry their own password).
     lavalink_password: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("MUSIC_LAVALINK_PASSWORD", "LAVALINK_PASSWORD"))
+        default=None, validation_alias=AliasChoices("MUSIC_LAVALINK_PASSWORD", "LAVALINK_PASSWORD"),
+        description="The compose stack's Lavalink password (kept out of the logs).")
     max_queue_size: int = Field(
         default=50, ge=1, le=500,
-        validation_alias=AliasChoices("MUSIC_MAX_QUEUE_SIZE", "MAX_QUEUE_SIZE"))
+        validation_alias=AliasChoices("MUSIC_MAX_QUEUE_SIZE", "MAX_QUEUE_SIZE"),
+        description="Most tracks one guild's queue may hold.")
     default_volume: int = Field(
         default=60, ge=0, le=150,
-        validation_alias=AliasChoices("MUSIC_DEFAULT_VOLUME", "DEFAULT_VOLUME"))
+        validation_alias=AliasChoices("MUSIC_DEFAULT_VOLUME", "DEFAULT_VOLUME"),
+        description="Volume a new player starts at, in percent.")
     # OpenAI-compatible endpoint with audio transcription (`whisper-1`) for podcast transcripts;
     # empty: transcripts are off.
-    transcribe_base_url: str | None = None
-    transcribe_api_key: SecretStr | None = None
-    transcribe_timeout: float = Field(default=60.0, gt=0)
+    transcribe_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible transcription endpoint; empty: off.")
+    transcribe_api_key: SecretStr | None = Field(
+        default=None, description="API key of the transcription endpoint, if it needs one.")
+    transcribe_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds one transcription request may take.")
 
     @field_validator("lavalink_nodes", mode="before")
     @classmethod
