@@ -167,12 +167,10 @@ class AgeGate:
         if channel is None:
             return False
         if isinstance(channel, nextcord.Thread):
+            if self.polices(channel):
+                return True
             if channel.id in self._open_threads:
                 return False
-            bot_id = self._bot_user_id()
-            if (channel.type is nextcord.ChannelType.private_thread and bot_id is not None
-                    and channel.owner_id == bot_id):
-                return True
         provider = self._provider
         judge = getattr(provider.impl, "adults_only_channel", None) if provider else None
         guild = getattr(channel, "guild", None)

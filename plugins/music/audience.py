@@ -13,14 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 if TYPE_CHECKING:
     import nextcord
 
     from bot.api import PluginContext
 
-log = structlog.get_logger("plugins.music.audience")
 
 
 class Reply(str):
@@ -49,23 +46,17 @@ class Audience:
         self.age_gate = ctx.services.age_gate
 
     async def adults_only_place(self, channel: Any) -> bool:
-        """True only where the core vouches that unverified members can't read (fails closed)."""
-        try:
-            return await self.age_gate.is_adults_only_place(channel)
-        except Exception as exc:
-            log.error("music.place_check_failed", error=type(exc).__name__)
-            return False
+        """True only where the core vouches that unverified members can't read (the core's
+        check fails closed itself)."""
+        return bool(await self.age_gate.is_adults_only_place(channel))
 
     async def verified(self, guild_id: int | None, user_id: int | None) -> bool:
         """The age gate's view of this member, without an audit row (it only decides what
         name to show; queueing and controlling 21+ tracks use the audited check)."""
         if guild_id is None or user_id is None:
             return False
-        try:
-            return bool((await self.age_gate.decide(guild_id, user_id)).allowed)
-        except Exception as exc:
-            log.error("music.verified_check_failed", error=type(exc).__name__)
-            return False
+        # decide() denies on any error itself.
+        return bool((await self.age_gate.decide(guild_id, user_id)).allowed)
 
     async def reveal_to(self, interaction: nextcord.Interaction, *, ephemeral: bool) -> bool:
         """Whether an answer to `interaction` may name 21+ content."""
