@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from bot.api import PluginContext
 
 
-
 class Reply(str):
     """Text for members; as a str it is the version safe for anyone to read."""
 
