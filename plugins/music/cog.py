@@ -119,10 +119,16 @@ class MusicCog(commands.Cog, name="music"):
         self, interaction: nextcord.Interaction,
         query: str = nextcord.SlashOption(description="Song name or http(s) link",
                                           autocomplete=True, max_length=300),
+        next_up: bool = nextcord.SlashOption(
+            name="next", required=False, default=False,
+            description="Put it at the front of the queue (DJs, or when only yours wait)"),
     ) -> None:
+        if next_up:
+            await self.plugin.verbs.check_play_next(guild_of(interaction), user_of(interaction),
+                                                    is_dj=await self._dj(interaction))
         text = await self.service.play(guild_of(interaction), user_of(interaction),
                                        member_channel(interaction), interaction.channel_id,
-                                       query)
+                                       query, front=next_up)
         await self.plugin.audience.answer(interaction, text)
 
     @play.on_autocomplete("query")
@@ -273,7 +279,9 @@ class MusicCog(commands.Cog, name="music"):
         source: int = nextcord.SlashOption(name="from", min_value=1, max_value=QUEUE_CEILING),
         target: int = nextcord.SlashOption(name="to", min_value=1, max_value=QUEUE_CEILING),
     ) -> None:
-        text = await self.plugin.controls.move(*self._who(interaction), source, target)
+        dj = await self._dj(interaction)
+        text = await self.plugin.controls.move(*self._who(interaction), source, target,
+                                               is_dj=dj)
         await self.plugin.audience.answer(interaction, text)
 
     @queue.subcommand(name="shuffle", description="Shuffle the queue")
@@ -284,6 +292,10 @@ class MusicCog(commands.Cog, name="music"):
     async def queue_clear(self, interaction: nextcord.Interaction) -> None:
         dj = await self._dj(interaction)
         await interaction.send(await self.plugin.controls.clear(*self._who(interaction), is_dj=dj))
+
+    @queue.subcommand(name="dedupe", description="Remove tracks queued more than once")
+    async def queue_dedupe(self, interaction: nextcord.Interaction) -> None:
+        await interaction.send(await self.plugin.verbs.dedupe(*self._who(interaction)))
 
     # -- settings and preferences ------------------------------------------------------------
     @nextcord.slash_command(name="music", description="Music settings and preferences",
@@ -312,6 +324,9 @@ class MusicCog(commands.Cog, name="music"):
         transcripts_per_server: int | None = nextcord.SlashOption(
             required=False, min_value=0, max_value=MAX_TRANSCRIPTS,
             description="Paid podcast transcripts the whole server may make a day"),
+        autoplay: bool | None = nextcord.SlashOption(
+            required=False,
+            description="Allow auto-queue here (members still choose it in their preferences)"),
     ) -> None:
         text = await self.plugin.settings_editor.update(
             guild_of(interaction), user_of(interaction),
@@ -319,7 +334,7 @@ class MusicCog(commands.Cog, name="music"):
             max_track_minutes=max_track_minutes, idle_minutes=idle_minutes,
             always_on=always_on, cannabis_source=cannabis_source,
             transcripts_per_member=transcripts_per_member,
-            transcripts_per_server=transcripts_per_server,
+            transcripts_per_server=transcripts_per_server, autoplay=autoplay,
         )
         warning = dj_role_warning(interaction.guild, dj_role) if dj_role else None
         if warning:

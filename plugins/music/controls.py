@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from bot.api import UserError
 from plugins.music.audience import Reply
 from plugins.music.models import MusicSession
-from plugins.music.tracks import format_ms
+from plugins.music.tracks import TrackInfo, format_ms, track_id
 
 if TYPE_CHECKING:
     from plugins.music.service import MusicService
@@ -39,6 +39,16 @@ class PlayerControls:
             raise UserError(f"Join <#{session.voice_channel_id}> to control the music.")
         return session
 
+    async def _audit(self, action: str, guild_id: int, user_id: int,
+                     track: TrackInfo | None = None, **details: object) -> None:
+        """Who did what to the music: a track is named by its link (or digest) and title,
+        nothing more (README: What it stores)."""
+        if track is not None:
+            details["track"] = track_id(track)
+        await self.service.services.audit.record(
+            f"music.{action}", guild_id=guild_id, actor_id=user_id,
+            target=track.title[:200] if track is not None else None, details=details)
+
     async def _control(self, guild_id: int, user_id: int, member_channel: int | None
                        ) -> MusicSession:
         session = await self._active(guild_id, member_channel)
@@ -64,6 +74,8 @@ class PlayerControls:
                 return f"Vote to skip: {len(votes.voters & listeners)}/{needed}."
         self._votes.pop(guild_id, None)
         nxt = await self.service.playback.skip(guild_id)
+        await self._audit("skip", guild_id, user_id, current, vote=not is_dj and
+                          current.requester_id != user_id and len(listeners) > 1)
 
         def render(reveal: bool) -> str:
             text = f"Skipped **{current.title_for(reveal)}**."
@@ -87,7 +99,9 @@ class PlayerControls:
         if not is_dj and len(listeners - {user_id}) > 0:
             raise UserError("Only DJs can stop the music while others are listening; "
                             "use /skip to vote instead.")
+        current = self.service.playback.current.get(guild_id)
         await self.service.playback.end_session(guild_id)
+        await self._audit("stop", guild_id, user_id, current)
         return "Stopped, cleared the queue and left the channel."
 
     async def volume(self, guild_id: int, user_id: int, member_channel: int | None,
@@ -98,6 +112,7 @@ class PlayerControls:
         await self.service.playback.players[guild_id].set_volume(value)
         self.service.playback.volumes[guild_id] = value
         await MusicSession.filter(guild_id=guild_id).update(volume=value)
+        await self._audit("volume", guild_id, user_id, volume=value)
         return f"Volume set to {value}."
 
     async def loop(self, guild_id: int, user_id: int, member_channel: int | None,
@@ -141,22 +156,29 @@ class PlayerControls:
         removed = await self.service.queue.remove_at(guild_id, index - 1)
         if removed is None:
             return "That track already left."
+        await self._audit("remove", guild_id, user_id, removed, position=index)
         return Reply.of(lambda reveal: f"Removed **{removed.title_for(reveal)}**.")
 
     async def move(self, guild_id: int, user_id: int, member_channel: int | None,
-                   src: int, dst: int) -> str:
+                   src: int, dst: int, *, is_dj: bool = False) -> str:
         await self._control(guild_id, user_id, member_channel)
         size = await self.service.queue.count(guild_id)
         if not (1 <= src <= size and 1 <= dst <= size):
             raise UserError(f"Positions go from 1 to {size}.")
+        entries = await self.service.queue.page(guild_id, src - 1, 1)
+        if entries and not is_dj and entries[0].requester_id != user_id:
+            raise UserError("Only DJs and the member who queued a track can move it; track "
+                            f"{src} was queued by someone else.")
         moved = await self.service.queue.move(guild_id, src - 1, dst - 1)
         if moved is None:
             return "Nothing moved."
+        await self._audit("move", guild_id, user_id, moved, source=src, target=dst)
         return Reply.of(lambda reveal: f"Moved **{moved.title_for(reveal)}** to position {dst}.")
 
     async def shuffle(self, guild_id: int, user_id: int, member_channel: int | None) -> str:
         await self._control(guild_id, user_id, member_channel)
         count = await self.service.queue.shuffle(guild_id)
+        await self._audit("shuffle", guild_id, user_id, tracks=count)
         return f"Shuffled {count} tracks." if count else "The queue is empty."
 
     async def clear(self, guild_id: int, user_id: int, member_channel: int | None,
@@ -165,4 +187,5 @@ class PlayerControls:
             raise UserError("Only DJs can clear the whole queue.")
         await self._control(guild_id, user_id, member_channel)
         count = await self.service.queue.clear(guild_id)
+        await self._audit("clear", guild_id, user_id, tracks=count)
         return f"Cleared {count} tracks."

@@ -60,7 +60,7 @@ class MeditationRunner:
         playback = self.service.playback
         if guild_id in self.sessions or playback.current.get(guild_id) is not None:
             raise UserError("Something is already playing here; /stop it first.")
-        prefs = await self.service.preferences(user_id)
+        prefs = await self.service.preferences(guild_id, user_id)
         if not query and prefs.meditation_mode and prefs.favourite_genres:
             # Meditation mode: sessions without a query follow the member's own genres.
             query = f"ytsearch:{prefs.favourite_genres[0]} meditation"
@@ -71,8 +71,11 @@ class MeditationRunner:
         cannabis = any(self.service.is_cannabis(t, settings) for t in result.tracks)
         if cannabis:
             await self.service.require_adult(guild_id, user_id, "This session")
+        admitted, refusal = await self.service.admit(result.tracks, guild_id, user_id)
+        if not admitted:
+            raise UserError(refusal.reason)
         tracks = [t.with_requester(user_id, cannabis=cannabis)
-                  for t in (result.tracks if result.playlist else result.tracks[:1])]
+                  for t in (admitted if result.playlist else admitted[:1])]
         volume = prefs.volume if prefs.volume is not None else self.service.defaults.default_volume
         await playback.ensure_player(guild_id, member_channel, text_channel_id, volume=volume)
         limit = await self.service.queue_limit(guild_id)

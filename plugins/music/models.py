@@ -49,6 +49,7 @@ class MusicQueueEntry(Model):
     source = fields.CharField(max_length=32, default="")
     requester_id = fields.BigIntField()
     cannabis = fields.BooleanField(default=False)
+    explicit = fields.BooleanField(default=False)
     added_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -70,6 +71,8 @@ class MusicGuildSettings(Model):
     # Paid podcast transcriptions a day; None means the plugin's defaults.
     transcripts_per_member = fields.IntField(null=True)
     transcripts_per_server = fields.IntField(null=True)
+    # Auto-queue (autoplay) needs this AND the requester's own preference (see related()).
+    autoplay = fields.BooleanField(default=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
@@ -124,3 +127,49 @@ class MusicTranscriptUsage(Model):
     class Meta:
         table = "music_transcript_usage"
         unique_together = (("guild_id", "user_id", "day"),)
+
+
+class MusicMemberPreferences(Model):
+    """A member's music preferences in one server (`/music preferences` there).
+
+    Replaces the per-member `UserMusicPreferences` row, which is only read as the starting
+    point until the member changes something in a server: the first change copies it here."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    user_id = fields.BigIntField(db_index=True)
+    volume = fields.IntField(null=True)
+    auto_queue = fields.BooleanField(default=False)
+    explicit_filter = fields.BooleanField(default=False)
+    blocked_sources: Any = fields.JSONField(default=list)
+    favourite_genres: Any = fields.JSONField(default=list)
+    meditation_mode = fields.BooleanField(default=False)
+    cannabis_opt_in = fields.BooleanField(default=False)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "music_member_preferences"
+        unique_together = (("guild_id", "user_id"),)
+
+
+class MusicHistoryEntry(Model):
+    """A track that started playing in a server: the last 100 per server are kept, for
+    /history and /previous. Holds the track whole (encoded) so a replay needs no search."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    requester_id = fields.BigIntField(db_index=True)
+    encoded = fields.TextField()
+    title = fields.CharField(max_length=200)
+    author = fields.CharField(max_length=200, default="")
+    uri = fields.CharField(max_length=500, null=True)
+    length_ms = fields.BigIntField(default=0)
+    source = fields.CharField(max_length=32, default="")
+    is_stream = fields.BooleanField(default=False)
+    cannabis = fields.BooleanField(default=False)
+    explicit = fields.BooleanField(default=False)
+    played_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "music_history"
+        indexes = (("guild_id", "id"),)

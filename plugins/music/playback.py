@@ -77,6 +77,7 @@ class Playback:
         on_listened: Callable[[int, set[int], int], Awaitable[None]] | None = None,
         related: Callable[[int, TrackInfo], Awaitable[TrackInfo | None]] | None = None,
         idle_minutes: Callable[[int], Awaitable[int | None]] | None = None,
+        on_started: Callable[[int, TrackInfo], Awaitable[None]] | None = None,
     ) -> None:
         self.lavalink = lavalink
         self.queue = queue
@@ -88,6 +89,9 @@ class Playback:
         self.related = related
         # Minutes to stay when idle; None means 24/7 (never leave on our own).
         self.idle_minutes = idle_minutes
+        # Told of every track that starts from the queue or /play (the history); not of
+        # replays after a restart or failover, which continue the same play.
+        self.on_started = on_started
         self.minute = 60.0  # seconds per idle minute; tests shorten it
         self._idle: dict[int, asyncio.Task[None]] = {}
         self.recovery = SessionRecovery(self)
@@ -184,6 +188,7 @@ class Playback:
                 self._stop_idle(guild_id)
                 await MusicSession.filter(guild_id=guild_id).update(
                     current=nxt.to_json(), position_ms=0, paused=False)
+                await self._started(guild_id, nxt)
                 return nxt
 
     async def play_now(self, guild_id: int, track: TrackInfo) -> bool:
@@ -203,7 +208,16 @@ class Playback:
             self._stop_idle(guild_id)
             await MusicSession.filter(guild_id=guild_id).update(
                 current=track.to_json(), position_ms=0, paused=False)
+            await self._started(guild_id, track)
             return True
+
+    async def _started(self, guild_id: int, track: TrackInfo) -> None:
+        if self.on_started is None:
+            return
+        try:
+            await self.on_started(guild_id, track)
+        except Exception as exc:  # the music plays on; a missing history row is not worth more
+            log.error("music.on_started_failed", guild=guild_id, error=repr(exc))
 
     # -- idle -------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from plugins.music.audience import Audience
     from plugins.music.controls import PlayerControls
+    from plugins.music.history import PlayHistory
     from plugins.music.lavalink import LavalinkConnection
     from plugins.music.meditation import MeditationRunner
     from plugins.music.playback import Playback
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from plugins.music.service import MusicService
     from plugins.music.settings import SettingsEditor
     from plugins.music.transcripts import Transcripts
+    from plugins.music.verbs import QueueVerbs
 
 
 class MusicPlugin(Plugin):
@@ -27,8 +29,9 @@ class MusicPlugin(Plugin):
     version = "0.1.0"
     description = "Lavalink music: queue, meditation sessions, podcasts."
     data_statement = (
-        "Stores your music preferences, the tracks you queued (title, link, your id) while "
-        "they are in a queue, each server's current playback session, and how many paid "
+        "Stores your music preferences (per server), the tracks you queued (title, link, your "
+        "id) while they are in a queue and, for each server's last 100 played tracks, who "
+        "queued them; each server's current playback session, and how many paid "
         "podcast transcripts you made per day (kept a week, also after a deletion request, "
         "so deleting can't reset the day's budget)."
     )
@@ -51,15 +54,20 @@ class MusicPlugin(Plugin):
     podcasts: Podcasts
     podcast_ui: PodcastUi
     transcripts: Transcripts
+    history: PlayHistory
+    verbs: QueueVerbs
     ctx: PluginContext
 
     async def setup(self, ctx: PluginContext) -> None:
         from plugins.music.audience import Audience
         from plugins.music.controls import PlayerControls
         from plugins.music.discord_io import ChannelNotifier, DiscordVoice
+        from plugins.music.history import PlayHistory
+        from plugins.music.history_ui import HistoryPages
         from plugins.music.lavalink import LavalinkConnection
         from plugins.music.listening import ListeningXp
         from plugins.music.meditation import MeditationRunner
+        from plugins.music.member_prefs import MemberPreferences
         from plugins.music.models import MusicGuildSettings, UserMusicPreferences
         from plugins.music.playback import Playback
         from plugins.music.podcast_ui import PodcastUi
@@ -68,6 +76,8 @@ class MusicPlugin(Plugin):
         from plugins.music.service import Defaults, MusicService
         from plugins.music.settings import SettingsEditor
         from plugins.music.transcripts import PER_MEMBER_DAY, PER_SERVER_DAY, Transcripts
+        from plugins.music.verbs import QueueVerbs
+        from plugins.music.verbs_cog import HISTORY_PAGES, REPLAY, on_replay
         from plugins.music.views import QueuePages
 
         settings = cast("MusicSettings", ctx.settings)
@@ -77,9 +87,10 @@ class MusicPlugin(Plugin):
         listening = ListeningXp(ctx.services.xp)
         guild_config = ctx.guild_config.table(MusicGuildSettings,
                                               defaults={"cannabis_sources": []})
-        member_preferences = ctx.guild_config.table(
+        member_preferences = MemberPreferences(ctx.guild_config, ctx.guild_config.table(
             UserMusicPreferences, key_field="user_id",
-            defaults={"blocked_sources": [], "favourite_genres": []})
+            defaults={"blocked_sources": [], "favourite_genres": []}))
+        self.history = PlayHistory()
 
         async def queue_limit(guild_id: int) -> int:
             return await self.service.queue_limit(guild_id)
@@ -93,7 +104,7 @@ class MusicPlugin(Plugin):
         self.playback = Playback(
             self.lavalink, self.queue, DiscordVoice(ctx.bot), ChannelNotifier(ctx.bot),
             queue_limit=queue_limit, on_listened=listening.listened, related=related,
-            idle_minutes=idle_minutes,
+            idle_minutes=idle_minutes, on_started=self.history.record,
         )
         self.service = MusicService(
             self.playback, self.queue, ctx.services,
@@ -102,6 +113,7 @@ class MusicPlugin(Plugin):
             guild_config=guild_config, member_preferences=member_preferences,
         )
         self.controls = PlayerControls(self.service)
+        self.verbs = QueueVerbs(self.service, self.controls, self.history)
         self.audience = Audience(ctx)
         self.settings_editor = SettingsEditor(ctx.services.audit, settings.max_queue_size,
                                               guild_config, member_preferences)
@@ -124,6 +136,12 @@ class MusicPlugin(Plugin):
         self.transcripts = Transcripts(self.podcasts, transcript_limits)
         self.podcast_ui = PodcastUi(self)
         ctx.services.blocks.page_source("music.queue", QueuePages(self.playback, self.queue))
+        ctx.services.blocks.page_source(HISTORY_PAGES, HistoryPages(self.history))
+
+        async def replay(component: Any, result: dict[str, Any]) -> None:
+            await on_replay(self, component, result)
+
+        ctx.services.blocks.callback(REPLAY, replay)
         await self.lavalink.start()
 
     async def teardown(self) -> None:
@@ -138,8 +156,9 @@ class MusicPlugin(Plugin):
 
     def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
         from plugins.music.cog import MusicCog
+        from plugins.music.verbs_cog import QueueVerbsCog
 
-        return [MusicCog(self, ctx)]
+        return [MusicCog(self, ctx), QueueVerbsCog(self, ctx)]
 
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.music.components import MusicComponents
@@ -147,17 +166,27 @@ class MusicPlugin(Plugin):
         return MusicComponents(self).handlers()
 
     async def delete_user_data(self, user_id: int) -> int:
-        from plugins.music.models import MusicQueueEntry, UserMusicPreferences
+        from plugins.music.models import (
+            MusicHistoryEntry,
+            MusicMemberPreferences,
+            MusicQueueEntry,
+            UserMusicPreferences,
+        )
 
         removed = await UserMusicPreferences.filter(user_id=user_id).delete()
+        removed += await MusicMemberPreferences.filter(user_id=user_id).delete()
         removed += await MusicQueueEntry.filter(requester_id=user_id).delete()
+        # Their plays leave every server's history (the rest of the history stays).
+        removed += await MusicHistoryEntry.filter(requester_id=user_id).delete()
         if hasattr(self, "queue"):
             self.queue.forget_sizes()
-            self.service.member_preferences.changed(user_id)
+            self.service.member_preferences.forget(user_id)
         return removed
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
         from plugins.music.models import (
+            MusicHistoryEntry,
+            MusicMemberPreferences,
             MusicQueueEntry,
             MusicTranscriptUsage,
             UserMusicPreferences,
@@ -170,5 +199,13 @@ class MusicPlugin(Plugin):
             "guild_id", "title", "uri")
         usage = await MusicTranscriptUsage.filter(user_id=user_id).values(
             "guild_id", "day", "count")
+        per_server = await MusicMemberPreferences.filter(user_id=user_id).values(
+            "guild_id", "volume", "auto_queue", "explicit_filter", "blocked_sources",
+            "favourite_genres", "meditation_mode", "cannabis_opt_in")
+        played = await MusicHistoryEntry.filter(requester_id=user_id).order_by("id").values(
+            "guild_id", "title", "uri", "played_at")
         return {"preferences": prefs[0] if prefs else None, "queued_tracks": queued,
-                "transcripts_per_day": [{**u, "day": str(u["day"])} for u in usage]}
+                "transcripts_per_day": [{**u, "day": str(u["day"])} for u in usage],
+                "preferences_per_server": per_server,
+                "played_tracks": [{**p, "played_at": p["played_at"].isoformat()}
+                                  for p in played]}

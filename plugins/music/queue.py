@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from tortoise.functions import Count, Max, Sum
+from tortoise.functions import Count, Max, Min, Sum
 
 from plugins.music.models import MusicQueueEntry
 from plugins.music.tracks import MAX_TITLE, TrackInfo
@@ -40,7 +40,7 @@ def entry_to_track(entry: MusicQueueEntry) -> TrackInfo:
     return TrackInfo(
         encoded=entry.encoded, title=entry.title, author=entry.author, uri=entry.uri,
         length_ms=entry.length_ms, source=entry.source, requester_id=entry.requester_id,
-        cannabis=entry.cannabis,
+        cannabis=entry.cannabis, explicit=entry.explicit,
     )
 
 
@@ -95,6 +95,7 @@ class QueueRepository:
                         encoded=t.encoded, title=t.title[:MAX_TITLE], author=t.author[:200],
                         uri=(t.uri or "")[:500] or None, length_ms=t.length_ms,
                         source=t.source[:32], requester_id=t.requester_id, cannabis=t.cannabis,
+                        explicit=t.explicit,
                     )
                     for i, t in enumerate(accepted)
                 ])
@@ -134,6 +135,7 @@ class QueueRepository:
                 title=track.title[:MAX_TITLE], author=track.author[:200], uri=track.uri,
                 length_ms=track.length_ms, source=track.source[:32],
                 requester_id=track.requester_id, cannabis=track.cannabis,
+                explicit=track.explicit,
             )
             self._adjust(guild_id, 1)
 
@@ -218,3 +220,59 @@ class QueueRepository:
             .values("total")
         )
         return int(rows[0]["total"] or 0) if rows else 0
+
+    # -- play next and duplicates (queue verbs) ---------------------------------------------
+
+    async def add_front(
+        self, guild_id: int, tracks: Sequence[TrackInfo], *, limit: int
+    ) -> AddResult:
+        """Put as many of `tracks` as fit at the head of the queue, in their order (/play
+        next): one read and one insert, like `add`."""
+        async with self.lock(guild_id):
+            rows = await (
+                MusicQueueEntry.filter(guild_id=guild_id)
+                .annotate(n=Count("id"), low=Min("position"))
+                .values("n", "low")
+            )
+            size = int(rows[0]["n"] or 0) if rows else 0
+            low = int(rows[0]["low"]) if rows and rows[0]["low"] is not None else STEP
+            accepted = list(tracks)[:max(0, limit - size)]
+            if accepted:
+                await MusicQueueEntry.bulk_create([
+                    MusicQueueEntry(
+                        guild_id=guild_id, position=low - STEP * (len(accepted) - i),
+                        encoded=t.encoded, title=t.title[:MAX_TITLE], author=t.author[:200],
+                        uri=(t.uri or "")[:500] or None, length_ms=t.length_ms,
+                        source=t.source[:32], requester_id=t.requester_id, cannabis=t.cannabis,
+                        explicit=t.explicit,
+                    )
+                    for i, t in enumerate(accepted)
+                ])
+            self._sizes[guild_id] = size + len(accepted)
+            return AddResult(len(accepted), len(tracks) - len(accepted), 0)
+
+    async def others_queued(self, guild_id: int, user_id: int) -> bool:
+        """Whether anyone but `user_id` has a track waiting."""
+        return await MusicQueueEntry.filter(guild_id=guild_id).exclude(
+            requester_id=user_id).exists()
+
+    async def dedupe(self, guild_id: int) -> list[TrackInfo]:
+        """Remove every entry that repeats an earlier one (same link, or the same encoded
+        track when it has no link), keeping the first: one read, then one delete per 1,000
+        removed. Returns the removed tracks."""
+        async with self.lock(guild_id):
+            entries = await (
+                MusicQueueEntry.filter(guild_id=guild_id).order_by("position", "id")
+            )
+            seen: set[str] = set()
+            removed: list[MusicQueueEntry] = []
+            for entry in entries:
+                key = entry.uri or entry.encoded
+                if key in seen:
+                    removed.append(entry)
+                seen.add(key)
+            ids = [e.id for e in removed]
+            for start in range(0, len(ids), BATCH):
+                await MusicQueueEntry.filter(id__in=ids[start:start + BATCH]).delete()
+            self._adjust(guild_id, -len(ids))
+            return [entry_to_track(e) for e in removed]

@@ -16,17 +16,18 @@ import wavelink
 
 from bot.api import UserError, new_ref
 from plugins.music.audience import Reply
-from plugins.music.lavalink import from_playable
-from plugins.music.models import MusicGuildSettings, UserMusicPreferences
+from plugins.music.metadata import is_explicit, track_from
+from plugins.music.models import MusicGuildSettings
 from plugins.music.playback import LOAD_FAILED, Playback, Unreachable, no_node
 from plugins.music.queue import AddResult, QueueRepository
-from plugins.music.tracks import TrackInfo
+from plugins.music.tracks import TrackInfo, track_id
 from plugins.music.validation import Resolver, check_query, system_resolver
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from bot.api import CoreServices, GuildConfig
+    from plugins.music.member_prefs import MemberPreferences, Preferences
 
 log = structlog.get_logger("plugins.music.service")
 
@@ -48,6 +49,16 @@ class SearchResult:
     playlist: str | None = None
 
 
+@dataclass(frozen=True)
+class Admission:
+    """Whether a track may be queued for a member; if not, why (shown to them) and which
+    rule said so: "length" (the server's), "blocked" or "explicit" (the member's)."""
+
+    allowed: bool
+    reason: str = ""
+    rule: str = ""
+
+
 @dataclass
 class Defaults:
     max_queue_size: int = 50
@@ -65,7 +76,7 @@ class MusicService:
         resolver: Resolver = system_resolver,
         verify_view: Callable[[], Any] | None = None,
         guild_config: GuildConfig[MusicGuildSettings],
-        member_preferences: GuildConfig[UserMusicPreferences],
+        member_preferences: MemberPreferences,
     ) -> None:
         self.playback = playback
         self.queue = queue
@@ -90,8 +101,9 @@ class MusicService:
         limit = settings.max_queue_size or self.defaults.max_queue_size
         return max(1, min(limit, QUEUE_CEILING))
 
-    async def preferences(self, user_id: int) -> UserMusicPreferences:
-        return await self.member_preferences.get(user_id)
+    async def preferences(self, guild_id: int, user_id: int) -> Preferences:
+        """The member's preferences in this server (see member_prefs.py)."""
+        return await self.member_preferences.get(guild_id, user_id)
 
     async def idle_minutes(self, guild_id: int) -> int | None:
         """How long to stay with nothing to play; None in 24/7 mode."""
@@ -102,8 +114,10 @@ class MusicService:
         """Auto-queue: when the queue runs out and whoever queued the last track asked for it,
         a related track (same artist, or a favourite genre), never a 21+ one (nobody was asked
         for their age) and not one played recently."""
-        prefs = await self.preferences(finished.requester_id)
-        if not prefs.auto_queue:
+        # The server's switch AND the requester's own preference there (README: Auto-queue).
+        settings = await self.guild_settings(guild_id)
+        prefs = await self.preferences(guild_id, finished.requester_id)
+        if not (settings.autoplay and prefs.auto_queue):
             return None
         genres = list(prefs.favourite_genres or [])
         seed = finished.author or (genres[0] if genres else finished.title)
@@ -113,10 +127,9 @@ class MusicService:
             return None
         recent = self._recent[guild_id]
         recent.append(finished.encoded)
-        settings = await self.guild_settings(guild_id)
         for track in result.tracks:
             if (track.encoded in recent or self.is_cannabis(track, settings)
-                    or not self._allowed_by_prefs(track, prefs)):
+                    or not self.admission(track, settings, prefs).allowed):
                 continue
             recent.append(track.encoded)
             return track.with_requester(finished.requester_id, cannabis=False)
@@ -156,9 +169,9 @@ class MusicService:
         except (aiohttp.ClientError, OSError, TimeoutError):
             raise Unreachable() from None
         if isinstance(found, wavelink.Playlist):
-            result = SearchResult([from_playable(t) for t in found.tracks], found.name)
+            result = SearchResult([track_from(t) for t in found.tracks], found.name)
         else:
-            result = SearchResult([from_playable(t) for t in found])
+            result = SearchResult([track_from(t) for t in found])
         self._cache[checked.identifier] = (time.monotonic(), result)
         while len(self._cache) > SEARCH_CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -176,15 +189,16 @@ class MusicService:
             result = await self.search(typed)
         except UserError:
             return []
-        prefs = await self.preferences(user_id)
-        settings = await self.guild_settings(guild_id) if guild_id else None
+        if guild_id is None:
+            return []  # /play is a server command; suggestions follow the server's rules
+        prefs = await self.preferences(guild_id, user_id)
+        settings = await self.guild_settings(guild_id)
         adult_ok: bool | None = None
         out: list[tuple[str, str]] = []
         for track in result.tracks:
-            if not self._allowed_by_prefs(track, prefs):
+            if not self.admission(track, settings, prefs).allowed:
                 continue
-            adult = (self.is_cannabis(track, settings) if settings is not None
-                     else self.is_cannabis_text(track))
+            adult = self.is_cannabis(track, settings)
             if adult:
                 if adult_ok is None:
                     adult_ok = prefs.cannabis_opt_in and await self._verified(guild_id, user_id)
@@ -204,11 +218,51 @@ class MusicService:
             log.error("music.gate_error", error=type(exc).__name__)
             return False
 
+    # -- what may be queued for whom ---------------------------------------------------------
+
+    async def admissible(self, track: TrackInfo, guild_id: int, member_id: int) -> Admission:
+        """Whether `track` may be queued for `member_id` in `guild_id`: the server's longest
+        track, and the member's blocked sources and explicit filter there. Every path that
+        queues asks this (/play, play next, /previous, /history replay, auto-queue, saved
+        playlists) through `admit`; the 21+ gate is separate (`require_adult`: audited, and
+        it may offer a Verify button)."""
+        return self.admission(track, await self.guild_settings(guild_id),
+                              await self.preferences(guild_id, member_id))
+
+    async def admit(self, tracks: Sequence[TrackInfo], guild_id: int, member_id: int
+                    ) -> tuple[list[TrackInfo], Admission]:
+        """The tracks `admissible` lets through, in order, and the first refusal (or an
+        allowing Admission when none was refused)."""
+        settings = await self.guild_settings(guild_id)
+        prefs = await self.preferences(guild_id, member_id)
+        kept: list[TrackInfo] = []
+        first_refusal = Admission(True)
+        for track in tracks:
+            verdict = self.admission(track, settings, prefs)
+            if verdict.allowed:
+                kept.append(track)
+            elif first_refusal.allowed:
+                first_refusal = verdict
+        return kept, first_refusal
+
     @staticmethod
-    def _allowed_by_prefs(track: TrackInfo, prefs: UserMusicPreferences) -> bool:
-        if track.source and track.source in (prefs.blocked_sources or []):
-            return False
-        return not (prefs.explicit_filter and "explicit" in track.title.lower())
+    def admission(track: TrackInfo, settings: MusicGuildSettings,
+                  prefs: Preferences) -> Admission:
+        minutes = settings.max_track_minutes
+        if minutes and not track.is_stream and track.length_ms > minutes * 60_000:
+            return Admission(False, f"That's longer than this server's limit of {minutes} "
+                                    "minutes per track.", "length")
+        blocked = {str(b).lower() for b in prefs.blocked_sources or []}
+        host = (urlsplit(track.uri).hostname or "").lower() if track.uri else ""
+        if blocked and (track.source.lower() in blocked or any(
+                host == b or host.endswith("." + b) for b in blocked)):
+            return Admission(False, f"Tracks from {track.source or host} are blocked by your "
+                                    "preferences in this server (/music preferences).",
+                             "blocked")
+        if prefs.explicit_filter and is_explicit(track):
+            return Admission(False, "That track is marked explicit and your explicit filter "
+                                    "is on in this server (/music preferences).", "explicit")
+        return Admission(True)
 
     @staticmethod
     def is_cannabis_text(track: TrackInfo) -> bool:
@@ -239,10 +293,33 @@ class MusicService:
     async def play(
         self, guild_id: int, user_id: int, member_channel: int | None,
         text_channel_id: int | None, query: str, *, title: str | None = None,
-        force_cannabis: bool = False,
+        force_cannabis: bool = False, front: bool = False,
     ) -> Reply:
         """Queue (or start) what `query` finds. `title` renames a single track (a podcast
-        episode's HTTP source has none); `force_cannabis` marks it 21+ (a flagged feed)."""
+        episode's HTTP source has none); `force_cannabis` marks it 21+ (a flagged feed);
+        `front` puts it at the head of the queue (/play next)."""
+        self.check_channel(guild_id, member_channel)
+        result = await self.search(query)
+        if not result.tracks:
+            raise UserError(f"Nothing found for “{query.strip()[:80]}”. Try other words.")
+        tracks, refusal = await self.admit(result.tracks, guild_id, user_id)
+        if result.playlist is not None and not tracks:
+            raise UserError(refusal.reason if refusal.rule == "length" else
+                            "Every track in that playlist is filtered by your preferences.")
+        if result.playlist is None:
+            # Words: the first result the member's filters let through (a clean version
+            # rather than nothing); a link: that track, or why not.
+            if not tracks:
+                raise UserError(refusal.reason)
+            tracks = tracks[:1]
+            if title:
+                tracks = [replace(tracks[0], title=title[:200])]
+        return await self.enqueue(guild_id, user_id, member_channel, text_channel_id, tracks,
+                                  playlist=result.playlist, force_cannabis=force_cannabis,
+                                  front=front)
+
+    def check_channel(self, guild_id: int, member_channel: int | None) -> int:
+        """The member's voice channel, if music may be added from it."""
         if member_channel is None:
             raise UserError("Join a voice channel first, then use /play.")
         playing_in = self.playback.channels.get(guild_id)
@@ -250,29 +327,18 @@ class MusicService:
             playing_in != member_channel
         ):
             raise UserError(f"I'm already playing in <#{playing_in}>; join it to add music.")
-        result = await self.search(query)
+        return member_channel
+
+    async def enqueue(
+        self, guild_id: int, user_id: int, member_channel: int | None,
+        text_channel_id: int | None, tracks: list[TrackInfo], *, playlist: str | None = None,
+        force_cannabis: bool = False, front: bool = False, via: str = "play",
+    ) -> Reply:
+        """Queue (or start) tracks already found and admitted (`admit`): the 21+ gate, the
+        player, the queue limit, the audit row. `via` names the path in the audit row."""
+        channel = self.check_channel(guild_id, member_channel)
         settings = await self.guild_settings(guild_id)
-        prefs = await self.preferences(user_id)
-        tracks = result.tracks
-        if not tracks:
-            raise UserError(f"Nothing found for “{query.strip()[:80]}”. Try other words.")
-        if settings.max_track_minutes:
-            limit_ms = settings.max_track_minutes * 60_000
-            tracks = [t for t in tracks if t.is_stream or t.length_ms <= limit_ms]
-            if not tracks:
-                raise UserError(
-                    f"That's longer than this server's limit of {settings.max_track_minutes} "
-                    "minutes per track."
-                )
-        if result.playlist is not None:
-            # A playlist brings what the member asked to avoid (blocked sources, explicit).
-            tracks = [t for t in tracks if self._allowed_by_prefs(t, prefs)]
-            if not tracks:
-                raise UserError("Every track in that playlist is filtered by your preferences.")
-        if result.playlist is None:
-            tracks = tracks[:1]
-            if title:
-                tracks = [replace(tracks[0], title=title[:200])]
+        prefs = await self.preferences(guild_id, user_id)
         flagged = [force_cannabis or self.is_cannabis(t, settings) for t in tracks]
         if any(flagged):
             await self.require_adult(guild_id, user_id, "That track")
@@ -284,8 +350,7 @@ class MusicService:
         tracks = [t.with_requester(user_id, cannabis=f) for t, f in zip(tracks, flagged,
                                                                           strict=True)]
         volume = prefs.volume if prefs.volume is not None else self.defaults.default_volume
-        await self.playback.ensure_player(guild_id, member_channel, text_channel_id,
-                                          volume=volume)
+        await self.playback.ensure_player(guild_id, channel, text_channel_id, volume=volume)
         limit = await self.queue_limit(guild_id)
         started: TrackInfo | None = None
         if self.playback.current.get(guild_id) is None and await self.queue.is_empty(guild_id):
@@ -293,7 +358,8 @@ class MusicService:
             if await self.playback.play_now(guild_id, tracks[0]):
                 started = tracks[0]
         rest = tracks[1:] if started else tracks
-        added = await self.queue.add(guild_id, rest, limit=limit - (1 if started else 0))
+        add = self.queue.add_front if front else self.queue.add
+        added = await add(guild_id, rest, limit=limit - (1 if started else 0))
         if started:
             # The playing track took one of the free slots the member was told about.
             added = AddResult(added.added + 1, added.dropped, 0)
@@ -301,17 +367,23 @@ class MusicService:
             raise UserError(f"The queue is full ({limit} tracks). Remove some or wait.")
         if started is None and self.playback.current.get(guild_id) is None:
             started = await self.playback.advance(guild_id)
-        return self._queued_message(result, tracks, added, limit, started)
+        await self.services.audit.record(
+            "music.previous" if via == "previous" else "music.play", guild_id=guild_id,
+            actor_id=user_id, target=tracks[0].title[:200],
+            details={"track": track_id(tracks[0]), "tracks": added.added, "next": front,
+                     "via": via})
+        return self._queued_message(playlist, tracks, added, limit, started, front=front)
 
     @staticmethod
-    def _queued_message(result: SearchResult, tracks: list[TrackInfo], added: AddResult,
-                        limit: int, started: TrackInfo | None) -> Reply:
+    def _queued_message(playlist: str | None, tracks: list[TrackInfo], added: AddResult,
+                        limit: int, started: TrackInfo | None, *, front: bool = False) -> Reply:
         adult_playlist = any(t.cannabis for t in tracks)
 
         def render(reveal: bool) -> str:
-            if result.playlist is not None:
-                name = result.playlist if reveal or not adult_playlist else "a 21+ playlist"
+            if playlist is not None:
+                name = playlist if reveal or not adult_playlist else "a 21+ playlist"
                 text = f"Added {added.added} tracks from **{name}**"
+                text += " to the front of the queue" if front else ""
                 if added.dropped:
                     text += (f" — the queue holds {limit}, so {added.dropped} of "
                              f"{added.added + added.dropped} didn't fit")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.api import UserError
-from plugins.music.models import MusicGuildSettings, UserMusicPreferences
+from plugins.music.models import MusicGuildSettings
 from plugins.music.service import QUEUE_CEILING
 from plugins.music.transcripts import MAX_PER_DAY, PER_MEMBER_DAY, PER_SERVER_DAY
 
 if TYPE_CHECKING:
     from bot.api import GuildConfig
+    from plugins.music.member_prefs import MemberPreferences
 
 MAX_LIST_ITEMS = 20
 
@@ -27,7 +28,7 @@ def _or_default(value: int | None, default: int) -> int:
 class SettingsEditor:
     def __init__(self, audit: Any, default_queue: int,
                  guild_config: GuildConfig[MusicGuildSettings],
-                 member_preferences: GuildConfig[UserMusicPreferences]) -> None:
+                 member_preferences: MemberPreferences) -> None:
         self.audit = audit
         self.default_queue = default_queue
         # Written through the cached tables the service reads, so an edit is seen at once.
@@ -39,7 +40,7 @@ class SettingsEditor:
         max_queue_size: int | None = None, max_track_minutes: int | None = None,
         idle_minutes: int | None = None, always_on: bool | None = None,
         cannabis_source: str | None = None, transcripts_per_member: int | None = None,
-        transcripts_per_server: int | None = None,
+        transcripts_per_server: int | None = None, autoplay: bool | None = None,
     ) -> str:
         settings = await self.guild_config.get(guild_id)
         changes: dict[str, Any] = {}
@@ -55,6 +56,8 @@ class SettingsEditor:
             changes["idle_minutes"] = idle_minutes
         if always_on is not None:
             changes["always_on"] = always_on
+        if autoplay is not None:
+            changes["autoplay"] = autoplay
         for name, value in (("transcripts_per_member", transcripts_per_member),
                             ("transcripts_per_server", transcripts_per_server)):
             if value is not None:
@@ -84,6 +87,8 @@ class SettingsEditor:
             f"Longest track: {settings.max_track_minutes or 'no limit'} min",
             f"Leave when idle for: {settings.idle_minutes} min",
             f"24/7 mode: {'on' if settings.always_on else 'off'}",
+            "Autoplay: " + ("allowed (for members whose auto-queue preference is on)"
+                            if settings.autoplay else "off for everyone"),
             f"Cannabis (21+) sources: {flagged}",
             "Podcast transcripts a day: "
             f"{_or_default(settings.transcripts_per_member, PER_MEMBER_DAY)} per member, "
@@ -96,7 +101,7 @@ class SettingsEditor:
         blocked_sources: str | None = None, favourite_genres: str | None = None,
         meditation_mode: bool | None = None, cannabis_opt_in: bool | None = None,
     ) -> str:
-        prefs = await self.member_preferences.get(user_id)
+        prefs = await self.member_preferences.get(guild_id, user_id)
         changes: dict[str, Any] = {}
         for name, value in (("volume", volume), ("auto_queue", auto_queue),
                             ("explicit_filter", explicit_filter),
@@ -109,7 +114,7 @@ class SettingsEditor:
         if favourite_genres is not None:
             changes["favourite_genres"] = _split(favourite_genres)
         if changes:
-            prefs = await self.member_preferences.update(user_id, **changes)
+            prefs = await self.member_preferences.update(guild_id, user_id, **changes)
             if cannabis_opt_in:
                 await self.audit.record("music.cannabis_opt_in", guild_id=guild_id,
                                         actor_id=user_id, target=str(user_id))
@@ -118,9 +123,11 @@ class SettingsEditor:
             return "on" if flag else "off"
 
         return "\n".join([
-            "**Your music preferences**" + (" (updated)" if changes else ""),
+            "**Your music preferences in this server**" + (" (updated)" if changes else ""),
             f"Volume: {prefs.volume if prefs.volume is not None else 'server default'}",
-            f"Auto-queue: {yes(prefs.auto_queue)}",
+            f"Auto-queue: {yes(prefs.auto_queue)}" + (
+                "" if (await self.guild_config.get(guild_id)).autoplay
+                else " (this server has autoplay off)"),
             f"Explicit filter: {yes(prefs.explicit_filter)}",
             f"Blocked sources: {', '.join(prefs.blocked_sources or []) or 'none'}",
             f"Favourite genres: {', '.join(prefs.favourite_genres or []) or 'none'}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ class TrackInfo:
     is_stream: bool = False
     requester_id: int = 0
     cannabis: bool = False
+    # The source says so (Lavalink pluginInfo, see metadata.py); titles are checked apart.
+    explicit: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,6 +50,14 @@ class TrackInfo:
 
     def label_for(self, reveal: bool) -> str:
         return self.label() if reveal or not self.cannabis else ADULT_PLACEHOLDER
+
+
+def track_id(track: TrackInfo) -> str:
+    """What audit rows name a track by, besides its title: its link, or a digest of the
+    encoded track (which can run to kilobytes) when it has none."""
+    if track.uri:
+        return track.uri[:200]
+    return "enc:" + hashlib.sha256(track.encoded.encode()).hexdigest()[:16]
 
 
 def format_ms(ms: int) -> str:
