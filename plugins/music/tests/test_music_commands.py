@@ -213,7 +213,8 @@ async def test_queue_show_remove_move_shuffle_clear(fake_lavalink, start_bot, wo
         for c in fake_discord.commands(world.guild.id) or fake_discord.all_commands()
         if c["name"] == "queue"
     )
-    assert {o["name"] for o in command["options"]} == {"show", "remove", "move", "shuffle", "clear"}
+    assert {o["name"] for o in command["options"]} == {"show", "remove", "move", "shuffle", "clear",
+                                                    "dedupe"}
 
 
 async def test_vote_skip_needs_more_than_half_and_djs_skip_at_once(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugins.music.models import MusicGuildSettings, MusicSession, UserMusicPreferences
+from plugins.music.models import MusicGuildSettings, MusicMemberPreferences, MusicSession
 from plugins.music.tests.e2e import AllowList, content, music, start_music
 
 
@@ -35,7 +35,8 @@ async def test_preferences_are_saved_and_shape_suggestions(
     )
     text = content(await ix.response())
     assert "Volume: 35" in text and "Blocked sources: soundcloud" in text and ix.ephemeral
-    prefs = await UserMusicPreferences.get(user_id=world.member.id)
+    # Saved for this server (preferences are per server and member).
+    prefs = await MusicMemberPreferences.get(guild_id=world.guild.id, user_id=world.member.id)
     assert (
         prefs.explicit_filter and prefs.cannabis_opt_in and prefs.blocked_sources == ["soundcloud"]
     )
@@ -136,13 +137,18 @@ async def test_privacy_export_and_delete(fake_lavalink, start_bot, world, fake_d
         await (await fake_discord.slash(world.member, "play", {"query": title})).response()
     plugin = music(running)
     exported = await plugin.export_user_data(world.member.id)
-    assert exported["preferences"]["favourite_genres"] == ["jazz", "lofi"]
+    [here] = exported["preferences_per_server"]
+    assert here["guild_id"] == world.guild.id and here["favourite_genres"] == ["jazz", "lofi"]
     assert [q["title"] for q in exported["queued_tracks"]] == ["Song B"]
-    assert await plugin.delete_user_data(world.member.id) == 2
+    assert [p["title"] for p in exported["played_tracks"]] == ["Song A"]
+    # Preferences here, the queued Song B and the played Song A in the history.
+    assert await plugin.delete_user_data(world.member.id) == 3
     assert await plugin.export_user_data(world.member.id) == {
         "preferences": None,
         "queued_tracks": [],
         "transcripts_per_day": [],  # none made; made ones stay counted (see the README)
+        "preferences_per_server": [],
+        "played_tracks": [],
     }
     assert await plugin.queue.is_empty(world.guild.id)
 
