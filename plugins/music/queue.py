@@ -256,23 +256,23 @@ class QueueRepository:
         return await MusicQueueEntry.filter(guild_id=guild_id).exclude(
             requester_id=user_id).exists()
 
-    async def dedupe(self, guild_id: int) -> list[TrackInfo]:
+    async def dedupe(self, guild_id: int) -> int:
         """Remove every entry that repeats an earlier one (same link, or the same encoded
         track when it has no link), keeping the first: one read, then one delete per 1,000
-        removed. Returns the removed tracks."""
+        removed. Returns how many were removed."""
         async with self.lock(guild_id):
-            entries = await (
+            rows = cast("list[tuple[int, str | None, str]]", await (
                 MusicQueueEntry.filter(guild_id=guild_id).order_by("position", "id")
-            )
+                .values_list("id", "uri", "encoded")
+            ))
             seen: set[str] = set()
-            removed: list[MusicQueueEntry] = []
-            for entry in entries:
-                key = entry.uri or entry.encoded
+            ids: list[int] = []
+            for entry_id, uri, encoded in rows:
+                key = uri or encoded
                 if key in seen:
-                    removed.append(entry)
+                    ids.append(entry_id)
                 seen.add(key)
-            ids = [e.id for e in removed]
             for start in range(0, len(ids), BATCH):
                 await MusicQueueEntry.filter(id__in=ids[start:start + BATCH]).delete()
             self._adjust(guild_id, -len(ids))
-            return [entry_to_track(e) for e in removed]
+            return len(ids)

@@ -252,10 +252,14 @@ class MusicService:
         if minutes and not track.is_stream and track.length_ms > minutes * 60_000:
             return Admission(False, f"That's longer than this server's limit of {minutes} "
                                     "minutes per track.", "length")
-        blocked = {str(b).lower() for b in prefs.blocked_sources or []}
-        host = (urlsplit(track.uri).hostname or "").lower() if track.uri else ""
+        blocked = prefs.blocked_sources  # saved lowercased (settings._split)
+        host = ""
+        # A blocked entry with a dot is a host ("bandcamp.com"); parse links only for those.
+        hosts = [b for b in blocked or () if "." in b]
+        if hosts and track.uri and track.source.lower() not in blocked:
+            host = (urlsplit(track.uri).hostname or "").lower()
         if blocked and (track.source.lower() in blocked or any(
-                host == b or host.endswith("." + b) for b in blocked)):
+                host == b or host.endswith("." + b) for b in hosts)):
             return Admission(False, f"Tracks from {track.source or host} are blocked by your "
                                     "preferences in this server (/music preferences).",
                              "blocked")

@@ -89,7 +89,7 @@ class QueueVerbs:
         listener: each removed track still plays once."""
         await self.controls._control(guild_id, user_id, member_channel)
         removed = await self.service.queue.dedupe(guild_id)
-        await self.controls._audit("dedupe", guild_id, user_id, tracks=len(removed))
+        await self.controls._audit("dedupe", guild_id, user_id, tracks=removed)
         if not removed:
             return "No duplicates in the queue."
-        return f"Removed {len(removed)} duplicate{'s' if len(removed) != 1 else ''}."
+        return f"Removed {removed} duplicate{'s' if removed != 1 else ''}."
