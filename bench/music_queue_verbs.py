@@ -1,6 +1,6 @@
 """Queue verbs on a 5,000-entry queue: SQL statements and p99 time of play-next (add_front),
 dedupe, a history write (every track start) and the /previous lookup; and the metadata filter
-(`MusicService.admission`) over a 5,000-track playlist.
+(`metadata.admission`) over a 5,000-track playlist.
 
 play-next and a history write must cost a constant number of statements whatever the queue's
 or the history's length; dedupe reads once and deletes in batches of 1,000.
@@ -32,6 +32,7 @@ from typing import Any  # noqa: E402
 from bench.music_queue import StatementCounter, p99, track  # noqa: E402
 from bot.database import apply_migrations, close_database, init_database  # noqa: E402
 from plugins.music.history import PlayHistory  # noqa: E402
+from plugins.music.metadata import admission  # noqa: E402
 from plugins.music.models import (  # noqa: E402
     MusicGuildSettings,
     MusicHistoryEntry,
@@ -39,7 +40,6 @@ from plugins.music.models import (  # noqa: E402
     UserMusicPreferences,
 )
 from plugins.music.queue import QueueRepository  # noqa: E402
-from plugins.music.service import MusicService  # noqa: E402
 
 GUILD = 1
 MODELS = {"music": "plugins.music.models"}
@@ -114,7 +114,7 @@ async def run(database_url: str, size: int, runs: int) -> None:
     samples = []
     for _ in range(20):
         started = time.perf_counter()
-        kept = [t for t in playlist if MusicService.admission(t, settings, prefs).allowed]
+        kept = [t for t in playlist if admission(t, settings, prefs).allowed]
         samples.append((time.perf_counter() - started) * 1000)
 
     print(f"queue of {size} entries, history of {kept_rows} rows kept (of 150 + {runs} "

@@ -39,7 +39,7 @@ class PlayerControls:
             raise UserError(f"Join <#{session.voice_channel_id}> to control the music.")
         return session
 
-    async def _audit(self, action: str, guild_id: int, user_id: int,
+    async def record_action(self, action: str, guild_id: int, user_id: int,
                      track: TrackInfo | None = None, **details: object) -> None:
         """Who did what to the music: a track is named by its link (or digest) and title,
         nothing more (README: What it stores)."""
@@ -74,7 +74,7 @@ class PlayerControls:
                 return f"Vote to skip: {len(votes.voters & listeners)}/{needed}."
         self._votes.pop(guild_id, None)
         nxt = await self.service.playback.skip(guild_id)
-        await self._audit("skip", guild_id, user_id, current, vote=not is_dj and
+        await self.record_action("skip", guild_id, user_id, current, vote=not is_dj and
                           current.requester_id != user_id and len(listeners) > 1)
 
         def render(reveal: bool) -> str:
@@ -101,7 +101,7 @@ class PlayerControls:
                             "use /skip to vote instead.")
         current = self.service.playback.current.get(guild_id)
         await self.service.playback.end_session(guild_id)
-        await self._audit("stop", guild_id, user_id, current)
+        await self.record_action("stop", guild_id, user_id, current)
         return "Stopped, cleared the queue and left the channel."
 
     async def volume(self, guild_id: int, user_id: int, member_channel: int | None,
@@ -112,7 +112,7 @@ class PlayerControls:
         await self.service.playback.players[guild_id].set_volume(value)
         self.service.playback.volumes[guild_id] = value
         await MusicSession.filter(guild_id=guild_id).update(volume=value)
-        await self._audit("volume", guild_id, user_id, volume=value)
+        await self.record_action("volume", guild_id, user_id, volume=value)
         return f"Volume set to {value}."
 
     async def loop(self, guild_id: int, user_id: int, member_channel: int | None,
@@ -156,7 +156,7 @@ class PlayerControls:
         removed = await self.service.queue.remove_at(guild_id, index - 1)
         if removed is None:
             return "That track already left."
-        await self._audit("remove", guild_id, user_id, removed, position=index)
+        await self.record_action("remove", guild_id, user_id, removed, position=index)
         return Reply.of(lambda reveal: f"Removed **{removed.title_for(reveal)}**.")
 
     async def move(self, guild_id: int, user_id: int, member_channel: int | None,
@@ -172,13 +172,13 @@ class PlayerControls:
         moved = await self.service.queue.move(guild_id, src - 1, dst - 1)
         if moved is None:
             return "Nothing moved."
-        await self._audit("move", guild_id, user_id, moved, source=src, target=dst)
+        await self.record_action("move", guild_id, user_id, moved, source=src, target=dst)
         return Reply.of(lambda reveal: f"Moved **{moved.title_for(reveal)}** to position {dst}.")
 
     async def shuffle(self, guild_id: int, user_id: int, member_channel: int | None) -> str:
         await self._control(guild_id, user_id, member_channel)
         count = await self.service.queue.shuffle(guild_id)
-        await self._audit("shuffle", guild_id, user_id, tracks=count)
+        await self.record_action("shuffle", guild_id, user_id, tracks=count)
         return f"Shuffled {count} tracks." if count else "The queue is empty."
 
     async def clear(self, guild_id: int, user_id: int, member_channel: int | None,
@@ -187,5 +187,5 @@ class PlayerControls:
             raise UserError("Only DJs can clear the whole queue.")
         await self._control(guild_id, user_id, member_channel)
         count = await self.service.queue.clear(guild_id)
-        await self._audit("clear", guild_id, user_id, tracks=count)
+        await self.record_action("clear", guild_id, user_id, tracks=count)
         return f"Cleared {count} tracks."

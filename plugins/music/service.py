@@ -16,7 +16,7 @@ import wavelink
 
 from bot.api import UserError, new_ref
 from plugins.music.audience import Reply
-from plugins.music.metadata import is_explicit, track_from
+from plugins.music.metadata import Admission, admission, track_from
 from plugins.music.models import MusicGuildSettings
 from plugins.music.playback import LOAD_FAILED, Playback, Unreachable, no_node
 from plugins.music.queue import AddResult, QueueRepository
@@ -47,16 +47,6 @@ SEARCH_CACHE_TTL = 600.0
 class SearchResult:
     tracks: list[TrackInfo]
     playlist: str | None = None
-
-
-@dataclass(frozen=True)
-class Admission:
-    """Whether a track may be queued for a member; if not, why (shown to them) and which
-    rule said so: "length" (the server's), "blocked" or "explicit" (the member's)."""
-
-    allowed: bool
-    reason: str = ""
-    rule: str = ""
 
 
 @dataclass
@@ -129,7 +119,7 @@ class MusicService:
         recent.append(finished.encoded)
         for track in result.tracks:
             if (track.encoded in recent or self.is_cannabis(track, settings)
-                    or not self.admission(track, settings, prefs).allowed):
+                    or not admission(track, settings, prefs).allowed):
                 continue
             recent.append(track.encoded)
             return track.with_requester(finished.requester_id, cannabis=False)
@@ -196,7 +186,7 @@ class MusicService:
         adult_ok: bool | None = None
         out: list[tuple[str, str]] = []
         for track in result.tracks:
-            if not self.admission(track, settings, prefs).allowed:
+            if not admission(track, settings, prefs).allowed:
                 continue
             adult = self.is_cannabis(track, settings)
             if adult:
@@ -226,7 +216,7 @@ class MusicService:
         queues asks this (/play, play next, /previous, /history replay, auto-queue, saved
         playlists) through `admit`; the 21+ gate is separate (`require_adult`: audited, and
         it may offer a Verify button)."""
-        return self.admission(track, await self.guild_settings(guild_id),
+        return admission(track, await self.guild_settings(guild_id),
                               await self.preferences(guild_id, member_id))
 
     async def admit(self, tracks: Sequence[TrackInfo], guild_id: int, member_id: int
@@ -238,35 +228,12 @@ class MusicService:
         kept: list[TrackInfo] = []
         first_refusal = Admission(True)
         for track in tracks:
-            verdict = self.admission(track, settings, prefs)
+            verdict = admission(track, settings, prefs)
             if verdict.allowed:
                 kept.append(track)
             elif first_refusal.allowed:
                 first_refusal = verdict
         return kept, first_refusal
-
-    @staticmethod
-    def admission(track: TrackInfo, settings: MusicGuildSettings,
-                  prefs: Preferences) -> Admission:
-        minutes = settings.max_track_minutes
-        if minutes and not track.is_stream and track.length_ms > minutes * 60_000:
-            return Admission(False, f"That's longer than this server's limit of {minutes} "
-                                    "minutes per track.", "length")
-        blocked = prefs.blocked_sources  # saved lowercased (settings._split)
-        host = ""
-        # A blocked entry with a dot is a host ("bandcamp.com"); parse links only for those.
-        hosts = [b for b in blocked or () if "." in b]
-        if hosts and track.uri and track.source.lower() not in blocked:
-            host = (urlsplit(track.uri).hostname or "").lower()
-        if blocked and (track.source.lower() in blocked or any(
-                host == b or host.endswith("." + b) for b in hosts)):
-            return Admission(False, f"Tracks from {track.source or host} are blocked by your "
-                                    "preferences in this server (/music preferences).",
-                             "blocked")
-        if prefs.explicit_filter and is_explicit(track):
-            return Admission(False, "That track is marked explicit and your explicit filter "
-                                    "is on in this server (/music preferences).", "explicit")
-        return Admission(True)
 
     @staticmethod
     def is_cannabis_text(track: TrackInfo) -> bool:

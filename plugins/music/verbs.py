@@ -68,7 +68,7 @@ class QueueVerbs:
         await self.service.queue.push_front(guild_id, current)
         await self.service.queue.push_front(guild_id, track)
         started = await playback.skip(guild_id)
-        await self.controls._audit("previous", guild_id, user_id, track)
+        await self.controls.record_action("previous", guild_id, user_id, track)
         if started is None:
             raise UserError("The previous track could not be started; the queue is kept.")
         return Reply.of(lambda reveal: f"Back to **{started.label_for(reveal)}**; "
@@ -89,7 +89,7 @@ class QueueVerbs:
         listener: each removed track still plays once."""
         await self.controls._control(guild_id, user_id, member_channel)
         removed = await self.service.queue.dedupe(guild_id)
-        await self.controls._audit("dedupe", guild_id, user_id, tracks=removed)
+        await self.controls.record_action("dedupe", guild_id, user_id, tracks=removed)
         if not removed:
             return "No duplicates in the queue."
         return f"Removed {removed} duplicate{'s' if removed != 1 else ''}."
