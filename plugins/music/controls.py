@@ -40,7 +40,7 @@ class PlayerControls:
         return session
 
     async def record_action(self, action: str, guild_id: int, user_id: int,
-                     track: TrackInfo | None = None, **details: object) -> None:
+                            track: TrackInfo | None = None, **details: object) -> None:
         """Who did what to the music: a track is named by its link (or digest) and title,
         nothing more (README: What it stores)."""
         if track is not None:
@@ -74,8 +74,8 @@ class PlayerControls:
                 return f"Vote to skip: {len(votes.voters & listeners)}/{needed}."
         self._votes.pop(guild_id, None)
         nxt = await self.service.playback.skip(guild_id)
-        await self.record_action("skip", guild_id, user_id, current, vote=not is_dj and
-                          current.requester_id != user_id and len(listeners) > 1)
+        voted = not is_dj and current.requester_id != user_id and len(listeners) > 1
+        await self.record_action("skip", guild_id, user_id, current, vote=voted)
 
         def render(reveal: bool) -> str:
             text = f"Skipped **{current.title_for(reveal)}**."

@@ -217,7 +217,7 @@ class MusicService:
         playlists) through `admit`; the 21+ gate is separate (`require_adult`: audited, and
         it may offer a Verify button)."""
         return admission(track, await self.guild_settings(guild_id),
-                              await self.preferences(guild_id, member_id))
+                         await self.preferences(guild_id, member_id))
 
     async def admit(self, tracks: Sequence[TrackInfo], guild_id: int, member_id: int
                     ) -> tuple[list[TrackInfo], Admission]:
@@ -308,6 +308,8 @@ class MusicService:
         """Queue (or start) tracks already found and admitted (`admit`): the 21+ gate, the
         player, the queue limit, the audit row. `via` names the path in the audit row."""
         channel = self.check_channel(guild_id, member_channel)
+        if not tracks:
+            raise UserError("There is nothing to queue.")
         settings = await self.guild_settings(guild_id)
         prefs = await self.preferences(guild_id, user_id)
         flagged = [force_cannabis or self.is_cannabis(t, settings) for t in tracks]
