@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.models import AuditLog
 from plugins.music.history import HISTORY_SIZE
 from plugins.music.models import MusicHistoryEntry, MusicQueueEntry
-from plugins.music.tests.e2e import content, find_id, music, start_music
+from plugins.music.tests.e2e import AllowList, content, find_id, music, start_music
 from plugins.music.tracks import TrackInfo
 
 
@@ -269,3 +269,39 @@ async def test_music_actions_are_audited_with_the_track_and_title_only(
     skip = by_action["music.skip"]
     assert skip.target == "One" and skip.details["track"].startswith("https://")
     assert not any("encoded" in str(r.details) or len(str(r.details)) > 300 for r in rows)
+
+
+async def test_history_hides_21_plus_titles_from_the_unverified_and_replay_asks_for_age(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.add_track("Strain Talk Weekly", author="Kush Radio", length_ms=600_000)
+    fake_lavalink.add_track("Plain Song", author="Band", length_ms=600_000)
+    gate = AllowList()
+    gate.verified.add(world.member.id)
+    await start_music(start_bot, fake_lavalink, gate=gate)
+    for member in (world.member, world.other):
+        await fake_discord.voice_join(member, world.voice)
+    await play(fake_discord, world.member, "strain talk")
+    await play(fake_discord, world.member, "Plain Song")
+    await (await fake_discord.slash(world.member, "skip")).response()
+
+    ix = await fake_discord.slash(world.other, "history")
+    page = await ix.wait_original()
+    text = fake_discord.text_of(page)
+    assert "21+ track" in text and "Strain Talk" not in text and "Kush" not in text
+    assert not ix.ephemeral  # public, with the placeholder
+    [chooser] = await ix.wait_followups(1)
+    labels = [o["label"] for row in chooser["components"] for c in row["components"]
+              for o in c.get("options", [])]
+    assert labels == ["1. Plain Song — Band (10:00)", "2. 21+ track"]
+    adult = await MusicHistoryEntry.get(cannabis=True)
+    picked = await fake_discord.select(world.other, chooser, find_id(chooser, "sl.pick"),
+                                       [str(adult.id)], strict=True)
+    refusal = content(await picked.response())
+    assert "cannabis content (21+)" in refusal and "/verify" in refusal and picked.ephemeral
+    assert await MusicQueueEntry.all().count() == 0
+
+    # The verified member sees the names, on pages only they see.
+    mine = await fake_discord.slash(world.member, "history")
+    assert "Strain Talk Weekly" in fake_discord.text_of(await mine.wait_original())
+    assert mine.ephemeral
