@@ -53,6 +53,14 @@ async def test_previous_plays_the_last_track_again_and_the_current_one_follows(
     audit = await AuditLog.get(action="music.previous")
     assert audit.actor_id == world.member.id and audit.target == "One"
     assert set(audit.details) == {"track"} and audit.details["track"].startswith("https://")
+    # After /stop the bot has left; /previous brings back the last track played.
+    await (await fake_discord.slash(world.member, "stop")).response()
+    mark = len(fake_lavalink.sent_events)
+    revived = await fake_discord.slash(world.member, "previous")
+    assert content(await revived.response()) == "Now playing **One — Band (10:00)**."
+    await fake_lavalink.wait_for_event(
+        lambda e: e["type"] == "TrackStartEvent" and e["track"]["info"]["title"] == "One",
+        since=mark)
 
 
 async def test_previous_with_others_listening_is_for_djs_and_the_requester(
