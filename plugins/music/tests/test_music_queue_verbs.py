@@ -39,12 +39,13 @@ async def test_previous_plays_the_last_track_again_and_the_current_one_follows(
     skipped = await fake_discord.slash(world.member, "skip")
     assert "Now playing **Two" in content(await skipped.response())
 
+    mark = len(fake_lavalink.sent_events)
     back = await fake_discord.slash(world.member, "previous")
     assert content(await back.response()) == ("Back to **One — Band (10:00)**; **Two** plays "
                                               "after it.")
     await fake_lavalink.wait_for_event(
         lambda e: e["type"] == "TrackStartEvent" and e["track"]["info"]["title"] == "One",
-        since=len(fake_lavalink.sent_events) - 1)
+        since=mark)
     assert await queued_titles() == ["Two", "Three"]
     # One was the first track played: there is nothing before it to go back to.
     again = await fake_discord.slash(world.member, "previous")
