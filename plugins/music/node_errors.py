@@ -76,8 +76,9 @@ def status_of(error: BaseException) -> int | None:
 
 
 def describe(error: BaseException, scrub: Callable[[str], str] = lambda s: s) -> str:
-    """The error for the log: type and text, cut short, secrets removed."""
-    return scrub(f"{type(error).__name__}: {error}")[:500]
+    """The error for the log: type, HTTP status and text, cut short, secrets removed."""
+    status = status_of(error)
+    return scrub(f"{type(error).__name__}{f' ({status})' if status else ''}: {error}")[:500]
 
 
 def node_trouble(error: BaseException, action: str, *, guild: int | None = None,
