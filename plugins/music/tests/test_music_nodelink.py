@@ -39,7 +39,8 @@ def handshakes(node: FakeLavalink) -> list[Any]:
 
 
 def said_to_everyone(fake_discord: Any, world: Any) -> str:
-    return "\n".join(fake_discord.text_of(m) for m in fake_discord.channel_messages(world.channel.id))
+    messages = fake_discord.channel_messages(world.channel.id)
+    return "\n".join(fake_discord.text_of(m) for m in messages)
 
 
 async def test_unreadable_payloads_keep_one_socket_and_one_session(
@@ -198,13 +199,21 @@ async def test_node_errors_on_controls_are_explained_and_change_nothing(
 async def test_a_500_when_switching_resuming_on_leaves_the_node_usable(
     nodelink, start_bot, world, fake_discord, caplog
 ):
-    nodelink.add_track("Lofi", length_ms=600_000)
+    nodelink.time_scale = 20.0  # "Short" lasts one real second
+    nodelink.add_track("Short", length_ms=20_000)
+    nodelink.add_track("After", length_ms=600_000)
     # The first PATCH a client sends is PATCH /v4/sessions/{id} {resuming, timeout}.
     nodelink.fail_next_request("/v4/sessions/*", 500, method="PATCH", plain=True)
-    await start_music(start_bot, nodelink)  # ready, though the PATCH failed
+    running = await start_music(start_bot, nodelink)  # ready, though the PATCH failed
+    plugin = music(running)
+    plugin.lavalink.watchdog_interval = 0.05
     assert any("lavalink.session_update_failed" in str(r.msg) for r in caplog.records)
     assert PASSWORD not in caplog.text
     await fake_discord.voice_join(world.member, world.voice)
-    ix = await fake_discord.slash(world.member, "play", {"query": "Lofi"})
-    assert content(await ix.response()) == "Now playing **Lofi — Unknown artist (10:00)**."
+    ix = await fake_discord.slash(world.member, "play", {"query": "Short"})
+    assert content(await ix.response()) == "Now playing **Short — Unknown artist (0:20)**."
+    await (await fake_discord.slash(world.member, "play", {"query": "After"})).response()
+    # The reader is alive: "Short" ending (a websocket event) moves the queue on.
+    await plugin.playback.wait_for(
+        lambda: getattr(plugin.playback.current.get(world.guild.id), "title", "") == "After")
     assert len(handshakes(nodelink)) == 1 and nodelink.open_websockets == 1
