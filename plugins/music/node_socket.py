@@ -49,8 +49,9 @@ class NodeWebsocket(Websocket):
                     raise
                 # The message is consumed; the next receive gets the one after it.
                 self.unreadable += 1
-                log.warning("lavalink.unreadable_payload", node=self.node.identifier,
-                            error=describe(exc), skipped=self.unreadable)
+                if _is_power_of_ten(self.unreadable):  # 1st, 10th, 100th...: no log flood
+                    log.warning("lavalink.unreadable_payload", node=self.node.identifier,
+                                error=describe(exc), skipped=self.unreadable)
 
     async def _update_node(self) -> None:
         try:
@@ -60,3 +61,9 @@ class NodeWebsocket(Websocket):
                         error=describe(exc),
                         hint="resuming is off for this session: if the connection drops, "
                              "tracks are replayed where they were instead of resumed")
+
+
+def _is_power_of_ten(n: int) -> bool:
+    while n and n % 10 == 0:
+        n //= 10
+    return n == 1
