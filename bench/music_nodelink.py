@@ -33,7 +33,9 @@ async def run(tracks: int, garbage: int, db_url: str) -> dict[str, Any]:
                         player_update_interval=1.0)
     await node.start()
     for i in range(tracks):
-        node.add_track(f"Bench Song {i:03d}", author="Bench", length_ms=20_000)  # 0.5 s each
+        # 0.5 s each; the last one lasts, so none ends while the bot shuts down.
+        length = 20_000 if i < tracks - 1 else 600_000
+        node.add_track(f"Bench Song {i:03d}", author="Bench", length_ms=length)
     guild = fake.create_guild("Bench")
     listener = guild.add_member("listener")
     settings = Settings(  # type: ignore[call-arg]
