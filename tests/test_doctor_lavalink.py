@@ -72,3 +72,12 @@ async def test_the_doctor_command_reports_a_nodelink_node(fake_discord, tmp_path
     assert "OK" in line and "NodeLink 3.7.0, Lavalink-compatible v4 API" in line, line
     assert "too old" not in result.stdout and PASSWORD not in result.stdout
     assert result.returncode == 0, result.stdout
+
+
+async def test_a_lavalink_3_server_is_told_apart_from_nodelink_3():
+    # Lavalink 3.7 and NodeLink 3.7 share a version number; only NodeLink speaks v4.
+    async with FakeLavalink(version="3.7.11") as v3:
+        v3.fail_next_request("/v4/info", 404, message="Not Found")
+        [(status, detail)] = await doctor_rows(v3)
+    assert (status, detail) == ("fail", "Lavalink 3.7.11 has no v4 API (/v4/info: HTTP 404); "
+                                        "the bot needs Lavalink 4.2+")
