@@ -129,6 +129,15 @@ async def test_a_track_of_unknown_length_plays_seeks_and_replays(
     assert "unknown length" in description
     assert "live" not in description and "🔴" not in description and "/ 0:00" not in description
 
+    nodelink.add_track("Another Endless", author="DJ Odd", length_ms=UNKNOWN_LENGTH)
+    queued = await fake_discord.slash(world.member, "play", {"query": "Another Endless"})
+    assert "**Another Endless — DJ Odd (unknown length)** at position 1" in content(
+        await queued.response())
+    page = fake_discord.text_of(
+        await (await fake_discord.slash(world.member, "queue show")).wait_original())
+    assert "Now:** Endless Mix — DJ Odd (unknown length)" in page
+    assert "Another Endless — DJ Odd (unknown length)" in page and "0:00" not in page
+
     seek = await fake_discord.slash(world.member, "seek", {"time": "1:30"})
     assert content(await seek.response()) == "Jumped to 1:30."
     await nodelink.wait_for_request(lambda r: (r.json or {}).get("position") == 90_000)
