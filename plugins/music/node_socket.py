@@ -10,7 +10,7 @@ session, its players and every later event are kept.
 
 A failed session update after `ready` (`PATCH /v4/sessions/{id}` to switch resuming on; NodeLink
 has answered 500) also raised out of the reader before `node_ready` was dispatched; here it is
-logged and the node is ready without resuming.
+logged, the node is ready at once, and switching resuming on is retried in the background.
 """
 
 from __future__ import annotations
@@ -29,10 +29,14 @@ log = structlog.get_logger("plugins.music.node_socket")
 class NodeWebsocket(Websocket):
     """wavelink's `Websocket` with a reader that survives an unreadable payload."""
 
+    # Seconds before each retry of switching resuming on after the node refused it.
+    resume_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0)
+
     def __init__(self, *, node: Any) -> None:
         super().__init__(node=node)
         # Payloads skipped on this connection (for the log and tests).
         self.unreadable = 0
+        self._resume_retry: asyncio.Task[None] | None = None
 
     async def keep_alive(self) -> None:
         while True:
@@ -59,8 +63,34 @@ class NodeWebsocket(Websocket):
         except Exception as exc:
             log.warning("lavalink.session_update_failed", node=self.node.identifier,
                         error=describe(exc),
-                        hint="resuming is off for this session: if the connection drops, "
-                             "tracks are replayed where they were instead of resumed")
+                        hint="resuming is off for this session until a retry succeeds: if "
+                             "the connection drops meanwhile, tracks are replayed where they "
+                             "were instead of resumed")
+            if self._resume_retry is None or self._resume_retry.done():
+                self._resume_retry = asyncio.create_task(
+                    self._retry_resuming(self.node.session_id), name="lavalink-resume-retry")
+
+    async def _retry_resuming(self, session_id: str | None) -> None:
+        timeout = self.node._resume_timeout
+        if timeout <= 0:
+            return
+        for delay in self.resume_retry_delays:
+            await asyncio.sleep(delay)
+            if self.node.session_id != session_id:
+                return  # a new session: its own ready switched resuming on
+            try:
+                await self.node._update_session(data={"resuming": True, "timeout": timeout})
+            except Exception as exc:
+                log.warning("lavalink.session_update_failed", node=self.node.identifier,
+                            error=describe(exc), attempt_after_s=delay)
+                continue
+            log.info("lavalink.resuming_enabled", node=self.node.identifier)
+            return
+
+    async def cleanup(self) -> None:
+        if self._resume_retry is not None:
+            self._resume_retry.cancel()
+        await super().cleanup()
 
 
 def _is_power_of_ten(n: int) -> bool:

@@ -220,11 +220,21 @@ async def test_a_500_when_switching_resuming_on_leaves_the_node_usable(
     plugin.lavalink.watchdog_interval = 0.05
     assert any("lavalink.session_update_failed" in str(r.msg) for r in caplog.records)
     assert PASSWORD not in caplog.text
+    # Switching resuming on is retried (after 1 s) until the node accepts it.
+    (session_id,) = nodelink.sessions
+    patches = [r for r in nodelink.requests
+               if r.method == "PATCH" and r.path == f"/v4/sessions/{session_id}"]
+    assert len(patches) == 1
+    await nodelink.wait_for_request(
+        lambda r: r.method == "PATCH" and r.path == f"/v4/sessions/{session_id}",
+        since=nodelink.requests.index(patches[0]) + 1, timeout=5)
     await fake_discord.voice_join(world.member, world.voice)
     ix = await fake_discord.slash(world.member, "play", {"query": "Short"})
     assert content(await ix.response()) == "Now playing **Short — Unknown artist (0:20)**."
     await (await fake_discord.slash(world.member, "play", {"query": "After"})).response()
-    # The reader is alive: "Short" ending (a websocket event) moves the queue on.
+    # The reader is alive: "Short" ending (a websocket event) moves the queue on; by then the
+    # retry has switched resuming on (player updates re-check this every 0.2 s).
     await plugin.playback.wait_for(
-        lambda: getattr(plugin.playback.current.get(world.guild.id), "title", "") == "After")
+        lambda: getattr(plugin.playback.current.get(world.guild.id), "title", "") == "After"
+        and nodelink.sessions[session_id]["resuming"])
     assert len(handshakes(nodelink)) == 1 and nodelink.open_websockets == 1
