@@ -145,6 +145,51 @@ def parse_version(text: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def describe_lavalink_server(status: int, headers: Any, info: Any, version_text: str | None,
+                             ) -> tuple[str, str]:
+    """(status, detail) for one node from `/v4/info` (JSON or None), its response headers and,
+    when `/v4/info` failed, `/version`'s text.
+
+    Lavalink-compatible servers are not Lavalink: NodeLink numbers its own releases (3.x) and
+    marks itself (`isNodelink`, `Nodelink-Api-Version`), so Lavalink's version rule (4.2+ for
+    Discord's encrypted voice, DAVE) is applied to Lavalink alone; any server is judged on
+    speaking the v4 API."""
+    lavalink_api = headers.get("Lavalink-Api-Version")
+    nodelink_api = headers.get("Nodelink-Api-Version")
+    if not isinstance(info, dict):
+        if version_text is not None and (version := parse_version(version_text)) is not None:
+            if version < (4, 0):
+                return "fail", (f"Lavalink {version_text.strip()[:20]} has no v4 API "
+                                f"(/v4/info: HTTP {status}); the bot needs Lavalink 4.2+")
+        return "fail", f"no Lavalink v4 API here (/v4/info: HTTP {status})"
+    raw_version = info.get("version")
+    semver = str(raw_version.get("semver") if isinstance(raw_version, dict) else raw_version)[:40]
+    nodelink = bool(info.get("isNodelink")) or nodelink_api is not None or (
+        str(headers.get("IamNodelink", "")).lower() == "true")
+    api = lavalink_api or nodelink_api
+    api_text = f"v{api} API" if api else "v4 API (/v4/info answers; no API version header)"
+    if api is not None and api != "4":
+        return "fail", f"speaks API v{api[:5]}, not v4"
+    if nodelink:
+        voice = info.get("voice")
+        voice_name = voice.get("name") if isinstance(voice, dict) else None
+        detail = f"NodeLink {semver}, Lavalink-compatible {api_text}"
+        if voice_name:
+            detail += f"; voice by {str(voice_name)[:40]}"
+        return "ok", (detail + "; encrypted voice (DAVE) is NodeLink's own, not judged by "
+                      "Lavalink's version numbers")
+    if info.get("jvm") is None and info.get("lavaplayer") is None:
+        return "warn", (f"an unrecognised Lavalink-compatible server, version {semver}, "
+                        f"{api_text}; encrypted voice (DAVE) support unknown")
+    version = parse_version(semver)
+    if version is None:
+        return "fail", f"Lavalink with an unreadable version {semver!r}"
+    if version < MIN_LAVALINK:
+        return "fail", (f"Lavalink {semver}, {api_text}: too old: Discord's encrypted voice "
+                        "(DAVE) needs Lavalink 4.2+")
+    return "ok", f"reachable, version {semver} (Lavalink, {api_text})"
+
+
 async def check_lavalink(session: aiohttp.ClientSession, music: Any) -> list[Check]:
     """`music` is the music plugin's settings (None: the plugin is not loaded)."""
     nodes = getattr(music, "lavalink_nodes", None)
@@ -154,24 +199,25 @@ async def check_lavalink(session: aiohttp.ClientSession, music: Any) -> list[Che
     out = []
     for node in nodes:
         part = f"lavalink {node.id}"
+        auth = {"Authorization": node.password.get_secret_value()}
         try:
-            async with session.get(f"{node.uri}/version", headers={
-                "Authorization": node.password.get_secret_value()}) as resp:
-                text = await resp.text()
+            async with session.get(f"{node.uri}/v4/info", headers=auth) as resp:
                 if resp.status == 401:
                     out.append(Check(part, "fail", "wrong password (401)", required=False))
                     continue
-                version = parse_version(text)
-                if version is None:
-                    out.append(Check(part, "fail", f"unexpected /version answer (HTTP "
-                                     f"{resp.status})", required=False))
-                elif version < MIN_LAVALINK:
-                    out.append(Check(part, "fail", f"version {text.strip()} is too old: "
-                                     "Discord's encrypted voice (DAVE) needs Lavalink 4.2+",
-                                     required=False))
-                else:
-                    out.append(Check(part, "ok", f"reachable, version {text.strip()}",
-                                     required=False))
+                info: Any = None
+                if resp.status == 200:
+                    try:
+                        info = await resp.json(content_type=None)
+                    except ValueError:
+                        info = None
+                status, headers = resp.status, resp.headers
+            version_text = None
+            if not isinstance(info, dict):
+                async with session.get(f"{node.uri}/version", headers=auth) as resp:
+                    version_text = await resp.text() if resp.status == 200 else None
+            state, detail = describe_lavalink_server(status, headers, info, version_text)
+            out.append(Check(part, state, detail, required=False))
         except (aiohttp.ClientError, TimeoutError) as exc:
             out.append(Check(part, "fail", f"unreachable at {node.uri} ({type(exc).__name__})",
                              required=False))

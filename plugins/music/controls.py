@@ -4,6 +4,7 @@ cannabis-flagged track plays."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from bot.api import UserError
 from plugins.music.audience import Reply
 from plugins.music.models import MusicSession
+from plugins.music.node_errors import node_call
 from plugins.music.tracks import TrackInfo, format_ms, track_id
 
 if TYPE_CHECKING:
@@ -30,6 +32,10 @@ class PlayerControls:
     def __init__(self, service: MusicService) -> None:
         self.service = service
         self._votes: defaultdict[int, SkipVotes] = defaultdict(SkipVotes)
+
+    def _node_call(self, action: str, guild_id: int) -> contextlib.AbstractContextManager[None]:
+        """A request to the node: whatever it answers wrong becomes a clear message."""
+        return node_call(action, guild=guild_id, scrub=self.service.playback.lavalink.scrub)
 
     async def _active(self, guild_id: int, member_channel: int | None) -> MusicSession:
         session = await self.service.playback.session(guild_id)
@@ -73,7 +79,8 @@ class PlayerControls:
             if len(votes.voters & listeners) < needed:
                 return f"Vote to skip: {len(votes.voters & listeners)}/{needed}."
         self._votes.pop(guild_id, None)
-        nxt = await self.service.playback.skip(guild_id)
+        with self._node_call("skip", guild_id):
+            nxt = await self.service.playback.skip(guild_id)
         voted = not is_dj and current.requester_id != user_id and len(listeners) > 1
         await self.record_action("skip", guild_id, user_id, current, vote=voted)
 
@@ -88,7 +95,8 @@ class PlayerControls:
                     paused: bool) -> str:
         await self._control(guild_id, user_id, member_channel)
         player = self.service.playback.players[guild_id]
-        await player.pause(paused)
+        with self._node_call("resume" if not paused else "pause", guild_id):
+            await player.pause(paused)
         await MusicSession.filter(guild_id=guild_id).update(paused=paused)
         return "Paused." if paused else "Resumed."
 
@@ -109,7 +117,8 @@ class PlayerControls:
         if not 0 <= value <= MAX_VOLUME:
             raise UserError(f"Volume goes from 0 to {MAX_VOLUME}.")
         await self._control(guild_id, user_id, member_channel)
-        await self.service.playback.players[guild_id].set_volume(value)
+        with self._node_call("volume", guild_id):
+            await self.service.playback.players[guild_id].set_volume(value)
         self.service.playback.volumes[guild_id] = value
         await MusicSession.filter(guild_id=guild_id).update(volume=value)
         await self.record_action("volume", guild_id, user_id, volume=value)
@@ -135,13 +144,16 @@ class PlayerControls:
         current = self.service.playback.current.get(guild_id)
         if current is None:
             raise UserError("Nothing is playing right now.")
-        if current.is_stream:
-            raise UserError("Live streams can't be sought.")
+        if not current.can_seek:
+            raise UserError("Live streams can't be sought." if current.is_stream
+                            else "The music server can't seek in this track.")
         if position_ms is None or position_ms < 0:
             raise UserError("Give a time like 1:30 or 90 (seconds from the start).")
-        if position_ms >= current.length_ms:
+        # An unknown length (NodeLink's -1) is no end to check against: the node decides.
+        if current.length_known and position_ms >= current.length_ms:
             raise UserError(f"That's past the end; this track is {format_ms(current.length_ms)}.")
-        await self.service.playback.players[guild_id].seek(position_ms)
+        with self._node_call("seek", guild_id):
+            await self.service.playback.players[guild_id].seek(position_ms)
         await self.service.playback.note_position(guild_id, position_ms)
         return f"Jumped to {format_ms(position_ms)}."
 

@@ -19,8 +19,8 @@ import aiohttp
 import nextcord
 import structlog
 import wavelink
-from wavelink.websocket import Websocket
 
+from plugins.music.node_socket import NodeWebsocket
 from plugins.music.tracks import TrackInfo
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def to_playable(track: TrackInfo) -> wavelink.Playable:
     payload: Any = {
         "encoded": track.encoded,
         "info": {
-            "identifier": track.encoded[:32], "isSeekable": not track.is_stream,
+            "identifier": track.encoded[:32], "isSeekable": track.can_seek,
             "author": track.author, "length": track.length_ms, "isStream": track.is_stream,
             "position": 0, "title": track.title, "uri": track.uri, "artworkUrl": None,
             "isrc": None, "sourceName": track.source,
@@ -53,7 +53,7 @@ def from_playable(track: wavelink.Playable) -> TrackInfo:
     return TrackInfo(
         encoded=track.encoded, title=track.title or "Unknown title", author=track.author or "",
         uri=track.uri, length_ms=int(track.length or 0), source=track.source or "",
-        is_stream=bool(track.is_stream),
+        is_stream=bool(track.is_stream), seekable=bool(track.is_seekable),
     )
 
 
@@ -101,7 +101,7 @@ class Node(wavelink.Node):
             raise wavelink.InvalidClientException(f"{self!r} has no client")
         self._client = client_
         self._has_closed = False
-        websocket = Websocket(node=self)
+        websocket = NodeWebsocket(node=self)
         websocket.backoff = self.backoff  # type: ignore[assignment]  # wavelink types it as its own Backoff
         self._websocket = websocket
         await websocket.connect()
@@ -189,7 +189,23 @@ class LavalinkConnection:
                 if task is not None and task.done():
                     log.warning("lavalink.watchdog_reconnect", node=node.identifier)
                     ws.keep_alive_task = None
-                    self._spawn(ws.connect(), f"lavalink-reconnect-{node.identifier}")
+                    self._spawn(self._reconnect(node, ws), f"lavalink-reconnect-{node.identifier}")
+
+    async def _reconnect(self, node: Node, ws: Any) -> None:
+        """Reconnect a node whose reader died, resuming its session.
+
+        The old socket is closed first: a node resumes a session only once its socket is gone
+        (Lavalink, NodeLink), so a reconnect beside a still-open one gets a new session, the
+        players are lost and the old socket leaks. When our reader died but the socket was
+        open, the node itself is fine: skip wavelink's "disconnected" (which would move every
+        player to another node) and resume; if the session is gone after all, `node_ready`
+        (resumed false) replays the players where they were."""
+        socket = ws.socket
+        if socket is not None and not socket.closed:
+            node._status = wavelink.NodeStatus.CONNECTING
+            with contextlib.suppress(Exception):
+                await socket.close()
+        await ws.connect()
 
     async def close(self) -> None:
         self._closing = True
@@ -217,6 +233,14 @@ class LavalinkConnection:
         if not nodes:
             return None
         return min(nodes, key=lambda n: len(n.players))
+
+    def scrub(self, text: str) -> str:
+        """`text` without any node's password (for logs of what a node answered)."""
+        for cfg in self.settings:
+            secret = cfg.password.get_secret_value()
+            if secret:
+                text = text.replace(secret, "****")
+        return text
 
     def owns(self, node: Any) -> bool:
         return any(node is n for n in self.nodes.values())

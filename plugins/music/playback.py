@@ -20,6 +20,7 @@ import wavelink
 from bot.api import LavalinkUnavailable, UserError, new_ref
 from plugins.music.lavalink import NOT_CONFIGURED, LavalinkConnection, to_playable
 from plugins.music.models import MusicSession
+from plugins.music.node_errors import describe, is_node_failure, status_of
 from plugins.music.queue import QueueRepository
 from plugins.music.recovery import SessionRecovery
 from plugins.music.tracks import TrackInfo
@@ -175,12 +176,17 @@ class Playback:
                     return None
                 try:
                     await player.play(to_playable(nxt), volume=session.volume, paused=False)
-                except wavelink.LavalinkException as exc:
+                except Exception as exc:
+                    # A refusal, or an answer wavelink couldn't parse (servers that bend v4).
+                    if not is_node_failure(exc):
+                        raise
                     ref = new_ref()
-                    log.warning("music.play_refused", ref=ref, guild=guild_id,
-                                status=exc.status, error=str(getattr(exc, "error", ""))[:500])
-                    if await self._failed(guild_id, session, nxt,
-                                          f"the music server answered {exc.status}, ref {ref}"):
+                    status = status_of(exc)
+                    log.warning("music.play_refused", ref=ref, guild=guild_id, status=status,
+                                error=describe(exc, self.lavalink.scrub))
+                    why = (f"the music server answered {status}" if status
+                           else "the music server's answer was unreadable")
+                    if await self._failed(guild_id, session, nxt, f"{why}, ref {ref}"):
                         return None
                     continue
                 self.current[guild_id] = nxt
@@ -201,7 +207,9 @@ class Playback:
             try:
                 await player.play(to_playable(track), volume=self.volumes.get(guild_id),
                                   paused=False)
-            except wavelink.LavalinkException:
+            except Exception as exc:  # the queue path retries it and reports the failure
+                if not is_node_failure(exc):
+                    raise
                 return False
             self.current[guild_id] = track
             self.reset_position(guild_id, 0)

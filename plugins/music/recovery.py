@@ -13,7 +13,7 @@ import wavelink
 
 from plugins.music.lavalink import to_playable
 from plugins.music.models import MusicSession
-from plugins.music.tracks import TrackInfo
+from plugins.music.tracks import TrackInfo, start_position
 
 if TYPE_CHECKING:
     from plugins.music.playback import Playback
@@ -102,7 +102,8 @@ class SessionRecovery:
             if current is not None:
                 # wavelink's own estimate resets once the node is gone; ours survives it.
                 start = self.playback.estimated_position(guild_id, paused=session.paused)
-                await player.play(to_playable(current), start=min(start, current.length_ms),
+                # Not min(start, length): NodeLink's unknown length (-1) made that a 400.
+                await player.play(to_playable(current), start=start_position(start, current),
                                   volume=session.volume, paused=session.paused)
         except Exception as exc:
             log.error("music.replay_failed", guild=guild_id, error=repr(exc))
@@ -152,7 +153,8 @@ class SessionRecovery:
             return True
         track = TrackInfo.from_json(session.current)
         try:
-            await player.play(to_playable(track), start=int(session.position_ms),
+            await player.play(to_playable(track),
+                              start=start_position(int(session.position_ms), track),
                               volume=session.volume, paused=session.paused)
         except wavelink.LavalinkException:
             self.playback.current[guild_id] = track

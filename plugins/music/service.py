@@ -18,6 +18,7 @@ from bot.api import UserError, new_ref
 from plugins.music.audience import Reply
 from plugins.music.metadata import Admission, admission, track_from
 from plugins.music.models import MusicGuildSettings
+from plugins.music.node_errors import is_node_failure, node_trouble
 from plugins.music.playback import LOAD_FAILED, Playback, Unreachable, no_node
 from plugins.music.queue import AddResult, QueueRepository
 from plugins.music.tracks import TrackInfo, track_id
@@ -156,8 +157,12 @@ class MusicService:
                 f"The music server answered with an error ({exc.status}); try again shortly. "
                 f"(ref {ref})"
             ) from None
-        except (aiohttp.ClientError, OSError, TimeoutError):
+        except (aiohttp.ClientConnectionError, OSError, TimeoutError):
             raise Unreachable() from None
+        except Exception as exc:  # an answer wavelink could not parse (NodeLink's, a proxy's)
+            if not is_node_failure(exc):
+                raise
+            raise node_trouble(exc, "load", scrub=self.playback.lavalink.scrub) from None
         if isinstance(found, wavelink.Playlist):
             result = SearchResult([track_from(t) for t in found.tracks], found.name)
         else:

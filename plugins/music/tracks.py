@@ -25,6 +25,17 @@ class TrackInfo:
     cannabis: bool = False
     # The source says so (Lavalink pluginInfo, see metadata.py); titles are checked apart.
     explicit: bool = False
+    # What the node said (isSeekable); None for tracks stored before it was kept: not a stream.
+    seekable: bool | None = None
+
+    @property
+    def length_known(self) -> bool:
+        """NodeLink reports -1 for a length it does not know (Lavalink streams: Long.MAX)."""
+        return not self.is_stream and self.length_ms > 0
+
+    @property
+    def can_seek(self) -> bool:
+        return (not self.is_stream) if self.seekable is None else self.seekable
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,7 +50,7 @@ class TrackInfo:
 
     def label(self) -> str:
         """One line for lists and messages: "Title — Author (3:05)"."""
-        tail = "live" if self.is_stream else format_ms(self.length_ms)
+        tail = duration_text(self.length_ms, is_stream=self.is_stream)
         who = f" — {self.author}" if self.author else ""
         return f"{self.title}{who} ({tail})"
 
@@ -65,6 +76,22 @@ def format_ms(ms: int) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def duration_text(length_ms: int, *, is_stream: bool = False) -> str:
+    """"3:05", "live", or "unknown length" (never "0:00" for a length the node didn't know)."""
+    if is_stream:
+        return "live"
+    return format_ms(length_ms) if length_ms > 0 else "unknown length"
+
+
+def start_position(position_ms: int, track: TrackInfo) -> int:
+    """Where to (re)start `track`: never below 0 (Lavalink refuses it with 400), never past a
+    known end, and 0 for a track the node can't seek in."""
+    if not track.can_seek:
+        return 0
+    position = max(0, int(position_ms))
+    return min(position, track.length_ms) if track.length_known else position
 
 
 def parse_time(text: str) -> int | None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import nextcord
 
 from bot.api import Page, button, controls
-from plugins.music.tracks import ADULT_PLACEHOLDER, format_ms
+from plugins.music.tracks import ADULT_PLACEHOLDER, duration_text, format_ms
 
 if TYPE_CHECKING:
     from bot.api import PluginComponents
@@ -47,7 +47,10 @@ async def now_playing(playback: Playback, queue: QueueRepository, guild_id: int,
     length = 0 if current.is_stream else current.length_ms
     shown = reveal or not current.cannabis
     author = current.author if shown else ""
-    description = f"{author}\n\n{progress_bar(position, length)}".strip()
+    # A length the node didn't know (NodeLink: -1) is neither "live" nor "0:00".
+    bar = (progress_bar(position, length) if current.is_stream or current.length_known
+           else f"{format_ms(position)} · unknown length")
+    description = f"{author}\n\n{bar}".strip()
     embed = nextcord.Embed(title=current.title_for(reveal)[:256],
                            url=(current.uri or None) if shown else None,
                            description=description[:MAX_DESCRIPTION])
@@ -100,7 +103,7 @@ class QueuePages:
             if entry.cannabis and not reveal:
                 what = ADULT_PLACEHOLDER
             else:
-                what = f"{entry.title} — {entry.author} ({format_ms(entry.length_ms)})"
+                what = f"{entry.title} — {entry.author} ({duration_text(entry.length_ms)})"
             flag = " 🔞" if entry.cannabis else ""
             lines.append(f"`{n}.` {what} · <@{entry.requester_id}>{flag}")
         if not entries and page == 0:

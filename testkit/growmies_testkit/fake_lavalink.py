@@ -45,6 +45,17 @@ instead of sleeping. Timestamps are ``time.monotonic()`` values (the clock async
 
 Track ``encoded`` strings are base64 of a small JSON document, so any FakeLavalink instance can
 decode a track another one (or a killed one) produced, as a real node decodes any valid track.
+
+Servers that bend the protocol: ``FakeLavalink(version="3.7.0", flavour="nodelink")`` answers like
+NodeLink 3.x (an independent Lavalink-v4-compatible server): ``/version`` and ``/v4/info`` carry
+NodeLink's own version, ``/v4/info`` has ``isNodelink``, ``node`` and ``voice`` (no ``jvm`` or
+``lavaplayer``, ``prerelease``/``build`` as lists) and responses carry ``Nodelink-Api-Version: 4``
+and ``IamNodelink: true`` instead of Lavalink's ``Lavalink-Api-Version: 4``. The deviations clients
+trip over are scripted, in either flavour: :meth:`FakeLavalink.send_unreadable` (a websocket
+payload a v4 client cannot parse), ``add_track(..., length_ms=UNKNOWN_LENGTH)`` (length ``-1``:
+seekable, never ends by itself), :meth:`FakeLavalink.odd_load` (load results a v4 client cannot
+parse) and ``fail_next_request(..., plain=True)`` (a 500 with a text body, not Lavalink's JSON).
+:attr:`FakeLavalink.open_websockets` counts the client websockets open right now.
 """
 
 from __future__ import annotations
@@ -74,6 +85,7 @@ __all__ = [
     "AUDIO_EXTENSIONS",
     "JAVA_LONG_MAX",
     "SEARCH_PREFIXES",
+    "UNKNOWN_LENGTH",
     "FakeLavalink",
     "FakePlayer",
     "Rec",
@@ -81,6 +93,14 @@ __all__ = [
 ]
 
 TrackFailureKind = Literal["exception", "stuck", "load_failed"]
+#: Which server the fake answers as (see the module documentation).
+Flavour = Literal["lavalink", "nodelink"]
+#: Load results a v4 client cannot parse (:meth:`FakeLavalink.odd_load`).
+OddLoadKind = Literal["missing_fields", "bare_error", "not_json"]
+#: The ``length`` NodeLink reports for a track whose length it does not know.
+UNKNOWN_LENGTH = -1
+# A queue item that is written as this raw text frame instead of JSON.
+_RAW = "__raw_frame__"
 
 #: ``Long.MAX_VALUE``: the ``length`` Lavalink reports for streams.
 JAVA_LONG_MAX = 9_223_372_036_854_775_807
@@ -207,6 +227,7 @@ class _ForcedFailure:
     status: int
     message: str
     remaining: int
+    plain: bool = False
 
 
 @dataclass(eq=False)
@@ -273,7 +294,7 @@ class FakePlayer:
         if self.track is None:
             return None
         info = self.track["info"]
-        if info["isStream"]:
+        if info["isStream"] or int(info["length"]) < 0:  # a stream, or length unknown (-1)
             return self.end_time
         length = int(info["length"])
         return min(length, self.end_time) if self.end_time is not None else length
@@ -377,6 +398,7 @@ class FakeLavalink:
         plugins: Iterable[Mapping[str, str]] = (),
         ping_ms: int = 20,
         host: str = "127.0.0.1",
+        flavour: Flavour = "lavalink",
     ) -> None:
         if not _SEMVER_RE.match(version):
             raise ValueError(f"version must be a semver like '4.2.0', not {version!r}")
@@ -391,6 +413,10 @@ class FakeLavalink:
         self.host = host
         #: ``length`` of tracks the ``http`` source makes up for audio-file URLs.
         self.http_length_ms = 600_000
+        if flavour not in ("lavalink", "nodelink"):
+            raise ValueError(f"flavour must be 'lavalink' or 'nodelink', not {flavour!r}")
+        self.flavour: Flavour = flavour
+        self._odd_loads: dict[str, OddLoadKind] = {}
 
         self._port: int | None = None
         self._runner: web.AppRunner | None = None
@@ -421,6 +447,7 @@ class FakeLavalink:
         if self._runner is not None:
             raise RuntimeError("FakeLavalink is already running")
         app = web.Application(middlewares=[self._middleware])
+        app.on_response_prepare.append(self._api_version_headers)
         r = app.router
         r.add_get("/version", self._handle_version)
         r.add_get("/v4/info", self._handle_info)
@@ -698,13 +725,17 @@ class FakeLavalink:
         method: str | None = None,
         message: str | None = None,
         times: int = 1,
+        plain: bool = False,
     ) -> None:
         """Answer the next ``times`` requests whose path matches ``path`` (an ``fnmatch``
         pattern, e.g. ``"/v4/sessions/*/players/*"``) with an HTTP error and a Lavalink error
-        body. Works for ``/v4/websocket`` too (the handshake fails).
+        body (``plain``: a ``text/plain`` body instead, as some servers and proxies send).
+        Works for ``/v4/websocket`` too (the handshake fails).
         """
         text = message or f"Fake failure ({status})"
-        self._forced.append(_ForcedFailure(path, method and method.upper(), status, text, times))
+        self._forced.append(
+            _ForcedFailure(path, method and method.upper(), status, text, times, plain)
+        )
 
     def fail_next_load(
         self, status: int = 500, *, message: str | None = None, times: int = 1
@@ -771,6 +802,7 @@ class FakeLavalink:
         self._forced.clear()
         self._load_failures.clear()
         self._track_failures.clear()
+        self._odd_loads.clear()
         for player in self._all_players():
             player._failure = None
 
@@ -800,6 +832,60 @@ class FakeLavalink:
         """Send an arbitrary op ``event`` (e.g. a plugin's) for a guild's player."""
         self._emit_event(self._find_player(guild_id), type, **fields)
 
+    def send_unreadable(self, kind: Literal["not_json", "bad_event"] = "not_json") -> int:
+        """Write a websocket payload a Lavalink v4 client cannot parse to every open websocket
+        (NodeLink 3.7 sends such payloads); returns how many sockets got it.
+
+        * ``"not_json"``: a text frame that is not JSON at all.
+        * ``"bad_event"``: a ``TrackStartEvent`` whose track lacks ``info.sourceName``,
+          ``info.isSeekable`` and ``pluginInfo`` (fields wavelink reads without a default).
+        """
+        if kind == "not_json":
+            frame = "NodeLink: event stream restarted <voice>"
+        elif kind == "bad_event":
+            info = {"identifier": "odd", "title": "Odd", "author": "", "length": UNKNOWN_LENGTH,
+                    "isStream": False, "position": 0}
+            frame = json.dumps({"op": "event", "type": "TrackStartEvent", "guildId": "0",
+                                "track": {"encoded": "odd", "info": info}})
+        else:
+            raise ValueError(f"unknown unreadable kind {kind!r}")
+        conns = [c for c in self._connections if c.session.connection is c]
+        for conn in conns:
+            conn.queue.put_nowait({_RAW: frame})
+        return len(conns)
+
+    def odd_load(self, identifier: str, kind: OddLoadKind = "missing_fields") -> None:
+        """Make loading ``identifier`` (the full identifier or the query after a search prefix)
+        answer something a v4 client cannot parse, until :meth:`reset_failures`:
+
+        * ``"missing_fields"``: ``loadType: "search"`` whose tracks lack ``info.sourceName``,
+          ``info.isSeekable`` and ``pluginInfo``.
+        * ``"bare_error"``: ``loadType: "error"`` with only a ``message`` (no severity, cause).
+        * ``"not_json"``: HTTP 200 with an HTML body.
+        """
+        if kind not in ("missing_fields", "bare_error", "not_json"):
+            raise ValueError(f"unknown odd load kind {kind!r}")
+        self._odd_loads[identifier] = kind
+
+    def _odd_load_response(self, identifier: str) -> web.Response | None:
+        prefix, sep, query = identifier.partition(":")
+        kind = self._odd_loads.get(identifier)
+        if kind is None and sep and prefix in SEARCH_PREFIXES:
+            kind = self._odd_loads.get(query)
+        if kind is None:
+            return None
+        if kind == "not_json":
+            return web.Response(text="<html><body>502 Bad Gateway</body></html>",
+                                content_type="text/html")
+        if kind == "bare_error":
+            body: dict[str, Any] = {"loadType": "error",
+                                    "data": {"message": "Something went wrong (odd)"}}
+            return web.json_response(body)
+        info = {"identifier": "odd0000001", "title": "Odd " + query, "author": "Odd",
+                "length": 1000, "isStream": False, "position": 0, "uri": None}
+        return web.json_response({"loadType": "search",
+                                  "data": [{"encoded": "b2Rk", "info": info}]})
+
     def _find_player(self, guild_id: int) -> FakePlayer:
         player = self.players.get(int(guild_id))
         if player is None:
@@ -817,6 +903,11 @@ class FakeLavalink:
     def sent_messages(self) -> list[dict[str, Any]]:
         """Every websocket message written to a client (all ops), oldest first."""
         return self._messages.items
+
+    @property
+    def open_websockets(self) -> int:
+        """Client websockets open at this moment (a client that leaks sockets makes it grow)."""
+        return len(self._connections)
 
     @property
     def sent_events(self) -> list[dict[str, Any]]:
@@ -893,6 +984,8 @@ class FakeLavalink:
         return (v["major"], v["minor"]) >= (4, 2)
 
     def _info_payload(self) -> dict[str, Any]:
+        if self.flavour == "nodelink":
+            return self._nodelink_info_payload()
         return {
             "version": self._version_payload(),
             "buildTime": _EPOCH_MS,
@@ -902,6 +995,33 @@ class FakeLavalink:
             "sourceManagers": list(self.source_managers),
             "filters": list(DEFAULT_FILTERS),
             "plugins": [dict(p) for p in self.plugins],
+        }
+
+    def _nodelink_info_payload(self) -> dict[str, Any]:
+        # NodeLink 3.x's /v4/info: its own version, a Node.js runtime and voice library instead
+        # of jvm/lavaplayer, an isNodelink flag, and prerelease/build as lists.
+        v = self._version_payload()
+        return {
+            "version": {
+                "semver": self.version,
+                "major": v["major"],
+                "minor": v["minor"],
+                "patch": v["patch"],
+                "prerelease": [v["preRelease"]] if v["preRelease"] else [],
+                "build": [v["build"]] if v["build"] else [],
+            },
+            "buildTime": _EPOCH_MS,
+            "git": {"branch": "main", "commit": "fa4e1a7ca1ba51fa4e1a", "commitTime": _EPOCH_MS},
+            "node": "v22.11.0",
+            "voice": {"name": "@performanc/voice", "version": "github:PerformanC/voice"},
+            "isNodelink": True,
+            "sourceManagers": list(self.source_managers),
+            "filters": list(DEFAULT_FILTERS),
+            "plugins": [
+                {"name": p["name"], "version": p.get("version", "0.0.0"), "author": None,
+                 "path": None}
+                for p in self.plugins
+            ],
         }
 
     def _stats_payload(self) -> dict[str, Any]:
@@ -972,7 +1092,10 @@ class FakeLavalink:
         while True:
             message = await conn.queue.get()
             try:
-                await conn.ws.send_json(message)
+                if _RAW in message:
+                    await conn.ws.send_str(message[_RAW])
+                else:
+                    await conn.ws.send_json(message)
             except Exception:
                 conn.unsent.append(message)
                 return
@@ -1274,6 +1397,8 @@ class FakeLavalink:
                 forced.remaining -= 1
                 if forced.remaining <= 0:
                     self._forced.remove(forced)
+                if forced.plain:
+                    return web.Response(status=forced.status, text=forced.message)
                 return self._error_response(request, forced.status, forced.message)
         try:
             response: web.StreamResponse = await handler(request)
@@ -1284,6 +1409,16 @@ class FakeLavalink:
                 raise
             return self._error_response(request, exc.status, exc.reason)
         return response
+
+    async def _api_version_headers(
+        self, request: web.Request, response: web.StreamResponse
+    ) -> None:
+        # Lavalink v4 names its REST API version on every response; NodeLink uses its own names.
+        if self.flavour == "nodelink":
+            response.headers["Nodelink-Api-Version"] = "4"
+            response.headers["IamNodelink"] = "true"
+        else:
+            response.headers["Lavalink-Api-Version"] = "4"
 
     def _session(self, request: web.Request) -> _Session:
         session = self._sessions.get(request.match_info["sid"])
@@ -1323,6 +1458,9 @@ class FakeLavalink:
         identifier = request.query.get("identifier")
         if identifier is None:
             raise _HTTPError(400, "Missing identifier query parameter")
+        odd = self._odd_load_response(identifier)
+        if odd is not None:
+            return odd
         return web.json_response(self._load(identifier))
 
     async def _handle_decodetrack(self, request: web.Request) -> web.StreamResponse:
