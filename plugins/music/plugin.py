@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from plugins.music.lavalink import LavalinkConnection
     from plugins.music.meditation import MeditationRunner
     from plugins.music.playback import Playback
+    from plugins.music.playlists import PlaylistService
     from plugins.music.podcast_ui import PodcastUi
     from plugins.music.podcasts import Podcasts
     from plugins.music.queue import QueueRepository
@@ -28,7 +29,8 @@ class MusicPlugin(Plugin):
     description = "Lavalink music: queue, meditation sessions, podcasts."
     data_statement = (
         "Stores your music preferences, the tracks you queued (title, link, your id) while "
-        "they are in a queue, each server's current playback session, and how many paid "
+        "they are in a queue, your saved playlists (name, tracks, shared or not), each "
+        "server's current playback session, and how many paid "
         "podcast transcripts you made per day (kept a week, also after a deletion request, "
         "so deleting can't reset the day's budget)."
     )
@@ -51,6 +53,7 @@ class MusicPlugin(Plugin):
     podcasts: Podcasts
     podcast_ui: PodcastUi
     transcripts: Transcripts
+    playlists: PlaylistService
     ctx: PluginContext
 
     async def setup(self, ctx: PluginContext) -> None:
@@ -124,7 +127,18 @@ class MusicPlugin(Plugin):
         self.transcripts = Transcripts(self.podcasts, transcript_limits)
         self.podcast_ui = PodcastUi(self)
         ctx.services.blocks.page_source("music.queue", QueuePages(self.playback, self.queue))
+        self._setup_playlists(ctx, settings)
         await self.lavalink.start()
+
+    def _setup_playlists(self, ctx: PluginContext, settings: MusicSettings) -> None:
+        from plugins.music.playlist_store import PlaylistStore
+        from plugins.music.playlist_views import PAGES_SOURCE, PlaylistPages
+        from plugins.music.playlists import Limits, PlaylistService
+
+        self.playlists = PlaylistService(
+            PlaylistStore(), self.service,
+            Limits(settings.max_playlists, settings.max_playlist_tracks))
+        ctx.services.blocks.page_source(PAGES_SOURCE, PlaylistPages(self.playlists))
 
     async def teardown(self) -> None:
         if hasattr(self, "meditation"):
@@ -138,8 +152,9 @@ class MusicPlugin(Plugin):
 
     def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
         from plugins.music.cog import MusicCog
+        from plugins.music.playlist_cog import PlaylistCog
 
-        return [MusicCog(self, ctx)]
+        return [MusicCog(self, ctx), PlaylistCog(self, ctx)]
 
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.music.components import MusicComponents
@@ -148,9 +163,11 @@ class MusicPlugin(Plugin):
 
     async def delete_user_data(self, user_id: int) -> int:
         from plugins.music.models import MusicQueueEntry, UserMusicPreferences
+        from plugins.music.playlist_store import PlaylistStore
 
         removed = await UserMusicPreferences.filter(user_id=user_id).delete()
         removed += await MusicQueueEntry.filter(requester_id=user_id).delete()
+        removed += await PlaylistStore().delete_owned_by(user_id)
         if hasattr(self, "queue"):
             self.queue.forget_sizes()
             self.service.member_preferences.changed(user_id)
@@ -170,5 +187,8 @@ class MusicPlugin(Plugin):
             "guild_id", "title", "uri")
         usage = await MusicTranscriptUsage.filter(user_id=user_id).values(
             "guild_id", "day", "count")
+        from plugins.music.playlist_store import PlaylistStore
+
         return {"preferences": prefs[0] if prefs else None, "queued_tracks": queued,
-                "transcripts_per_day": [{**u, "day": str(u["day"])} for u in usage]}
+                "transcripts_per_day": [{**u, "day": str(u["day"])} for u in usage],
+                "playlists": await PlaylistStore().export_owned_by(user_id)}

@@ -239,10 +239,11 @@ class MusicService:
     async def play(
         self, guild_id: int, user_id: int, member_channel: int | None,
         text_channel_id: int | None, query: str, *, title: str | None = None,
-        force_cannabis: bool = False,
+        force_cannabis: bool = False, found: SearchResult | None = None,
     ) -> Reply:
         """Queue (or start) what `query` finds. `title` renames a single track (a podcast
-        episode's HTTP source has none); `force_cannabis` marks it 21+ (a flagged feed)."""
+        episode's HTTP source has none); `force_cannabis` marks it 21+ (a flagged feed);
+        `found` is what to queue instead of searching (a saved playlist's tracks)."""
         if member_channel is None:
             raise UserError("Join a voice channel first, then use /play.")
         playing_in = self.playback.channels.get(guild_id)
@@ -250,7 +251,7 @@ class MusicService:
             playing_in != member_channel
         ):
             raise UserError(f"I'm already playing in <#{playing_in}>; join it to add music.")
-        result = await self.search(query)
+        result = found if found is not None else await self.search(query)
         settings = await self.guild_settings(guild_id)
         prefs = await self.preferences(user_id)
         tracks = result.tracks
