@@ -149,12 +149,12 @@ class MusicPlaylist(Model):
 
 
 class MusicPlaylistTrack(Model):
-    """One track of a saved playlist. Positions are dense (0..n-1): a page reads a position
-    range, and a move or removal shifts the range between two positions with one UPDATE."""
+    """One track of a saved playlist. Positions are gapped (steps of 2**20) and distinct, so
+    adding, removing and moving a track write one row (see playlist_store.py)."""
 
     id = fields.BigIntField(primary_key=True)
     playlist_id = fields.BigIntField()
-    position = fields.IntField()
+    position = fields.BigIntField()
     encoded = fields.TextField()
     title = fields.CharField(max_length=200)
     author = fields.CharField(max_length=200, default="")

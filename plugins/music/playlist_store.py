@@ -1,9 +1,12 @@
 """Saved playlists in the database: who owns which, and their tracks in order.
 
-Positions are dense (0..n-1), so a page is a position range and "track 37" is one indexed
-row. Appending writes one bulk INSERT; moving a track or removing one shifts the positions in
-between with a single UPDATE, so every edit is a constant number of statements whatever the
-playlist's length (bench/playlists.py counts them).
+Positions are gapped (steps of 2**20) and distinct: appending writes one bulk INSERT above the
+largest, removing deletes one row (the gap it leaves is harmless), and moving gives one row the
+midpoint between its new neighbours. Only when two neighbours leave no midpoint (after ~20
+moves into the same spot) does one UPDATE shift the positions from there on up by a step.
+Every edit is thus a constant number of statements that write one row, whatever the playlist's
+length (bench/playlists.py counts them); "track 37" is an OFFSET on the
+(playlist_id, position) index, which reads but never writes.
 
 Every edit runs in a transaction whose first statement bumps the playlist row's `version`.
 That UPDATE takes the row's lock on PostgreSQL (SQLite runs one transaction at a time), so a
@@ -20,6 +23,7 @@ from typing import cast
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from bot.api import UserError
@@ -27,6 +31,7 @@ from plugins.music.models import MusicPlaylist, MusicPlaylistTrack
 from plugins.music.tracks import MAX_TITLE, TrackInfo
 
 SERVER = 0  # the owner_id of a server playlist
+STEP = 1 << 20
 
 
 class PlaylistGone(UserError):
@@ -50,7 +55,7 @@ def row_to_track(row: MusicPlaylistTrack, requester_id: int = 0) -> TrackInfo:
 def _rows(playlist_id: int, start: int, tracks: Sequence[TrackInfo]) -> list[MusicPlaylistTrack]:
     return [
         MusicPlaylistTrack(
-            playlist_id=playlist_id, position=start + i, encoded=t.encoded,
+            playlist_id=playlist_id, position=start + STEP * (i + 1), encoded=t.encoded,
             title=t.title[:MAX_TITLE], author=t.author[:200], uri=(t.uri or "")[:500] or None,
             length_ms=max(0, t.length_ms), source=t.source[:32], is_stream=t.is_stream,
             cannabis=t.cannabis,
@@ -157,57 +162,79 @@ class PlaylistStore:
 
     # -- tracks ---------------------------------------------------------------------------
 
+    def _ordered(self, playlist_id: int) -> QuerySet[MusicPlaylistTrack]:
+        return MusicPlaylistTrack.filter(playlist_id=playlist_id).order_by("position", "id")
+
+    async def _at(self, playlist_id: int, index: int) -> MusicPlaylistTrack | None:
+        if index < 0:
+            return None
+        rows = await self._ordered(playlist_id).offset(index).limit(1)
+        return rows[0] if rows else None
+
     async def append(self, playlist_id: int, tracks: Sequence[TrackInfo], *,
                      max_tracks: int) -> Appended:
-        """Add as many of `tracks` as fit at the end: bump, read, one bulk INSERT, update."""
+        """Add as many of `tracks` as fit at the end: bump, two reads, one bulk INSERT, one
+        UPDATE of the count."""
         async with self._editing(playlist_id) as count:
             accepted = list(tracks)[:max(0, max_tracks - count)]
             if accepted:
-                await MusicPlaylistTrack.bulk_create(_rows(playlist_id, count, accepted),
-                                                     batch_size=1000)
+                top = cast("list[int]", await MusicPlaylistTrack.filter(playlist_id=playlist_id)
+                           .order_by("-position").limit(1).values_list("position", flat=True))
+                await MusicPlaylistTrack.bulk_create(
+                    _rows(playlist_id, int(top[0]) if top else 0, accepted), batch_size=1000)
                 await MusicPlaylist.filter(id=playlist_id).update(
                     track_count=count + len(accepted))
             return Appended(len(accepted), len(tracks) - len(accepted), count + len(accepted))
 
     async def remove_at(self, playlist_id: int, index: int) -> MusicPlaylistTrack | None:
-        """Remove track `index` (0-based) and close the gap: six statements at any length."""
+        """Remove track `index` (0-based): bump, two reads, a DELETE and the count."""
         async with self._editing(playlist_id) as count:
-            row = await MusicPlaylistTrack.get_or_none(playlist_id=playlist_id, position=index)
+            row = await self._at(playlist_id, index)
             if row is None:
                 return None
             await MusicPlaylistTrack.filter(id=row.id).delete()
-            await MusicPlaylistTrack.filter(playlist_id=playlist_id, position__gt=index
-                                            ).update(position=F("position") - 1)
             await MusicPlaylist.filter(id=playlist_id).update(track_count=max(0, count - 1))
             return row
 
     async def move(self, playlist_id: int, src: int, dst: int) -> MusicPlaylistTrack | None:
-        """Move track `src` to index `dst` (0-based): the tracks in between shift by one in a
-        single UPDATE, then the moved row takes its place; five statements at any length."""
+        """Move track `src` to index `dst` (0-based): bump, three reads, one UPDATE of the
+        moved row (and, rarely, one UPDATE opening a gap)."""
         async with self._editing(playlist_id) as count:
             if not (0 <= src < count and 0 <= dst < count):
                 return None
-            row = await MusicPlaylistTrack.get_or_none(playlist_id=playlist_id, position=src)
+            row = await self._at(playlist_id, src)
             if row is None:
                 return None
-            between = MusicPlaylistTrack.filter(playlist_id=playlist_id).exclude(id=row.id)
-            if src < dst:
-                await between.filter(position__gt=src, position__lte=dst).update(
-                    position=F("position") - 1)
-            elif dst < src:
-                await between.filter(position__gte=dst, position__lt=src).update(
-                    position=F("position") + 1)
-            await MusicPlaylistTrack.filter(id=row.id).update(position=dst)
+            if src != dst:
+                position = await self._slot(playlist_id, row.id, dst)
+                await MusicPlaylistTrack.filter(id=row.id).update(position=position)
             return row
+
+    async def _slot(self, playlist_id: int, moving_id: int, dst: int) -> int:
+        """A free position at index `dst` of the playlist without the moving row."""
+        others = self._ordered(playlist_id).exclude(id=moving_id)
+        near = cast("list[int]", await others.offset(max(dst - 1, 0)).limit(2)
+                    .values_list("position", flat=True))
+        if dst == 0:
+            return (int(near[0]) if near else 0) - STEP
+        before = int(near[0])
+        if len(near) < 2:
+            return before + STEP
+        after = int(near[1])
+        if after - before > 1:
+            return (before + after) // 2
+        # No room left between the two: move everything from `after` on up by a step, in one
+        # UPDATE (positions are distinct, so `before` stays where it is).
+        await MusicPlaylistTrack.filter(playlist_id=playlist_id, position__gte=after).exclude(
+            id=moving_id).update(position=F("position") + STEP)
+        return before + STEP // 2
 
     async def tracks(self, playlist_id: int) -> list[MusicPlaylistTrack]:
         """Every track in order: one SELECT, whatever the length."""
-        return await MusicPlaylistTrack.filter(playlist_id=playlist_id).order_by("position")
+        return await self._ordered(playlist_id)
 
     async def page(self, playlist_id: int, start: int, size: int) -> list[MusicPlaylistTrack]:
-        return await MusicPlaylistTrack.filter(
-            playlist_id=playlist_id, position__gte=start, position__lt=start + size,
-        ).order_by("position")
+        return await self._ordered(playlist_id).offset(start).limit(size)
 
     async def has_adult(self, playlist_id: int) -> bool:
         return await MusicPlaylistTrack.exists(playlist_id=playlist_id, cannabis=True)

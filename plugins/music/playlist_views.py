@@ -40,13 +40,13 @@ class PlaylistPages:
         adult = await self.playlists.adult_test(playlist.guild_id)
         rows = await self.playlists.store.page(playlist.id, page * PER_PAGE, PER_PAGE)
         lines = []
-        for row in rows:
+        for n, row in enumerate(rows, start=page * PER_PAGE + 1):
             if adult(row) and not reveal:
                 what = ADULT_PLACEHOLDER
             else:
                 what = (f"{escape(row.title)} — {escape(row.author)} "
                         f"({'live' if row.is_stream else format_ms(row.length_ms)})")
-            lines.append(f"`{row.position + 1}.` {what}" + (" 🔞" if adult(row) else ""))
+            lines.append(f"`{n}.` {what}" + (" 🔞" if adult(row) else ""))
         if not rows and page == 0:
             lines.append("This playlist is empty. Add tracks with `/playlist add`.")
         owner = ("Server playlist" if playlist.owner_id == SERVER
