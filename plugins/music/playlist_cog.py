@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from plugins.music.plugin import MusicPlugin
 
 DELETE_CALLBACK = "music.playlist_delete"
-# Discord: a command may have at most 25 options and 25 autocomplete choices.
-POSITION_MAX = 10_000
+# The largest playlist MUSIC_MAX_PLAYLIST_TRACKS allows.
+POSITION_MAX = 5_000
 
 
 def _option(description: str = "Its name (suggestions as you type)") -> Any:

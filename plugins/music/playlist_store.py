@@ -157,8 +157,10 @@ class PlaylistStore:
             playlist_id__in=[p["id"] for p in playlists]).order_by("playlist_id", "position"
                                                                    ).values("playlist_id",
                                                                             "title", "uri")
-        return [{**p, "tracks": [{"title": r["title"], "uri": r["uri"]} for r in rows
-                                 if r["playlist_id"] == p["id"]]} for p in playlists]
+        tracks: dict[int, list[dict[str, object]]] = {p["id"]: [] for p in playlists}
+        for r in rows:
+            tracks[r["playlist_id"]].append({"title": r["title"], "uri": r["uri"]})
+        return [{**p, "tracks": tracks[p["id"]]} for p in playlists]
 
     # -- tracks ---------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from bot.api import UserError, clean_query
 from plugins.music.audience import Reply
 from plugins.music.playback import LOAD_FAILED
 from plugins.music.playlist_store import SERVER, Appended, PlaylistStore, row_to_track
+from plugins.music.queue import entry_to_track
 from plugins.music.service import QUEUE_CEILING, SearchResult
 from plugins.music.tracks import ADULT_PLACEHOLDER, TrackInfo
 
@@ -159,8 +160,6 @@ class PlaylistService:
         current = self.music.playback.current.get(guild_id)
         if current is not None:
             tracks.append(current)
-        from plugins.music.queue import entry_to_track
-
         tracks += [entry_to_track(e) for e in
                    await self.music.queue.page(guild_id, 0, QUEUE_CEILING)]
         tracks = await self._classified(guild_id, user_id, tracks, "A track in the queue")
