@@ -33,7 +33,7 @@ MAX_NAME = 50
 # Discord mention syntax and the two mass pings; the client's AllowedMentions.none() keeps
 # them from pinging anyway, but a name that shows as someone's mention misleads.
 MENTION = re.compile(r"<(@[!&]?|#)\d+>|@(everyone|here)\b", re.IGNORECASE)
-MARKDOWN = re.compile(r"([\\*_~`|\[\]()<>#])")
+MARKDOWN = re.compile(r"([\\*_~`|\[\]()<>])")
 BY_ID = re.compile(r"#(\d{1,19})")
 
 

@@ -345,3 +345,57 @@ async def test_privacy_export_and_delete_cover_own_playlists_not_the_servers(
     assert await plugin.delete_user_data(world.admin.id) == 3  # a playlist and its two tracks
     assert [p.name for p in await MusicPlaylist.all()] == ["House"]
     assert await MusicPlaylistTrack.all().count() == 2
+
+
+async def test_saving_a_queue_with_a_21_plus_track_needs_verification_and_later_flags_count(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.add_track("Kush Anthems", author="Stoner Band", length_ms=600_000)
+    fake_lavalink.add_track("Radio Hour", author="Host", length_ms=600_000,
+                            uri="https://radio.example.org/hour")
+    gate = AllowList()
+    gate.verified.add(world.member.id)
+    await start_music(start_bot, fake_lavalink, gate=gate)
+    for who in (world.member, world.other):
+        await fake_discord.voice_join(who, world.voice)
+    await say(fake_discord, world.member, "play", {"query": "kush"})
+    await say(fake_discord, world.other, "play", {"query": "radio"})
+
+    text, _ = await say(fake_discord, world.other, "playlist create", {"name": "Tonight"})
+    assert "cannabis content (21+)" in text and not await MusicPlaylist.exists()
+    text, _ = await say(fake_discord, world.member, "playlist create", {"name": "Tonight"})
+    assert text == "Saved **Tonight** with 2 tracks from the queue."
+    await say(fake_discord, world.member, "playlist share", {"playlist": "Tonight",
+                                                               "shared": True})
+
+    # An admin flags the radio's host after it was saved: it is 21+ from now on.
+    await say(fake_discord, world.admin, "music settings",
+              {"cannabis_source": "radio.example.org"})
+    shown = await fake_discord.slash(world.other, "playlist show", {"playlist": "Tonight"})
+    page = fake_discord.text_of(await shown.wait_original())
+    assert "`1.` 21+ track" in page and "`2.` 21+ track" in page and "Radio" not in page
+
+
+async def test_suggestions_offer_own_server_and_shared_playlists_only(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    await start_music(start_bot, fake_lavalink)
+    await say(fake_discord, world.admin, "music settings", {"dj_role": world.dj_role})
+    await say(fake_discord, world.member, "playlist create", {"name": "Chill mine"})
+    await say(fake_discord, world.dj, "playlist create", {"name": "Chill house",
+                                                           "server": True})
+    await say(fake_discord, world.other, "playlist create", {"name": "Chill secret"})
+    await say(fake_discord, world.admin, "playlist create", {"name": "Chill shared"})
+    await say(fake_discord, world.admin, "playlist share", {"playlist": "Chill shared",
+                                                              "shared": True})
+    choices = await fake_discord.autocomplete(world.member, "playlist show",
+                                              {"playlist": "chill"}, focused="playlist")
+    assert sorted(c["name"] for c in choices) == ["Chill house · server (0)", "Chill mine (0)",
+                                                  "Chill shared · shared (0)"]
+    ids = {p.name: f"#{p.id}" for p in await MusicPlaylist.all()}
+    assert {c["value"] for c in choices} == {ids["Chill house"], ids["Chill mine"],
+                                             ids["Chill shared"]}
+    # A forged id of someone's private playlist is "not found".
+    text, _ = await say(fake_discord, world.member, "playlist show",
+                        {"playlist": ids["Chill secret"]})
+    assert text.startswith(f"There is no playlist **{ids['Chill secret']}**")
