@@ -34,6 +34,10 @@ SERVER = 0  # the owner_id of a server playlist
 STEP = 1 << 20
 
 
+class NameTaken(Exception):
+    """The owner already has a playlist of that name (the unique key said so)."""
+
+
 class PlaylistGone(UserError):
     def __init__(self) -> None:
         super().__init__("That playlist was just deleted.")
@@ -117,8 +121,7 @@ class PlaylistStore:
                     await MusicPlaylistTrack.bulk_create(_rows(playlist.id, 0, accepted),
                                                          batch_size=1000)
         except IntegrityError:
-            raise UserError(f"There is already a playlist called **{name}** here; "
-                            "pick another name.") from None
+            raise NameTaken() from None
         return playlist, Appended(len(accepted), len(tracks) - len(accepted), len(accepted))
 
     async def rename(self, playlist_id: int, name: str, key: str) -> None:
@@ -126,8 +129,7 @@ class PlaylistStore:
             async with self._editing(playlist_id):
                 await MusicPlaylist.filter(id=playlist_id).update(name=name, name_key=key)
         except IntegrityError:
-            raise UserError(f"There is already a playlist called **{name}** here; "
-                            "pick another name.") from None
+            raise NameTaken() from None
 
     async def set_shared(self, playlist_id: int, shared: bool) -> None:
         await MusicPlaylist.filter(id=playlist_id).update(shared=shared,

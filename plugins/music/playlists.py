@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 from bot.api import UserError, clean_query
 from plugins.music.audience import Reply
 from plugins.music.playback import LOAD_FAILED
-from plugins.music.playlist_store import SERVER, Appended, PlaylistStore, row_to_track
+from plugins.music.playlist_store import (
+    SERVER,
+    Appended,
+    NameTaken,
+    PlaylistStore,
+    row_to_track,
+)
 from plugins.music.queue import entry_to_track
 from plugins.music.service import QUEUE_CEILING, SearchResult
 from plugins.music.tracks import ADULT_PLACEHOLDER, TrackInfo
@@ -62,6 +68,11 @@ def clean_name(raw: str, *, lenient: bool = False) -> tuple[str, str]:
 
 def shown(playlist: MusicPlaylist) -> str:
     return f"**{escape(playlist.name)}**"
+
+
+def name_taken(name: str) -> UserError:
+    return UserError(f"There is already a playlist called **{escape(name)}** here; pick "
+                     "another name.")
 
 
 @dataclass(frozen=True)
@@ -163,8 +174,11 @@ class PlaylistService:
         tracks += [entry_to_track(e) for e in
                    await self.music.queue.page(guild_id, 0, QUEUE_CEILING)]
         tracks = await self._classified(guild_id, user_id, tracks, "A track in the queue")
-        playlist, saved = await self.store.create(guild_id, owner, name, key, tracks,
-                                                  max_tracks=self.limits.tracks)
+        try:
+            playlist, saved = await self.store.create(guild_id, owner, name, key, tracks,
+                                                      max_tracks=self.limits.tracks)
+        except NameTaken:
+            raise name_taken(name) from None
         text = f"Saved {shown(playlist)} with {saved.added} tracks from the queue."
         if not tracks:
             text = (f"Created {shown(playlist)}, empty: nothing is playing. Add tracks with "
@@ -191,8 +205,11 @@ class PlaylistService:
         name, key = clean_name(name) if name is not None else clean_name(result.playlist,
                                                                           lenient=True)
         tracks = await self._classified(guild_id, user_id, result.tracks, "A track there")
-        playlist, saved = await self.store.create(guild_id, owner, name, key, tracks,
-                                                  max_tracks=self.limits.tracks)
+        try:
+            playlist, saved = await self.store.create(guild_id, owner, name, key, tracks,
+                                                      max_tracks=self.limits.tracks)
+        except NameTaken:
+            raise name_taken(name) from None
         return Reply(f"Imported {shown(playlist)} with {saved.added:,} tracks."
                      + self._capped(saved))
 
@@ -259,7 +276,10 @@ class PlaylistService:
                      is_dj: bool) -> str:
         playlist = await self.resolve(guild_id, user_id, ref, edit=True, is_dj=is_dj)
         name, key = clean_name(new_name)
-        await self.store.rename(playlist.id, name, key)
+        try:
+            await self.store.rename(playlist.id, name, key)
+        except NameTaken:
+            raise name_taken(name) from None
         return f"Renamed {shown(playlist)} to **{escape(name)}**."
 
     async def share(self, guild_id: int, user_id: int, ref: str, on: bool) -> str:

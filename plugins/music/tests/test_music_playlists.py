@@ -77,6 +77,8 @@ async def test_import_edit_and_export_a_public_playlist(
 
     text, private = await say(fake_discord, world.member, "playlist import", {"link": LIST_URL})
     assert text == "Imported **Evening Mix** with 3 tracks." and private
+    text, _ = await say(fake_discord, world.member, "playlist import", {"link": LIST_URL})
+    assert text == "There is already a playlist called **Evening Mix** here; pick another name."
     text, _ = await say(fake_discord, world.member, "playlist add",
                         {"playlist": "evening mix", "query": "night owl"})
     assert text == "Added **Night Owl** to **Evening Mix** as track 4."
