@@ -64,6 +64,12 @@ class MusicSettings(PluginSettings):
     transcribe_timeout: float = Field(
         default=60.0, gt=0, description="Seconds one transcription request may take.")
 
+    max_playlists: int = Field(
+        default=25, ge=1, le=200,
+        description="Most saved playlists one member (or a server's DJs) may keep per server.")
+    max_playlist_tracks: int = Field(
+        default=500, ge=1, le=5000, description="Most tracks one saved playlist may hold.")
+
     @field_validator("lavalink_nodes", mode="before")
     @classmethod
     def _nodes(cls, value: Any) -> Any:

@@ -173,3 +173,47 @@ class MusicHistoryEntry(Model):
     class Meta:
         table = "music_history"
         indexes = (("guild_id", "id"),)
+
+
+class MusicPlaylist(Model):
+    """A saved playlist in one server: a member's own (`owner_id`), or the server's, managed
+    by DJs (`owner_id` 0, like the server row of the transcript counters). `version` goes up
+    with every edit, in the edit's own transaction, so concurrent edits queue behind the row
+    lock instead of overwriting each other; `track_count` is kept with it (no COUNT per page)."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    owner_id = fields.BigIntField()
+    name = fields.CharField(max_length=100)
+    name_key = fields.CharField(max_length=100)  # casefolded, for lookups and uniqueness
+    shared = fields.BooleanField(default=False)
+    track_count = fields.IntField(default=0)
+    version = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "music_playlist"
+        unique_together = (("guild_id", "owner_id", "name_key"),)
+
+
+class MusicPlaylistTrack(Model):
+    """One track of a saved playlist. Positions are gapped (steps of 2**20) and distinct, so
+    adding, removing and moving a track write one row (see playlist_store.py)."""
+
+    id = fields.BigIntField(primary_key=True)
+    playlist_id = fields.BigIntField()
+    position = fields.BigIntField()
+    encoded = fields.TextField()
+    title = fields.CharField(max_length=200)
+    author = fields.CharField(max_length=200, default="")
+    uri = fields.CharField(max_length=500, null=True)
+    length_ms = fields.BigIntField(default=0)
+    source = fields.CharField(max_length=32, default="")
+    is_stream = fields.BooleanField(default=False)
+    # 21+ as classified when added; shown and played by the classification at that moment.
+    cannabis = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "music_playlist_track"
+        indexes = (("playlist_id", "position"),)

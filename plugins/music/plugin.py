@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from plugins.music.lavalink import LavalinkConnection
     from plugins.music.meditation import MeditationRunner
     from plugins.music.playback import Playback
+    from plugins.music.playlists import PlaylistService
     from plugins.music.podcast_ui import PodcastUi
     from plugins.music.podcasts import Podcasts
     from plugins.music.queue import QueueRepository
@@ -30,8 +31,9 @@ class MusicPlugin(Plugin):
     description = "Lavalink music: queue, meditation sessions, podcasts."
     data_statement = (
         "Stores your music preferences (per server), the tracks you queued (title, link, your "
-        "id) while they are in a queue and, for each server's last 100 played tracks, who "
-        "queued them; each server's current playback session, and how many paid "
+        "id) while they are in a queue, your saved playlists (name, tracks, shared or not) and, "
+        "for each server's last 100 played tracks, who queued them; each server's current "
+        "playback session, and how many paid "
         "podcast transcripts you made per day (kept a week, also after a deletion request, "
         "so deleting can't reset the day's budget)."
     )
@@ -56,6 +58,7 @@ class MusicPlugin(Plugin):
     transcripts: Transcripts
     history: PlayHistory
     verbs: QueueVerbs
+    playlists: PlaylistService
     ctx: PluginContext
 
     async def setup(self, ctx: PluginContext) -> None:
@@ -142,7 +145,18 @@ class MusicPlugin(Plugin):
             await on_replay(self, component, result)
 
         ctx.services.blocks.callback(REPLAY, replay)
+        self._setup_playlists(ctx, settings)
         await self.lavalink.start()
+
+    def _setup_playlists(self, ctx: PluginContext, settings: MusicSettings) -> None:
+        from plugins.music.playlist_store import PlaylistStore
+        from plugins.music.playlist_views import PAGES_SOURCE, PlaylistPages
+        from plugins.music.playlists import Limits, PlaylistService
+
+        self.playlists = PlaylistService(
+            PlaylistStore(), self.service,
+            Limits(settings.max_playlists, settings.max_playlist_tracks))
+        ctx.services.blocks.page_source(PAGES_SOURCE, PlaylistPages(self.playlists))
 
     async def teardown(self) -> None:
         if hasattr(self, "meditation"):
@@ -156,9 +170,10 @@ class MusicPlugin(Plugin):
 
     def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
         from plugins.music.cog import MusicCog
+        from plugins.music.playlist_cog import PlaylistCog
         from plugins.music.verbs_cog import QueueVerbsCog
 
-        return [MusicCog(self, ctx), QueueVerbsCog(self, ctx)]
+        return [MusicCog(self, ctx), QueueVerbsCog(self, ctx), PlaylistCog(self, ctx)]
 
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.music.components import MusicComponents
@@ -172,12 +187,14 @@ class MusicPlugin(Plugin):
             MusicQueueEntry,
             UserMusicPreferences,
         )
+        from plugins.music.playlist_store import PlaylistStore
 
         removed = await UserMusicPreferences.filter(user_id=user_id).delete()
         removed += await MusicMemberPreferences.filter(user_id=user_id).delete()
         removed += await MusicQueueEntry.filter(requester_id=user_id).delete()
         # Their plays leave every server's history (the rest of the history stays).
         removed += await MusicHistoryEntry.filter(requester_id=user_id).delete()
+        removed += await PlaylistStore().delete_owned_by(user_id)
         if hasattr(self, "queue"):
             self.queue.forget_sizes()
             self.service.member_preferences.forget(user_id)
@@ -191,6 +208,7 @@ class MusicPlugin(Plugin):
             MusicTranscriptUsage,
             UserMusicPreferences,
         )
+        from plugins.music.playlist_store import PlaylistStore
 
         prefs = await UserMusicPreferences.filter(user_id=user_id).values(
             "volume", "auto_queue", "explicit_filter", "blocked_sources", "favourite_genres",
@@ -208,4 +226,5 @@ class MusicPlugin(Plugin):
                 "transcripts_per_day": [{**u, "day": str(u["day"])} for u in usage],
                 "preferences_per_server": per_server,
                 "played_tracks": [{**p, "played_at": p["played_at"].isoformat()}
-                                  for p in played]}
+                                  for p in played],
+                "playlists": await PlaylistStore().export_owned_by(user_id)}

@@ -269,13 +269,14 @@ class MusicService:
     async def play(
         self, guild_id: int, user_id: int, member_channel: int | None,
         text_channel_id: int | None, query: str, *, title: str | None = None,
-        force_cannabis: bool = False, front: bool = False,
+        force_cannabis: bool = False, front: bool = False, found: SearchResult | None = None,
     ) -> Reply:
         """Queue (or start) what `query` finds. `title` renames a single track (a podcast
         episode's HTTP source has none); `force_cannabis` marks it 21+ (a flagged feed);
-        `front` puts it at the head of the queue (/play next)."""
+        `front` puts it at the head of the queue (/play next); `found` is what to queue
+        instead of searching (a saved playlist's tracks)."""
         self.check_channel(guild_id, member_channel)
-        result = await self.search(query)
+        result = found if found is not None else await self.search(query)
         if not result.tracks:
             raise UserError(f"Nothing found for “{query.strip()[:80]}”. Try other words.")
         tracks, refusal = await self.admit(result.tracks, guild_id, user_id)

@@ -149,6 +149,7 @@ async def test_privacy_export_and_delete(fake_lavalink, start_bot, world, fake_d
         "transcripts_per_day": [],  # none made; made ones stay counted (see the README)
         "preferences_per_server": [],
         "played_tracks": [],
+        "playlists": [],
     }
     assert await plugin.queue.is_empty(world.guild.id)
 
