@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
@@ -327,7 +328,10 @@ class UsageLedger:
 async def _count_member_model(r: Reservation, tokens: int, request: bool) -> None:
     """The member's tokens on this model today, for /llm usage (no budget reads it)."""
     assert r.model is not None
-    row, _ = await LLMMemberModelUsage.get_or_create(guild_id=r.guild_id, user_id=r.user_id,
-                                                     model=r.model, day=r.day)
+    key = {"guild_id": r.guild_id, "user_id": r.user_id, "model": r.model, "day": r.day}
+    try:
+        row, _ = await LLMMemberModelUsage.get_or_create(**key)
+    except IntegrityError:  # the member's other turn created it first
+        row = await LLMMemberModelUsage.get(**key)
     await LLMMemberModelUsage.filter(id=row.id).update(
         tokens=F("tokens") + tokens, requests=F("requests") + (1 if request else 0))

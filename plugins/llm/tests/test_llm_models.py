@@ -129,3 +129,22 @@ async def test_removing_a_model_sends_its_members_back_to_the_default(
     await open_chat(fake_discord, world.member, "which model?")
     assert fake_openai.chat_requests[-1]["model"] == DEFAULT_MODEL
     assert await LLMModelChoice.all().count() == 0
+
+
+async def test_a_members_model_choice_and_usage_are_exported_and_deleted_with_their_data(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
+    fake_openai.models = (DEFAULT_MODEL, BIG)
+    bot = await start_llm()
+    verify(probe, world.member)
+    await allow(fake_discord, world.admin, BIG, 50_000)
+    await content(await fake_discord.slash(world.member, "model", {"name": BIG}))
+    await open_chat(fake_discord, world.member, "remember me")
+    llm = bot.bot.plugins.plugins["llm"]
+    exported = await llm.export_user_data(world.member.id)
+    assert exported["model_choices"] == [{"guild_id": world.guild.id, "model": BIG}]
+    assert exported["model_usage"][0]["model"] == BIG and exported["model_usage"][0]["tokens"]
+    await llm.delete_user_data(world.member.id)
+    assert not await LLMModelChoice.filter(user_id=world.member.id).exists()
+    assert not await LLMMemberModelUsage.filter(user_id=world.member.id).exists()
+    # The server's per-model counter stays: deleting it would refund the model's budget.
+    assert (await LLMModelDay.get(model=BIG)).used_tokens > 0
