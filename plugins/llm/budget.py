@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from tortoise import Tortoise
@@ -328,7 +328,8 @@ class UsageLedger:
 async def _count_member_model(r: Reservation, tokens: int, request: bool) -> None:
     """The member's tokens on this model today, for /llm usage (no budget reads it)."""
     assert r.model is not None
-    key = {"guild_id": r.guild_id, "user_id": r.user_id, "model": r.model, "day": r.day}
+    key: dict[str, Any] = {"guild_id": r.guild_id, "user_id": r.user_id, "model": r.model,
+                           "day": r.day}
     try:
         row, _ = await LLMMemberModelUsage.get_or_create(**key)
     except IntegrityError:  # the member's other turn created it first
