@@ -352,9 +352,9 @@ class LLMCog(commands.Cog, name="llm"):
         daily_tokens: int = nextcord.SlashOption(
             description="Tokens the whole server may use on it per day", min_value=1_000,
             max_value=100_000_000),
-        tools: bool = nextcord.SlashOption(
-            description="It supports tool calls (searches the knowledge base itself)",
-            required=False, default=False),
+        tools: bool | None = nextcord.SlashOption(
+            description="It supports tool calls (knowledge search); default: unchanged, or "
+                        "no if new", required=False),
     ) -> None:
         guild_id = guild_of(interaction)
         assert guild_id is not None

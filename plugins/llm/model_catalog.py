@@ -92,8 +92,9 @@ class ModelCatalog:
                                                   guild_id=guild_id, user_id=user_id)
         return self._choice(row, name)
 
-    async def add(self, guild_id: int, actor_id: int, name: str, daily_tokens: int, tools: bool,
-                  services: CoreServices) -> LLMAllowedModel:
+    async def add(self, guild_id: int, actor_id: int, name: str, daily_tokens: int,
+                  tools: bool | None, services: CoreServices) -> LLMAllowedModel:
+        """Allow `name` or change its budget (`tools` None: unchanged, False if new)."""
         name = name.strip()
         if not name or len(name) > MAX_MODEL_NAME or any(c.isspace() for c in name):
             raise UserError(f"A model name is one word of at most {MAX_MODEL_NAME} characters, "
@@ -102,6 +103,8 @@ class ModelCatalog:
         if existing is None and await LLMAllowedModel.filter(
                 guild_id=guild_id).count() >= MAX_ALLOWED_MODELS:
             raise UserError(f"A server can allow at most {MAX_ALLOWED_MODELS} models.")
+        if tools is None:
+            tools = existing.tools if existing is not None else False
         try:
             row, _ = await LLMAllowedModel.update_or_create(
                 defaults={"daily_tokens": daily_tokens, "tools": tools, "added_by": actor_id},

@@ -6,7 +6,9 @@ OpenAI-compatible client) to talk to it:
 
 * ``GET /v1/models``
 * ``POST /v1/chat/completions``, plain JSON and Server-Sent Events streaming
-  (``stream: true``, optionally with ``stream_options.include_usage``)
+  (``stream: true``, optionally with ``stream_options.include_usage``), including tool calls
+  streamed as ``tool_calls`` deltas (:meth:`FakeOpenAI.tool_call`) and models that refuse
+  ``tools`` with a 400 (``no_tools=``)
 * ``POST /v1/audio/transcriptions`` (multipart ``file`` + ``model``)
 
 Tests script what the "model" does next with a FIFO of outcomes; each chat request consumes one.

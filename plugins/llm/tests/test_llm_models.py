@@ -34,7 +34,13 @@ async def test_member_picks_an_allowed_model_and_usage_is_counted_per_model(
     verify(probe, world.member, world.other, world.admin)
     listed = await allow(fake_discord, world.admin, BIG, 50_000)
     assert f"`{BIG}`: 50,000 tokens a day" in listed and f"`{DEFAULT_MODEL}`" in listed
-    audit = await AuditLog.get(action="llm.model_allowed")
+    # Changing the budget later keeps what the admin said about tools.
+    await allow(fake_discord, world.admin, BIG, 40_000, tools=True)
+    listed = await allow(fake_discord, world.admin, BIG, 50_000)
+    assert f"`{BIG}`: 50,000 tokens a day, tools" in listed
+    await allow(fake_discord, world.admin, BIG, 50_000, tools=False)
+    audit = await AuditLog.filter(action="llm.model_allowed").order_by("-id").first()
+    assert audit is not None and audit.actor_id == world.admin.id
     assert audit.target == BIG and audit.details == {"daily_tokens": 50_000, "tools": False}
 
     choices = await content(await fake_discord.slash(world.member, "model"))
