@@ -15,8 +15,15 @@ from plugins.llm.components import (
     entry_modal,
     review_card,
 )
-from plugins.llm.freshness import stale_count, stale_entries, stale_line, verify
-from plugins.llm.knowledge import KnowledgeBase, citation
+from plugins.llm.freshness import (
+    fresh_citation,
+    freshness_of,
+    stale_count,
+    stale_entries,
+    stale_line,
+    verify,
+)
+from plugins.llm.knowledge import KnowledgeBase
 from plugins.llm.models import KB_CATEGORIES
 
 if TYPE_CHECKING:
@@ -133,9 +140,11 @@ class KnowledgeCog(commands.Cog, name="llm_kb"):
             await interaction.send("No approved entries match that.", ephemeral=True)
             return
         lines = []
+        fresh = await freshness_of([hit.id for hit in hits])
         for hit in hits:
             excerpt = " ".join(hit.content.split())[:EXCERPT]
-            lines.append(f"**{citation(hit)}** ({hit.category})\n{excerpt}")
+            cited = fresh_citation(hit, fresh.get(hit.id), self._stale_days)
+            lines.append(f"**{cited}** ({hit.category})\n{excerpt}")
         embed = nextcord.Embed(title=f"Knowledge base: {len(hits)} result(s)",
                                description="\n\n".join(lines)[:4096])
         await interaction.send(embed=embed, ephemeral=True)

@@ -51,6 +51,10 @@ async def test_a_stale_entry_is_cited_with_its_date_and_flagged_to_reviewers(
     assert (f"[KB {entry.id}] Hoboken consumption lounges — <https://www.nj.gov/cannabis/> "
             f"(last verified {LONG_AGO.date().isoformat()})") in answer
 
+    search = await fake_discord.slash(world.member, "kb search", {"query": "Hoboken lounges"})
+    found = fake_discord.text_of((await search.response())["data"])
+    assert f"(last verified {LONG_AGO.date().isoformat()})" in found
+
     # Reviewers are told: in the review queue, and in /kb stale.
     queue = await fake_discord.slash(world.admin, "kb review")
     assert "1 approved entry is overdue for verification: /kb stale." in (
