@@ -163,8 +163,11 @@ REVIEWED_ALL_AGES: list[tuple[str, str, str]] = [
     ("adult", "command", "/adult legacy"),
     ("adult", "command", "/adult rules"),
     ("adult", "listener", "adult.counted"),
-    ("llm", "command", "/chat usage"),   # the member's own token counts
+    ("llm", "command", "/llm access"),   # admin settings: channel/role allow-lists
     ("llm", "command", "/llm config"),   # admin settings (Manage Server)
+    ("llm", "command", "/llm models add"),     # admin settings: models and their budgets
+    ("llm", "command", "/llm models remove"),
+    ("llm", "command", "/llm usage"),    # token counts (own; the server's for admins)
 ]
 
 

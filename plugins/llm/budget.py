@@ -10,15 +10,26 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from bot.api import GuildConfig, UserError
-from plugins.llm.models import LLMGuildConfig, LLMGuildUsage, LLMUsage
+from plugins.llm.models import (
+    LLMGuildConfig,
+    LLMGuildUsage,
+    LLMMemberModelUsage,
+    LLMModelDay,
+    LLMUsage,
+)
+
+if TYPE_CHECKING:
+    from plugins.llm.model_catalog import ModelChoice
 
 WINDOW_SECONDS = 60.0
 # A few XP for using the assistant, for the first answers of a day only.
@@ -129,6 +140,9 @@ class Reservation:
     month: date
     tokens: int
     settled: bool = False
+    # The model the turn runs on, and whether its daily budget (llm_model_day) holds tokens.
+    model: str | None = None
+    model_budgeted: bool = False
 
 
 def _placeholders(dialect: str) -> Callable[[int], str]:
@@ -155,6 +169,22 @@ def _reserve_sql(dialect: str) -> tuple[str, str]:
     return member, guild
 
 
+def _model_sql(dialect: str) -> tuple[str, str]:
+    """The per-model daily budget: the same conditional UPDATE, on llm_model_day."""
+    p = _placeholders(dialect)
+    ensure = (
+        f'INSERT INTO "llm_model_day" ("guild_id", "model", "day", "used_tokens", '
+        f'"reserved_tokens") VALUES ({p(1)}, {p(2)}, {p(3)}, 0, 0) '
+        f'ON CONFLICT ("guild_id", "model", "day") DO NOTHING'
+    )
+    reserve = (
+        f'UPDATE "llm_model_day" SET "reserved_tokens" = "reserved_tokens" + {p(1)} '
+        f'WHERE "guild_id" = {p(2)} AND "model" = {p(3)} AND "day" = {p(4)} AND '
+        f'"used_tokens" + "reserved_tokens" + {p(5)} <= {p(6)}'
+    )
+    return ensure, reserve
+
+
 def _ensure_sql(dialect: str) -> tuple[str, str]:
     p = _placeholders(dialect)
     member = (
@@ -175,12 +205,29 @@ class UsageLedger:
     with the real usage after (releasing what was not used), release all on failure."""
 
     async def reserve(self, guild_id: int | None, user_id: int, tokens: int,
-                      config: LLMGuildConfig) -> Reservation:
-        """Hold `tokens` against the member's day and the guild's month, or raise
-        BudgetExceeded without holding anything."""
+                      config: LLMGuildConfig, model: ModelChoice | None = None) -> Reservation:
+        """Hold `tokens` against the member's day, the guild's month and the model's day (when
+        it has a budget), or raise BudgetExceeded without holding anything."""
         gid = guild_id or 0
         day = today()
         month = day.replace(day=1)
+        reservation = Reservation(gid, user_id, day, month, 0, model=model.name if model
+                                  else None, model_budgeted=bool(model and model.daily_tokens
+                                                                 is not None))
+        await self._hold(reservation, tokens, config,
+                         model.daily_tokens if model is not None else None)
+        return reservation
+
+    async def extend(self, reservation: Reservation, tokens: int, config: LLMGuildConfig,
+                     model: ModelChoice | None = None) -> None:
+        """Hold `tokens` more for a running turn (another tool round), or raise
+        BudgetExceeded holding nothing more."""
+        await self._hold(reservation, tokens, config,
+                         model.daily_tokens if model is not None else None)
+
+    async def _hold(self, r: Reservation, tokens: int, config: LLMGuildConfig,
+                    model_limit: int | None) -> None:
+        gid, user_id, day, month = r.guild_id, r.user_id, r.day, r.month
         conn = Tortoise.get_connection("default")
         dialect = conn.capabilities.dialect
         # asyncpg binds dates; SQLite stores them as ISO text (its default adapter is deprecated).
@@ -188,6 +235,9 @@ class UsageLedger:
         ensure_member, ensure_guild = _ensure_sql(dialect)
         await conn.execute_query(ensure_member, [gid, user_id, d, False])
         await conn.execute_query(ensure_guild, [gid, m])
+        ensure_model, reserve_model = _model_sql(dialect)
+        if r.model_budgeted:
+            await conn.execute_query(ensure_model, [gid, r.model, d])
         reserve_member, reserve_guild = _reserve_sql(dialect)
         async with in_transaction("default") as tx:
             held, _ = await tx.execute_query(
@@ -196,7 +246,7 @@ class UsageLedger:
                 raise BudgetExceeded(
                     f"You've used your daily AI budget ({config.user_daily_tokens:,} tokens), "
                     "or this request would go over it. It resets at midnight UTC; see "
-                    "/chat usage.", scope="member")
+                    "/llm usage.", scope="member")
             held, _ = await tx.execute_query(
                 reserve_guild, [tokens, gid, m, tokens, config.guild_monthly_tokens])
             if not held:
@@ -204,7 +254,15 @@ class UsageLedger:
                 raise BudgetExceeded(
                     "This server has used its monthly AI budget; it resets on the 1st. "
                     "An admin can raise it with /llm config.", scope="server")
-        return Reservation(gid, user_id, day, month, tokens)
+            if r.model_budgeted and model_limit is not None:
+                held, _ = await tx.execute_query(
+                    reserve_model, [tokens, gid, r.model, d, tokens, model_limit])
+                if not held:
+                    raise BudgetExceeded(
+                        f"Today's budget for the model `{r.model}` here ({model_limit:,} "
+                        "tokens) is used up; it resets at midnight UTC. Choose another with "
+                        "/model.", scope="model")
+        r.tokens += tokens
 
     async def settle(self, reservation: Reservation, prompt_tokens: int,
                      completion_tokens: int, *, estimated: bool, request: bool = True) -> int:
@@ -230,6 +288,12 @@ class UsageLedger:
             await LLMGuildUsage.filter(guild_id=r.guild_id, month=r.month).update(
                 reserved_tokens=F("reserved_tokens") - r.tokens,
                 used_tokens=F("used_tokens") + used)
+            if r.model_budgeted:
+                await LLMModelDay.filter(guild_id=r.guild_id, model=r.model, day=r.day).update(
+                    reserved_tokens=F("reserved_tokens") - r.tokens,
+                    used_tokens=F("used_tokens") + used)
+        if r.model is not None and (used or request):
+            await _count_member_model(r, used, request)
         row = await LLMUsage.get_or_none(guild_id=r.guild_id, user_id=r.user_id, day=r.day)
         return row.requests if row else 0
 
@@ -259,3 +323,16 @@ class UsageLedger:
             guild_month = guild_row.used_tokens if guild_row else 0
         return UsageSummary(user_today, user_month, row.requests if row else 0, guild_month,
                             config.user_daily_tokens, config.guild_monthly_tokens)
+
+
+async def _count_member_model(r: Reservation, tokens: int, request: bool) -> None:
+    """The member's tokens on this model today, for /llm usage (no budget reads it)."""
+    assert r.model is not None
+    key: dict[str, Any] = {"guild_id": r.guild_id, "user_id": r.user_id, "model": r.model,
+                           "day": r.day}
+    try:
+        row, _ = await LLMMemberModelUsage.get_or_create(**key)
+    except IntegrityError:  # the member's other turn created it first
+        row = await LLMMemberModelUsage.get(**key)
+    await LLMMemberModelUsage.filter(id=row.id).update(
+        tokens=F("tokens") + tokens, requests=F("requests") + (1 if request else 0))

@@ -8,7 +8,7 @@ import asyncio
 import json
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import openai
@@ -53,6 +53,23 @@ class ContextTooLong(UpstreamError):
         )
 
 
+class ToolsUnsupported(UpstreamError):
+    """The endpoint refused a request because it offered tools (Ollama and vLLM answer 400
+    for models or servers without tool support): the turn falls back to context stuffing."""
+
+    def __init__(self) -> None:
+        super().__init__("The model does not support tools.", kind="tools_unsupported")
+
+
+@dataclass
+class ToolCall:
+    """One function call the model asked for; `arguments` is the raw JSON text it wrote."""
+
+    id: str
+    name: str
+    arguments: str = ""
+
+
 @dataclass
 class Completion:
     text: str
@@ -61,6 +78,7 @@ class Completion:
     usage_reported: bool
     incomplete: bool
     finish_reason: str | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 def estimate_tokens(text: str) -> int:
@@ -69,7 +87,10 @@ def estimate_tokens(text: str) -> int:
 
 
 def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
-    return sum(estimate_tokens(m["content"]) + 4 for m in messages)
+    # A tool-call message has no content (None); its arguments count instead.
+    return sum(estimate_tokens(m["content"] or "") + 4 + (
+        estimate_tokens(json.dumps(m["tool_calls"])) if m.get("tool_calls") else 0)
+        for m in messages)
 
 
 def _sdk_messages(messages: list[dict[str, str]]) -> list[ChatCompletionMessageParam]:
@@ -160,18 +181,27 @@ class ChatClient:
         *,
         max_tokens: int,
         on_delta: Callable[[str], Awaitable[None] | None],
+        model: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
     ) -> Completion:
         """Stream a reply, calling `on_delta` per text piece. Raises UpstreamError when
-        nothing arrived; a stream that breaks after some text returns it as incomplete."""
+        nothing arrived; a stream that breaks after some text returns it as incomplete.
+        With `tools`, the tool calls the model streams are returned in `tool_calls`; an
+        endpoint that refuses tools raises ToolsUnsupported."""
         parts: list[str] = []
         usage: Any = None
         finish: str | None = None
+        calls: dict[int, ToolCall] = {}
+        extra: dict[str, Any] = {"tools": tools} if tools else {}
+        if tools and tool_choice:
+            extra["tool_choice"] = tool_choice
         try:
             async with asyncio.timeout(self.deadline()):
                 stream = await self._sdk.chat.completions.create(
-                    model=self.model, messages=_sdk_messages(messages),
+                    model=model or self.model, messages=_sdk_messages(messages),
                     max_tokens=max_tokens, stream=True,
-                    stream_options={"include_usage": True},
+                    stream_options={"include_usage": True}, **extra,
                 )
                 async for chunk in stream:
                     if chunk.usage is not None:
@@ -182,6 +212,14 @@ class ChatClient:
                     choice = chunk.choices[0]
                     if choice.finish_reason:
                         finish = choice.finish_reason
+                    for piece in (choice.delta.tool_calls or []) if choice.delta else []:
+                        # Deltas of one call share its index: the id and name come first,
+                        # the JSON arguments in pieces after.
+                        call = calls.setdefault(piece.index, ToolCall("", ""))
+                        call.id = piece.id or call.id
+                        if piece.function is not None:
+                            call.name = piece.function.name or call.name
+                            call.arguments += piece.function.arguments or ""
                     delta = choice.delta.content if choice.delta else None
                     if delta:
                         parts.append(delta)
@@ -194,17 +232,37 @@ class ChatClient:
                 log.warning("llm.stream_broken", error=type(exc).__name__, chars=len(
                     "".join(parts)))
                 return self._completion(messages, parts, usage, finish, incomplete=True)
+            if tools and isinstance(exc, openai.BadRequestError) and not isinstance(
+                    _describe(exc), ContextTooLong):
+                log.info("llm.tools_refused", model=model or self.model)
+                raise ToolsUnsupported() from None
             described = _describe(exc)
             log.warning("llm.upstream_failed", kind=described.kind, error=type(exc).__name__)
             raise described from None
-        return self._completion(messages, parts, usage, finish, incomplete=False)
+        completion = self._completion(messages, parts, usage, finish, incomplete=False)
+        completion.tool_calls = [calls[i] for i in sorted(calls)]
+        return completion
 
-    async def complete(self, messages: list[dict[str, str]], *, max_tokens: int) -> Completion:
+    async def has_model(self, name: str) -> bool | None:
+        """Whether the endpoint knows `name` (GET /models/{name}); None when it cannot say
+        (servers without that route, or a failure): the caller decides."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._sdk.models.retrieve(name)
+        except openai.NotFoundError as exc:
+            # A server without this route also answers 404, but without naming the model.
+            return False if name in str(exc.message) else None
+        except (openai.APIError, TimeoutError, ValueError):
+            return None
+        return True
+
+    async def complete(self, messages: list[dict[str, str]], *, max_tokens: int,
+                       model: str | None = None) -> Completion:
         """One short, non-streamed answer (the topic classifier). Raises UpstreamError."""
         try:
             async with asyncio.timeout(self.deadline()):
                 response = await self._sdk.chat.completions.create(
-                    model=self.model, messages=_sdk_messages(messages),
+                    model=model or self.model, messages=_sdk_messages(messages),
                     max_tokens=max_tokens, temperature=0,
                 )
         except (openai.APIError, json.JSONDecodeError, TimeoutError, ValueError) as exc:

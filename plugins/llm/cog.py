@@ -24,10 +24,13 @@ from bot.api import (
     user_of,
 )
 from plugins.llm.budget import general_chat_open, guild_config, guild_settings
+from plugins.llm.model_cog import where_of
 from plugins.llm.models import FILTER_LEVELS, RESPONSE_STYLES, LLMConversation
+from plugins.llm.policy import MAX_PERSONA_CHARS, describe_access
 from plugins.llm.preferences import describe
 from plugins.llm.service import ChatRequest, ChatService, PreparedTurn
 from plugins.llm.sinks import NO_PINGS, ChannelSink, InteractionSink
+from plugins.llm.usage_report import USAGE_PAGES, member_usage
 
 if TYPE_CHECKING:
     from plugins.llm.plugin import LLMPlugin
@@ -92,7 +95,8 @@ class LLMCog(commands.Cog, name="llm"):
         if current is not None:
             classify = self._audience_check(current, verified)
             turn = await self.chat_service.prepare(
-                ChatRequest(guild_id, user_id, message, "chat", current, classify=classify))
+                ChatRequest(guild_id, user_id, message, "chat", current, classify=classify,
+                            **where_of(channel, interaction.user)))
             async with self._lock(current.channel_id):
                 await self.chat_service.respond(turn, InteractionSink(interaction))
             return
@@ -101,7 +105,8 @@ class LLMCog(commands.Cog, name="llm"):
         if not verified and not await general_chat_open(guild_id):
             raise UserError(NOT_VERIFIED, view=self.chat_service.verify_view())
         turn = await self.chat_service.prepare(
-            ChatRequest(guild_id, user_id, message, "chat", classify=not verified))
+            ChatRequest(guild_id, user_id, message, "chat", classify=not verified,
+                        **where_of(channel, interaction.user)))
         try:
             thread = await self._open_thread(channel, interaction, turn, verified=verified)
         except BaseException:
@@ -196,24 +201,6 @@ class LLMCog(commands.Cog, name="llm"):
             legal_information=legal_information, filter_level=filter_level)
         await interaction.send(describe(prefs), ephemeral=True)
 
-    @chat.subcommand(name="usage", description="Your AI usage (and the server's, for admins)")
-    @all_ages  # token counts only: nothing about cannabis
-    async def chat_usage(self, interaction: nextcord.Interaction) -> None:
-        is_admin = member_has(interaction.user, {"manage_guild"})
-        usage = await self.chat_service.ledger.summary(guild_of(interaction),
-                                                       user_of(interaction),
-                                                       include_guild=is_admin)
-        lines = [
-            "**Your AI usage**",
-            f"Today: {usage.user_today:,} / {usage.user_daily_limit:,} tokens "
-            f"({usage.user_requests_today} requests)",
-            f"This month: {usage.user_month:,} tokens",
-        ]
-        if usage.guild_month is not None:
-            lines.append(f"**Server this month:** {usage.guild_month:,} / "
-                         f"{usage.guild_monthly_limit:,} tokens")
-        await interaction.send("\n".join(lines), ephemeral=True)
-
     # ----- /ask --------------------------------------------------------------------------------
     @nextcord.slash_command(name="ask", description="Cannabis assistants (21+)",
                             contexts=GUILD_ONLY)
@@ -224,7 +211,8 @@ class LLMCog(commands.Cog, name="llm"):
         # The core already asked the age gate (the plugin is adults_only) and audited it. The
         # answer is public only where every reader is verified 21+; elsewhere only the asker
         # sees it.
-        request = ChatRequest(guild_of(interaction), user_of(interaction), text, kind)
+        request = ChatRequest(guild_of(interaction), user_of(interaction), text, kind,
+                              **where_of(interaction.channel, interaction.user))
         turn = await self.chat_service.prepare(request)
         public = await self.ctx.services.age_gate.is_adults_only_place(interaction.channel)
         sink = InteractionSink(interaction, ephemeral=not public,
@@ -301,6 +289,119 @@ class LLMCog(commands.Cog, name="llm"):
             f"Message retention: {config.retention_days} days\n"
             f"General chat: {general_chat_line(config.general_chat_open)}", ephemeral=True)
 
+    # ----- /llm persona, access, models, usage: admin control -------------------------------
+    @llm.subcommand(name="persona", description="Extra instructions for the assistant here "
+                    "(no options: show them)")
+    @requires_permissions(manage_guild=True)
+    async def llm_persona(
+        self, interaction: nextcord.Interaction,
+        text: str | None = nextcord.SlashOption(
+            description=f"Tone and focus, up to {MAX_PERSONA_CHARS:,} characters; cannot "
+                        "change the safety or 21+ rules", required=False, max_length=6000),
+        clear: bool | None = nextcord.SlashOption(description="Remove the persona",
+                                                  required=False),
+    ) -> None:
+        guild_id, policy = guild_of(interaction), self.chat_service.policy
+        assert guild_id is not None
+        if clear or text is not None:
+            await policy.set_persona(guild_id, user_of(interaction), "" if clear else text or "",
+                                     self.ctx.services)
+        persona = (await policy.get(guild_id)).persona
+        shown = f">>> {persona}" if persona else "None: the assistant's own voice."
+        await interaction.send(f"**Persona** (added after the safety and 21+ rules, which it "
+                               f"cannot change)\n{shown}"[:2000], ephemeral=True,
+                               allowed_mentions=NO_PINGS)
+
+    @llm.subcommand(name="access", description="Channels and roles the assistant answers "
+                    "(none set: everywhere, everyone)")
+    @requires_permissions(manage_guild=True)
+    @all_ages  # settings only, like /llm config
+    async def llm_access(
+        self, interaction: nextcord.Interaction,
+        allow_channel: nextcord.abc.GuildChannel | None = nextcord.SlashOption(
+            required=False, channel_types=[nextcord.ChannelType.text]),
+        remove_channel: nextcord.abc.GuildChannel | None = nextcord.SlashOption(
+            required=False, channel_types=[nextcord.ChannelType.text]),
+        allow_role: nextcord.Role | None = nextcord.SlashOption(required=False),
+        remove_role: nextcord.Role | None = nextcord.SlashOption(required=False),
+        clear: str | None = nextcord.SlashOption(required=False,
+                                                 choices=["channels", "roles", "all"]),
+    ) -> None:
+        guild_id = guild_of(interaction)
+        assert guild_id is not None
+        policy = await self.chat_service.policy.change_access(
+            guild_id, user_of(interaction), self.ctx.services,
+            add_channels=[allow_channel.id] if allow_channel else [],
+            remove_channels=[remove_channel.id] if remove_channel else [],
+            add_roles=[allow_role.id] if allow_role else [],
+            remove_roles=[remove_role.id] if remove_role else [], clear=clear)
+        await interaction.send(describe_access(policy), ephemeral=True,
+                               allowed_mentions=NO_PINGS)
+
+    @llm.subcommand(name="models", description="Models members may choose with /model")
+    async def llm_models(self, interaction: nextcord.Interaction) -> None:
+        """Group: never run bare."""
+
+    @llm_models.subcommand(name="add", description="Allow a model (or change its budget)")
+    @requires_permissions(manage_guild=True)
+    @all_ages  # settings only, like /llm config
+    async def llm_models_add(
+        self, interaction: nextcord.Interaction,
+        name: str = nextcord.SlashOption(description="As the endpoint names it",
+                                         max_length=100),
+        daily_tokens: int = nextcord.SlashOption(
+            description="Tokens the whole server may use on it per day", min_value=1_000,
+            max_value=100_000_000),
+        tools: bool | None = nextcord.SlashOption(
+            description="It supports tool calls (knowledge search); default: unchanged, or "
+                        "no if new", required=False),
+    ) -> None:
+        guild_id = guild_of(interaction)
+        assert guild_id is not None
+        client = self.plugin.client
+        if client is not None and await client.has_model(name.strip()) is False:
+            raise UserError(f"The AI endpoint has no model named `{name.strip()[:100]}`; "
+                            "check the spelling.")
+        catalog = self.chat_service.models
+        await catalog.add(guild_id, user_of(interaction), name, daily_tokens, tools,
+                          self.ctx.services)
+        await interaction.send(await self._models_text(guild_id), ephemeral=True,
+                               allowed_mentions=NO_PINGS)
+
+    @llm_models.subcommand(name="remove", description="Stop offering a model")
+    @requires_permissions(manage_guild=True)
+    @all_ages  # settings only, like /llm config
+    async def llm_models_remove(
+        self, interaction: nextcord.Interaction,
+        name: str = nextcord.SlashOption(max_length=100)) -> None:
+        guild_id = guild_of(interaction)
+        assert guild_id is not None
+        await self.chat_service.models.remove(guild_id, user_of(interaction), name,
+                                              self.ctx.services)
+        await interaction.send(await self._models_text(guild_id), ephemeral=True,
+                               allowed_mentions=NO_PINGS)
+
+    async def _models_text(self, guild_id: int) -> str:
+        catalog = self.chat_service.models
+        rows = [f"• `{m.name}`: {m.daily_tokens:,} tokens a day"
+                + (", tools" if m.tools else "") for m in await catalog.allowed(guild_id)]
+        default = f"Default (always offered): `{catalog.default}`\n" if catalog.default else ""
+        return (f"**Models members may choose with /model**\n{default}"
+                + ("\n".join(rows) or "No others."))[:2000]
+
+    @llm.subcommand(name="usage", description="Your AI usage (admins: the server's, per "
+                    "model and member)")
+    @all_ages  # token counts only: nothing about cannabis
+    async def llm_usage(self, interaction: nextcord.Interaction) -> None:
+        guild_id = guild_of(interaction)
+        assert guild_id is not None
+        if member_has(interaction.user, {"manage_guild"}):
+            await self.ctx.paginate(interaction, USAGE_PAGES, {"guild_id": guild_id},
+                                    ephemeral=True)
+            return
+        await interaction.send(await member_usage(self.chat_service.ledger, guild_id,
+                                                  user_of(interaction)), ephemeral=True)
+
     # ----- thread replies --------------------------------------------------------------------
     # Not @all_ages: the core runs this only for verified 21+ authors, or for everyone where an
     # admin opened general chat; then the audience check below decides.
@@ -332,7 +433,7 @@ class LLMCog(commands.Cog, name="llm"):
             for form in (f"<@{bot_user.id}>", f"<@!{bot_user.id}>"):
                 text = text.replace(form, "")
         request = ChatRequest(guild_id, message.author.id, text, "chat", conversation,
-                              classify=classify)
+                              classify=classify, **where_of(message.channel, message.author))
         sink = ChannelSink(message.channel)
         try:
             async with self._lock(message.channel.id):

@@ -48,6 +48,15 @@ class LlmSettings(PluginSettings):
         default=True, validation_alias=_names("LEGAL_DISCLAIMER_REQUIRED",
                                               "LEGAL_DISCLAIMER_REQUIRED"),
         description="Append a legal note to the assistant's cannabis and legal answers.")
+    # Whether LLM_MODEL accepts OpenAI tool calls (knowledge search as a tool); models an
+    # admin allows declare their own. A 400 for tools falls back to context stuffing anyway.
+    tools: bool = Field(
+        default=False,
+        description="LLM_MODEL supports tool calls: it searches the knowledge base itself.")
+    kb_stale_days: int = Field(
+        default=180, ge=1, le=3650,
+        description="Days after which an unverified knowledge entry is flagged and cited with "
+                    "its date.")
 
     @field_validator("base_url", "model", mode="before")
     @classmethod

@@ -15,7 +15,15 @@ from plugins.llm.components import (
     entry_modal,
     review_card,
 )
-from plugins.llm.knowledge import KnowledgeBase, citation
+from plugins.llm.freshness import (
+    fresh_citation,
+    freshness_of,
+    stale_count,
+    stale_entries,
+    stale_line,
+    verify,
+)
+from plugins.llm.knowledge import KnowledgeBase
 from plugins.llm.models import KB_CATEGORIES
 
 if TYPE_CHECKING:
@@ -66,7 +74,11 @@ class KnowledgeCog(commands.Cog, name="llm_kb"):
         else:
             pending = await self.kb.next_pending(guild_id)
             if pending is None:
-                await interaction.send("No entries are waiting for review.", ephemeral=True)
+                stale = await stale_count(guild_id or 0, self._stale_days)
+                overdue = (f" {stale} approved entr{'y is' if stale == 1 else 'ies are'} "
+                           f"overdue for verification: /kb stale." if stale else "")
+                await interaction.send(f"No entries are waiting for review.{overdue}",
+                                       ephemeral=True)
                 return
             entry = pending
         components = self.ctx.components
@@ -76,6 +88,50 @@ class KnowledgeCog(commands.Cog, name="llm_kb"):
         card = review_card(components, entry, state.id, await self.kb.pending_count(guild_id))
         await interaction.send(ephemeral=True, **card)
 
+    @kb_group.subcommand(name="verify", description="Confirm an entry is still right "
+                         "(admins): restarts its freshness clock")
+    @requires_permissions(manage_guild=True)
+    async def kb_verify(self, interaction: nextcord.Interaction,
+                        entry_id: int = nextcord.SlashOption(min_value=1),
+                        accuracy: int | None = nextcord.SlashOption(
+                            description="1 (wrong) to 5 (exact)", required=False,
+                            min_value=1, max_value=5)) -> None:
+        guild_id = guild_of(interaction)
+        entry = await self.kb.get(guild_id, entry_id)
+        if entry.guild_id is None:
+            raise UserError("Starter entries are kept up to date by the Growmies team.")
+        await verify(entry, user_of(interaction), accuracy)
+        await self.ctx.services.audit.record("llm.kb_verified", guild_id=guild_id,
+                                             actor_id=user_of(interaction), target=entry.id,
+                                             details={"accuracy": accuracy})
+        await interaction.send(f"Verified today: {stale_line(entry)}", ephemeral=True)
+
+    @kb_group.subcommand(name="stale", description="Entries not verified for a while "
+                         "(admins)")
+    @requires_permissions(manage_guild=True)
+    async def kb_stale(self, interaction: nextcord.Interaction) -> None:
+        guild_id = guild_of(interaction)
+        assert guild_id is not None
+        days = self._stale_days
+        entries = await stale_entries(guild_id, days)
+        if not entries:
+            await interaction.send(f"Every entry was verified in the last {days} days.",
+                                   ephemeral=True)
+            return
+        total = await stale_count(guild_id, days)
+        lines = "\n".join(stale_line(e) for e in entries)
+        more = f"\n…and {total - len(entries)} more." if total > len(entries) else ""
+        await interaction.send(
+            f"**{total} entr{'y' if total == 1 else 'ies'} not verified for {days} days** "
+            f"(answers cite them with their date)\n{lines}{more}\nConfirm one with "
+            "`/kb verify entry_id:<id>`, or retire it with `/kb review entry_id:<id>`."[:2000],
+            ephemeral=True)
+
+    @property
+    def _stale_days(self) -> int:
+        assert self.plugin.chat is not None
+        return self.plugin.chat.settings.kb_stale_days
+
     @kb_group.subcommand(name="search", description="Search approved entries")
     async def kb_search(self, interaction: nextcord.Interaction,
                         query: str = nextcord.SlashOption(max_length=200)) -> None:
@@ -84,9 +140,11 @@ class KnowledgeCog(commands.Cog, name="llm_kb"):
             await interaction.send("No approved entries match that.", ephemeral=True)
             return
         lines = []
+        fresh = await freshness_of([hit.id for hit in hits])
         for hit in hits:
             excerpt = " ".join(hit.content.split())[:EXCERPT]
-            lines.append(f"**{citation(hit)}** ({hit.category})\n{excerpt}")
+            cited = fresh_citation(hit, fresh.get(hit.id), self._stale_days)
+            lines.append(f"**{cited}** ({hit.category})\n{excerpt}")
         embed = nextcord.Embed(title=f"Knowledge base: {len(hits)} result(s)",
                                description="\n\n".join(lines)[:4096])
         await interaction.send(embed=embed, ephemeral=True)

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,7 +102,11 @@ class KnowledgeBase:
         }
         status, active = transitions[decision]
         entry.status, entry.active, entry.reviewer_id = status, active, reviewer_id
-        await entry.save(update_fields=["status", "active", "reviewer_id", "updated_at"])
+        fields = ["status", "active", "reviewer_id", "updated_at"]
+        if decision == "approve":  # approving is verifying: the freshness clock restarts
+            entry.last_verified_at = datetime.now(UTC)
+            fields.append("last_verified_at")
+        await entry.save(update_fields=fields)
 
     async def edit(self, entry: CannabisKnowledgeBase, reviewer_id: int,
                    draft: EntryDraft) -> None:

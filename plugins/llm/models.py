@@ -155,6 +155,10 @@ class CannabisKnowledgeBase(Model):
     seed_key = fields.CharField(max_length=64, null=True, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # Freshness: when a reviewer last confirmed the content (approval counts; NULL: never,
+    # read as its creation date) and how accurate they judged it (1-5, NULL: not rated).
+    last_verified_at = fields.DatetimeField(null=True)
+    accuracy_rating = fields.SmallIntField(null=True)
 
     class Meta:
         table = "llm_knowledge"
@@ -169,3 +173,82 @@ class CannabisKnowledgeBase(Model):
             "content": self.content, "tags": self.tags, "source_url": self.source_url,
             "status": self.status, "active": self.active,
         }
+
+
+class LLMGuildPolicy(Model):
+    """What admins decide about the assistant beyond budgets: the server's persona (appended
+    after the fixed safety and 21+ rules, never replacing them), where it answers and for
+    whom (empty lists: everywhere, everyone)."""
+
+    guild_id = fields.BigIntField(primary_key=True, generated=False)
+    persona = fields.TextField(default="")
+    allowed_channel_ids: Any = fields.JSONField(default=list)
+    allowed_role_ids: Any = fields.JSONField(default=list)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "llm_guild_policy"
+
+
+class LLMAllowedModel(Model):
+    """A model an admin offers members in /model, with its own daily token budget for the
+    whole server and whether it supports tool calls (knowledge search as a tool)."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField(db_index=True)
+    name = fields.CharField(max_length=100)
+    daily_tokens = fields.IntField(default=100_000)
+    tools = fields.BooleanField(default=False)
+    added_by = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "llm_allowed_model"
+        unique_together = (("guild_id", "name"),)
+
+
+class LLMModelDay(Model):
+    """A server's tokens on one model on one UTC day: what the model's daily budget is
+    reserved against (same reserve/settle scheme as llm_usage)."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    model = fields.CharField(max_length=100)
+    day = fields.DateField()
+    used_tokens = fields.BigIntField(default=0)
+    reserved_tokens = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "llm_model_day"
+        unique_together = (("guild_id", "model", "day"),)
+
+
+class LLMModelChoice(Model):
+    """The model a member chose with /model in one server (absent: the default model)."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    user_id = fields.BigIntField(db_index=True)
+    model = fields.CharField(max_length=100)
+
+    class Meta:
+        table = "llm_model_choice"
+        unique_together = (("guild_id", "user_id"),)
+
+
+class LLMMemberModelUsage(Model):
+    """A member's tokens on one model on one UTC day, for /llm usage. Counts only; deleted
+    with the member's data (budgets are reserved against llm_usage and llm_model_day)."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    user_id = fields.BigIntField(db_index=True)
+    model = fields.CharField(max_length=100)
+    day = fields.DateField()
+    requests = fields.IntField(default=0)
+    tokens = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "llm_member_model_usage"
+        unique_together = (("guild_id", "user_id", "model", "day"),)
+        indexes = (("guild_id", "day"),)

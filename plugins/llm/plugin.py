@@ -16,7 +16,9 @@ from plugins.llm.conversations import (
 )
 from plugins.llm.env import LlmSettings
 from plugins.llm.knowledge import KnowledgeProvider
-from plugins.llm.models import LLMGuildConfig
+from plugins.llm.model_catalog import delete_member_models, export_member_models
+from plugins.llm.models import LLMGuildConfig, LLMGuildPolicy
+from plugins.llm.policy import AssistantPolicy
 from plugins.llm.seed_data import seed_starter_entries
 from plugins.llm.service import ChatService
 
@@ -40,7 +42,7 @@ class LLMPlugin(Plugin):
         "keeps the token counters (not the text), so a deletion never resets a budget."
     )
     models = "plugins.llm.models"
-    # Every surface is 21+ unless declared otherwise (/chat usage and /llm config are
+    # Every surface is 21+ unless declared otherwise (/llm usage, config, access and models are
     # @all_ages; /chat opens to everyone only where an admin turned general chat on).
     rating = ADULTS_ONLY
     # LLM_* settings (the OpenAI-compatible endpoint, content rules); see env.py.
@@ -64,6 +66,12 @@ class LLMPlugin(Plugin):
         self.chat = ChatService(settings=settings, services=ctx.services, client=self.client,
                                 verify_view=ctx.verify_prompt)
         ctx.services.knowledge.provide(self.name, KnowledgeProvider(self.chat.kb))
+        # Admin control: the persona and allow-lists through the core's guild config cache;
+        # /llm usage's pages for admins.
+        self.chat.policy = AssistantPolicy(ctx.guild_config.table(LLMGuildPolicy))
+        from plugins.llm.usage_report import USAGE_PAGES, UsagePages
+
+        ctx.services.blocks.page_source(USAGE_PAGES, UsagePages(self.chat.models))
         try:
             await self.seed()
         except Exception as exc:
@@ -94,8 +102,9 @@ class LLMPlugin(Plugin):
     def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
         from plugins.llm.cog import LLMCog
         from plugins.llm.kb_cog import KnowledgeCog
+        from plugins.llm.model_cog import ModelCog
 
-        return [LLMCog(self, ctx), KnowledgeCog(self, ctx)]
+        return [LLMCog(self, ctx), KnowledgeCog(self, ctx), ModelCog(self, ctx)]
 
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.llm.components import LLMComponents
@@ -103,7 +112,7 @@ class LLMPlugin(Plugin):
         return LLMComponents(self).handlers()
 
     async def delete_user_data(self, user_id: int) -> int:
-        return await delete_user_data(user_id)
+        return await delete_user_data(user_id) + await delete_member_models(user_id)
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
-        return await export_user_data(user_id)
+        return await export_user_data(user_id) | await export_member_models(user_id)

@@ -39,10 +39,14 @@ from plugins.llm.client import (
     estimate_tokens,
 )
 from plugins.llm.context import build_context, knowledge_block, system_prompt
-from plugins.llm.knowledge import KnowledgeBase, citation
+from plugins.llm.freshness import fresh_citation, freshness_of
+from plugins.llm.knowledge import KnowledgeBase
+from plugins.llm.model_catalog import ModelCatalog, ModelChoice
 from plugins.llm.models import LLMConversation, LLMGuildConfig, LLMMessage
+from plugins.llm.policy import AssistantPolicy, persona_block
 from plugins.llm.preferences import PreferenceStore
 from plugins.llm.relay import MessageSink, StreamRelay
+from plugins.llm.tool_loop import answer, model_name
 
 if TYPE_CHECKING:
     from bot.api import CoreServices
@@ -85,6 +89,10 @@ class ChatRequest:
     # the request and the reply are classified, and cannabis topics are refused. The 21+ gate
     # itself is the core's (the plugin is adults_only); this service never widens it.
     classify: bool = False
+    # Where and by whom, for the admins' allow-lists (the channel a thread belongs to; the
+    # member's role ids). None: not known to the caller, not checked.
+    channel_id: int | None = None
+    role_ids: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -102,6 +110,11 @@ class PreparedTurn:
     extra_prompt: int = 0
     extra_completion: int = 0
     extra_estimated: bool = False
+    # What the admins chose: the model (the member's /model pick among those allowed),
+    # whether it searches the knowledge base through tool calls, the server's persona.
+    model: ModelChoice | None = None
+    use_tools: bool = False
+    persona: str = ""
 
     def add_usage(self, completion: Completion | None) -> None:
         if completion is not None:
@@ -136,6 +149,8 @@ class ChatService:
         self.ledger = UsageLedger()
         self.limiter = RequestRateLimiter()
         self.prefs = PreferenceStore()
+        self.policy = AssistantPolicy()
+        self.models = ModelCatalog(settings.model, default_tools=settings.tools)
 
     # ------------------------------------------------------------------ checks
     async def prepare(self, request: ChatRequest) -> PreparedTurn:
@@ -152,6 +167,7 @@ class ChatService:
         if self.client is None:
             raise UserError(NOT_CONFIGURED)
         feature = FEATURES.get(request.kind, "llm.chat")
+        policy = await self._check_access(request, feature)
         prefs = await self.prefs.get(request.user_id)
         if request.classify:
             if request.kind != "chat":
@@ -177,11 +193,14 @@ class ChatService:
             await self._audit(request, feature, "refused", reason="rate_limited")
             raise UserError(f"You're asking quickly — try again in {max(1, round(wait))} s "
                             f"(limit: {config.requests_per_minute} a minute).")
-        turn = PreparedTurn(request, prefs, config, cannabis, feature)
+        turn = PreparedTurn(request, prefs, config, cannabis, feature, persona=policy.persona)
+        turn.model = await self.models.resolve(request.guild_id, request.user_id)
+        # The knowledge base is 21+ content: never offered to a classified audience.
+        turn.use_tools = bool(turn.model and turn.model.tools) and not request.classify
         await self._build(turn)
         try:
             turn.reservation = await self.ledger.reserve(
-                request.guild_id, request.user_id, self._maximum(turn), config)
+                request.guild_id, request.user_id, self._maximum(turn), config, turn.model)
         except BudgetExceeded as exc:
             await self._audit(request, feature, "refused", reason=f"budget_{exc.scope}")
             raise
@@ -202,7 +221,7 @@ class ChatService:
         # Only cannabis topics consult the knowledge base: a recipe question gains nothing
         # from citations of New Jersey law.
         turn.hits = await self.kb.search(request.guild_id, query, KNOWLEDGE_HITS) \
-            if turn.cannabis else []
+            if turn.cannabis and not turn.use_tools else []
         conversation = request.conversation
         history = prefs.history_enabled and conversation is not None
         context = await build_context(
@@ -212,6 +231,7 @@ class ChatService:
             conversation_id=conversation.id if history and conversation else None,
         )
         turn.messages = context.messages
+        turn.messages[0]["content"] += persona_block(turn.persona)  # after the fixed rules
         turn.max_tokens = max(16, min(prefs.max_length, self.settings.max_tokens))
 
     @staticmethod
@@ -279,7 +299,7 @@ class ChatService:
         # A classified audience sees nothing until the whole reply has passed the check.
         show = not request.classify
         try:
-            completion = await self._stream(relay, turn.messages, turn.max_tokens, show=show)
+            completion = await answer(self, turn, relay, show=show)
         except ContextTooLong:
             # Retry once with only the new message: the history is what overflowed.
             relay.text = ""
@@ -287,7 +307,7 @@ class ChatService:
                                         user_text=request.text, conversation_id=None)
             try:
                 completion = await self._stream(relay, retry.messages, turn.max_tokens,
-                                                 show=show)
+                                                 show=show, model=model_name(turn))
             except UpstreamError as exc:
                 return await self._failed(turn, relay, exc)
         except UpstreamError as exc:
@@ -324,7 +344,9 @@ class ChatService:
         return None if label == classifier.GENERAL else "reply_model"
 
     async def _stream(self, relay: StreamRelay, messages: list[dict[str, str]],
-                      max_tokens: int, *, show: bool = True) -> Completion:
+                      max_tokens: int, *, show: bool = True, model: str | None = None,
+                      tools: list[dict[str, Any]] | None = None,
+                      tool_choice: str | None = None) -> Completion:
         assert self.client is not None
         text = ""
 
@@ -342,7 +364,8 @@ class ChatService:
             if show:
                 relay.feed(delta)
 
-        return await self.client.stream(messages, max_tokens=max_tokens, on_delta=on_delta)
+        return await self.client.stream(messages, max_tokens=max_tokens, on_delta=on_delta,
+                                        model=model, tools=tools, tool_choice=tool_choice)
 
     async def _decorate(self, turn: PreparedTurn, completion: Completion,
                         hits: list[KnowledgeHit]) -> tuple[str, list[int]]:
@@ -350,7 +373,10 @@ class ChatService:
         cited = [h.id for h in hits if f"[KB {h.id}]" in text] or [h.id for h in hits]
         extras: list[str] = []
         if hits:
-            extras.append("**Sources**\n" + "\n".join(citation(h) for h in hits if h.id in cited))
+            # A stale entry is cited with its date, so the reader can judge it.
+            fresh, days = await freshness_of(cited), self.settings.kb_stale_days
+            extras.append("**Sources**\n" + "\n".join(
+                fresh_citation(h, fresh.get(h.id), days) for h in hits if h.id in cited))
         note = safety.disclaimer_for(turn.request.kind, cannabis=turn.cannabis,
                                      legal_required=self.settings.legal_disclaimer_required)
         if note and turn.cannabis:
@@ -421,6 +447,15 @@ class ChatService:
         await self.services.audit.record("llm.request", guild_id=request.guild_id,
                                          actor_id=request.user_id, target=feature,
                                          details=details)
+
+    async def _check_access(self, request: ChatRequest, feature: str) -> Any:
+        """The admins' channel and role allow-lists (the server's policy row, returned)."""
+        try:
+            return await self.policy.check_access(request.guild_id, request.channel_id,
+                                                  request.role_ids)
+        except UserError:
+            await self._audit(request, feature, "refused", reason="not_allowed_here")
+            raise
 
     async def _award_xp(self, request: ChatRequest, requests_today: int) -> None:
         if requests_today <= XP_ANSWERS_PER_DAY:

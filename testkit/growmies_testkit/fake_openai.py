@@ -6,7 +6,9 @@ OpenAI-compatible client) to talk to it:
 
 * ``GET /v1/models``
 * ``POST /v1/chat/completions``, plain JSON and Server-Sent Events streaming
-  (``stream: true``, optionally with ``stream_options.include_usage``)
+  (``stream: true``, optionally with ``stream_options.include_usage``), including tool calls
+  streamed as ``tool_calls`` deltas (:meth:`FakeOpenAI.tool_call`) and models that refuse
+  ``tools`` with a 400 (``no_tools=``)
 * ``POST /v1/audio/transcriptions`` (multipart ``file`` + ``model``)
 
 Tests script what the "model" does next with a FIFO of outcomes; each chat request consumes one.
@@ -227,13 +229,25 @@ class _BrokenStream:
     text: str | None
 
 
-_Outcome = _Reply | _Error | _InvalidJSON | _Hang | _BrokenStream
+@dataclass(frozen=True)
+class _ToolCall:
+    """The model asks for tool calls: ``calls`` holds ``(id, name, arguments JSON)``."""
+
+    calls: tuple[tuple[str, str, str], ...]
+    text: str = ""
+    tokens_per_second: float | None = None
+    # Arguments are streamed in pieces of this many characters, as real servers do.
+    piece_chars: int = 8
+
+
+_Outcome = _Reply | _Error | _InvalidJSON | _Hang | _BrokenStream | _ToolCall
 _OUTCOME_NAMES: dict[type, str] = {
     _Reply: "reply",
     _Error: "error",
     _InvalidJSON: "invalid_json",
     _Hang: "hang",
     _BrokenStream: "broken_stream",
+    _ToolCall: "tool_call",
 }
 
 
@@ -256,6 +270,8 @@ class FakeOpenAI:
             local Ollama/vLLM server would list what it has).
         context_window: if set, chat requests whose estimated prompt tokens (about chars/4)
             exceed it get the 400 ``context_length_exceeded`` error automatically.
+        no_tools: model ids that do not support tool calls: a request to one of them with
+            ``tools`` gets a 400, as Ollama answers for such models.
         default_reply: ``(request_json) -> str`` used when no outcome is scripted;
             :func:`echo_reply` by default. It may also be replaced later by assigning
             :attr:`default_reply`.
@@ -268,8 +284,10 @@ class FakeOpenAI:
         *,
         context_window: int | None = None,
         default_reply: Callable[[dict[str, Any]], str] | None = None,
+        no_tools: Iterable[str] = (),
     ) -> None:
         self.api_key = api_key
+        self.no_tools: set[str] = set(no_tools)
         self.models: tuple[str, ...] = tuple(models)
         self.context_window = context_window
         self.default_reply: Callable[[dict[str, Any]], str] = default_reply or echo_reply
@@ -447,6 +465,32 @@ class FakeOpenAI:
         default reply (padded with words so there is something left to cut).
         """
         self._outcomes.append(_BrokenStream(after_tokens, text))
+
+    def tool_call(
+        self,
+        name: str,
+        arguments: dict[str, Any] | str,
+        *,
+        call_id: str | None = None,
+        text: str = "",
+        tokens_per_second: float | None = None,
+    ) -> str:
+        """Queue an answer that asks for one tool call (``finish_reason`` ``"tool_calls"``);
+        returns the call's id. ``arguments`` (a dict is JSON-encoded; a string is sent as is,
+        so a test can send arguments a schema rejects) is streamed in ``tool_calls`` deltas;
+        ``text`` is content streamed before it. ``tokens_per_second`` paces every chunk. The
+        follow-up request carrying the result is recorded like any other
+        (:meth:`tool_results` reads it)."""
+        call_id = call_id or f"call_fake{next(self._ids):06d}"
+        args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        self._outcomes.append(_ToolCall(((call_id, name, args),), text, tokens_per_second))
+        return call_id
+
+    @staticmethod
+    def tool_results(body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ``role: "tool"`` messages of a recorded chat request body."""
+        return [m for m in body.get("messages", []) if isinstance(m, dict)
+                and m.get("role") == "tool"]
 
     def no_usage(self) -> None:
         """Make the next successful chat answer omit ``usage`` (even with ``include_usage``)."""
@@ -741,6 +785,10 @@ class FakeOpenAI:
         if self.models and model not in self.models:
             rec.outcome = "model_not_found"
             return self._error_response(rec, self._model_not_found(model))
+        if body.get("tools") and model in self.no_tools:
+            rec.outcome = "tools_unsupported"
+            return self._error_response(rec, _Error(400, _error_body(
+                f"registry.fake/{model} does not support tools", "invalid_request_error")))
         stream = bool(body.get("stream"))
         rec.stream = stream
         prompt_tokens = _prompt_tokens(body)
@@ -751,7 +799,10 @@ class FakeOpenAI:
             )
 
         outcome: _Outcome
-        if self._outcomes:
+        # A scripted tool call waits for a request that may call tools (it offers them and
+        # its tool_choice is not "none"), as a real model obeys tool_choice.
+        no_calls = not body.get("tools") or body.get("tool_choice") == "none"
+        if self._outcomes and not (no_calls and isinstance(self._outcomes[0], _ToolCall)):
             outcome = self._outcomes.popleft()
             rec.outcome = _OUTCOME_NAMES[type(outcome)]
         else:
@@ -769,6 +820,9 @@ class FakeOpenAI:
             return await self._send_invalid_json(request, rec, outcome, stream)
 
         try:
+            if isinstance(outcome, _ToolCall):
+                return await self._send_tool_call(request, rec, body, outcome, stream,
+                                                  prompt_tokens)
             if isinstance(outcome, _BrokenStream):
                 return await self._send_broken(request, rec, body, outcome, stream, prompt_tokens)
             return await self._send_reply(request, rec, body, outcome, stream, prompt_tokens)
@@ -930,6 +984,68 @@ class FakeOpenAI:
                     "usage": usage,
                 },
             )
+        await self._write_event(resp, "[DONE]")
+        try:
+            await resp.write_eof()
+        except ConnectionError as exc:
+            raise _Disconnected from exc
+        self._finish(rec)
+        return resp
+
+    async def _send_tool_call(
+        self,
+        request: web.Request,
+        rec: Rec,
+        body: dict[str, Any],
+        outcome: _ToolCall,
+        stream: bool,
+        prompt_tokens: int,
+    ) -> web.StreamResponse:
+        model, cid, created = body["model"], self._completion_id(), int(time.time())
+        calls = [{"id": i, "type": "function", "function": {"name": n, "arguments": a}}
+                 for i, n, a in outcome.calls]
+        pieces: list[dict[str, Any]] = [{"content": t} for t in split_tokens(outcome.text)]
+        for index, (call_id, name, args) in enumerate(outcome.calls):
+            pieces.append({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                           "function": {"name": name, "arguments": ""}}]})
+            for at in range(0, len(args), outcome.piece_chars):
+                pieces.append({"tool_calls": [{"index": index, "function": {
+                    "arguments": args[at:at + outcome.piece_chars]}}]})
+        usage = self._usage(prompt_tokens, len(pieces))
+        tps = outcome.tokens_per_second
+        if not stream:
+            if tps and not await self._sleep(len(pieces) / tps):
+                self._finish(rec)
+                return web.Response(status=503, text="closing")
+            message = {"role": "assistant", "content": outcome.text or None,
+                       "tool_calls": calls, "refusal": None}
+            return self._json_response(rec, {
+                "id": cid, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": message, "logprobs": None,
+                             "finish_reason": "tool_calls"}],
+                "usage": usage})
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {"id": cid, "object": "chat.completion.chunk", "created": created,
+                    "model": model, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                                 "finish_reason": finish}]}
+
+        resp = await self._start_sse(request, rec)
+        start = time.monotonic()
+        await self._write_event(resp, chunk({"role": "assistant", "content": None}))
+        for i, delta in enumerate(pieces):
+            if tps and not await self._sleep_until(start + (i + 1) / tps):
+                self._drop(request)
+                self._finish(rec)
+                return resp
+            await self._write_event(resp, chunk(delta))
+            rec.chunk_times.append(time.monotonic())
+        await self._write_event(resp, chunk({}, "tool_calls"))
+        options = body.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage"):
+            await self._write_event(resp, {"id": cid, "object": "chat.completion.chunk",
+                                           "created": created, "model": model, "choices": [],
+                                           "usage": usage})
         await self._write_event(resp, "[DONE]")
         try:
             await resp.write_eof()

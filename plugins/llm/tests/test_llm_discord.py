@@ -108,7 +108,7 @@ async def test_unverified_member_is_asked_to_verify_everywhere_by_default(
 
 async def test_usage_and_admin_config_are_all_ages(start_llm, world, fake_discord) -> None:
     await start_llm()
-    usage = await fake_discord.slash(world.member, "chat usage")
+    usage = await fake_discord.slash(world.member, "llm usage")
     assert "Your AI usage" in (await usage.response())["data"]["content"]
     config = await fake_discord.slash(world.admin, "llm config")
     content = (await config.response())["data"]["content"]
@@ -287,12 +287,12 @@ async def test_usage_shows_member_totals_and_guild_totals_to_admins(
     await start_llm()
     verify(probe, world.member)
     await open_chat(fake_discord, world.member)
-    mine = await fake_discord.slash(world.member, "chat usage")
+    mine = await fake_discord.slash(world.member, "llm usage")
     content = (await mine.response())["data"]["content"]
     assert "Today:" in content and "/ 20,000 tokens (1 requests)" in content
     assert "Server this month" not in content and mine.ephemeral
-    admin = await fake_discord.slash(world.admin, "chat usage")
-    assert "Server this month:** " in (await admin.response())["data"]["content"]
+    admin = await fake_discord.slash(world.admin, "llm usage")
+    assert "Server this month:** " in fake_discord.text_of(await admin.wait_original())
 
 
 async def test_settings_show_and_change(start_llm, world, fake_discord, probe) -> None:
