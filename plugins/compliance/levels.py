@@ -74,3 +74,13 @@ def reward_roles(
     every_reached = {role for _, role in reached}
     keep = every_reached if stack else {reached[-1][1]}
     return keep, every_reached - keep
+
+
+def reward_changes(
+    role_rewards: dict[str, int], level: int, *, stack: bool
+) -> tuple[set[int], set[int]]:
+    """(reward roles to give, reward roles to take) after an admin changed a member's XP:
+    like `reward_roles`, plus the rewards of levels no longer reached."""
+    keep, drop = reward_roles(role_rewards, level, stack=stack)
+    unreached = {int(role) for lvl, role in role_rewards.items() if int(lvl) > level}
+    return keep, (drop | unreached) - keep
