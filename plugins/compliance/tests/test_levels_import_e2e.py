@@ -74,7 +74,7 @@ async def test_dry_run_then_confirm_keeps_the_higher_xp_and_is_idempotent(start_
     after = await _rows(world)
     assert after == {world.member.id: 5000, world.other.id: 800, newcomer: 2000}
     row = await MemberRecord.get(guild_id=world.guild.id, user_id=newcomer)
-    assert (row.level, row.tier) == (5, "Sprout"), "level from our (MEE6's) curve"
+    assert (row.level, row.tier) == (6, "Sprout"), "level from our (MEE6's) curve"
     entry = await AuditLog.get(action="levels.imported")
     assert entry.details["new"] == 1 and entry.details["raised"] == 1
     assert entry.details["statements"] == 1
@@ -132,7 +132,7 @@ async def test_leaderboard_export_is_a_csv_highest_first(start_bot, world, fake_
     assert message["attachments"][0]["filename"] == "leaderboard.csv"
     rows = list(csv.DictReader(io.StringIO(fake_discord.attachment_bytes(message).decode())))
     assert [(r["rank"], r["user_id"], r["xp"], r["level"]) for r in rows] == [
-        ("1", "10002", "5000", "11"), ("2", "10003", "300", "2"), ("3", "10001", "50", "0")]
+        ("1", "10002", "5000", "10"), ("2", "10003", "300", "2"), ("3", "10001", "50", "0")]
     assert await AuditLog.filter(action="levels.exported").exists()
 
 
