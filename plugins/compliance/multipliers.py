@@ -58,13 +58,16 @@ class Multipliers:
     def factor(self, role_ids: Iterable[int], channel_id: int, parent_channel_id: int | None,
                now: datetime) -> float:
         """The combined factor for one message (0: no XP)."""
-        role = 1.0
+        role = 0.0
         if self.roles:
-            found = [self.roles[r] for r in role_ids if r in self.roles]
-            if found:
-                if min(found) == 0:
+            for role_id in role_ids:
+                found = self.roles.get(role_id)
+                if found is None:
+                    continue
+                if found == 0:
                     return 0.0
-                role = max(found)
+                role = max(role, found)
+        role = role or 1.0
         channel = self.channels.get(channel_id)
         if channel is None and parent_channel_id is not None:
             channel = self.channels.get(parent_channel_id)
