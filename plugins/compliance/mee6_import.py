@@ -34,6 +34,7 @@ from plugins.compliance.xp_admin import MAX_TOTAL_XP
 # post 10 MB, so an export of ours always fits. Larger MEE6 leaderboards: one file per page.
 MAX_IMPORT_BYTES = 8 * 1024 * 1024
 ROWS_PER_STATEMENT = 1000  # 5 parameters each: far below either database's bind limit
+ANALYZE_AFTER = 10_000  # players; see apply()
 MAX_SNOWFLAKE = 2**63 - 1
 MAX_EXPORT_BYTES = 8 * 1024 * 1024
 SHAPE_HINT = ('expected MEE6\'s leaderboard format: {"players": [{"id": "123...", '
@@ -112,21 +113,28 @@ def _problem(player: Any) -> str | None:
 
 
 async def dry_run(guild_id: int, plan: ImportPlan) -> ImportPlan:
-    """Count new / raised / unchanged members (one read per ROWS_PER_STATEMENT players)."""
+    """Count new / raised / unchanged members: one read of the guild's members when the file
+    covers a good part of them, else one read per ROWS_PER_STATEMENT players."""
     ids = list(plan.players)
+    members = await MemberRecord.filter(guild_id=guild_id).count()
+    have: dict[int, int] = {}
+    if members <= 2 * len(ids):
+        have = {int(user): int(xp) for user, xp in await MemberRecord.filter(
+            guild_id=guild_id).values_list("user_id", "xp")}
+    else:
+        for start in range(0, len(ids), ROWS_PER_STATEMENT):
+            chunk = ids[start:start + ROWS_PER_STATEMENT]
+            have.update({int(user): int(xp) for user, xp in await MemberRecord.filter(
+                guild_id=guild_id, user_id__in=chunk).values_list("user_id", "xp")})
     plan.new = plan.updated = plan.unchanged = 0
-    for start in range(0, len(ids), ROWS_PER_STATEMENT):
-        chunk = ids[start:start + ROWS_PER_STATEMENT]
-        have = dict(await MemberRecord.filter(guild_id=guild_id, user_id__in=chunk)
-                    .values_list("user_id", "xp"))
-        for user_id in chunk:
-            current = have.get(user_id)
-            if current is None:
-                plan.new += 1
-            elif int(current) < plan.players[user_id]:
-                plan.updated += 1
-            else:
-                plan.unchanged += 1
+    for user_id, xp in plan.players.items():
+        current = have.get(user_id)
+        if current is None:
+            plan.new += 1
+        elif current < xp:
+            plan.updated += 1
+        else:
+            plan.unchanged += 1
     return plan
 
 
@@ -163,6 +171,12 @@ async def apply(guild_id: int, plan: ImportPlan, engine: XpEngine) -> int:
                 values += [guild_id, user_id, xp, level, tier_for(level)]
             await conn.execute_query(_upsert_sql(len(chunk), dialect), values)
             statements += 1
+    if dialect == "postgres" and len(items) >= ANALYZE_AFTER:
+        # Until autovacuum catches up, PostgreSQL's statistics predate the import: it would
+        # plan "this guild's members" as a few rows and scan them all (60 ms instead of 1 ms
+        # per 1,000-member lookup, measured on 100,000). A sampled ANALYZE takes ~0.1 s.
+        await Tortoise.get_connection("default").execute_query('ANALYZE "compliance_member"')
+        statements += 1
     return statements
 
 
