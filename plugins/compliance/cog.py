@@ -38,7 +38,7 @@ from plugins.compliance.multipliers import (
     with_factor,
 )
 from plugins.compliance.pages import audit_csv
-from plugins.compliance.rank_card import RankInfo, rank_text, render_rank_card
+from plugins.compliance.rank_card import RankInfo, card_filename, rank_text, render_rank_card
 from plugins.compliance.rank_card_cog import change_style
 from plugins.compliance.rank_styles import style_for
 from plugins.compliance.setup_checks import require_grantable, require_postable
@@ -332,7 +332,7 @@ class ComplianceCog(commands.Cog, name="compliance"):
             await interaction.send(rank_text(info))
             return
         await interaction.send(rank_text(info).split("\n")[0],
-                               file=nextcord.File(io.BytesIO(png), filename="rank.png"))
+                               file=nextcord.File(io.BytesIO(png), filename=card_filename(png)))
 
     @nextcord.slash_command(name="leaderboard", description="Top members by XP",
                             contexts=GUILD_ONLY)

@@ -23,6 +23,10 @@ def _png(size=(1600, 900), colour=(0, 0, 255)) -> bytes:
     return out.getvalue()
 
 
+def _near(pixel, colour, tolerance=12) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=True))
+
+
 async def _card(fake, world, member) -> Image.Image:
     ix = await fake.slash(member, "rank")
     png = fake.attachment_bytes(await ix.wait_original())
@@ -46,8 +50,11 @@ async def test_member_styles_their_card_over_the_server_default(start_bot, world
     kept = Image.open(io.BytesIO(stored.background))
     assert kept.format == "JPEG" and kept.size == (WIDTH, HEIGHT), "re-encoded, card-sized"
 
-    mine = await _card(fake_discord, world, world.member)
-    assert mine.getpixel(BAR) == (255, 0, 0)
+    ix = await fake_discord.slash(world.member, "rank")
+    message = await ix.wait_original()
+    assert message["attachments"][0]["filename"] == "rank.jpg", "JPEG over a picture"
+    mine = Image.open(io.BytesIO(fake_discord.attachment_bytes(message))).convert("RGB")
+    assert _near(mine.getpixel(BAR), (255, 0, 0))
     red, green, blue = mine.getpixel(CORNER)
     assert blue > 100 and red < 40 and green < 40, "their (darkened) blue background"
     # Another member without a style of their own gets the server's accent.
