@@ -153,7 +153,7 @@ class XpEngine:
         if set(settings.excluded_role_ids or ()) & set(role_ids):
             return 0
         now = self.clock()
-        rules = self._multipliers(guild_id, settings)
+        rules = self.multipliers(guild_id, settings)
         factor = 1.0 if rules.trivial else rules.factor(role_ids, channel_id,
                                                         parent_channel_id, now)
         if factor == 0:
@@ -170,7 +170,7 @@ class XpEngine:
         await self.add(guild_id, user_id, amount, channel_id=channel_id, message=True)
         return amount
 
-    def _multipliers(self, guild_id: int, settings: GuildSettings) -> Multipliers:
+    def multipliers(self, guild_id: int, settings: GuildSettings) -> Multipliers:
         # Parsed once per cached settings row: the cache hands out the same object until an
         # admin changes something, so the message path re-parses nothing.
         cached = self._rules.get(guild_id)

@@ -189,3 +189,19 @@ async def test_role_and_channel_multipliers_and_a_timed_boost(start_bot, world, 
     assert settings.xp_role_multipliers == {str(world.dj_role.id): 1.5, str(booster.id): 3.0}
     assert await AuditLog.filter(action="levels.multiplier_changed").count() == 3
     assert await AuditLog.filter(action="levels.boost_changed").count() == 1
+
+
+async def test_voice_xp_follows_the_channel_multiplier(start_bot, world, fake_discord):
+    running = await start_bot(registry=registry())
+    plugin = running.bot.plugins.plugins["compliance"]
+    await fake_discord.voice_join(world.member, world.voice)
+    await fake_discord.voice_join(world.other, world.voice)
+    ix = await fake_discord.slash(world.admin, "levels multiplier",
+                                  {"channel": world.voice, "value": 3})
+    await ix.response()
+    assert await plugin.voice.tick() == 2
+    assert plugin.xp.pending_for(world.guild.id, world.member.id) == 30
+    ix = await fake_discord.slash(world.admin, "levels multiplier",
+                                  {"channel": world.voice, "value": 0})
+    await ix.response()
+    assert await plugin.voice.tick() == 0, "a ×0 channel (e.g. AFK) earns nothing"
