@@ -113,8 +113,9 @@ class GuildSettings(Model):
     updated_at = fields.DatetimeField(auto_now=True)
     # XP multipliers ({"<role or channel id>": factor}; 0 excludes) and a timed server-wide
     # boost; combined by plugins.compliance.multipliers (the rule is documented there).
-    xp_role_multipliers: Any = fields.JSONField(default=dict)
-    xp_channel_multipliers: Any = fields.JSONField(default=dict)
+    # Nullable so the columns can be added to existing rows (None reads as no multipliers).
+    xp_role_multipliers: Any = fields.JSONField(default=dict, null=True)
+    xp_channel_multipliers: Any = fields.JSONField(default=dict, null=True)
     xp_boost = fields.FloatField(default=1.0)
     xp_boost_until = fields.DatetimeField(null=True)
     # Level-up message: None means the built-in text; checked when saved (levelup_messages).

@@ -205,3 +205,11 @@ async def test_voice_xp_follows_the_channel_multiplier(start_bot, world, fake_di
                                   {"channel": world.voice, "value": 0})
     await ix.response()
     assert await plugin.voice.tick() == 0, "a ×0 channel (e.g. AFK) earns nothing"
+
+
+def test_rows_from_before_multipliers_read_as_none():
+    from plugins.compliance.multipliers import Multipliers
+
+    old = GuildSettings(guild_id=1, xp_role_multipliers=None, xp_channel_multipliers=None)
+    rules = Multipliers.of(old)
+    assert rules.trivial and rules.factor([1], 2, None, datetime.now(UTC)) == 1.0
