@@ -89,7 +89,9 @@ def parse(data: bytes) -> ImportPlan:
             plan.skipped["duplicate id (the first entry was kept)"] += 1
             continue
         plan.players[user_id] = xp
-    if plan.found and not plan.players:
+    if not plan.found:
+        raise UserError("That leaderboard lists no players: nothing to import.")
+    if not plan.players:
         raise UserError("No player in that file could be imported: " + "; ".join(
             f"{n:,} {reason}" for reason, n in plan.skipped.most_common()) + ".")
     return plan

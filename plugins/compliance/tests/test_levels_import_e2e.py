@@ -7,6 +7,9 @@ import csv
 import io
 import json
 
+import pytest
+
+from bot.api import UserError
 from bot.models import AuditLog
 from plugins.compliance.mee6_import import ImportPlan, apply, parse
 from plugins.compliance.models import MemberRecord
@@ -142,4 +145,5 @@ async def test_apply_writes_in_batches_not_per_player(start_bot, world):
     plan = ImportPlan(players={20_000 + n: n for n in range(1, 2501)}, found=2500)
     assert await apply(world.guild.id, plan, engine) == 3
     assert await MemberRecord.filter(guild_id=world.guild.id).count() == 2500
-    assert parse(json.dumps({"players": []}).encode()).found == 0
+    with pytest.raises(UserError, match="lists no players"):
+        parse(json.dumps({"players": []}).encode())
