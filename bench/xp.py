@@ -4,7 +4,12 @@ Messages enter where the gateway hands them to the bot (nextcord's MESSAGE_CREAT
 each goes through the core's per-guild listener gate, the compliance listener and the XP
 rules. Every member's messages are 61 simulated seconds apart, so every message earns XP (the
 worst case for writes). The naive path is favoured: its rows already exist and it skips
-level-up detection. PostgreSQL by default ($TEST_DATABASE_URL or the local server):
+level-up detection. The buffered path also runs with multipliers on (five role multipliers,
+every member holding two of those roles, a channel multiplier and a running boost; see
+plugins/compliance/multipliers.py): its statements and throughput should stay within 10% of
+the run without them (each mode runs 3 times, alternated; best time, fewest statements,
+and the spread of statements).
+PostgreSQL by default ($TEST_DATABASE_URL or the local server):
 
     python bench/xp.py                       # quick: 10,000 messages, 1,000 members (~20 s)
     python bench/xp.py --full                # the 50,000 messages, 5,000 members
@@ -56,14 +61,16 @@ class NaiveXp(XpEngine):
         )
 
 
-def message_payload(seq: int, guild_id: int, channel_id: int, user_id: int) -> dict[str, Any]:
+def message_payload(seq: int, guild_id: int, channel_id: int, user_id: int,
+                    roles: list[int] | None = None) -> dict[str, Any]:
     now = datetime.now(UTC).isoformat()
     return {
         "id": str(nextcord.utils.time_snowflake(datetime.now(UTC)) + seq),
         "channel_id": str(channel_id), "guild_id": str(guild_id),
         "author": {"id": str(user_id), "username": f"m{user_id}", "discriminator": "0",
                    "avatar": None, "global_name": None},
-        "member": {"roles": [], "joined_at": now, "deaf": False, "mute": False, "flags": 0},
+        "member": {"roles": [str(r) for r in roles or []], "joined_at": now, "deaf": False,
+                   "mute": False, "flags": 0},
         "content": "hello growmies", "timestamp": now, "edited_timestamp": None,
         "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
         "attachments": [], "embeds": [], "pinned": False, "type": 0,
@@ -127,8 +134,12 @@ async def main() -> None:
         fake = FakeDiscord()
         await fake.start()
         guilds = [fake.create_guild(f"Bench {g}") for g in range(args.guilds)]
+        # Every member holds two of five roles; multipliers are set on them in the third run.
+        roles = {guild.id: [guild.add_role(f"r{n}").id for n in range(5)] for guild in guilds}
         members = [(guild, guild.add_member(f"g{g}m{i}"))
                    for g, guild in enumerate(guilds) for i in range(per_guild)]
+        held = {member.id: [roles[guild.id][i % 5], roles[guild.id][(i + 1) % 5]]
+                for i, (guild, member) in enumerate(members)}
         settings = Settings(_env_file=None, discord_token=fake.token,  # type: ignore[call-arg]
                             discord_api_base=fake.api_base, database_url=url,
                             log_format="json", log_level="WARNING")
@@ -142,6 +153,7 @@ async def main() -> None:
             # the database once per message; that is the core's, not the XP path's, cost).
             for guild in guilds:
                 await bot.services.toggles.is_enabled(guild.id, "compliance")
+                await plugin.settings.get(guild.id)  # and so is the XP settings cache
             seq = 0
             rounds: list[list[dict[str, Any]]] = []
             while seq < args.messages:
@@ -150,27 +162,61 @@ async def main() -> None:
                     if seq >= args.messages:
                         break
                     batch.append(message_payload(seq, guild.id, guild.text_channel.id,
-                                                 member.id))
+                                                 member.id, held[member.id]))
                     seq += 1
                 rounds.append(batch)
             start = datetime(2026, 1, 1, tzinfo=UTC)
-            buffered = XpEngine(plugin.settings, flush_interval=3600)
-            b_time, b_sql, b_awards = await drive(bot, plugin, buffered, rounds, start)
+
+            async def set_multipliers(on: bool) -> None:
+                # Factors whose product is x1 (highest role x2, channel x0.25, boost x2):
+                # every step of the rule runs, yet both modes write the same XP. A larger
+                # product means more level-ups and so more level UPDATEs: the cost of the
+                # extra XP, not of the multipliers.
+                for guild in guilds:
+                    await plugin.settings.update(
+                        guild.id,
+                        xp_role_multipliers={str(r): 2.0 if n % 2 == 0 else 1.5
+                                             for n, r in enumerate(roles[guild.id])} if on
+                        else {},
+                        xp_channel_multipliers={str(guild.text_channel.id): 0.25} if on else {},
+                        xp_boost=2.0, xp_boost_until=start + timedelta(days=30) if on else None)
+
+            # Alternated twice, best time of each (the machine is shared and noisy).
+            runs: dict[bool, list[tuple[float, int, int]]] = {False: [], True: []}
+            for day, on in enumerate((False, True) * 3):
+                await set_multipliers(on)
+                engine = XpEngine(plugin.settings, flush_interval=3600)
+                runs[on].append(await drive(bot, plugin, engine, rounds,
+                                            start + timedelta(days=day)))
+            await set_multipliers(False)
+            b_time, b_sql, b_awards = (min(r[0] for r in runs[False]),
+                                       min(r[1] for r in runs[False]), runs[False][0][2])
+            m_time, m_sql, m_awards = (min(r[0] for r in runs[True]),
+                                       min(r[1] for r in runs[True]), runs[True][0][2])
+            spread = {on: (min(r[1] for r in rs), max(r[1] for r in rs))
+                      for on, rs in runs.items()}
             naive = NaiveXp(plugin.settings)
             n_time, n_sql, n_awards = await drive(bot, plugin, naive, rounds,
-                                                  start + timedelta(days=1))
+                                                  start + timedelta(days=7))
         finally:
             await shutdown(bot)
             task.cancel()
             await fake.close()
     db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     print(f"{args.messages:,} messages from {len(members):,} members in {args.guilds} guilds "
-          f"on {db}; awards: buffered {b_awards:,}, naive {n_awards:,}")
-    for label, secs, sql in (("buffered", b_time, b_sql), ("naive", n_time, n_sql)):
-        print(f"{label:9s} {args.messages / secs:10,.0f} messages/s  {secs:7.2f} s  "
+          f"on {db}; awards: buffered {b_awards:,}, multipliers {m_awards:,}, naive "
+          f"{n_awards:,}")
+    for label, secs, sql in (("buffered", b_time, b_sql), ("multiplied", m_time, m_sql),
+                             ("naive", n_time, n_sql)):
+        print(f"{label:10s} {args.messages / secs:10,.0f} messages/s  {secs:7.2f} s  "
               f"{sql:8,} SQL statements")
+    print(f"multipliers on vs off: statements {m_sql / max(b_sql, 1):.2f}x, throughput "
+          f"{b_time / m_time:.2f}x (target: within 10%); statements per run, off "
+          f"{spread[False][0]}-{spread[False][1]}, on {spread[True][0]}-{spread[True][1]} "
+          "(size-triggered flushes depend on timing)")
     print(f"statements: naive/buffered = {n_sql / max(b_sql, 1):,.1f}x fewer (target >= 10x)")
-    print(f"throughput: buffered/naive = {n_time / b_time:,.1f}x (target >= 5x)")
+    print(f"throughput: buffered/naive = {n_time / b_time:,.1f}x (target >= 5x); "
+          f"with multipliers/naive = {n_time / m_time:,.1f}x")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ import nextcord
 import structlog
 
 from bot.api import GuildConfig, PluginContext
-from plugins.compliance.levels import reward_roles
+from plugins.compliance.levels import reward_changes, reward_roles
+from plugins.compliance.levelup_messages import render
 from plugins.compliance.models import STACK, GuildSettings
 from plugins.compliance.xp import LevelUp
 
@@ -64,13 +65,35 @@ async def announce_level_ups(ctx: PluginContext, settings: GuildConfig[GuildSett
         config = await settings.get(event.guild_id)
         if not config.levelup_announce:
             continue
-        channel_id = config.levelup_channel_id or event.channel_id
-        channel = ctx.bot.get_channel(channel_id) if channel_id else None
-        if not isinstance(channel, nextcord.abc.Messageable):
-            continue
+        text = render(config.levelup_template, event.user_id, event.new_level, event.tier)
+        # Only the member who levelled up may be pinged, whatever the template says.
+        allowed = nextcord.AllowedMentions(everyone=False, roles=False,
+                                           users=[nextcord.Object(event.user_id)],
+                                           replied_user=False)
+        destination: nextcord.abc.Messageable | None
         try:
-            # The mention shows who it is; the bot's allowed_mentions keep it from pinging.
-            await channel.send(f"🎉 <@{event.user_id}> reached **level {event.new_level}** "
-                               f"({event.tier})!")
+            if config.levelup_dm:
+                destination = (ctx.bot.get_user(event.user_id)
+                               or await ctx.bot.fetch_user(event.user_id))
+            else:
+                channel_id = config.levelup_channel_id or event.channel_id
+                found = ctx.bot.get_channel(channel_id) if channel_id else None
+                destination = found if isinstance(found, nextcord.abc.Messageable) else None
+            if destination is not None:
+                await destination.send(text, allowed_mentions=allowed)
         except nextcord.HTTPException as exc:
-            log.warning("compliance.levelup_announce_failed", status=exc.status)
+            # A member with DMs closed (50007) or a channel we lost access to: logged only.
+            log.warning("compliance.levelup_announce_failed", status=exc.status, code=exc.code)
+
+
+async def reevaluate_rewards(ctx: PluginContext, settings: GuildConfig[GuildSettings],
+                             guild_id: int, user_id: int, level: int) -> None:
+    """After an admin changed a member's XP: give the rewards now reached, take the others."""
+    config = await settings.get(guild_id)
+    if not config.role_rewards:
+        return
+    give, take = reward_changes(config.role_rewards, level, stack=config.reward_mode == STACK)
+    for role_id in sorted(give):
+        await add_role(ctx, guild_id, user_id, role_id, f"Level {level} reward (XP changed)")
+    for role_id in sorted(take):
+        await remove_role(ctx, guild_id, user_id, role_id, f"Now level {level} (XP changed)")

@@ -90,11 +90,20 @@ class VoiceXpTicker:
             if settings.voice_xp_per_minute <= 0:
                 continue
             excluded = set(settings.excluded_channel_ids or ())
+            rules = self.plugin.xp.multipliers(guild.id, settings)
+            now = self.plugin.xp.clock()
             for channel in guild.voice_channels + guild.stage_channels:
                 if channel.id in excluded:
                     continue
                 for user_id in voice_earners(channel):
-                    await self.plugin.xp.add(guild.id, user_id, settings.voice_xp_per_minute)
+                    # The same multipliers as for messages (a ×0 AFK channel earns nothing).
+                    member = guild.get_member(user_id)
+                    roles = [r.id for r in member.roles] if member is not None else []
+                    amount = round(settings.voice_xp_per_minute
+                                   * rules.factor(roles, channel.id, None, now))
+                    if amount <= 0:
+                        continue
+                    await self.plugin.xp.add(guild.id, user_id, amount)
                     awarded += 1
         return awarded
 

@@ -111,6 +111,38 @@ class GuildSettings(Model):
     role_rewards: Any = fields.JSONField(default=dict)
     reward_mode = fields.CharField(max_length=16, default=STACK)
     updated_at = fields.DatetimeField(auto_now=True)
+    # XP multipliers ({"<role or channel id>": factor}; 0 excludes) and a timed server-wide
+    # boost; combined by plugins.compliance.multipliers (the rule is documented there).
+    # Nullable so the columns can be added to existing rows (None reads as no multipliers).
+    xp_role_multipliers: Any = fields.JSONField(default=dict, null=True)
+    xp_channel_multipliers: Any = fields.JSONField(default=dict, null=True)
+    xp_boost = fields.FloatField(default=1.0)
+    xp_boost_until = fields.DatetimeField(null=True)
+    # Level-up message: None means the built-in text; checked when saved (levelup_messages).
+    levelup_template = fields.TextField(null=True)
+    # With announcements on: DM the member instead of posting in a channel.
+    levelup_dm = fields.BooleanField(default=False)
 
     class Meta:
         table = "compliance_settings"
+
+
+SERVER_DEFAULT_STYLE = 0
+
+
+class RankCardStyle(Model):
+    """A member's rank card style in one guild; user_id 0 holds the server default.
+
+    The background is stored already re-encoded (JPEG, card-sized, darkened for legible
+    text), so drawing a card only pastes it."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    user_id = fields.BigIntField(db_index=True)
+    accent = fields.CharField(max_length=7, null=True)  # "#RRGGBB"
+    background: Any = fields.BinaryField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "compliance_rank_card_style"
+        unique_together = (("guild_id", "user_id"),)

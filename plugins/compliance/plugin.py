@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Any
 from bot.api import MIXED, ComponentHandler, GuildConfig, Plugin, PluginContext
 from plugins.compliance.adult_channels import AdultChannels, marked_channels
 from plugins.compliance.gate import CachedAgeGate
-from plugins.compliance.models import AgeDenial, GuildSettings, MemberRecord
+from plugins.compliance.levels_callbacks import LevelsCallbacks
+from plugins.compliance.models import AgeDenial, GuildSettings, MemberRecord, RankCardStyle
 from plugins.compliance.pages import AuditPages, LeaderboardPages
+from plugins.compliance.rank_styles import export_styles
 from plugins.compliance.verification import VerificationService
 from plugins.compliance.xp import LevelUp, XpEngine
+from plugins.compliance.xp_admin import XpAdmin
 
 if TYPE_CHECKING:
     from nextcord.ext import commands
@@ -31,7 +34,8 @@ class CompliancePlugin(Plugin):
         "birth), failed-attempt count and retry time, XP, level, message count, last XP time. "
         "A verification denial (server, member id, outcome, date) is kept after /privacy "
         "delete so deleting data cannot undo an age check. Free text you wrote in audited "
-        "actions (e.g. a reset reason)."
+        "actions (e.g. a reset reason). Your rank card style (accent colour, background "
+        "image re-encoded as JPEG)."
     )
     models = "plugins.compliance.models"
     # Verification, privacy, audit tools and XP show nothing about cannabis: every member,
@@ -46,6 +50,7 @@ class CompliancePlugin(Plugin):
         self.adult_channels = AdultChannels(self.settings, self._is_verified)
         self.verification: VerificationService
         self.xp = XpEngine(self.settings)
+        self.xp_admin = XpAdmin(self.xp)
         self.voice: Any = None
 
     @property
@@ -68,6 +73,8 @@ class CompliancePlugin(Plugin):
         self.gate.channels = self.adult_channels
         self.verification = VerificationService(self.settings, ctx.services.audit, self.gate)
         self.xp = XpEngine(self.settings, on_level_up=self._level_ups)
+        self.xp_admin = XpAdmin(self.xp)
+        LevelsCallbacks(self).register()
         ctx.services.age_gate.provide(ctx.name, self.gate,
                                       prompt_custom_id=ctx.components.custom_id("verify"))
         ctx.services.xp.provide(ctx.name, self.xp)
@@ -87,8 +94,9 @@ class CompliancePlugin(Plugin):
     def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
         from plugins.compliance.cog import ComplianceCog
         from plugins.compliance.listeners import ComplianceListeners
+        from plugins.compliance.rank_card_cog import RankCardCog
 
-        return [ComplianceCog(self, ctx), ComplianceListeners(self, ctx)]
+        return [ComplianceCog(self, ctx), ComplianceListeners(self, ctx), RankCardCog(ctx)]
 
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.compliance.components import ComplianceComponents
@@ -135,6 +143,7 @@ class CompliancePlugin(Plugin):
         async with self.xp.flush_lock:
             self.xp.forget_user(user_id)
             removed = await MemberRecord.filter(user_id=user_id).delete()
+        removed += await RankCardStyle.filter(user_id=user_id).delete()
         self.gate.invalidate_user(user_id)
         # Kept on purpose: AgeDenial rows (see data_statement). Records this member decided as
         # staff keep that one former reviewer decided them, under a fresh random pseudonym
@@ -179,4 +188,5 @@ class CompliancePlugin(Plugin):
         # The free text this member wrote in audited actions is exported by the core
         # ("core" section of /privacy export), with every other plugin's audit texts.
         return {"members": rows, "date_of_birth": "never stored",
-                "age_verification_denials": denials}
+                "age_verification_denials": denials,
+                "rank_card_styles": await export_styles(user_id)}

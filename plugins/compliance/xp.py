@@ -26,6 +26,7 @@ from bot.api import GuildConfig, PeriodicTask
 from plugins.compliance.dates import today_in_new_york
 from plugins.compliance.levels import level_for, tier_for
 from plugins.compliance.models import GuildSettings
+from plugins.compliance.multipliers import Multipliers
 
 log = structlog.get_logger("plugins.compliance.xp")
 
@@ -127,6 +128,7 @@ class XpEngine:
         self._last_award: dict[tuple[int, int], datetime] = {}
         self._daily: dict[tuple[int, int, str], int] = {}
         self._daily_date: date | None = None
+        self._rules: dict[int, tuple[GuildSettings, Multipliers]] = {}
         self._flush_lock = asyncio.Lock()
         self._flusher = PeriodicTask("compliance-xp-flush", flush_interval, self._tick)
         self._spawned: set[asyncio.Task[list[LevelUp]]] = set()
@@ -151,6 +153,11 @@ class XpEngine:
         if set(settings.excluded_role_ids or ()) & set(role_ids):
             return 0
         now = self.clock()
+        rules = self.multipliers(guild_id, settings)
+        factor = 1.0 if rules.trivial else rules.factor(role_ids, channel_id,
+                                                        parent_channel_id, now)
+        if factor == 0:
+            return 0
         key = (guild_id, user_id)
         last = self._last_award.get(key)
         if last is not None and now - last < timedelta(seconds=settings.xp_cooldown_seconds):
@@ -158,8 +165,19 @@ class XpEngine:
         self._last_award[key] = now
         low, high = sorted((max(0, settings.xp_min), max(0, settings.xp_max)))
         amount = self.rng.randint(low, high)
+        if factor != 1.0:
+            amount = round(amount * factor)
         await self.add(guild_id, user_id, amount, channel_id=channel_id, message=True)
         return amount
+
+    def multipliers(self, guild_id: int, settings: GuildSettings) -> Multipliers:
+        # Parsed once per cached settings row: the cache hands out the same object until an
+        # admin changes something, so the message path re-parses nothing.
+        cached = self._rules.get(guild_id)
+        if cached is None or cached[0] is not settings:
+            cached = (settings, Multipliers.of(settings))
+            self._rules[guild_id] = cached
+        return cached[1]
 
     async def award(self, guild_id: int, user_id: int, amount: int, reason: str) -> int:
         """XP from another plugin, capped per member, reason and New York day."""
@@ -213,6 +231,12 @@ class XpEngine:
         for store in (self._pending, self._last_award):
             for key in [k for k in store if k[1] == user_id]:
                 del store[key]
+
+    def drop_pending(self, guild_id: int, user_id: int | None = None) -> None:
+        """Forget buffered XP of one member (or the whole guild) that an admin is resetting."""
+        for key in [k for k in self._pending
+                    if k[0] == guild_id and user_id in (None, k[1])]:
+            del self._pending[key]
 
     # ----- writing ---------------------------------------------------------------------------
     async def flush(self) -> list[LevelUp]:

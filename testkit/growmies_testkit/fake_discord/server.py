@@ -110,6 +110,9 @@ class FakeDiscord(ActorsMixin):
         #: Exceptions raised inside the fake's own handlers (answered with a 503). Should stay
         #: empty; a test fixture can assert that.
         self.internal_errors: list[Exception] = []
+        #: Ids of attachments the bot downloaded, in order (to check it refused a file by
+        #: its declared size without fetching it).
+        self.attachment_downloads: list[int] = []
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -769,6 +772,7 @@ class FakeDiscord(ActorsMixin):
     # -- misc ----------------------------------------------------------------------------------
 
     async def _serve_attachment(self, request: web.Request) -> web.Response:
+        self.attachment_downloads.append(int(request.match_info["attachment_id"]))
         data = self._messages.attachment_bytes(int(request.match_info["attachment_id"]))
         if data is None:
             return web.Response(status=404, text="Not Found")
