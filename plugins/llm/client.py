@@ -68,11 +68,24 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
-def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
-    return sum(estimate_tokens(m["content"]) + 4 for m in messages)
+# What one image part is reserved at: a high-detail image of up to 2,048 px costs at most
+# 85 + 170 × 8 tiles = 1,445 tokens on OpenAI's models.
+IMAGE_TOKENS = 1_500
 
 
-def _sdk_messages(messages: list[dict[str, str]]) -> list[ChatCompletionMessageParam]:
+def estimate_content_tokens(content: Any) -> int:
+    """A message's content: a string, or a list of text and image parts."""
+    if isinstance(content, str):
+        return estimate_tokens(content)
+    return sum(estimate_tokens(part.get("text", "")) if part.get("type") == "text"
+               else IMAGE_TOKENS for part in content)
+
+
+def estimate_prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    return sum(estimate_content_tokens(m["content"]) + 4 for m in messages)
+
+
+def _sdk_messages(messages: list[dict[str, Any]]) -> list[ChatCompletionMessageParam]:
     """Our {"role", "content"} dicts are the SDK's message params; its TypedDicts just can't
     tell that from a plain dict of strings."""
     return cast("list[ChatCompletionMessageParam]", messages)
@@ -156,7 +169,7 @@ class ChatClient:
 
     async def stream(
         self,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         *,
         max_tokens: int,
         on_delta: Callable[[str], Awaitable[None] | None],
@@ -199,7 +212,7 @@ class ChatClient:
             raise described from None
         return self._completion(messages, parts, usage, finish, incomplete=False)
 
-    async def complete(self, messages: list[dict[str, str]], *, max_tokens: int) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], *, max_tokens: int) -> Completion:
         """One short, non-streamed answer (the topic classifier). Raises UpstreamError."""
         try:
             async with asyncio.timeout(self.deadline()):
@@ -218,7 +231,7 @@ class ChatClient:
 
     @staticmethod
     def _completion(
-        messages: list[dict[str, str]], parts: list[str], usage: Any, finish: str | None,
+        messages: list[dict[str, Any]], parts: list[str], usage: Any, finish: str | None,
         *, incomplete: bool,
     ) -> Completion:
         text = "".join(parts)
