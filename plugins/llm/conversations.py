@@ -98,6 +98,25 @@ class ConversationStore:
             await self.end(conversation, "idle")
         return idle
 
+    async def resume_thread(self, channel_id: int,
+                            idle_minutes: int) -> tuple[LLMConversation | None, bool]:
+        """The conversation a message in this thread continues, and whether it is a new one
+        started because the last closed for being idle (None: the thread is not ours, or
+        its conversation was ended)."""
+        if channel_id in self.open_channels:
+            conversation = await self.in_channel(channel_id)
+            if conversation is None or not self.is_idle(conversation, idle_minutes):
+                return conversation, False
+            await self.end(conversation, "idle")
+        elif channel_id not in self.idle_channels:
+            return None, False
+        last = await LLMConversation.filter(channel_id=channel_id, via="thread").order_by(
+            "-id").first()
+        if last is None or last.active or last.closed_reason != "idle":
+            self.idle_channels.discard(channel_id)
+            return last if last is not None and last.active else None, False
+        return await self.restart(last), True
+
     async def restart(self, old: LLMConversation) -> LLMConversation:
         """A new conversation in place of one that closed: same member, place, kind and
         audience, none of its history."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog

@@ -110,6 +110,8 @@ class FakeDiscord(ActorsMixin):
         #: Exceptions raised inside the fake's own handlers (answered with a 503). Should stay
         #: empty; a test fixture can assert that.
         self.internal_errors: list[Exception] = []
+        #: Attachment ids whose bytes were downloaded from the CDN route, in order.
+        self.attachment_downloads: list[int] = []
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -769,6 +771,7 @@ class FakeDiscord(ActorsMixin):
     # -- misc ----------------------------------------------------------------------------------
 
     async def _serve_attachment(self, request: web.Request) -> web.Response:
+        self.attachment_downloads.append(int(request.match_info["attachment_id"]))
         data = self._messages.attachment_bytes(int(request.match_info["attachment_id"]))
         if data is None:
             return web.Response(status=404, text="Not Found")
