@@ -90,18 +90,27 @@ class RecordingSink:
 class ReplySink:
     """The answer to a reply: its first message replies to the member's (without a ping)."""
 
-    def __init__(self, message: nextcord.Message) -> None:
+    def __init__(self, message: nextcord.Message, *, note: str = "") -> None:
         self.message = message
-        self._first = True
+        # Put above the first message (e.g. that an idle conversation was restarted).
+        self.note = note
+        self._first: Any = None
+
+    def _with_note(self, handle: Any, content: str) -> str:
+        if self.note and handle is self._first and len(content) + len(self.note) <= 2000:
+            return self.note + content
+        return content
 
     async def send(self, content: str) -> Any:
-        reference = self.message if self._first else None
-        self._first = False
-        return await self.message.channel.send(content, reference=reference,
-                                               mention_author=False, allowed_mentions=NO_PINGS)
+        if self._first is None:
+            self._first = handle = await self.message.channel.send(
+                self.note + content, reference=self.message, mention_author=False,
+                allowed_mentions=NO_PINGS)
+            return handle
+        return await self.message.channel.send(content, allowed_mentions=NO_PINGS)
 
     async def edit(self, handle: Any, content: str) -> None:
-        await handle.edit(content=content, allowed_mentions=NO_PINGS)
+        await handle.edit(content=self._with_note(handle, content), allowed_mentions=NO_PINGS)
 
     async def delete(self, handle: Any) -> None:
         await handle.delete()
@@ -145,28 +154,27 @@ class Followups:
         return await take([Upload(a.filename, a.size, a.content_type, a.read)
                            for a in attachments], limits)
 
-    async def continue_ask(self, conversation: LLMConversation, user_id: int, text: str,
-                           sink: MessageSink, *, public: bool,
-                           attachments: Intake | None = None) -> tuple[TurnResult, str]:
-        """A turn in an /ask conversation (restarted when it closed for being idle); returns
-        the result and the note to show first, if any."""
+    async def reopen(self, conversation: LLMConversation) -> tuple[LLMConversation, str]:
+        """The /ask conversation a follow-up continues: a new one when it closed for being
+        idle (the sweep may not have run yet), with the note saying so."""
         store = self.plugin.conversations
-        note = ""
         if conversation.active and store.is_idle(conversation, self.idle_minutes):
             await store.end(conversation, "idle")
-        if not conversation.active:
-            conversation = await store.restart(conversation)
-            note = idle_restarted(self.idle_minutes)
+        if conversation.active:
+            return conversation, ""
+        return await store.restart(conversation), idle_restarted(self.idle_minutes) + "\n"
+
+    async def continue_ask(self, conversation: LLMConversation, user_id: int, text: str,
+                           sink: MessageSink, *, public: bool,
+                           attachments: Intake | None = None) -> TurnResult:
         request = ChatRequest(conversation.guild_id, user_id, text, conversation.kind,
                               conversation, attachments=attachments)
         recording = RecordingSink(sink)
         async with self.lock(conversation.id):
             turn = await self.service.prepare(request)
-            if note:
-                await sink.send(note)
             result = await self.service.respond(turn, recording)
         await self.after_answer(conversation, recording, public=public)
-        return result, note
+        return result
 
     async def after_answer(self, conversation: LLMConversation, sink: RecordingSink, *,
                            public: bool) -> None:
@@ -211,8 +219,10 @@ class Followups:
             return True
         try:
             intake = await self.intake(message.attachments)
+            conversation, note = await self.reopen(conversation)
             await self.continue_ask(conversation, message.author.id, self._text(message),
-                                    ReplySink(message), public=True, attachments=intake)
+                                    ReplySink(message, note=note), public=True,
+                                    attachments=intake)
         except UserError as exc:
             await message.reply(exc.message, mention_author=False, allowed_mentions=NO_PINGS,
                                 view=exc.view)
@@ -253,8 +263,9 @@ class Followups:
             raise UserError("That conversation is gone; start a new one with /ask.")
         channel = ctx.interaction.channel
         public = await self.ctx.services.age_gate.is_adults_only_place(channel)
+        conversation, note = await self.reopen(conversation)
         sink = InteractionSink(ctx.interaction, ephemeral=not public,
-                               note="" if public else ADULT_NOTE + "\n")
+                               note=("" if public else ADULT_NOTE + "\n") + note)
         await self.continue_ask(conversation, ctx.user_id, ctx.fields.get("question", ""),
                                 sink, public=public)
 
