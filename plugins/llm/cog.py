@@ -25,7 +25,7 @@ from bot.api import (
 )
 from plugins.llm.budget import general_chat_open, guild_config, guild_settings
 from plugins.llm.conversation_types import DEFAULT_TYPE, TYPE_CHOICES
-from plugins.llm.followups import RecordingSink, idle_restarted
+from plugins.llm.followups import idle_restarted
 from plugins.llm.models import FILTER_LEVELS, RESPONSE_STYLES, LLMConversation
 from plugins.llm.preferences import describe
 from plugins.llm.service import ChatRequest, ChatService, PreparedTurn
@@ -249,10 +249,12 @@ class LLMCog(commands.Cog, name="llm"):
         except BaseException:
             await self.chat_service.cancel(turn)
             raise
-        sink = RecordingSink(InteractionSink(interaction, ephemeral=not public,
-                                             note="" if public else ADULT_NOTE + "\n"))
+        sink = self.plugin.followups.recording(
+            InteractionSink(interaction, ephemeral=not public,
+                            note="" if public else ADULT_NOTE + "\n"),
+            request.conversation, public=public)
         await self.chat_service.respond(turn, sink)
-        await self.plugin.followups.after_answer(request.conversation, sink, public=public)
+        await self.plugin.followups.after_answer(request.conversation, sink)
 
     @ask.subcommand(name="question", description="Ask anything, with a conversation type and "
                     "an optional image or text file")

@@ -7,7 +7,7 @@ conversations.py, attachments.py and service.py."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -58,16 +58,21 @@ def idle_closed(minutes: int) -> str:
 
 
 class RecordingSink:
-    """A sink that remembers the Discord messages an answer ended up in, so replies to any of
-    them continue the conversation."""
+    """A sink that remembers the Discord messages an answer ended up in and, for a public
+    answer, links each to its conversation as soon as it is posted: a member may reply to the
+    first part while the rest is still streaming."""
 
-    def __init__(self, inner: MessageSink) -> None:
+    def __init__(self, inner: MessageSink,
+                 link: Callable[[list[int]], Awaitable[None]] | None = None) -> None:
         self.inner = inner
+        self.link = link
         self.handles: list[Any] = []
 
     async def send(self, content: str) -> Any:
         handle = await self.inner.send(content)
         self.handles.append(handle)
+        if self.link is not None:
+            await self.link(await self._ids([handle]))
         return handle
 
     async def edit(self, handle: Any, content: str) -> None:
@@ -77,9 +82,10 @@ class RecordingSink:
         await self.inner.delete(handle)
         self.handles.remove(handle)
 
-    async def message_ids(self) -> list[int]:
+    @staticmethod
+    async def _ids(handles: list[Any]) -> list[int]:
         ids = []
-        for handle in self.handles:
+        for handle in handles:
             if getattr(handle, "id", None) is None and hasattr(handle, "fetch"):
                 # An interaction's first response carries no id until fetched.
                 handle = await handle.fetch()
@@ -169,21 +175,26 @@ class Followups:
                            attachments: Intake | None = None) -> TurnResult:
         request = ChatRequest(conversation.guild_id, user_id, text, conversation.kind,
                               conversation, attachments=attachments)
-        recording = RecordingSink(sink)
+        recording = self.recording(sink, conversation, public=public)
         async with self.lock(conversation.id):
             turn = await self.service.prepare(request)
             result = await self.service.respond(turn, recording)
-        await self.after_answer(conversation, recording, public=public)
+        await self.after_answer(conversation, recording)
         return result
 
-    async def after_answer(self, conversation: LLMConversation, sink: RecordingSink, *,
-                           public: bool) -> None:
-        """Link a public answer for reply chains, and put the Follow up button under it
-        (the only way on from an ephemeral answer, which nobody can reply to)."""
+    def recording(self, sink: MessageSink, conversation: LLMConversation, *,
+                  public: bool) -> RecordingSink:
+        """Only a public answer can be replied to, so only its messages are linked."""
+        async def link(ids: list[int]) -> None:
+            await self.plugin.conversations.link(conversation, ids)
+
+        return RecordingSink(sink, link if public else None)
+
+    async def after_answer(self, conversation: LLMConversation, sink: RecordingSink) -> None:
+        """Put the Follow up button under the answer (the only way on from an ephemeral
+        answer, which nobody can reply to)."""
         if not sink.handles:
             return
-        if public:
-            await self.plugin.conversations.link(conversation, await sink.message_ids())
         state = await self.ctx.components.create(
             "ask_followup", {"conversation_id": conversation.id}, owner=conversation.user_id,
             guild_id=conversation.guild_id, ttl=FOLLOWUP_TTL)
