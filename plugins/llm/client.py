@@ -109,6 +109,9 @@ def _describe(exc: BaseException) -> UpstreamError:
         code = str(body.get("code") or "") + " " + str(exc.message)
         if "context_length" in code or "maximum context" in code:
             return ContextTooLong()
+        if "image_url is only supported" in code:
+            return UpstreamError("The AI model here can't take images; an admin should check "
+                                 "LLM_VISION_MODELS.", kind="no_vision")
         return UpstreamError("The AI service could not handle that request.", kind="bad_request")
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return UpstreamError(

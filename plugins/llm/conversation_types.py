@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plugins.llm.models import KB_CATEGORIES
-
 
 @dataclass(frozen=True)
 class ConversationType:
@@ -28,7 +26,7 @@ TYPES: dict[str, ConversationType] = {t.key: t for t in (
     # "chat" is the stored name general conversations always had.
     ConversationType(
         "chat", "General", "Help with whatever the member asks; consult the knowledge base "
-        "only when the question is about cannabis.", KB_CATEGORIES, cannabis=False),
+        "only when the question is about cannabis.", (), cannabis=False),
     ConversationType(
         "education", "Cannabis education",
         "Teach: explain how cannabis works (cannabinoids, terpenes, onset and duration, "

@@ -105,7 +105,10 @@ class ConversationStore:
         its conversation was ended)."""
         if channel_id in self.open_channels:
             conversation = await self.in_channel(channel_id)
-            if conversation is None or not self.is_idle(conversation, idle_minutes):
+            if conversation is None:
+                return None, False
+            if not self.is_idle(conversation, idle_minutes):
+                await self.touch(conversation)
                 return conversation, False
             await self.end(conversation, "idle")
         elif channel_id not in self.idle_channels:
@@ -116,6 +119,14 @@ class ConversationStore:
             self.idle_channels.discard(channel_id)
             return last if last is not None and last.active else None, False
         return await self.restart(last), True
+
+    @staticmethod
+    async def touch(conversation: LLMConversation) -> None:
+        """A message arrived: the idle clock restarts now, not when the answer is stored, so
+        the sweep never closes a conversation while it is answering."""
+        conversation.updated_at = datetime.now(UTC)
+        await LLMConversation.filter(id=conversation.id).update(
+            updated_at=conversation.updated_at)
 
     async def restart(self, old: LLMConversation) -> LLMConversation:
         """A new conversation in place of one that closed: same member, place, kind and

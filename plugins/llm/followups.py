@@ -167,6 +167,7 @@ class Followups:
         if conversation.active and store.is_idle(conversation, self.idle_minutes):
             await store.end(conversation, "idle")
         if conversation.active:
+            await store.touch(conversation)
             return conversation, ""
         return await store.restart(conversation), idle_restarted(self.idle_minutes) + "\n"
 

@@ -38,7 +38,9 @@ class LLMPlugin(Plugin):
         "Stores your assistant conversations (message text only while your history setting is "
         "on, and for the server's retention period, 30 days by default), your /chat settings, "
         "daily token usage, and the knowledge entries you contribute. Deleting your data "
-        "keeps the token counters (not the text), so a deletion never resets a budget."
+        "keeps the token counters (not the text), so a deletion never resets a budget. "
+        "Attached text files are kept like message text; attached images are never stored, "
+        "only their names."
     )
     models = "plugins.llm.models"
     # Every surface is 21+ unless declared otherwise (/chat usage and /llm config are

@@ -21,6 +21,11 @@ When the FIFO is empty :attr:`FakeOpenAI.default_reply` produces the answer (by 
         ...
         assert srv.chat_requests[0]["messages"][-1]["content"] == "hi"
 
+Image parts (``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}`` in a
+message's content list) are accepted and recorded (:attr:`FakeOpenAI.images`,
+:func:`image_parts`); a model marked with :meth:`FakeOpenAI.text_only` gets the real API's 400
+for them, as does a data URL that is not an image.
+
 Every request is recorded (:attr:`FakeOpenAI.requests`) before it is answered, so a test can
 await :meth:`FakeOpenAI.wait_for_request` instead of sleeping. Streamed answers record the
 ``time.monotonic()`` instant of every content chunk (:attr:`Rec.chunk_times`), which lets a

@@ -213,7 +213,7 @@ async def test_a_model_that_turns_out_text_only_fails_clearly(
         "question": "what is this?", "file": ("leaf.png", png())})
     await ix.response()
     final = await ix.wait_original(lambda m: "⚠️" in m["content"])
-    assert "could not handle that request" in final["content"]
+    assert "can't take images; an admin should check LLM_VISION_MODELS" in final["content"]
     rec = fake_openai.chat_records[-1]
     assert rec.status == 400 and rec.outcome == "bad_request"
     assert base64.b64decode(image_parts(rec.json)[0][2]["image_url"]["url"].split(",")[1])[
