@@ -247,7 +247,7 @@ class ChatService:
         token plus 4 per message) and the reply cap, plus the classifier's two calls."""
         total = estimate_prompt_tokens(turn.messages) + turn.max_tokens
         if turn.request.classify:
-            request_check = estimate_prompt_tokens(classifier_messages(turn.request.text))
+            request_check = estimate_prompt_tokens(classifier_messages(turn.request.full_text))
             reply_check = estimate_prompt_tokens(classifier_messages("x" * (
                 turn.max_tokens * 4)))
             total += request_check + reply_check + 2 * CLASSIFIER_MAX_TOKENS
