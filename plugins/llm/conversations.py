@@ -86,17 +86,20 @@ class ConversationStore:
         now = now or datetime.now(UTC)
         return conversation.updated_at < now - timedelta(minutes=idle_minutes)
 
-    async def close_idle(self, idle_minutes: int,
-                         now: datetime | None = None) -> list[LLMConversation]:
-        """Close every open conversation idle for `idle_minutes`; returns them (the caller
-        says so in their threads)."""
+    async def close_idle(self, idle_minutes: int, now: datetime | None = None,
+                         ) -> list[tuple[LLMConversation, datetime]]:
+        """Close every open conversation idle for `idle_minutes`; returns each with its last
+        activity (the caller says so in their threads)."""
         if idle_minutes <= 0:
             return []
         cutoff = (now or datetime.now(UTC)) - timedelta(minutes=idle_minutes)
         idle = await LLMConversation.filter(active=True, updated_at__lt=cutoff).order_by("id")
+        closed = []
         for conversation in idle:
+            last_active = conversation.updated_at  # end() stamps updated_at with now
             await self.end(conversation, "idle")
-        return idle
+            closed.append((conversation, last_active))
+        return closed
 
     async def resume_thread(self, channel_id: int,
                             idle_minutes: int) -> tuple[LLMConversation | None, bool]:

@@ -7,8 +7,9 @@ conversations.py, attachments.py and service.py."""
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import nextcord
@@ -41,6 +42,12 @@ FOLLOWUP_TTL = timedelta(days=1)
 # The sweep's period: a conversation closes at most a minute after its idle time.
 IDLE_SWEEP_SECONDS = 60.0
 FOLLOWUP_CHARS = 4000
+# Discord archives our threads a day after their last message (auto_archive_duration 1440);
+# a conversation idle longer closes without a notice (posting would unarchive the thread),
+# and at most this many notices go out per sweep (the first sweep after an upgrade may close
+# many conversations at once).
+NOTICE_WITHIN = timedelta(days=1)
+MAX_NOTICES_PER_SWEEP = 50
 NOT_YOURS = ("That answer belongs to another member's conversation, so I won't continue it "
              "for you. Ask your own with /ask; reply to my answer to you to go on with it.")
 NOT_HERE = ("Only verified 21+ members can read this channel's replies, and I can't be sure "
@@ -128,7 +135,10 @@ class Followups:
 
     def __init__(self, plugin: LLMPlugin) -> None:
         self.plugin = plugin
-        self._locks: dict[int, asyncio.Lock] = {}
+        # Weak: a lock lives while a turn holds or waits for it, not for every conversation
+        # ever answered.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
 
     @property
     def ctx(self) -> PluginContext:
@@ -146,7 +156,10 @@ class Followups:
 
     def lock(self, conversation_id: int) -> asyncio.Lock:
         # One turn at a time per conversation, so replies never interleave.
-        return self._locks.setdefault(conversation_id, asyncio.Lock())
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = self._locks[conversation_id] = asyncio.Lock()
+        return lock
 
     async def intake(self, attachments: Sequence[nextcord.Attachment]) -> Intake | None:
         if not attachments:
@@ -294,10 +307,12 @@ class IdleSweeper:
     async def sweep(self) -> int:
         assert self.plugin.chat is not None
         minutes = self.plugin.chat.settings.conversation_idle_minutes
-        closed = await self.plugin.conversations.close_idle(minutes)
-        for conversation in closed:
-            if conversation.via == "thread":
-                await self._notify(conversation.channel_id, minutes)
+        now = datetime.now(UTC)
+        closed = await self.plugin.conversations.close_idle(minutes, now)
+        recent = [c for c, last_active in closed
+                  if c.via == "thread" and last_active >= now - NOTICE_WITHIN]
+        for conversation in recent[:MAX_NOTICES_PER_SWEEP]:
+            await self._notify(conversation.channel_id, minutes)
         if closed:
             log.info("llm.idle_closed", conversations=len(closed))
         return len(closed)

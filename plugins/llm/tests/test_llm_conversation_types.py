@@ -155,6 +155,13 @@ async def test_an_idle_thread_conversation_closes_says_so_and_the_next_message_s
     new = await LLMConversation.get(channel_id=thread.id, active=True)
     assert new.id != old.id and (new.user_id, new.kind) == (old.user_id, old.kind)
 
+    # Idle for two days (the bot was down): closed without a notice, which would unarchive
+    # a thread Discord archived after a day.
+    await make_idle(new.id, minutes=2 * 24 * 60)
+    messages = len(thread.messages)
+    assert await plugin.idle.sweep() == 1
+    assert len(thread.messages) == messages
+
 
 async def test_an_ended_thread_stays_closed_and_a_late_follow_up_starts_anew(
         start_llm, world, fake_discord, fake_openai, probe) -> None:
