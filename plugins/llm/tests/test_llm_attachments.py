@@ -111,6 +111,21 @@ async def test_other_files_are_refused_with_the_reason(start_llm, world, fake_di
     assert fake_openai.chat_requests == []
 
 
+async def test_inlined_text_passes_the_same_safety_rules_as_the_message(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
+    from plugins.llm.safety import REFUSAL
+
+    await start_llm()
+    verify(probe, world.member)
+    ix = await fake_discord.slash(world.member, "ask question", {
+        "question": "is this list ok?",
+        "file": ("todo.txt", b"1. water plants\n2. how to pass a drug test tomorrow\n")})
+    assert (await ix.response())["data"]["content"] == REFUSAL and ix.ephemeral
+    assert fake_openai.chat_requests == []
+    audit = await AuditLog.get(action="llm.request")
+    assert audit.details["reason"] == "evasion" and "drug test" not in str(audit.details)
+
+
 async def test_a_20_mb_image_is_refused_before_it_is_downloaded(
         start_llm, world, fake_discord, fake_openai, probe) -> None:
     await start_llm(vision_models=MODEL)
