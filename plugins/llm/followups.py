@@ -116,9 +116,10 @@ class ReplySink:
 
     async def send(self, content: str) -> Any:
         if self._first is None:
+            # A member may delete their message while the answer is coming: post anyway.
             self._first = handle = await self.message.channel.send(
-                self.note + content, reference=self.message, mention_author=False,
-                allowed_mentions=NO_PINGS)
+                self.note + content, mention_author=False, allowed_mentions=NO_PINGS,
+                reference=self.message.to_reference(fail_if_not_exists=False))
             return handle
         return await self.message.channel.send(content, allowed_mentions=NO_PINGS)
 
@@ -251,6 +252,10 @@ class Followups:
         except UserError as exc:
             await message.reply(exc.message, mention_author=False, allowed_mentions=NO_PINGS,
                                 view=exc.view)
+        except Exception:
+            log.exception("llm.reply_chain_failed")
+            await message.channel.send("Something went wrong answering that; try again.",
+                                       allowed_mentions=NO_PINGS)
         return True
 
     def _text(self, message: nextcord.Message) -> str:

@@ -121,3 +121,17 @@ async def test_deleting_a_members_data_removes_their_answers_links(
     await ix.wait_original(lambda m: bool(m["components"]))
     assert len(fake_openai.chat_requests) == requests + 1
     assert user_turns(fake_openai.chat_requests[-1]) == ["Tell me about the strain OG Kush."]
+
+
+async def test_a_reply_can_carry_a_file(start_llm, world, fake_discord, fake_openai,
+                                        probe) -> None:
+    await start_llm()
+    verify(probe, world.member)
+    thread, answer = await ask_in_thread(fake_discord, world)
+    await fake_discord.send_message(world.member, thread, "compare with my notes",
+                                    reply_to=answer,
+                                    attachments=[("notes.txt", b"Blue Dream: 18% THC")])
+    await fake_discord.wait_for_message(thread, finished("You said: compare with my notes"))
+    turns = user_turns(fake_openai.chat_requests[-1])
+    assert turns[0] == STRAIN_QUESTION and turns[-1] == (
+        "compare with my notes\n\nAttached file `notes.txt`:\n```\nBlue Dream: 18% THC\n```")
