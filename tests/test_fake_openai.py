@@ -389,3 +389,42 @@ async def test_close_ends_a_hang_quickly() -> None:
         with pytest.raises(openai.APIError):
             await task
     await client.close()
+
+
+PNG_1PX = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
+           b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9"
+           b"\xfe\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def with_image(data: bytes) -> list[dict[str, object]]:
+    import base64
+
+    url = "data:image/png;base64," + base64.b64encode(data).decode()
+    return [{"role": "user", "content": [{"type": "text", "text": "what is this?"},
+                                         {"type": "image_url", "image_url": {"url": url}}]}]
+
+
+async def test_image_parts_are_recorded_and_text_only_models_refuse_them(
+        srv: FakeOpenAI) -> None:
+    from growmies_testkit.fake_openai import image_parts
+
+    async with make_client(srv) as client:
+        res = await client.chat.completions.create(model=MODEL, messages=with_image(PNG_1PX))
+        assert res.choices[0].message.content == "You said: what is this?"
+        assert srv.images == [PNG_1PX]
+        assert image_parts(srv.chat_requests[0])[0][:2] == (0, 1)
+        srv.text_only(MODEL)
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.chat.completions.create(model=MODEL, messages=with_image(PNG_1PX))
+        assert "image_url is only supported by certain models" in str(caught.value)
+        # Text still works on a text-only model.
+        await client.chat.completions.create(model=MODEL, messages=HELLO)
+    assert [r.status for r in srv.chat_records] == [200, 400, 200]
+
+
+async def test_an_image_part_that_is_not_an_image_is_a_400(srv: FakeOpenAI) -> None:
+    async with make_client(srv) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.chat.completions.create(model=MODEL,
+                                                 messages=with_image(b"not an image"))
+    assert "unsupported image" in str(caught.value)

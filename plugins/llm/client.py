@@ -86,14 +86,30 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
-def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
+# What one image part is reserved at: a high-detail image of up to 2,048 px costs at most
+# 85 + 170 × 8 tiles = 1,445 tokens on OpenAI's models.
+IMAGE_TOKENS = 1_500
+
+
+def estimate_content_tokens(content: Any) -> int:
+    """A message's content: a string, a list of text and image parts, or None (a tool-call
+    message)."""
+    if content is None:
+        return 0
+    if isinstance(content, str):
+        return estimate_tokens(content)
+    return sum(estimate_tokens(part.get("text", "")) if part.get("type") == "text"
+               else IMAGE_TOKENS for part in content)
+
+
+def estimate_prompt_tokens(messages: list[dict[str, Any]]) -> int:
     # A tool-call message has no content (None); its arguments count instead.
-    return sum(estimate_tokens(m["content"] or "") + 4 + (
+    return sum(estimate_content_tokens(m["content"]) + 4 + (
         estimate_tokens(json.dumps(m["tool_calls"])) if m.get("tool_calls") else 0)
         for m in messages)
 
 
-def _sdk_messages(messages: list[dict[str, str]]) -> list[ChatCompletionMessageParam]:
+def _sdk_messages(messages: list[dict[str, Any]]) -> list[ChatCompletionMessageParam]:
     """Our {"role", "content"} dicts are the SDK's message params; its TypedDicts just can't
     tell that from a plain dict of strings."""
     return cast("list[ChatCompletionMessageParam]", messages)
@@ -117,6 +133,9 @@ def _describe(exc: BaseException) -> UpstreamError:
         code = str(body.get("code") or "") + " " + str(exc.message)
         if "context_length" in code or "maximum context" in code:
             return ContextTooLong()
+        if "image_url is only supported" in code:
+            return UpstreamError("The AI model here can't take images; an admin should check "
+                                 "LLM_VISION_MODELS.", kind="no_vision")
         return UpstreamError("The AI service could not handle that request.", kind="bad_request")
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return UpstreamError(
@@ -177,7 +196,7 @@ class ChatClient:
 
     async def stream(
         self,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         *,
         max_tokens: int,
         on_delta: Callable[[str], Awaitable[None] | None],
@@ -256,7 +275,7 @@ class ChatClient:
             return None
         return True
 
-    async def complete(self, messages: list[dict[str, str]], *, max_tokens: int,
+    async def complete(self, messages: list[dict[str, Any]], *, max_tokens: int,
                        model: str | None = None) -> Completion:
         """One short, non-streamed answer (the topic classifier). Raises UpstreamError."""
         try:
@@ -276,7 +295,7 @@ class ChatClient:
 
     @staticmethod
     def _completion(
-        messages: list[dict[str, str]], parts: list[str], usage: Any, finish: str | None,
+        messages: list[dict[str, Any]], parts: list[str], usage: Any, finish: str | None,
         *, incomplete: bool,
     ) -> Completion:
         text = "".join(parts)

@@ -24,6 +24,8 @@ from bot.api import (
     user_of,
 )
 from plugins.llm.budget import general_chat_open, guild_config, guild_settings
+from plugins.llm.conversation_types import DEFAULT_TYPE, TYPE_CHOICES
+from plugins.llm.followups import idle_restarted
 from plugins.llm.model_cog import where_of
 from plugins.llm.models import FILTER_LEVELS, RESPONSE_STYLES, LLMConversation
 from plugins.llm.policy import MAX_PERSONA_CHARS, describe_access
@@ -84,28 +86,36 @@ class LLMCog(commands.Cog, name="llm"):
     @open_to_all_when(general_chat_open)
     async def chat_new(self, interaction: nextcord.Interaction,
                        message: str = nextcord.SlashOption(
-                           description="What you want to ask", max_length=6000)) -> None:
+                           description="What you want to ask", max_length=6000),
+                       type: str = nextcord.SlashOption(
+                           description="What kind of conversation (a new one only)",
+                           choices=TYPE_CHOICES, required=False, default=DEFAULT_TYPE),
+                       ) -> None:
         # The core lets everyone in only where an admin opened general chat; otherwise only
         # verified members get here. Which one this member is decides the audience.
         channel = interaction.channel
         guild_id, user_id = guild_of(interaction), user_of(interaction)
         verified = await self._verified(guild_id, user_id)
         conversations = self.plugin.conversations
-        current = await conversations.in_channel(channel.id) if channel else None
+        current, restarted = await conversations.resume_thread(
+            channel.id, self.plugin.followups.idle_minutes) if channel else (None, False)
         if current is not None:
             classify = self._audience_check(current, verified)
             turn = await self.chat_service.prepare(
-                ChatRequest(guild_id, user_id, message, "chat", current, classify=classify,
-                            **where_of(channel, interaction.user)))
+                ChatRequest(guild_id, user_id, message, current.kind, current,
+                            classify=classify, **where_of(channel, interaction.user)))
+            sink = InteractionSink(interaction)
             async with self._lock(current.channel_id):
-                await self.chat_service.respond(turn, InteractionSink(interaction))
+                if restarted:
+                    await sink.send(idle_restarted(self.plugin.followups.idle_minutes))
+                await self.chat_service.respond(turn, sink)
             return
         if not isinstance(channel, nextcord.TextChannel):
             raise UserError("Start a conversation from a text channel, or inside its thread.")
         if not verified and not await general_chat_open(guild_id):
             raise UserError(NOT_VERIFIED, view=self.chat_service.verify_view())
         turn = await self.chat_service.prepare(
-            ChatRequest(guild_id, user_id, message, "chat", classify=not verified,
+            ChatRequest(guild_id, user_id, message, type, classify=not verified,
                         **where_of(channel, interaction.user)))
         try:
             thread = await self._open_thread(channel, interaction, turn, verified=verified)
@@ -156,7 +166,7 @@ class LLMCog(commands.Cog, name="llm"):
                             "Create Public Threads permission.") from None
         turn.request.conversation = await self.plugin.conversations.start(
             guild_id=guild_of(interaction), user_id=user_of(interaction), channel_id=thread.id,
-            title=title, audience="adults" if verified else "general")
+            title=title, audience="adults" if verified else "general", kind=turn.request.kind)
         return thread
 
     @chat.subcommand(name="end", description="End the conversation in this thread")
@@ -207,17 +217,45 @@ class LLMCog(commands.Cog, name="llm"):
     async def ask(self, interaction: nextcord.Interaction) -> None:
         """Group: never run bare."""
 
-    async def _ask(self, interaction: nextcord.Interaction, kind: str, text: str) -> None:
+    async def _ask(self, interaction: nextcord.Interaction, kind: str, text: str,
+                   file: nextcord.Attachment | None = None) -> None:
         # The core already asked the age gate (the plugin is adults_only) and audited it. The
         # answer is public only where every reader is verified 21+; elsewhere only the asker
-        # sees it.
-        request = ChatRequest(guild_of(interaction), user_of(interaction), text, kind,
+        # sees it. It is kept as a conversation: replies to it (where public) and its Follow
+        # up button continue it.
+        guild_id, user_id = guild_of(interaction), user_of(interaction)
+        intake = await self.plugin.followups.intake([file] if file else [])
+        request = ChatRequest(guild_id, user_id, text, kind, attachments=intake,
                               **where_of(interaction.channel, interaction.user))
         turn = await self.chat_service.prepare(request)
         public = await self.ctx.services.age_gate.is_adults_only_place(interaction.channel)
-        sink = InteractionSink(interaction, ephemeral=not public,
-                               note="" if public else ADULT_NOTE + "\n")
+        try:
+            request.conversation = await self.plugin.conversations.start(
+                guild_id=guild_id, user_id=user_id, channel_id=interaction.channel_id or 0,
+                title=thread_title(turn.request.text), kind=kind, via="ask")
+        except BaseException:
+            await self.chat_service.cancel(turn)
+            raise
+        sink = self.plugin.followups.recording(
+            InteractionSink(interaction, ephemeral=not public,
+                            note="" if public else ADULT_NOTE + "\n"),
+            request.conversation, public=public)
         await self.chat_service.respond(turn, sink)
+        await self.plugin.followups.after_answer(request.conversation, sink)
+
+    @ask.subcommand(name="question", description="Ask anything, with a conversation type and "
+                    "an optional image or text file")
+    async def ask_question(
+        self, interaction: nextcord.Interaction,
+        question: str = nextcord.SlashOption(max_length=6000),
+        type: str = nextcord.SlashOption(
+            description="What kind of conversation", choices=TYPE_CHOICES, required=False,
+            default=DEFAULT_TYPE),
+        file: nextcord.Attachment | None = nextcord.SlashOption(
+            description="An image or a text file (txt, md, csv, json, py, ...)",
+            required=False),
+    ) -> None:
+        await self._ask(interaction, type, question, file)
 
     @ask.subcommand(name="strain", description="About a strain: effects, terpenes, genetics")
     @adults_only("llm.strain")
@@ -229,8 +267,11 @@ class LLMCog(commands.Cog, name="llm"):
     @ask.subcommand(name="grow", description="A cultivation question (educational)")
     @adults_only("llm.grow")
     async def ask_grow(self, interaction: nextcord.Interaction,
-                       question: str = nextcord.SlashOption(max_length=6000)) -> None:
-        await self._ask(interaction, "grow", question)
+                       question: str = nextcord.SlashOption(max_length=6000),
+                       file: nextcord.Attachment | None = nextcord.SlashOption(
+                           description="A photo of your plant, or a text file",
+                           required=False)) -> None:
+        await self._ask(interaction, "grow", question, file)
 
     @ask.subcommand(name="legal", description="New Jersey cannabis law (not legal advice)")
     @adults_only("llm.legal")
@@ -408,11 +449,18 @@ class LLMCog(commands.Cog, name="llm"):
     @commands.Cog.listener()
     @open_to_all_when(general_chat_open)
     async def on_message(self, message: nextcord.Message) -> None:
-        if message.author.bot or not isinstance(message.channel, nextcord.Thread):
+        if message.author.bot:
             return
-        if message.channel.id not in self.plugin.conversations.open_channels:
+        # Replies to an /ask answer continue that conversation, wherever they are.
+        if message.reference is not None and await self.plugin.followups.on_reply(message):
             return
-        conversation = await self.plugin.conversations.in_channel(message.channel.id)
+        if not isinstance(message.channel, nextcord.Thread):
+            return
+        conversations = self.plugin.conversations
+        if message.channel.id not in conversations.open_channels | conversations.idle_channels:
+            return
+        conversation, restarted = await conversations.resume_thread(
+            message.channel.id, self.plugin.followups.idle_minutes)
         if conversation is None:
             return
         guild_id = message.guild.id if message.guild else None
@@ -432,12 +480,16 @@ class LLMCog(commands.Cog, name="llm"):
             # Mentioning the bot in its own thread is just a reply.
             for form in (f"<@{bot_user.id}>", f"<@!{bot_user.id}>"):
                 text = text.replace(form, "")
-        request = ChatRequest(guild_id, message.author.id, text, "chat", conversation,
-                              classify=classify, **where_of(message.channel, message.author))
         sink = ChannelSink(message.channel)
         try:
+            intake = await self.plugin.followups.intake(message.attachments)
+            request = ChatRequest(guild_id, message.author.id, text, conversation.kind,
+                                  conversation, classify=classify, attachments=intake,
+                                  **where_of(message.channel, message.author))
             async with self._lock(message.channel.id):
                 turn = await self.chat_service.prepare(request)
+                if restarted:
+                    await sink.send(idle_restarted(self.plugin.followups.idle_minutes))
                 await self.chat_service.respond(turn, sink)
         except UserError as exc:
             # No interaction to answer ephemerally: a short reply in the thread instead.

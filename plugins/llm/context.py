@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.api import KnowledgeHit
-from plugins.llm.client import estimate_tokens
+from plugins.llm.client import IMAGE_TOKENS, estimate_tokens
+from plugins.llm.conversation_types import type_of
 from plugins.llm.knowledge import citation
 from plugins.llm.models import LLMMessage, LLMUserPreferences
 
@@ -41,8 +43,8 @@ RULES = (
 
 def system_prompt(kind: str, prefs: LLMUserPreferences, *, strict: bool) -> str:
     """Built only from fixed text and member preferences: it holds no secret to reveal."""
-    parts = [PURPOSES.get(kind, PURPOSES["chat"]), STYLE_HINTS.get(prefs.response_style, ""),
-             RULES]
+    parts = [PURPOSES.get(kind, PURPOSES["chat"]), type_of(kind).instructions,
+             STYLE_HINTS.get(prefs.response_style, ""), RULES]
     if strict or prefs.filter_level == "strict":
         parts.append("Be conservative: refuse anything that could be unsafe or illegal.")
     elif prefs.filter_level == "relaxed":
@@ -62,7 +64,7 @@ def knowledge_block(hits: Sequence[KnowledgeHit]) -> str:
 
 @dataclass
 class BuiltContext:
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     rows_read: int
     history_used: int
     prompt_tokens: int
@@ -77,13 +79,21 @@ async def build_context(
     budget_tokens: int = DEFAULT_CONTEXT_TOKENS,
     history_rows: int = HISTORY_ROWS,
     exclude_message_id: int | None = None,
+    images: Sequence[str] = (),
 ) -> BuiltContext:
-    head = [{"role": "system", "content": system}]
+    head: list[dict[str, Any]] = [{"role": "system", "content": system}]
     if knowledge:
         head.append({"role": "system", "content": knowledge})
-    tail = [{"role": "user", "content": user_text}]
-    used = sum(estimate_tokens(m["content"]) + 4 for m in head + tail)
-    history: list[dict[str, str]] = []
+    # With images the new message is a list of parts (OpenAI's vision format); history keeps
+    # text only, so earlier images are not sent again.
+    content: Any = user_text
+    if images:
+        content = [*([{"type": "text", "text": user_text}] if user_text else []),
+                   *({"type": "image_url", "image_url": {"url": url}} for url in images)]
+    tail: list[dict[str, Any]] = [{"role": "user", "content": content}]
+    used = sum(estimate_tokens(m["content"]) + 4 for m in head) + estimate_tokens(
+        user_text) + 4 + IMAGE_TOKENS * len(images)
+    history: list[dict[str, Any]] = []
     rows_read = 0
     if conversation_id is not None and history_rows > 0:
         query = LLMMessage.filter(conversation_id=conversation_id)

@@ -57,6 +57,19 @@ class LlmSettings(PluginSettings):
         default=180, ge=1, le=3650,
         description="Days after which an unverified knowledge entry is flagged and cited with "
                     "its date.")
+    # Attachments and conversation lifetime (issue 16, items 6 and 7).
+    vision_models: str = Field(
+        default="", description="Comma-separated model names that accept images ('*': all); "
+        "other models get a note instead of the image.")
+    attachment_image_max_mb: int = Field(
+        default=8, ge=1, le=20,
+        description="Largest image attachment in MB (1-20), checked before downloading it.")
+    attachment_text_max_kb: int = Field(
+        default=20, ge=1, le=200,
+        description="Largest text file (txt, md, csv, json, py, ...) inlined, in KB (1-200).")
+    conversation_idle_minutes: int = Field(
+        default=60, ge=0, le=10_080,
+        description="Minutes without a message after which a conversation closes (0: never).")
 
     @field_validator("base_url", "model", mode="before")
     @classmethod

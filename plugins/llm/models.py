@@ -23,7 +23,8 @@ class LLMConversation(Model):
     # The thread (or channel) replies arrive in; one open conversation per thread.
     channel_id = fields.BigIntField(db_index=True)
     title = fields.CharField(max_length=100, default="")
-    kind = fields.CharField(max_length=16, default="chat")  # chat | strain | grow | legal
+    # chat (general) | education | strain | legal | grow: see conversation_types.py
+    kind = fields.CharField(max_length=16, default="chat")
     # Who may read it, fixed when it starts: "adults" (a private thread with a verified 21+
     # member; only verified authors are answered) or "general" (general chat an admin opened to
     # everyone; every turn is classified and cannabis topics are refused).
@@ -34,6 +35,12 @@ class LLMConversation(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     ended_at = fields.DatetimeField(null=True)
+    # Where it lives: "thread" (its own thread: every message there continues it) or "ask"
+    # (an /ask answer: continued by replying to the bot's message or its Follow up button).
+    via = fields.CharField(max_length=8, default="thread")
+    # Why it closed: "ended" (/chat end) or "idle" (no message for LLM_CONVERSATION_IDLE_MINUTES;
+    # the next message in its thread starts a new one).
+    closed_reason = fields.CharField(max_length=8, null=True)
 
     class Meta:
         table = "llm_conversation"
@@ -59,6 +66,20 @@ class LLMMessage(Model):
         table = "llm_message"
         # Context building reads "newest N of one conversation": this index makes it N rows.
         indexes = (("conversation_id", "id"),)
+
+
+class LLMReplyLink(Model):
+    """A Discord message the bot posted as part of an answer, and the conversation it belongs
+    to: replying to that message continues the conversation (reply chains). Holds no text;
+    deleted with its conversation."""
+
+    message_id = fields.BigIntField(primary_key=True, generated=False)
+    conversation: fields.ForeignKeyRelation[LLMConversation] = fields.ForeignKeyField(
+        "llm.LLMConversation", related_name="reply_links", on_delete=fields.CASCADE)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "llm_reply_link"
 
 
 class LLMUserPreferences(Model):

@@ -15,6 +15,7 @@ from plugins.llm.conversations import (
     export_user_data,
 )
 from plugins.llm.env import LlmSettings
+from plugins.llm.followups import Followups, IdleSweeper
 from plugins.llm.knowledge import KnowledgeProvider
 from plugins.llm.model_catalog import delete_member_models, export_member_models
 from plugins.llm.models import LLMGuildConfig, LLMGuildPolicy
@@ -39,7 +40,9 @@ class LLMPlugin(Plugin):
         "Stores your assistant conversations (message text only while your history setting is "
         "on, and for the server's retention period, 30 days by default), your /chat settings, "
         "daily token usage, and the knowledge entries you contribute. Deleting your data "
-        "keeps the token counters (not the text), so a deletion never resets a budget."
+        "keeps the token counters (not the text), so a deletion never resets a budget. "
+        "Attached text files are kept like message text; attached images are never stored, "
+        "only their names."
     )
     models = "plugins.llm.models"
     # Every surface is 21+ unless declared otherwise (/llm usage, config, access and models are
@@ -54,6 +57,9 @@ class LLMPlugin(Plugin):
         self.chat: ChatService | None = None
         self.conversations = ConversationStore()
         self._retention: PeriodicTask | None = None
+        # Follow-ups, reply chains and idle closing (shared by the cog and the controls).
+        self.followups = Followups(self)
+        self.idle: IdleSweeper | None = None
 
     async def setup(self, ctx: PluginContext) -> None:
         self.ctx = ctx
@@ -81,12 +87,17 @@ class LLMPlugin(Plugin):
         self._retention = PeriodicTask("llm-retention", CLEANUP_INTERVAL, self._clean_expired,
                                        run_first=True)
         self._retention.start()
+        self.idle = IdleSweeper(self, ctx)
+        self.idle.task.start()
 
     async def seed(self) -> int:
         """Starter knowledge entries (idempotent); `growmies seed` calls this too."""
         return await seed_starter_entries()
 
     async def teardown(self) -> None:
+        if self.idle is not None:
+            await self.idle.task.stop()
+            self.idle = None
         if self._retention is not None:
             await self._retention.stop()
             self._retention = None
@@ -109,7 +120,7 @@ class LLMPlugin(Plugin):
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.llm.components import LLMComponents
 
-        return LLMComponents(self).handlers()
+        return {**LLMComponents(self).handlers(), **self.followups.handlers()}
 
     async def delete_user_data(self, user_id: int) -> int:
         return await delete_user_data(user_id) + await delete_member_models(user_id)

@@ -8,6 +8,7 @@ import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -39,6 +40,7 @@ from plugins.llm.client import (
     estimate_tokens,
 )
 from plugins.llm.context import build_context, knowledge_block, system_prompt
+from plugins.llm.conversation_types import type_of
 from plugins.llm.freshness import fresh_citation, freshness_of
 from plugins.llm.knowledge import KnowledgeBase
 from plugins.llm.model_catalog import ModelCatalog, ModelChoice
@@ -50,6 +52,7 @@ from plugins.llm.tool_loop import answer, model_name
 
 if TYPE_CHECKING:
     from bot.api import CoreServices
+    from plugins.llm.attachments import Intake
     from plugins.llm.env import LlmSettings
     from plugins.llm.models import LLMUserPreferences
 
@@ -69,7 +72,10 @@ REPLY_REFUSAL = (
     "I can't show that answer here: it turned to cannabis, which is for verified 21+ members. "
     "Try asking in a different way."
 )
-FEATURES = {"chat": "llm.chat", "strain": "llm.strain", "grow": "llm.grow", "legal": "llm.legal"}
+FEATURES = {"chat": "llm.chat", "strain": "llm.strain", "grow": "llm.grow", "legal": "llm.legal",
+            "education": "llm.education"}
+NO_IMAGES_HERE = ("Images can't be checked for cannabis content, so they are only read in "
+                  "verified 21+ members' conversations. Describe it in words instead.")
 
 
 class UnsafeOutput(Exception):
@@ -83,7 +89,7 @@ class ChatRequest:
     guild_id: int | None
     user_id: int
     text: str
-    kind: str = "chat"  # chat | strain | grow | legal
+    kind: str = "chat"  # see conversation_types.py
     conversation: LLMConversation | None = None
     # The audience includes members who are not verified 21+ (general chat an admin opened):
     # the request and the reply are classified, and cannabis topics are refused. The 21+ gate
@@ -93,6 +99,18 @@ class ChatRequest:
     # member's role ids). None: not known to the caller, not checked.
     channel_id: int | None = None
     role_ids: tuple[int, ...] | None = None
+    # Files attached to the message (attachments.take): inlined text and image parts.
+    attachments: Intake | None = None
+
+    @property
+    def full_text(self) -> str:
+        """The message with its inlined files: what every text check reads."""
+        inlined = self.attachments.inlined if self.attachments else ""
+        return "\n\n".join(p for p in (self.text, inlined) if p)
+
+    @property
+    def images(self) -> list[str]:
+        return self.attachments.images if self.attachments else []
 
 
 @dataclass
@@ -103,7 +121,7 @@ class PreparedTurn:
     cannabis: bool
     feature: str
     hits: list[KnowledgeHit] = field(default_factory=list)
-    messages: list[dict[str, str]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
     max_tokens: int = 0
     reservation: Reservation | None = None
     # Tokens the classifier spent on this turn, settled with the reply's.
@@ -158,20 +176,27 @@ class ChatService:
         classified audience, the model's verdict on the topic). Raises UserError with the
         member's message. A returned turn holds tokens: pass it to `respond` or `cancel`."""
         text = request.text.strip()
-        if not text:
+        intake = request.attachments
+        if not text and not (intake and (intake.texts or intake.images)):
+            if intake and intake.notes:
+                raise UserError(" ".join(intake.notes) + " Add a question in words.")
             raise UserError("Your message is empty — tell me what you'd like to know.")
         if len(text) > MAX_INPUT_CHARS:
             raise UserError(f"Your message is {len(text):,} characters; the limit is "
                             f"{MAX_INPUT_CHARS:,}. Please shorten it.")
         request.text = text
+        # Inlined files are checked like the message itself, everywhere below.
+        text = request.full_text
         if self.client is None:
             raise UserError(NOT_CONFIGURED)
         feature = FEATURES.get(request.kind, "llm.chat")
         policy = await self._check_access(request, feature)
         prefs = await self.prefs.get(request.user_id)
         if request.classify:
-            if request.kind != "chat":
+            if type_of(request.kind).cannabis:
                 raise UserError(CANNABIS_TOPIC_REFUSAL, view=self.verify_view())
+            if request.images:
+                raise UserError(NO_IMAGES_HERE)
             if classifier.is_cannabis_topic(text):
                 await self._audit(request, feature, "refused", reason="cannabis_topic",
                                   layer="keywords")
@@ -179,7 +204,7 @@ class ChatService:
             cannabis = False
         else:
             # Verified members: the topic only decides knowledge retrieval and disclaimers.
-            cannabis = request.kind != "chat" or classifier.is_cannabis_topic(text)
+            cannabis = type_of(request.kind).cannabis or classifier.is_cannabis_topic(text)
             if cannabis:
                 self._check_opt_ins(request.kind, prefs)
         strict = self.settings.cannabis_content_strict_mode or prefs.filter_level == "strict"
@@ -219,16 +244,18 @@ class ChatService:
         request, prefs = turn.request, turn.prefs
         query = f"{request.kind} {request.text}" if request.kind == "strain" else request.text
         # Only cannabis topics consult the knowledge base: a recipe question gains nothing
-        # from citations of New Jersey law.
-        turn.hits = await self.kb.search(request.guild_id, query, KNOWLEDGE_HITS) \
+        # from citations of New Jersey law. Each conversation type searches its own scope.
+        turn.hits = await self.kb.search(request.guild_id, query, KNOWLEDGE_HITS,
+                                         type_of(request.kind).categories) \
             if turn.cannabis and not turn.use_tools else []
         conversation = request.conversation
         history = prefs.history_enabled and conversation is not None
         context = await build_context(
             system=system_prompt(request.kind, prefs,
                                  strict=self.settings.cannabis_content_strict_mode),
-            knowledge=knowledge_block(turn.hits), user_text=request.text,
+            knowledge=knowledge_block(turn.hits), user_text=request.full_text,
             conversation_id=conversation.id if history and conversation else None,
+            images=request.images,
         )
         turn.messages = context.messages
         turn.messages[0]["content"] += persona_block(turn.persona)  # after the fixed rules
@@ -240,7 +267,7 @@ class ChatService:
         token plus 4 per message) and the reply cap, plus the classifier's two calls."""
         total = estimate_prompt_tokens(turn.messages) + turn.max_tokens
         if turn.request.classify:
-            request_check = estimate_prompt_tokens(classifier_messages(turn.request.text))
+            request_check = estimate_prompt_tokens(classifier_messages(turn.request.full_text))
             reply_check = estimate_prompt_tokens(classifier_messages("x" * (
                 turn.max_tokens * 4)))
             total += request_check + reply_check + 2 * CLASSIFIER_MAX_TOKENS
@@ -277,9 +304,12 @@ class ChatService:
         request, prefs = turn.request, turn.prefs
         try:
             if request.conversation is not None:
+                # History keeps inlined files but only the names of images.
+                kept = "\n\n".join(p for p in (request.text, request.attachments.remembered()
+                                                if request.attachments else "") if p)
                 await LLMMessage.create(
                     conversation=request.conversation, user_id=request.user_id, role="user",
-                    content=request.text if prefs.history_enabled else "",
+                    content=kept if prefs.history_enabled else "",
                 )
             relay = StreamRelay(sink, render=safety.neutralise_mentions)
             await relay.start()
@@ -303,10 +333,10 @@ class ChatService:
         except ContextTooLong:
             # Retry once with only the new message: the history is what overflowed.
             relay.text = ""
-            retry = await build_context(system=turn.messages[0]["content"], knowledge="",
-                                        user_text=request.text, conversation_id=None)
+            # The system prompt and the new message (with its files), nothing else.
+            retry = [turn.messages[0], turn.messages[-1]]
             try:
-                completion = await self._stream(relay, retry.messages, turn.max_tokens,
+                completion = await self._stream(relay, retry, turn.max_tokens,
                                                  show=show, model=model_name(turn))
             except UpstreamError as exc:
                 return await self._failed(turn, relay, exc)
@@ -343,7 +373,7 @@ class ChatService:
         turn.add_usage(completion)
         return None if label == classifier.GENERAL else "reply_model"
 
-    async def _stream(self, relay: StreamRelay, messages: list[dict[str, str]],
+    async def _stream(self, relay: StreamRelay, messages: list[dict[str, Any]],
                       max_tokens: int, *, show: bool = True, model: str | None = None,
                       tools: list[dict[str, Any]] | None = None,
                       tool_choice: str | None = None) -> Completion:
@@ -371,7 +401,8 @@ class ChatService:
                         hits: list[KnowledgeHit]) -> tuple[str, list[int]]:
         text = completion.text
         cited = [h.id for h in hits if f"[KB {h.id}]" in text] or [h.id for h in hits]
-        extras: list[str] = []
+        extras: list[str] = list(turn.request.attachments.notes
+                                 if turn.request.attachments else [])
         if hits:
             # A stale entry is cited with its date, so the reader can judge it.
             fresh, days = await freshness_of(cited), self.settings.kb_stale_days
@@ -426,8 +457,10 @@ class ChatService:
             tokens=completion.completion_tokens, incomplete=completion.incomplete,
             refused=refused,
         )
+        # updated_at is set by hand: an UPDATE query skips auto_now, and idle closing reads it.
         await LLMConversation.filter(id=conversation.id).update(
-            message_count=F("message_count") + 2, total_tokens=F("total_tokens") + tokens)
+            message_count=F("message_count") + 2, total_tokens=F("total_tokens") + tokens,
+            updated_at=datetime.now(UTC))
         return requests_today
 
     async def _audit(self, request: ChatRequest, feature: str, outcome: str, *,

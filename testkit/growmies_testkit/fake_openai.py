@@ -23,6 +23,11 @@ When the FIFO is empty :attr:`FakeOpenAI.default_reply` produces the answer (by 
         ...
         assert srv.chat_requests[0]["messages"][-1]["content"] == "hi"
 
+Image parts (``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}`` in a
+message's content list) are accepted and recorded (:attr:`FakeOpenAI.images`,
+:func:`image_parts`); a model marked with :meth:`FakeOpenAI.text_only` gets the real API's 400
+for them, as does a data URL that is not an image.
+
 Every request is recorded (:attr:`FakeOpenAI.requests`) before it is answered, so a test can
 await :meth:`FakeOpenAI.wait_for_request` instead of sleeping. Streamed answers record the
 ``time.monotonic()`` instant of every content chunk (:attr:`Rec.chunk_times`), which lets a
@@ -34,6 +39,8 @@ All timestamps are ``time.monotonic()`` values, the clock ``asyncio``'s default 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import itertools
 import json
@@ -53,7 +60,8 @@ from aiohttp import web
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["DEFAULT_MODEL", "FakeOpenAI", "Rec", "echo_reply", "estimate_tokens", "split_tokens"]
+__all__ = ["DEFAULT_MODEL", "FakeOpenAI", "Rec", "echo_reply", "estimate_tokens", "image_parts",
+           "split_tokens"]
 
 DEFAULT_MODEL = "growmies-test-model"
 DEFAULT_API_KEY = "sk-test-secret"
@@ -93,6 +101,33 @@ def _content_text(content: Any) -> str:
                 parts.append(part)
         return "".join(parts)
     return ""
+
+
+def image_parts(body: dict[str, Any]) -> list[tuple[int, int, dict[str, Any]]]:
+    """``(message index, part index, part)`` of every ``image_url`` part of a chat body's
+    messages (content given as a list of parts, OpenAI's vision format)."""
+    found = []
+    messages = body.get("messages")
+    for i, message in enumerate(messages if isinstance(messages, list) else []):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                found.append((i, j, part))
+    return found
+
+
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
+
+
+def _decode_data_url(url: str) -> bytes | None:
+    """The bytes of a base64 ``data:image/...`` URL, or ``None`` if it is not one."""
+    head, _, data = url.partition(",")
+    if not (head.startswith("data:image/") and head.endswith(";base64")):
+        return None
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _prompt_tokens(body: dict[str, Any]) -> int:
@@ -296,6 +331,8 @@ class FakeOpenAI:
         self._outcomes: deque[_Outcome] = deque()
         self._transcriptions: deque[str | _Error] = deque()
         self._omit_usage_next = 0
+        # Models that take text only: an image part sent to one gets the real API's 400.
+        self.text_only_models: set[str] = set()
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()
         self._closing = asyncio.Event()
@@ -554,6 +591,22 @@ class FakeOpenAI:
                 return rec.chunk_times[-1]
         return None
 
+    @property
+    def images(self) -> list[bytes]:
+        """Decoded bytes of every image part of every chat request, in arrival order (an
+        ``https://`` image URL appears as its UTF-8 text)."""
+        out = []
+        for body in self.chat_requests:
+            for _, _, part in image_parts(body):
+                url = str((part.get("image_url") or {}).get("url", ""))
+                out.append(_decode_data_url(url) or url.encode())
+        return out
+
+    def text_only(self, *models: str) -> None:
+        """Treat ``models`` as text-only: requests with image parts get a 400, as OpenAI
+        answers a model without vision."""
+        self.text_only_models.update(models)
+
     async def wait_for_request(
         self,
         pred: Callable[[Rec], bool] | None = None,
@@ -789,6 +842,10 @@ class FakeOpenAI:
             rec.outcome = "tools_unsupported"
             return self._error_response(rec, _Error(400, _error_body(
                 f"registry.fake/{model} does not support tools", "invalid_request_error")))
+        image_error = self._check_images(body, model)
+        if image_error is not None:
+            rec.outcome = "bad_request"
+            return self._error_response(rec, image_error)
         stream = bool(body.get("stream"))
         rec.stream = stream
         prompt_tokens = _prompt_tokens(body)
@@ -830,6 +887,28 @@ class FakeOpenAI:
             rec.client_disconnected = True
             self._finish(rec)
             return web.Response(status=499)
+
+    def _check_images(self, body: dict[str, Any], model: str) -> _Error | None:
+        """The real API's 400s for image parts: a text-only model, a malformed URL, or data
+        that is not an image (PNG, JPEG, GIF, WEBP)."""
+        for i, j, part in image_parts(body):
+            param = f"messages.[{i}].content.[{j}]"
+            if model in self.text_only_models:
+                return _Error(400, _error_body(
+                    "Invalid content type. image_url is only supported by certain models.",
+                    "invalid_request_error", None, f"{param}.type"))
+            url = (part.get("image_url") or {}).get("url")
+            if not isinstance(url, str) or not url.startswith(("data:", "http://", "https://")):
+                return _Error(400, _error_body("Invalid image URL.", "invalid_request_error",
+                                               "invalid_image_url", f"{param}.image_url.url"))
+            if url.startswith("data:"):
+                data = _decode_data_url(url)
+                if data is None or not (data.startswith(_IMAGE_MAGIC) or (
+                        data[:4] == b"RIFF" and data[8:12] == b"WEBP")):
+                    return _Error(400, _error_body(
+                        "You uploaded an unsupported image. Please make sure your image is "
+                        "valid.", "invalid_request_error", "invalid_image_format", param))
+        return None
 
     async def _send_invalid_json(
         self, request: web.Request, rec: Rec, outcome: _InvalidJSON, stream: bool
