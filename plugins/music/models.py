@@ -29,6 +29,12 @@ class MusicSession(Model):
     active = fields.BooleanField(default=True, db_index=True)
     started_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # The session's type (general | meditation | educational): recovery asks the type's handler
+    # before rejoining (a meditation whose time ran out while the bot was down just ends).
+    kind = fields.CharField(max_length=16, default="general")
+    # Lavalink's filters payload as last applied (opaque here; the effects feature owns its
+    # shape), sent again with the track when the session is restored.
+    filters: Any = fields.JSONField(null=True)
 
     class Meta:
         table = "music_session"
@@ -124,3 +130,29 @@ class MusicTranscriptUsage(Model):
     class Meta:
         table = "music_transcript_usage"
         unique_together = (("guild_id", "user_id", "day"),)
+
+
+class MeditationSession(Model):
+    """A timed meditation, persisted so it survives a bot restart or a node failover and ends
+    (fade-out, XP) exactly once: ending is a conditional UPDATE on `ended_at IS NULL`, and XP
+    is granted only by the request whose UPDATE changed the row."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField(db_index=True)
+    channel_id = fields.BigIntField()
+    text_channel_id = fields.BigIntField(null=True)
+    started_by = fields.BigIntField(db_index=True)
+    minutes = fields.IntField()
+    # Members in the channel at the start (XP goes to those still there at the end); emptied
+    # when the session ends, so only running sessions hold other members' ids.
+    participants: Any = fields.JSONField(default=list)
+    cannabis = fields.BooleanField(default=False)
+    started_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    ended_at = fields.DatetimeField(null=True, db_index=True)
+    completed = fields.BooleanField(default=False)
+    xp_granted = fields.IntField(default=0)  # XP each finisher got
+    stayed = fields.IntField(default=0)
+
+    class Meta:
+        table = "music_meditation_session"

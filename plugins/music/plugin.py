@@ -59,7 +59,9 @@ class MusicPlugin(Plugin):
         from plugins.music.discord_io import ChannelNotifier, DiscordVoice
         from plugins.music.lavalink import LavalinkConnection
         from plugins.music.listening import ListeningXp
+        from plugins.music.meditation import KIND as MEDITATION
         from plugins.music.meditation import MeditationRunner
+        from plugins.music.meditation_cog import HISTORY_SOURCE, MeditationHistory
         from plugins.music.models import MusicGuildSettings, UserMusicPreferences
         from plugins.music.playback import Playback
         from plugins.music.podcast_ui import PodcastUi
@@ -106,6 +108,9 @@ class MusicPlugin(Plugin):
         self.settings_editor = SettingsEditor(ctx.services.audit, settings.max_queue_size,
                                               guild_config, member_preferences)
         self.meditation = MeditationRunner(self.service, ctx.services.xp, ctx.services.audit)
+        # Typed sessions: recovery asks the meditation runner before restoring one of its own.
+        self.playback.recovery.session_types[MEDITATION] = self.meditation
+        ctx.services.blocks.page_source(HISTORY_SOURCE, MeditationHistory(self.meditation))
         transcriber = None
         if settings.transcribe_base_url:
             key = (settings.transcribe_api_key.get_secret_value()
@@ -138,8 +143,9 @@ class MusicPlugin(Plugin):
 
     def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
         from plugins.music.cog import MusicCog
+        from plugins.music.meditation_cog import MeditationCog
 
-        return [MusicCog(self, ctx)]
+        return [MusicCog(self, ctx), MeditationCog(self, ctx)]
 
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.music.components import MusicComponents

@@ -28,7 +28,7 @@ async def test_session_fades_out_leaves_and_rewards_those_who_stayed(
     plugin.meditation.fade_fraction = 0.4
     for member in (world.member, world.other):
         await fake_discord.voice_join(member, world.voice)
-    ix = await fake_discord.slash(world.member, "meditate", {"minutes": 2, "query": "calm"})
+    ix = await fake_discord.slash(world.member, "meditate start", {"minutes": 2, "query": "calm"})
     assert "Meditation started: 2 min" in content(await ix.response())
     session = plugin.meditation.sessions[world.guild.id]
     await fake_discord.voice_leave(world.other)  # leaves early: no XP
@@ -54,8 +54,8 @@ async def test_cannabis_meditation_needs_verification(fake_lavalink, start_bot, 
     gate = AllowList()
     await start_music(start_bot, fake_lavalink, gate=gate)
     await fake_discord.voice_join(world.member, world.voice)
-    ix = await fake_discord.slash(world.member, "meditate", {"minutes": 5, "query": "kush"})
+    ix = await fake_discord.slash(world.member, "meditate start", {"minutes": 5, "query": "kush"})
     assert "cannabis content (21+)" in content(await ix.response()) and ix.ephemeral
     assert await MusicSession.all().count() == 0
-    bad = await fake_discord.slash(world.member, "meditate", {"minutes": 5, "query": "   "})
+    bad = await fake_discord.slash(world.member, "meditate start", {"minutes": 5, "query": "   "})
     assert ix.ephemeral and content(await bad.response())
