@@ -156,3 +156,55 @@ class MeditationSession(Model):
 
     class Meta:
         table = "music_meditation_session"
+
+
+class PodcastFeed(Model):
+    """A feed someone opened with /podcast, as last read. Shared by every server."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=64, unique=True)  # sha256 of the feed URL
+    url = fields.CharField(max_length=2000)
+    title = fields.CharField(max_length=200)
+    description = fields.TextField(default="")
+    fetched_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "music_podcast_feed"
+
+
+class PodcastEpisode(Model):
+    """An episode of a stored feed. `url` is empty when the feed gives it no audio file (it is
+    listed as unplayable); its transcript, if any, is the `PodcastTranscript` of that URL."""
+
+    id = fields.BigIntField(primary_key=True)
+    feed: Any = fields.ForeignKeyField("music.PodcastFeed", related_name="episodes",
+                                       on_delete=fields.CASCADE)
+    key = fields.CharField(max_length=64)  # sha256 of the feed's guid for it (or its URL)
+    title = fields.CharField(max_length=300)
+    url = fields.CharField(max_length=2000, default="")
+    published = fields.CharField(max_length=64, default="")
+    duration_s = fields.IntField(null=True)
+    first_seen_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "music_podcast_episode"
+        unique_together = (("feed_id", "key"),)
+
+
+class PodcastSubscription(Model):
+    """A server following a feed; with `auto_since` set, new episodes are transcribed as they
+    appear (polled), each paid once and counted against that server's transcript budget."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    feed: Any = fields.ForeignKeyField("music.PodcastFeed", related_name="subscriptions",
+                                       on_delete=fields.CASCADE)
+    # When automatic transcription was switched on (None: off); episodes first seen after it
+    # are transcribed, the back catalogue is not.
+    auto_since = fields.DatetimeField(null=True, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "music_podcast_subscription"
+        unique_together = (("guild_id", "feed_id"),)

@@ -30,7 +30,8 @@ class MusicPlugin(Plugin):
         "Stores your music preferences, the tracks you queued (title, link, your id) while "
         "they are in a queue, each server's current playback session, and how many paid "
         "podcast transcripts you made per day (kept a week, also after a deletion request, "
-        "so deleting can't reset the day's budget)."
+        "so deleting can't reset the day's budget), and the meditation sessions you started "
+        "(length, times, XP; who was present only while one runs)."
     )
     models = "plugins.music.models"
     # Most music is for everyone; 21+ is decided per track or feed (an admin-flagged host, or
@@ -153,10 +154,15 @@ class MusicPlugin(Plugin):
         return MusicComponents(self).handlers()
 
     async def delete_user_data(self, user_id: int) -> int:
-        from plugins.music.models import MusicQueueEntry, UserMusicPreferences
+        from plugins.music.models import (
+            MeditationSession,
+            MusicQueueEntry,
+            UserMusicPreferences,
+        )
 
         removed = await UserMusicPreferences.filter(user_id=user_id).delete()
         removed += await MusicQueueEntry.filter(requester_id=user_id).delete()
+        removed += await MeditationSession.filter(started_by=user_id).delete()
         if hasattr(self, "queue"):
             self.queue.forget_sizes()
             self.service.member_preferences.changed(user_id)
@@ -164,6 +170,7 @@ class MusicPlugin(Plugin):
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
         from plugins.music.models import (
+            MeditationSession,
             MusicQueueEntry,
             MusicTranscriptUsage,
             UserMusicPreferences,
@@ -176,5 +183,10 @@ class MusicPlugin(Plugin):
             "guild_id", "title", "uri")
         usage = await MusicTranscriptUsage.filter(user_id=user_id).values(
             "guild_id", "day", "count")
+        meditations = await MeditationSession.filter(started_by=user_id).values(
+            "guild_id", "minutes", "started_at", "ended_at", "completed", "xp_granted")
         return {"preferences": prefs[0] if prefs else None, "queued_tracks": queued,
-                "transcripts_per_day": [{**u, "day": str(u["day"])} for u in usage]}
+                "transcripts_per_day": [{**u, "day": str(u["day"])} for u in usage],
+                "meditation_sessions": [
+                    {**m, "started_at": str(m["started_at"]), "ended_at": str(m["ended_at"])}
+                    for m in meditations]}
