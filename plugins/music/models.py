@@ -180,6 +180,7 @@ class PodcastEpisode(Model):
     id = fields.BigIntField(primary_key=True)
     feed: Any = fields.ForeignKeyField("music.PodcastFeed", related_name="episodes",
                                        on_delete=fields.CASCADE)
+    feed_id: int
     key = fields.CharField(max_length=64)  # sha256 of the feed's guid for it (or its URL)
     title = fields.CharField(max_length=300)
     url = fields.CharField(max_length=2000, default="")

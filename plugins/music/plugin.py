@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from bot.api import MIXED, ComponentHandler, Plugin, PluginContext
+from bot.api import MIXED, ComponentHandler, PeriodicTask, Plugin, PluginContext
 from plugins.music.env import MusicSettings
 
 if TYPE_CHECKING:
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from plugins.music.lavalink import LavalinkConnection
     from plugins.music.meditation import MeditationRunner
     from plugins.music.playback import Playback
+    from plugins.music.podcast_library import PodcastLibrary
     from plugins.music.podcast_ui import PodcastUi
     from plugins.music.podcasts import Podcasts
     from plugins.music.queue import QueueRepository
@@ -51,6 +52,8 @@ class MusicPlugin(Plugin):
     meditation: MeditationRunner
     podcasts: Podcasts
     podcast_ui: PodcastUi
+    podcast_library: PodcastLibrary
+    podcast_poll: PeriodicTask
     transcripts: Transcripts
     ctx: PluginContext
 
@@ -65,6 +68,8 @@ class MusicPlugin(Plugin):
         from plugins.music.meditation_cog import HISTORY_SOURCE, MeditationHistory
         from plugins.music.models import MusicGuildSettings, UserMusicPreferences
         from plugins.music.playback import Playback
+        from plugins.music.podcast_cog import TRANSCRIPT_SOURCE
+        from plugins.music.podcast_library import POLL_INTERVAL, PodcastLibrary, TranscriptPages
         from plugins.music.podcast_ui import PodcastUi
         from plugins.music.podcasts import HttpFetcher, Podcasts, Transcriber
         from plugins.music.queue import QueueRepository
@@ -129,10 +134,18 @@ class MusicPlugin(Plugin):
 
         self.transcripts = Transcripts(self.podcasts, transcript_limits)
         self.podcast_ui = PodcastUi(self)
+        # Stored feeds and episodes; a bounded poll transcribes new episodes of followed feeds.
+        self.podcast_library = PodcastLibrary(self.podcasts, self.transcripts)
+        ctx.services.blocks.page_source(TRANSCRIPT_SOURCE, TranscriptPages(self.podcast_library))
+        self.podcast_poll = PeriodicTask("music-podcast-poll", POLL_INTERVAL,
+                                         self.podcast_library.poll)
+        self.podcast_poll.start()
         ctx.services.blocks.page_source("music.queue", QueuePages(self.playback, self.queue))
         await self.lavalink.start()
 
     async def teardown(self) -> None:
+        if hasattr(self, "podcast_poll"):
+            await self.podcast_poll.stop()
         if hasattr(self, "meditation"):
             await self.meditation.close()
         if hasattr(self, "podcasts") and self.podcasts.transcriber is not None:
@@ -145,8 +158,9 @@ class MusicPlugin(Plugin):
     def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
         from plugins.music.cog import MusicCog
         from plugins.music.meditation_cog import MeditationCog
+        from plugins.music.podcast_cog import PodcastCog
 
-        return [MusicCog(self, ctx), MeditationCog(self, ctx)]
+        return [MusicCog(self, ctx), MeditationCog(self, ctx), PodcastCog(self, ctx)]
 
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.music.components import MusicComponents
