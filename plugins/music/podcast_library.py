@@ -128,14 +128,15 @@ class PodcastLibrary:
                 await PodcastFeed.filter(id=feed_row.id).update(fetched_at=datetime.now(UTC))
                 continue
             since = min(s["auto_since"] for s in by_feed[feed_row.id])
-            for episode in await PodcastEpisode.filter(
+            # Transcripts are shared per episode: one made (or under way) anywhere counts.
+            untranscribed = PodcastEpisode.filter(
                 feed_id=feed_row.id, first_seen_at__gt=since,
-            ).exclude(url="").order_by("-first_seen_at", "-id").limit(MAX_TRANSCRIPTS_PER_POLL):
-                if made >= MAX_TRANSCRIPTS_PER_POLL:
-                    return made
-                if await PodcastTranscript.exists(key=episode_key(episode.url)):
-                    continue
+            ).exclude(url="").exclude(url__in=Subquery(PodcastTranscript.all().values("url")))
+            for episode in await untranscribed.order_by("-first_seen_at", "-id").limit(
+                MAX_TRANSCRIPTS_PER_POLL - made):
                 made += await self._transcribe(episode, by_feed[feed_row.id])
+            if made >= MAX_TRANSCRIPTS_PER_POLL:
+                break
         return made
 
     async def _transcribe(self, row: PodcastEpisode, subs: list[dict[str, Any]]) -> int:
