@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.models import AuditLog
-from plugins.music.models import MusicSession
+from plugins.music.models import MeditationSession, MusicSession
 from plugins.music.tests.e2e import AllowList, content, music, start_music
 
 
@@ -43,6 +43,10 @@ async def test_session_fades_out_leaves_and_rewards_those_who_stayed(
     assert bot_state is None or bot_state.get("channel_id") is None
     done = await AuditLog.filter(action="music.meditation_completed").first()
     assert done is not None and done.details == {"stayed": 1}
+    row = await MeditationSession.get(guild_id=world.guild.id)  # the persisted session
+    assert (row.started_by, row.minutes, row.completed, row.xp_granted, row.stayed) == (
+        world.member.id, 2, True, 4, 1)
+    assert row.ended_at is not None and row.ended_at >= row.ends_at
     ended = await fake_discord.wait_for_message(
         world.channel.id, lambda m: "session has ended" in m.get("content", ""), since=0)
     assert "1 member(s) stayed" in ended["content"]

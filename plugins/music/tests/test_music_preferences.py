@@ -143,6 +143,7 @@ async def test_privacy_export_and_delete(fake_lavalink, start_bot, world, fake_d
         "preferences": None,
         "queued_tracks": [],
         "transcripts_per_day": [],  # none made; made ones stay counted (see the README)
+        "meditation_sessions": [],
     }
     assert await plugin.queue.is_empty(world.guild.id)
 

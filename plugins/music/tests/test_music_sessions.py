@@ -177,7 +177,7 @@ async def test_effects_come_back_with_the_session_after_a_restart(
 async def test_meditation_history_pages_through_a_members_own_sessions(
     fake_lavalink, start_bot, world, fake_discord
 ):
-    await start_music(start_bot, fake_lavalink)
+    running = await start_music(start_bot, fake_lavalink)
     start = datetime(2026, 11, 1, 8, tzinfo=UTC)
     for day in range(12):
         began = start + timedelta(days=day)
@@ -202,5 +202,12 @@ async def test_meditation_history_pages_through_a_members_own_sessions(
     assert fake_discord.text_of(data).count(" min · ") == 2
     assert "1 min · completed" in fake_discord.text_of(data)
 
-    empty = await fake_discord.slash(world.other, "meditate history")
-    assert "99 min" in fake_discord.text_of(await empty.wait_original())
+    theirs = await fake_discord.slash(world.other, "meditate history")
+    assert "99 min" in fake_discord.text_of(await theirs.wait_original())
+
+    # /privacy export lists them; deletion removes the member's own and nobody else's.
+    plugin = music(running)
+    exported = await plugin.export_user_data(world.member.id)
+    assert len(exported["meditation_sessions"]) == 12
+    assert await plugin.delete_user_data(world.member.id) == 12
+    assert await MeditationSession.filter(started_by=world.other.id).count() == 1
