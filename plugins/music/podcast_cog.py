@@ -23,6 +23,7 @@ from plugins.music.validation import check_query
 
 if TYPE_CHECKING:
     from bot.api import PluginContext
+    from plugins.music.models import MusicGuildSettings, PodcastEpisode, PodcastFeed
     from plugins.music.plugin import MusicPlugin
 
 TRANSCRIPT_SOURCE = "music.transcript"
@@ -49,9 +50,7 @@ class PodcastCog(commands.Cog, name="music_podcasts"):
         guild_id, user_id = guild_of(interaction), user_of(interaction)
         row, feed, text = await self.plugin.podcast_library.transcript(int(episode))
         service = self.plugin.service
-        settings = await service.guild_settings(guild_id)
-        cannabis = service.is_flagged_host(feed.url, settings) or bool(
-            CANNABIS_WORDS.search(f"{feed.title} {feed.description} {row.title}"))
+        cannabis = self._adult(feed, row, await service.guild_settings(guild_id))
         ephemeral = False
         if cannabis:
             # A 21+ episode's transcript: verified members only, and public only where
@@ -65,9 +64,32 @@ class PodcastCog(commands.Cog, name="music_podcasts"):
             f"Transcript of **{row.title}** as a file:", ephemeral=ephemeral,
             file=nextcord.File(io.BytesIO(text.encode()), filename="transcript.txt"))
 
+    def _adult(self, feed: PodcastFeed, row: PodcastEpisode,
+               settings: MusicGuildSettings) -> bool:
+        """21+ like /podcast decides it: a flagged host, or cannabis words in the feed."""
+        return self.plugin.service.is_flagged_host(feed.url, settings) or bool(
+            CANNABIS_WORDS.search(f"{feed.title} {feed.description} {row.title}"))
+
     @transcript.on_autocomplete("episode")
     async def _episodes(self, interaction: nextcord.Interaction, episode: str) -> None:
-        await answer_autocomplete(interaction, episode, self.plugin.podcast_library.transcribed)
+        guild_id, user_id = interaction.guild_id, user_of(interaction)
+
+        async def choices(typed: str) -> list[tuple[str, str]]:
+            rows = await self.plugin.podcast_library.transcribed(typed)
+            settings = await self.plugin.service.guild_settings(guild_id) if guild_id else None
+            adult_ok: bool | None = None
+            out = []
+            for row in rows:
+                # A 21+ episode's title is suggested to verified members only.
+                if settings is None or self._adult(row.feed, row, settings):
+                    if adult_ok is None:
+                        adult_ok = await self.plugin.audience.verified(guild_id, user_id)
+                    if not adult_ok:
+                        continue
+                out.append((row.title[:100], str(row.id)))
+            return out
+
+        await answer_autocomplete(interaction, episode, choices)
 
     @podcasts.subcommand(name="auto-transcribe",
                          description="Transcribe a feed's new episodes as they appear (staff)")

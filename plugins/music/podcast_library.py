@@ -157,12 +157,12 @@ class PodcastLibrary:
 
     # -- reading transcripts ----------------------------------------------------------------
 
-    async def transcribed(self, typed: str, limit: int = 25) -> list[tuple[str, str]]:
-        """(label, episode id) of stored episodes with a finished transcript, for autocomplete."""
+    async def transcribed(self, typed: str, limit: int = 25) -> list[PodcastEpisode]:
+        """Stored episodes with a finished transcript whose title has `typed`, with their feed
+        (for autocomplete)."""
         done = Subquery(PodcastTranscript.filter(status="done").values("url"))
-        rows = await PodcastEpisode.filter(url__in=done, title__icontains=typed).order_by(
-            "-first_seen_at").limit(limit)
-        return [(r.title[:100], str(r.id)) for r in rows]
+        return list(await PodcastEpisode.filter(url__in=done, title__icontains=typed)
+                    .order_by("-first_seen_at").limit(limit).prefetch_related("feed"))
 
     async def transcript(self, episode_id: int) -> tuple[PodcastEpisode, PodcastFeed, str]:
         row = await PodcastEpisode.get_or_none(id=episode_id)

@@ -6,6 +6,7 @@ feeds get new episodes transcribed once, within the poll's bounds; transcripts r
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
@@ -21,11 +22,12 @@ from plugins.music.models import (
 )
 from plugins.music.podcast_library import MAX_TRANSCRIPTS_PER_POLL
 from plugins.music.podcasts import HttpFetcher
-from plugins.music.tests.e2e import content, custom_ids, music, start_music
+from plugins.music.tests.e2e import AllowList, content, custom_ids, music, start_music
 from plugins.music.tests.test_music_fetching import (
     ScriptedResolver,
     loopback_stands_in_for_public,
 )
+from plugins.music.transcripts import episode_key
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE rss [
@@ -252,3 +254,35 @@ async def test_a_followed_feeds_new_episodes_are_transcribed_once_within_bounds(
     assert "is off" in content(await off.response())
     feed_server.pages["/show.xml"] = rss("Daily Garden", [("Later", "/later.mp3"), *new])
     assert await plugin.podcast_library.poll() == 0
+
+
+async def test_a_21_plus_transcript_is_for_verified_members_only(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    gate = AllowList()
+    await start_music(start_bot, fake_lavalink, gate=gate)
+    feed = await PodcastFeed.create(key="k", url="https://pods.example.com/420.xml",
+                                    title="Cannabis Hour", fetched_at=datetime.now(UTC))
+    episode = await PodcastEpisode.create(feed_id=feed.id, key="e", title="Terpenes",
+                                          url="https://pods.example.com/terps.mp3")
+    await PodcastTranscript.create(key=episode_key(episode.url), url=episode.url, status="done",
+                                   text="All about terpenes.", claimed_at=datetime.now(UTC))
+
+    async def suggested(member) -> list[str]:
+        return [c["name"] for c in await fake_discord.autocomplete(
+            member, "podcasts transcript", {"episode": "terp"}, focused="episode")]
+
+    assert await suggested(world.member) == []  # not even the title
+    denied = await fake_discord.slash(world.member, "podcasts transcript",
+                                      {"episode": str(episode.id)})
+    assert "cannabis content (21+)" in content(await denied.response()) and denied.ephemeral
+
+    gate.verified.add(world.member.id)
+    assert await suggested(world.member) == ["Terpenes"]
+    ok = await fake_discord.slash(world.member, "podcasts transcript",
+                                  {"episode": str(episode.id)})
+    page = await ok.wait_original()
+    # Not a 21+-only channel: the pages and the file are for the member alone.
+    assert ok.ephemeral and "All about terpenes." in fake_discord.text_of(page)
+    [file_message] = await ok.wait_followups(1)
+    assert fake_discord.attachment_bytes(file_message) == b"All about terpenes."
