@@ -86,7 +86,8 @@ async def run(guilds: int, db_url: str, shards: int) -> dict[str, Any]:
 
     class XpCount:
         async def award(self, guild_id: int, user_id: int, amount: int, reason: str) -> int:
-            grants.append((guild_id, user_id))
+            if reason == "music.meditation":  # listening XP goes through here too
+                grants.append((guild_id, user_id))
             return amount
 
     bot.services.xp.provide("music", XpCount())
@@ -156,8 +157,8 @@ def main() -> None:
           f"{result['with_effects']} with their effects in the replay PATCH; meditation timers "
           f"resumed {result['resumed']}/{result['meditations']}; meditations whose end passed "
           f"while down ended {result['ended']}/{result['ended_wanted']} (rejoined: "
-          f"{result['rejoined_ended']}; XP grants {result['grants']}, twice to one member: "
-          f"{result['granted_twice']})")
+          f"{result['rejoined_ended']}; meditation XP grants {result['grants']}, twice to one "
+          f"member: {result['granted_twice']})")
     print(f"all playing again after {result['elapsed']:.2f} s from bot start "
           f"(first {times[0]:.2f} s, median {statistics.median(times):.2f} s)")
     print(f"resumed positions: min {min(result['positions']) / 1000:.1f} s, "
