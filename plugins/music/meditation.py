@@ -79,6 +79,10 @@ class MeditationRunner:
         playback = self.service.playback
         if guild_id in self.sessions or playback.current.get(guild_id) is not None:
             raise UserError("Something is already playing here; /stop it first.")
+        running = await MeditationSession.filter(guild_id=guild_id, ended_at__isnull=True).first()
+        if running is not None:  # from before a restart, not restored yet
+            raise UserError("A meditation session is still running here; it ends "
+                            f"<t:{int(running.ends_at.timestamp())}:R>.")
         prefs = await self.service.preferences(user_id)
         if not query and prefs.meditation_mode and prefs.favourite_genres:
             # Meditation mode: sessions without a query follow the member's own genres.
@@ -210,7 +214,7 @@ class MeditationRunner:
         for row in await MeditationSession.filter(ended_at__isnull=True, ends_at__lte=now()):
             if row.guild_id in self.sessions or not playback.voice.has_guild(row.guild_id):
                 continue
-            if await MusicSession.exists(guild_id=row.guild_id, active=True):
+            if await MusicSession.exists(guild_id=row.guild_id, active=True, kind=KIND):
                 continue  # recovery restores it (and asks `restore`)
             ended += await self.finish(self._from_row(row))
         return ended

@@ -211,3 +211,33 @@ async def test_meditation_history_pages_through_a_members_own_sessions(
     assert len(exported["meditation_sessions"]) == 12
     assert await plugin.delete_user_data(world.member.id) == 12
     assert await MeditationSession.filter(started_by=world.other.id).count() == 1
+
+
+async def test_a_stopped_meditation_still_ends_once_after_a_restart(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.add_track("Calm Waves", author="Ocean", length_ms=3_600_000)
+    running = await start_music(start_bot, fake_lavalink)
+    await fake_discord.voice_join(world.member, world.voice)
+    ix = await fake_discord.slash(world.member, "meditate start",
+                                  {"minutes": 10, "query": "calm"})
+    assert "Meditation started" in content(await ix.response())
+    stop = await fake_discord.slash(world.member, "stop")  # the only listener may stop
+    await stop.response()
+    assert await MusicSession.all().count() == 0
+    await crash(running)
+
+    running = await start_music(start_bot, fake_lavalink)
+    plugin = music(running)
+    # Nothing to rejoin, but the session is not over: a new one waits for it.
+    again = await fake_discord.slash(world.member, "meditate start",
+                                     {"minutes": 5, "query": "calm"})
+    assert "still running here" in content(await again.response()) and again.ephemeral
+    row = await MeditationSession.get(guild_id=world.guild.id)
+    await MeditationSession.filter(id=row.id).update(
+        ends_at=datetime.now(UTC) - timedelta(seconds=1))
+    await plugin.playback.recovery.restore_all()  # the next restore pass sweeps it
+    ended = await MeditationSession.get(id=row.id)
+    assert ended.ended_at is not None and ended.completed and ended.stayed == 1
+    assert await plugin.meditation.sweep() == 0
+    assert len(ended_messages(fake_discord, world)) == 1
