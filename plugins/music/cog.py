@@ -16,7 +16,6 @@ from bot.api import (
     user_of,
 )
 from plugins.music.controls import LOOP_MODES, MAX_VOLUME
-from plugins.music.meditation import MAX_MINUTES as MAX_MEDITATION_MINUTES
 from plugins.music.models import MusicGuildSettings
 from plugins.music.service import CANNABIS_FEATURE, QUEUE_CEILING
 from plugins.music.tracks import parse_time
@@ -216,20 +215,6 @@ class MusicCog(commands.Cog, name="music"):
         embed = await now_playing(playback, self.plugin.queue, guild_id, reveal=reveal)
         await interaction.send(embed=embed, ephemeral=ephemeral, view=control_buttons(
             self.ctx.components, state.id, paused=session.paused))
-
-    @nextcord.slash_command(name="meditate", description="A timed meditation session",
-                            contexts=GUILD_ONLY)
-    async def meditate(
-        self, interaction: nextcord.Interaction,
-        minutes: int = nextcord.SlashOption(description="1 to 120", min_value=1,
-                                            max_value=MAX_MEDITATION_MINUTES),
-        query: str | None = nextcord.SlashOption(required=False, max_length=300,
-                                                 description="Track, playlist or words"),
-    ) -> None:
-        text = await self.plugin.meditation.start(
-            guild_of(interaction), user_of(interaction), member_channel(interaction),
-            interaction.channel_id, minutes, query)
-        await interaction.send(text)
 
     @nextcord.slash_command(name="podcast", description="Play a podcast from its feed",
                             contexts=GUILD_ONLY)

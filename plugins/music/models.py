@@ -29,6 +29,12 @@ class MusicSession(Model):
     active = fields.BooleanField(default=True, db_index=True)
     started_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # The session's type (general | meditation | educational): recovery asks the type's handler
+    # before rejoining (a meditation whose time ran out while the bot was down just ends).
+    kind = fields.CharField(max_length=16, default="general")
+    # Lavalink's filters payload as last applied (opaque here; the effects feature owns its
+    # shape), sent again with the track when the session is restored.
+    filters: Any = fields.JSONField(null=True)
 
     class Meta:
         table = "music_session"
@@ -217,3 +223,80 @@ class MusicPlaylistTrack(Model):
     class Meta:
         table = "music_playlist_track"
         indexes = (("playlist_id", "position"),)
+class MeditationSession(Model):
+    """A timed meditation, persisted so it survives a bot restart or a node failover and ends
+    (fade-out, XP) exactly once: ending is a conditional UPDATE on `ended_at IS NULL`, and XP
+    is granted only by the request whose UPDATE changed the row."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField(db_index=True)
+    channel_id = fields.BigIntField()
+    text_channel_id = fields.BigIntField(null=True)
+    started_by = fields.BigIntField(db_index=True)
+    minutes = fields.IntField()
+    # Members in the channel at the start (XP goes to those still there at the end); emptied
+    # when the session ends, so only running sessions hold other members' ids.
+    participants: Any = fields.JSONField(default=list)
+    cannabis = fields.BooleanField(default=False)
+    started_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    ended_at = fields.DatetimeField(null=True, db_index=True)
+    completed = fields.BooleanField(default=False)
+    xp_granted = fields.IntField(default=0)  # XP each finisher got
+    stayed = fields.IntField(default=0)
+
+    class Meta:
+        table = "music_meditation_session"
+
+
+class PodcastFeed(Model):
+    """A feed someone opened with /podcast, as last read. Shared by every server."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=64, unique=True)  # sha256 of the feed URL
+    url = fields.CharField(max_length=2000)
+    title = fields.CharField(max_length=200)
+    description = fields.TextField(default="")
+    fetched_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "music_podcast_feed"
+
+
+class PodcastEpisode(Model):
+    """An episode of a stored feed. `url` is empty when the feed gives it no audio file (it is
+    listed as unplayable); its transcript, if any, is the `PodcastTranscript` of that URL."""
+
+    id = fields.BigIntField(primary_key=True)
+    feed: Any = fields.ForeignKeyField("music.PodcastFeed", related_name="episodes",
+                                       on_delete=fields.CASCADE)
+    feed_id: int
+    key = fields.CharField(max_length=64)  # sha256 of the feed's guid for it (or its URL)
+    title = fields.CharField(max_length=300)
+    url = fields.CharField(max_length=2000, default="")
+    published = fields.CharField(max_length=64, default="")
+    duration_s = fields.IntField(null=True)
+    first_seen_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "music_podcast_episode"
+        unique_together = (("feed_id", "key"),)
+
+
+class PodcastSubscription(Model):
+    """A server following a feed; with `auto_since` set, new episodes are transcribed as they
+    appear (polled), each paid once and counted against that server's transcript budget."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    feed: Any = fields.ForeignKeyField("music.PodcastFeed", related_name="subscriptions",
+                                       on_delete=fields.CASCADE)
+    # When automatic transcription was switched on (None: off); episodes first seen after it
+    # are transcribed, the back catalogue is not.
+    auto_since = fields.DatetimeField(null=True, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "music_podcast_subscription"
+        unique_together = (("guild_id", "feed_id"),)

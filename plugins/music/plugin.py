@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from bot.api import MIXED, ComponentHandler, Plugin, PluginContext
+from bot.api import MIXED, ComponentHandler, PeriodicTask, Plugin, PluginContext
 from plugins.music.env import MusicSettings
 
 if TYPE_CHECKING:
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from plugins.music.meditation import MeditationRunner
     from plugins.music.playback import Playback
     from plugins.music.playlists import PlaylistService
+    from plugins.music.podcast_library import PodcastLibrary
     from plugins.music.podcast_ui import PodcastUi
     from plugins.music.podcasts import Podcasts
     from plugins.music.queue import QueueRepository
@@ -35,7 +36,8 @@ class MusicPlugin(Plugin):
         "for each server's last 100 played tracks, who queued them; each server's current "
         "playback session, and how many paid "
         "podcast transcripts you made per day (kept a week, also after a deletion request, "
-        "so deleting can't reset the day's budget)."
+        "so deleting can't reset the day's budget), and the meditation sessions you started "
+        "(length, times, XP; who was present only while one runs)."
     )
     models = "plugins.music.models"
     # Most music is for everyone; 21+ is decided per track or feed (an admin-flagged host, or
@@ -55,6 +57,8 @@ class MusicPlugin(Plugin):
     meditation: MeditationRunner
     podcasts: Podcasts
     podcast_ui: PodcastUi
+    podcast_library: PodcastLibrary
+    podcast_poll: PeriodicTask
     transcripts: Transcripts
     history: PlayHistory
     verbs: QueueVerbs
@@ -69,10 +73,14 @@ class MusicPlugin(Plugin):
         from plugins.music.history_ui import HistoryPages
         from plugins.music.lavalink import LavalinkConnection
         from plugins.music.listening import ListeningXp
+        from plugins.music.meditation import KIND as MEDITATION
         from plugins.music.meditation import MeditationRunner
+        from plugins.music.meditation_cog import HISTORY_SOURCE, MeditationHistory
         from plugins.music.member_prefs import MemberPreferences
         from plugins.music.models import MusicGuildSettings, UserMusicPreferences
         from plugins.music.playback import Playback
+        from plugins.music.podcast_cog import TRANSCRIPT_SOURCE
+        from plugins.music.podcast_library import POLL_INTERVAL, PodcastLibrary, TranscriptPages
         from plugins.music.podcast_ui import PodcastUi
         from plugins.music.podcasts import HttpFetcher, Podcasts, Transcriber
         from plugins.music.queue import QueueRepository
@@ -121,6 +129,9 @@ class MusicPlugin(Plugin):
         self.settings_editor = SettingsEditor(ctx.services.audit, settings.max_queue_size,
                                               guild_config, member_preferences)
         self.meditation = MeditationRunner(self.service, ctx.services.xp, ctx.services.audit)
+        # Typed sessions: recovery asks the meditation runner before restoring one of its own.
+        self.playback.recovery.session_types[MEDITATION] = self.meditation
+        ctx.services.blocks.page_source(HISTORY_SOURCE, MeditationHistory(self.meditation))
         transcriber = None
         if settings.transcribe_base_url:
             key = (settings.transcribe_api_key.get_secret_value()
@@ -138,6 +149,12 @@ class MusicPlugin(Plugin):
 
         self.transcripts = Transcripts(self.podcasts, transcript_limits)
         self.podcast_ui = PodcastUi(self)
+        # Stored feeds and episodes; a bounded poll transcribes new episodes of followed feeds.
+        self.podcast_library = PodcastLibrary(self.podcasts, self.transcripts)
+        ctx.services.blocks.page_source(TRANSCRIPT_SOURCE, TranscriptPages(self.podcast_library))
+        self.podcast_poll = PeriodicTask("music-podcast-poll", POLL_INTERVAL,
+                                         self.podcast_library.poll)
+        self.podcast_poll.start()
         ctx.services.blocks.page_source("music.queue", QueuePages(self.playback, self.queue))
         ctx.services.blocks.page_source(HISTORY_PAGES, HistoryPages(self.history))
 
@@ -159,6 +176,8 @@ class MusicPlugin(Plugin):
         ctx.services.blocks.page_source(PAGES_SOURCE, PlaylistPages(self.playlists))
 
     async def teardown(self) -> None:
+        if hasattr(self, "podcast_poll"):
+            await self.podcast_poll.stop()
         if hasattr(self, "meditation"):
             await self.meditation.close()
         if hasattr(self, "podcasts") and self.podcasts.transcriber is not None:
@@ -170,10 +189,13 @@ class MusicPlugin(Plugin):
 
     def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
         from plugins.music.cog import MusicCog
+        from plugins.music.meditation_cog import MeditationCog
         from plugins.music.playlist_cog import PlaylistCog
+        from plugins.music.podcast_cog import PodcastCog
         from plugins.music.verbs_cog import QueueVerbsCog
 
-        return [MusicCog(self, ctx), QueueVerbsCog(self, ctx), PlaylistCog(self, ctx)]
+        return [MusicCog(self, ctx), QueueVerbsCog(self, ctx), PlaylistCog(self, ctx),
+                MeditationCog(self, ctx), PodcastCog(self, ctx)]
 
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.music.components import MusicComponents
@@ -182,6 +204,7 @@ class MusicPlugin(Plugin):
 
     async def delete_user_data(self, user_id: int) -> int:
         from plugins.music.models import (
+            MeditationSession,
             MusicHistoryEntry,
             MusicMemberPreferences,
             MusicQueueEntry,
@@ -195,6 +218,7 @@ class MusicPlugin(Plugin):
         # Their plays leave every server's history (the rest of the history stays).
         removed += await MusicHistoryEntry.filter(requester_id=user_id).delete()
         removed += await PlaylistStore().delete_owned_by(user_id)
+        removed += await MeditationSession.filter(started_by=user_id).delete()
         if hasattr(self, "queue"):
             self.queue.forget_sizes()
             self.service.member_preferences.forget(user_id)
@@ -202,6 +226,7 @@ class MusicPlugin(Plugin):
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
         from plugins.music.models import (
+            MeditationSession,
             MusicHistoryEntry,
             MusicMemberPreferences,
             MusicQueueEntry,
@@ -220,6 +245,8 @@ class MusicPlugin(Plugin):
         per_server = await MusicMemberPreferences.filter(user_id=user_id).values(
             "guild_id", "volume", "auto_queue", "explicit_filter", "blocked_sources",
             "favourite_genres", "meditation_mode", "cannabis_opt_in")
+        meditations = await MeditationSession.filter(started_by=user_id).values(
+            "guild_id", "minutes", "started_at", "ended_at", "completed", "xp_granted")
         played = await MusicHistoryEntry.filter(requester_id=user_id).order_by("id").values(
             "guild_id", "title", "uri", "played_at")
         return {"preferences": prefs[0] if prefs else None, "queued_tracks": queued,
@@ -227,4 +254,7 @@ class MusicPlugin(Plugin):
                 "preferences_per_server": per_server,
                 "played_tracks": [{**p, "played_at": p["played_at"].isoformat()}
                                   for p in played],
-                "playlists": await PlaylistStore().export_owned_by(user_id)}
+                "playlists": await PlaylistStore().export_owned_by(user_id),
+                "meditation_sessions": [
+                    {**m, "started_at": str(m["started_at"]), "ended_at": str(m["ended_at"])}
+                    for m in meditations]}

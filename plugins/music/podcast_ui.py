@@ -12,13 +12,10 @@ from nextcord.utils import MISSING
 
 from bot.api import ControlExpired, UserError, button, controls, guild_of, user_of, uses_state
 from plugins.music.cog import is_dj, member_channel
-from plugins.music.podcasts import (
-    NO_TRANSCRIPTION,
-    Episode,
-    episodes_from_state,
-    looks_like_audio,
-)
+from plugins.music.feeds import Episode, episodes_from_state
+from plugins.music.podcasts import NO_TRANSCRIPTION, looks_like_audio
 from plugins.music.service import CANNABIS_FEATURE, CANNABIS_WORDS
+from plugins.music.tracks import format_ms
 from plugins.music.validation import check_query
 
 if TYPE_CHECKING:
@@ -33,6 +30,11 @@ MAX_LABEL = 100
 # State-row kinds: the episode menu's row, and the Transcribe button's (its action's name).
 PICKER_KIND = "pod"
 TRANSCRIBE_KIND = "pod.tx"
+
+
+def episode_line(episode: Episode) -> str:
+    length = f" ({format_ms(episode.duration_s * 1000)})" if episode.duration_s else ""
+    return f"{episode.title}{length}" + ("" if episode.playable else " — *no audio, unplayable*")
 
 
 class PodcastUi:
@@ -52,9 +54,11 @@ class PodcastUi:
                               checked.identifier)
             await self._play(interaction, guild_id, user_id, episode, flagged_host)
             return
-        feed = await self.plugin.podcasts.read(checked.identifier)
-        if not feed.episodes:
-            raise UserError(f"**{feed.title}** has no playable episodes.")
+        feed, _ = await self.plugin.podcast_library.read(checked.identifier)
+        if not feed.playable:
+            listed = (f" It lists {len(feed.episodes)} episode(s), none with an audio file to "
+                      "play." if feed.episodes else "")
+            raise UserError(f"**{feed.title}** has no playable episodes.{listed}")
         cannabis = flagged_host or bool(CANNABIS_WORDS.search(f"{feed.title} {feed.description}"))
         if cannabis:
             await service.require_adult(guild_id, user_id, "This podcast")
@@ -69,11 +73,12 @@ class PodcastUi:
         select: nextcord.ui.StringSelect[nextcord.ui.View] = nextcord.ui.StringSelect(
             custom_id=components.custom_id("pod.pick", state), placeholder="Pick an episode",
             # MISSING (not None) leaves the description out of the payload.
+            # Only episodes with audio are offered; the others are listed as unplayable.
             options=[nextcord.SelectOption(label=e.title[:MAX_LABEL], value=str(i),
                                            description=e.published[:MAX_LABEL] or MISSING)
-                     for i, e in enumerate(feed.episodes)],
+                     for i, e in enumerate(feed.episodes) if e.playable],
         )
-        lines = [f"`{i + 1}.` {e.title}" for i, e in enumerate(feed.episodes)]
+        lines = [f"`{i + 1}.` {episode_line(e)}" for i, e in enumerate(feed.episodes)]
         embed = nextcord.Embed(title=feed.title[:256], description="\n".join(lines)[:4096])
         if cannabis:
             embed.set_footer(text="21+ cannabis content")
@@ -88,6 +93,7 @@ class PodcastUi:
         text = await self.plugin.service.play(
             guild_id, user_id, member_channel(interaction), interaction.channel_id,
             episode.url, title=episode.title, force_cannabis=cannabis)
+        await self.plugin.podcast_library.mark_educational(guild_id)
         await self.plugin.ctx.services.audit.record(
             "music.podcast_played", guild_id=guild_id, actor_id=user_id,
             target=episode.title[:200], details={"cannabis": cannabis})
@@ -114,6 +120,8 @@ class PodcastUi:
         index = int(ctx.values[0]) if ctx.values[0].isdigit() else -1
         if not 0 <= index < len(episodes):
             raise ControlExpired()
+        if not episodes[index].playable:
+            raise UserError("That episode has no audio file in its feed, so it can't be played.")
         await self._play(ctx.interaction, int(ctx.data["guild"]), ctx.user_id, episodes[index],
                          bool(ctx.data.get("cannabis")))
 
@@ -160,7 +168,7 @@ class PodcastUi:
                 # A message has at most one thread: the first press made it.
                 log.info("music.transcript_thread_refused", status=exc.status)
             else:
-                await ctx.send("The transcript is in the thread under this message.",
-                               ephemeral=True)
+                await ctx.send("The transcript is in the thread under this message (or page "
+                               "through it with `/podcasts transcript`).", ephemeral=True)
                 return
         await ctx.send(f"Transcript of **{episode.title}**", file=attachment(), ephemeral=True)

@@ -1,5 +1,6 @@
-"""Podcasts: read an RSS or Atom feed, list its latest episodes, play an enclosure through
-Lavalink's HTTP source, and transcribe an episode through an OpenAI-compatible endpoint.
+"""Podcasts: read an RSS or Atom feed (parsed in feeds.py), list its latest episodes, play an
+enclosure through Lavalink's HTTP source, and transcribe an episode through an
+OpenAI-compatible endpoint.
 
 Every URL the bot itself fetches (the feed, redirects, the audio for a transcript) passes the
 same public-http(s)-only check as /play, hop by hop, so a feed cannot point the bot at internal
@@ -10,17 +11,16 @@ from __future__ import annotations
 
 import io
 import socket
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol
-from urllib.parse import urljoin, urlsplit
+from typing import Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.api import UserError
+from plugins.music.feeds import Episode, Feed, parse_feed
 from plugins.music.validation import (
     Resolver,
     VettedUrl,
@@ -35,68 +35,12 @@ MAX_AUDIO_BYTES = 25 * 1024 * 1024
 MAX_REDIRECTS = 3
 FETCH_TIMEOUT = 15.0
 READ_CHUNK = 64 * 1024
-# A select menu shows at most 25 options.
-MAX_EPISODES = 25
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".ogg", ".opus", ".wav", ".aac")
 TRANSCRIPTION_MODEL = "whisper-1"
-ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-@dataclass(frozen=True)
-class Episode:
-    title: str
-    url: str
-    published: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Feed:
-    title: str
-    description: str
-    episodes: list[Episode]
 
 
 class Fetcher(Protocol):
     async def fetch(self, url: str, *, max_bytes: int) -> bytes: ...
-
-
-def _text(node: ET.Element | None) -> str:
-    return " ".join((node.text or "").split()) if node is not None else ""
-
-
-def parse_feed(data: bytes, base_url: str) -> Feed:
-    """Episodes with an audio enclosure, newest first as the feed lists them."""
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError:
-        raise UserError("That link isn't an RSS or Atom podcast feed.") from None
-    episodes: list[Episode] = []
-    if root.tag == f"{ATOM}feed":
-        title = _text(root.find(f"{ATOM}title"))
-        description = _text(root.find(f"{ATOM}subtitle"))
-        for entry in root.findall(f"{ATOM}entry"):
-            link = next((ln for ln in entry.findall(f"{ATOM}link")
-                         if ln.get("rel") == "enclosure" and ln.get("href")), None)
-            if link is not None:
-                episodes.append(Episode(_text(entry.find(f"{ATOM}title")) or "Untitled",
-                                        urljoin(base_url, link.get("href", "")),
-                                        _text(entry.find(f"{ATOM}updated"))))
-    else:
-        channel = root.find("channel")
-        if root.tag != "rss" or channel is None:
-            raise UserError("That link isn't an RSS or Atom podcast feed.")
-        title = _text(channel.find("title"))
-        description = _text(channel.find("description"))
-        for item in channel.findall("item"):
-            enclosure = item.find("enclosure")
-            if enclosure is not None and enclosure.get("url"):
-                episodes.append(Episode(_text(item.find("title")) or "Untitled",
-                                        urljoin(base_url, enclosure.get("url", "")),
-                                        _text(item.find("pubDate"))))
-    return Feed(title or "Podcast", description, episodes[:MAX_EPISODES])
 
 
 def looks_like_audio(url: str) -> bool:
@@ -226,6 +170,3 @@ class Podcasts:
             raise UserError("The transcription came back empty.")
         return text
 
-
-def episodes_from_state(data: dict[str, Any]) -> list[Episode]:
-    return [Episode(**e) for e in data.get("episodes", [])]

@@ -6,7 +6,7 @@ active session after the bot itself restarted (rejoin, replay the saved track at
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 import wavelink
@@ -26,11 +26,26 @@ RETRY_INTERVAL = 0.5
 RETRY_ATTEMPTS = 240
 
 
+class SessionType(Protocol):
+    """What recovery asks of a session type (MusicSession.kind) other than "general"."""
+
+    async def restore(self, session: MusicSession) -> bool:
+        """Before rejoining: False when the session ended instead (nothing to rejoin)."""
+        ...
+
+    async def sweep(self) -> int:
+        """After a restore pass: end this type's sessions that have no music left to restore."""
+        ...
+
+
 class SessionRecovery:
     def __init__(self, playback: Playback) -> None:
         self.playback = playback
         self._restoring: set[int] = set()
         self._retry: asyncio.Task[None] | None = None
+        # Handlers of typed sessions by kind ("meditation"); "general" and "educational" have
+        # none: their music is simply restored.
+        self.session_types: dict[str, SessionType] = {}
 
     def _retry_later(self) -> None:
         """Some sessions' guilds are not cached yet. An auto-sharded nextcord announces guilds
@@ -131,6 +146,8 @@ class SessionRecovery:
             results = await asyncio.gather(*(one(s) for s in todo))
         finally:
             self._restoring.difference_update(s.guild_id for s in todo)
+        for handler in self.session_types.values():
+            await handler.sweep()
         return sum(results)
 
     async def restore(self, session: MusicSession) -> bool:
@@ -138,6 +155,9 @@ class SessionRecovery:
         node = self.playback.lavalink.best_node()
         if node is None:
             return False
+        handler = self.session_types.get(session.kind)
+        if handler is not None and not await handler.restore(session):
+            return True  # the session ended (e.g. a meditation whose time ran out meanwhile)
         try:
             player = await self.playback.voice.join(guild_id, session.voice_channel_id, node)
         except Exception as exc:
@@ -148,14 +168,17 @@ class SessionRecovery:
         self.playback.volumes[guild_id] = session.volume
         name = self.playback.lavalink.name_of(node)
         await MusicSession.filter(guild_id=guild_id).update(node_id=name)
+        filters = wavelink.Filters(data=session.filters) if session.filters else None
         if not session.current:
+            if filters is not None:
+                await player.set_filters(filters)
             await self.playback.advance(guild_id)
             return True
         track = TrackInfo.from_json(session.current)
         try:
             await player.play(to_playable(track),
                               start=start_position(int(session.position_ms), track),
-                              volume=session.volume, paused=session.paused)
+                              volume=session.volume, paused=session.paused, filters=filters)
         except wavelink.LavalinkException:
             self.playback.current[guild_id] = track
             await self.playback.skip_failed(guild_id, "the music server refused it after a restart")

@@ -58,7 +58,8 @@ class TranscriptBudget:
         await self._ensure(guild_id, user_id, day)
         await self._ensure(guild_id, SERVER, day)
         async with in_transaction():
-            mine = await MusicTranscriptUsage.filter(
+            # Automatic transcription (user_id SERVER) spends the server's budget alone.
+            mine = user_id == SERVER or await MusicTranscriptUsage.filter(
                 guild_id=guild_id, user_id=user_id, day=day, count__lt=per_member,
             ).update(count=F("count") + 1)
             if not mine:
@@ -77,7 +78,7 @@ class TranscriptBudget:
         """The paid call failed: give the reservation back."""
         day = today()
         await MusicTranscriptUsage.filter(
-            guild_id=guild_id, user_id__in=[user_id, SERVER], day=day, count__gt=0,
+            guild_id=guild_id, user_id__in=list({user_id, SERVER}), day=day, count__gt=0,
         ).update(count=F("count") - 1)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.models import AuditLog
-from plugins.music.models import MusicSession
+from plugins.music.models import MeditationSession, MusicSession
 from plugins.music.tests.e2e import AllowList, content, music, start_music
 
 
@@ -28,7 +28,7 @@ async def test_session_fades_out_leaves_and_rewards_those_who_stayed(
     plugin.meditation.fade_fraction = 0.4
     for member in (world.member, world.other):
         await fake_discord.voice_join(member, world.voice)
-    ix = await fake_discord.slash(world.member, "meditate", {"minutes": 2, "query": "calm"})
+    ix = await fake_discord.slash(world.member, "meditate start", {"minutes": 2, "query": "calm"})
     assert "Meditation started: 2 min" in content(await ix.response())
     session = plugin.meditation.sessions[world.guild.id]
     await fake_discord.voice_leave(world.other)  # leaves early: no XP
@@ -43,6 +43,10 @@ async def test_session_fades_out_leaves_and_rewards_those_who_stayed(
     assert bot_state is None or bot_state.get("channel_id") is None
     done = await AuditLog.filter(action="music.meditation_completed").first()
     assert done is not None and done.details == {"stayed": 1}
+    row = await MeditationSession.get(guild_id=world.guild.id)  # the persisted session
+    assert (row.started_by, row.minutes, row.completed, row.xp_granted, row.stayed) == (
+        world.member.id, 2, True, 4, 1)
+    assert row.ended_at is not None and row.ended_at >= row.ends_at
     ended = await fake_discord.wait_for_message(
         world.channel.id, lambda m: "session has ended" in m.get("content", ""), since=0)
     assert "1 member(s) stayed" in ended["content"]
@@ -54,8 +58,8 @@ async def test_cannabis_meditation_needs_verification(fake_lavalink, start_bot, 
     gate = AllowList()
     await start_music(start_bot, fake_lavalink, gate=gate)
     await fake_discord.voice_join(world.member, world.voice)
-    ix = await fake_discord.slash(world.member, "meditate", {"minutes": 5, "query": "kush"})
+    ix = await fake_discord.slash(world.member, "meditate start", {"minutes": 5, "query": "kush"})
     assert "cannabis content (21+)" in content(await ix.response()) and ix.ephemeral
     assert await MusicSession.all().count() == 0
-    bad = await fake_discord.slash(world.member, "meditate", {"minutes": 5, "query": "   "})
+    bad = await fake_discord.slash(world.member, "meditate start", {"minutes": 5, "query": "   "})
     assert ix.ephemeral and content(await bad.response())

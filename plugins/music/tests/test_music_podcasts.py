@@ -49,7 +49,9 @@ def test_rss_and_atom_feeds_are_parsed():
     assert [(e.title, e.url) for e in feed.episodes] == [
         ("Episode 2: Soil", "https://pods.example.com/ep2.mp3"),
         ("Episode 1: Seeds", "https://pods.example.com/media/ep1.mp3"),
+        ("Show notes only", ""),  # no audio: listed as unplayable, never offered
     ]
+    assert [e.title for e in feed.playable] == ["Episode 2: Soil", "Episode 1: Seeds"]
     atom = parse_feed(ATOM, "https://pods.example.com/atom")
     assert atom.title == "Cannabis Hour" and atom.episodes[0].published == "2026-11-20"
     for bad in (b"not xml at all", b"<html><body>hi</body></html>"):

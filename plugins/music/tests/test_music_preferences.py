@@ -150,6 +150,7 @@ async def test_privacy_export_and_delete(fake_lavalink, start_bot, world, fake_d
         "preferences_per_server": [],
         "played_tracks": [],
         "playlists": [],
+        "meditation_sessions": [],
     }
     assert await plugin.queue.is_empty(world.guild.id)
 
@@ -179,7 +180,7 @@ async def test_playlists_respect_blocked_sources_and_meditation_mode_picks_genre
 
     plugin = music(running)
     plugin.meditation.minute = 60.0
-    med = await fake_discord.slash(world.member, "meditate", {"minutes": 10})
+    med = await fake_discord.slash(world.member, "meditate start", {"minutes": 10})
     assert "Meditation started" in content(await med.response())
     search = await fake_lavalink.wait_for_request(
         lambda r: r.path == "/v4/loadtracks" and "meditation" in r.query["identifier"]
