@@ -64,6 +64,23 @@ class MusicSettings(PluginSettings):
     transcribe_timeout: float = Field(
         default=60.0, gt=0, description="Seconds one transcription request may take.")
 
+    # Lyrics (LavaLyrics) and links of other services (LavaSrc) are Lavalink plugins; compose
+    # hands these credentials to the lavalink service too (lavalink/application.yml reads them).
+    # The bot reads them to tell an admin what is missing, and never logs them.
+    lyrics_timeout: float = Field(
+        default=8.0, gt=0, le=30,
+        description="Seconds a lyrics lookup may take (at most 30).")
+    spotify_client_id: str | None = Field(
+        default=None, description="Spotify app client id for LavaSrc (Spotify links).")
+    spotify_client_secret: SecretStr | None = Field(
+        default=None, description="Spotify app client secret for LavaSrc.")
+    apple_music_media_token: SecretStr | None = Field(
+        default=None, description="Apple Music media API token for LavaSrc.")
+    deezer_master_key: SecretStr | None = Field(
+        default=None, description="Deezer master decryption key for LavaSrc (Deezer links).")
+    deezer_arl: SecretStr | None = Field(
+        default=None, description="Deezer arl cookie for LavaSrc.")
+
     @field_validator("lavalink_nodes", mode="before")
     @classmethod
     def _nodes(cls, value: Any) -> Any:
@@ -79,7 +96,9 @@ class MusicSettings(PluginSettings):
                 ) from exc
         return value
 
-    @field_validator("transcribe_base_url", mode="before")
+    @field_validator("transcribe_base_url", "spotify_client_id", "spotify_client_secret",
+                     "apple_music_media_token", "deezer_master_key", "deezer_arl",
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():

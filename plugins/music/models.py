@@ -26,6 +26,9 @@ class MusicSession(Model):
     volume = fields.IntField(default=60)
     loop_mode = fields.CharField(max_length=8, default="off")
     failures_in_row = fields.IntField(default=0)
+    # The effect on (Lavalink `filters` and its preset's name), re-sent after a restart or
+    # failover; null: none.
+    effects: Any = fields.JSONField(null=True)
     active = fields.BooleanField(default=True, db_index=True)
     started_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

@@ -11,7 +11,11 @@ if TYPE_CHECKING:
 
     from plugins.music.audience import Audience
     from plugins.music.controls import PlayerControls
+    from plugins.music.effects import Effects
+    from plugins.music.effects_ui import EffectsUi
     from plugins.music.lavalink import LavalinkConnection
+    from plugins.music.lyrics import Lyrics
+    from plugins.music.lyrics_ui import LyricsUi
     from plugins.music.meditation import MeditationRunner
     from plugins.music.playback import Playback
     from plugins.music.podcast_ui import PodcastUi
@@ -51,6 +55,10 @@ class MusicPlugin(Plugin):
     podcasts: Podcasts
     podcast_ui: PodcastUi
     transcripts: Transcripts
+    effects: Effects
+    effects_ui: EffectsUi
+    lyrics: Lyrics
+    lyrics_ui: LyricsUi
     ctx: PluginContext
 
     async def setup(self, ctx: PluginContext) -> None:
@@ -124,7 +132,28 @@ class MusicPlugin(Plugin):
         self.transcripts = Transcripts(self.podcasts, transcript_limits)
         self.podcast_ui = PodcastUi(self)
         ctx.services.blocks.page_source("music.queue", QueuePages(self.playback, self.queue))
+        self._setup_effects_lyrics_sources(ctx, settings)
         await self.lavalink.start()
+
+    def _setup_effects_lyrics_sources(self, ctx: PluginContext, settings: MusicSettings) -> None:
+        """Effects and equalizer, lyrics, and links of other services: each asks the node's
+        /v4/info what it offers (one cache for all three)."""
+        from plugins.music.effects import Effects
+        from plugins.music.effects_ui import PICK_CALLBACK, EffectsUi
+        from plugins.music.lyrics import Lyrics
+        from plugins.music.lyrics_ui import PAGES, LyricsPages, LyricsUi
+        from plugins.music.node_info import NodeFeaturesCache
+        from plugins.music.sources import OtherServices
+
+        features = NodeFeaturesCache()
+        self.effects = Effects(self.service, ctx.services.audit, features)
+        self.playback.prepare_player = self.effects.prepare
+        self.effects_ui = EffectsUi(self)
+        ctx.services.blocks.callback(PICK_CALLBACK, self.effects_ui.on_pick)
+        self.lyrics = Lyrics(self.playback, features, settings.lyrics_timeout)
+        self.lyrics_ui = LyricsUi(self)
+        ctx.services.blocks.page_source(PAGES, LyricsPages())
+        self.service.other_services = OtherServices(settings, features)
 
     async def teardown(self) -> None:
         if hasattr(self, "meditation"):

@@ -81,6 +81,8 @@ class SessionRecovery:
             if target is None:
                 log.warning("music.no_failover_node", guild=guild_id)
                 continue
+            session = await self.playback.session(guild_id)
+            await self.playback.prepare(guild_id, player, target, session and session.effects)
             try:
                 await player.switch_node(target)
             except Exception as exc:
@@ -147,6 +149,7 @@ class SessionRecovery:
         self.playback.volumes[guild_id] = session.volume
         name = self.playback.lavalink.name_of(node)
         await MusicSession.filter(guild_id=guild_id).update(node_id=name)
+        await self.playback.prepare(guild_id, player, node, session.effects)
         if not session.current:
             await self.playback.advance(guild_id)
             return True
