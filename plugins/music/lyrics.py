@@ -33,18 +33,22 @@ LINES_PER_PAGE = 25
 MAX_LINES = 1000
 
 
+# One shown line: its time in the track ("1:23", None for plain text) and its words.
+Line = tuple[str | None, str]
+
+
 @dataclass(frozen=True)
 class FoundLyrics:
     track: TrackInfo
-    lines: list[str]
+    lines: list[Line]
     source: str
 
 
-def lines_of(data: Any) -> list[str]:
+def lines_of(data: Any) -> list[Line]:
     """The lyrics as display lines: timed lines with their time, else the plain text."""
     if not isinstance(data, dict):
         return []
-    out: list[str] = []
+    out: list[Line] = []
     for item in data.get("lines") or []:
         if not isinstance(item, dict):
             continue
@@ -52,11 +56,12 @@ def lines_of(data: Any) -> list[str]:
         if not text:
             continue
         stamp = item.get("timestamp")
-        out.append(f"`{format_ms(int(stamp))}` {text}" if isinstance(stamp, int) else text)
+        out.append((format_ms(stamp) if isinstance(stamp, int) else None, text))
     if not out:
-        out = [line.rstrip() for line in str(data.get("text") or "").splitlines()]
-        while out and not out[-1]:
-            out.pop()
+        plain = [line.rstrip() for line in str(data.get("text") or "").splitlines()]
+        while plain and not plain[-1]:
+            plain.pop()
+        out = [(None, line) for line in plain]
     return out[:MAX_LINES]
 
 

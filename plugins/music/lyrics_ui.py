@@ -27,8 +27,10 @@ class LyricsPages:
     async def render(self, params: dict[str, Any], page: int) -> Page:
         lines = list(params.get("lines") or [])[page * LINES_PER_PAGE:(page + 1) * LINES_PER_PAGE]
         # Lyrics come from outside services: no markdown tricks, no mentions.
-        body = "\n".join(nextcord.utils.escape_mentions(
-            nextcord.utils.escape_markdown(line)) for line in lines)
+        body = "\n".join(
+            (f"`{stamp}` " if stamp else "")
+            + nextcord.utils.escape_mentions(nextcord.utils.escape_markdown(text))
+            for stamp, text in lines)
         embed = nextcord.Embed(title=f"Lyrics — {params.get('title', '')}"[:256],
                                description=body[:MAX_DESCRIPTION])
         if params.get("source"):
