@@ -12,6 +12,7 @@ Lavalink answers 400 to a filter its application.yml switched off, so the node's
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +104,9 @@ class Effects:
         self.playback = service.playback
         self.audit = audit
         self.features = features
+        # The effect each player carries, so a change needs no read before its PATCH; keyed
+        # with the player object, since a new player (after /stop and /play) starts clean.
+        self._active: dict[int, tuple[wavelink.Player, dict[str, Any]]] = {}
 
     # -- restore ------------------------------------------------------------------------------
 
@@ -116,36 +120,44 @@ class Effects:
             if features.known:
                 filters = fitted(filters, features.filters)
         adopt(player, filters)
+        self._active[guild_id] = (player, copy.deepcopy(filters))
 
     # -- changing -----------------------------------------------------------------------------
 
     async def _check(self, guild_id: int, user_id: int, member_channel: int | None,
-                     is_dj: bool) -> tuple[MusicSession, wavelink.Player]:
-        session = await self.playback.session(guild_id)
+                     is_dj: bool) -> wavelink.Player:
+        # The playback's mirrors of the session row: nothing is read before the PATCH.
         player = self.playback.players.get(guild_id)
-        if session is None or player is None:
+        channel = self.playback.channels.get(guild_id)
+        if player is None or channel is None:
             raise UserError("Nothing is playing. Use /play first, then add an effect.")
-        if member_channel != session.voice_channel_id:
-            raise UserError(f"Join <#{session.voice_channel_id}> to change the effects.")
+        if member_channel != channel:
+            raise UserError(f"Join <#{channel}> to change the effects.")
         settings = await self.service.guild_settings(guild_id)
         if settings.dj_role_id is not None and not is_dj:
             raise UserError("Only DJs can change effects in this server.")
         current = self.playback.current.get(guild_id)
         if current is not None and current.cannabis:
             await self.service.require_adult(guild_id, user_id, "The current track")
-        return session, player
+        return player
 
-    @staticmethod
-    def stored(session: MusicSession) -> dict[str, Any]:
-        return dict((session.effects or {}).get("filters") or {})
+    async def stored(self, guild_id: int, player: wavelink.Player) -> dict[str, Any]:
+        """The filters on now (for changing one band or the speed of what is on)."""
+        active = self._active.get(guild_id)
+        if active is None or active[0] is not player:
+            session = await self.playback.session(guild_id)
+            effects = (session.effects if session is not None else None) or {}
+            active = (player, dict(effects.get("filters") or {}))
+            self._active[guild_id] = active
+        return copy.deepcopy(active[1])
 
     async def apply_preset(self, guild_id: int, user_id: int, member_channel: int | None,
                            name: str, *, is_dj: bool) -> str:
         preset = PRESETS.get(name)
         if preset is None:
             raise UserError("That effect is not on the list; open /music effects again.")
-        session, player = await self._check(guild_id, user_id, member_channel, is_dj)
-        await self._apply(guild_id, user_id, session, player, name, dict(preset.filters))
+        player = await self._check(guild_id, user_id, member_channel, is_dj)
+        await self._apply(guild_id, user_id, player, name, copy.deepcopy(preset.filters))
         if name == OFF:
             return "Effects off: the music plays as recorded."
         return f"Effect on: **{preset.label}**."
@@ -156,15 +168,15 @@ class Effects:
             if value is not None and not MIN_SCALE <= value <= MAX_SCALE:
                 raise UserError(f"{what} goes from {MIN_SCALE} to {MAX_SCALE} (1.0 is normal); "
                                 f"{value:g} is outside that. Nothing was changed.")
-        session, player = await self._check(guild_id, user_id, member_channel, is_dj)
-        filters = self.stored(session)
+        player = await self._check(guild_id, user_id, member_channel, is_dj)
+        filters = await self.stored(guild_id, player)
         timescale = dict(filters.get("timescale") or {"speed": 1.0, "pitch": 1.0, "rate": 1.0})
         if speed is not None:
             timescale["speed"] = float(speed)
         if pitch is not None:
             timescale["pitch"] = float(pitch)
         filters["timescale"] = timescale
-        await self._apply(guild_id, user_id, session, player, CUSTOM, filters)
+        await self._apply(guild_id, user_id, player, CUSTOM, filters)
         return (f"Speed {timescale.get('speed', 1.0):g}×, pitch "
                 f"{timescale.get('pitch', 1.0):g}×.")
 
@@ -176,16 +188,16 @@ class Effects:
             raise UserError(
                 f"A band's gain goes from {MIN_GAIN} (muted) to {MAX_GAIN}; 0 is flat and 0.25 "
                 f"doubles it. {gain:g} is outside that, so nothing was changed.")
-        session, player = await self._check(guild_id, user_id, member_channel, is_dj)
-        filters = self.stored(session)
+        player = await self._check(guild_id, user_id, member_channel, is_dj)
+        filters = await self.stored(guild_id, player)
         bands = list(filters.get("equalizer") or _eq())
         bands[band] = {"band": band, "gain": float(gain)}
         filters["equalizer"] = bands
-        await self._apply(guild_id, user_id, session, player, CUSTOM, filters)
+        await self._apply(guild_id, user_id, player, CUSTOM, filters)
         return f"Equalizer band {band} set to {gain:+g}."
 
-    async def _apply(self, guild_id: int, user_id: int, session: MusicSession,
-                     player: wavelink.Player, name: str, filters: dict[str, Any]) -> None:
+    async def _apply(self, guild_id: int, user_id: int, player: wavelink.Player, name: str,
+                     filters: dict[str, Any]) -> None:
         features = await self.features.of(player.node)
         missing = sorted(used_filters(filters) - features.filters) if features.known else []
         if missing:
@@ -201,6 +213,7 @@ class Effects:
                         error=str(getattr(exc, "error", ""))[:300])
             raise UserError("The music server refused that effect; nothing was changed. "
                             f"(ref {ref})") from None
+        self._active[guild_id] = (player, copy.deepcopy(filters))
         effects = None if name == OFF else {"preset": name, "filters": filters}
         await MusicSession.filter(guild_id=guild_id).update(effects=effects)
         await self.audit.record("music.effect_changed", guild_id=guild_id, actor_id=user_id,
