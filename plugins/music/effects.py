@@ -124,8 +124,9 @@ class Effects:
 
     # -- changing -----------------------------------------------------------------------------
 
-    async def _check(self, guild_id: int, user_id: int, member_channel: int | None,
+    async def check(self, guild_id: int, user_id: int, member_channel: int | None,
                      is_dj: bool) -> wavelink.Player:
+        """The player whose effects this member may change now (else a UserError why)."""
         # The playback's mirrors of the session row: nothing is read before the PATCH.
         player = self.playback.players.get(guild_id)
         channel = self.playback.channels.get(guild_id)
@@ -156,7 +157,7 @@ class Effects:
         preset = PRESETS.get(name)
         if preset is None:
             raise UserError("That effect is not on the list; open /music effects again.")
-        player = await self._check(guild_id, user_id, member_channel, is_dj)
+        player = await self.check(guild_id, user_id, member_channel, is_dj)
         await self._apply(guild_id, user_id, player, name, copy.deepcopy(preset.filters))
         if name == OFF:
             return "Effects off: the music plays as recorded."
@@ -168,7 +169,7 @@ class Effects:
             if value is not None and not MIN_SCALE <= value <= MAX_SCALE:
                 raise UserError(f"{what} goes from {MIN_SCALE} to {MAX_SCALE} (1.0 is normal); "
                                 f"{value:g} is outside that. Nothing was changed.")
-        player = await self._check(guild_id, user_id, member_channel, is_dj)
+        player = await self.check(guild_id, user_id, member_channel, is_dj)
         filters = await self.stored(guild_id, player)
         timescale = dict(filters.get("timescale") or {"speed": 1.0, "pitch": 1.0, "rate": 1.0})
         if speed is not None:
@@ -188,7 +189,7 @@ class Effects:
             raise UserError(
                 f"A band's gain goes from {MIN_GAIN} (muted) to {MAX_GAIN}; 0 is flat and 0.25 "
                 f"doubles it. {gain:g} is outside that, so nothing was changed.")
-        player = await self._check(guild_id, user_id, member_channel, is_dj)
+        player = await self.check(guild_id, user_id, member_channel, is_dj)
         filters = await self.stored(guild_id, player)
         bands = list(filters.get("equalizer") or _eq())
         bands[band] = {"band": band, "gain": float(gain)}

@@ -38,6 +38,8 @@ class EffectsUi:
                                              is_dj=await self._dj(interaction))
             await interaction.send(text)
             return
+        # Refuse before showing the menu, not after a pick.
+        await effects.check(*self._who(interaction), is_dj=await self._dj(interaction))
         guild_id = guild_of(interaction)
         session = await self.plugin.playback.session(guild_id)
         options = [Option(label, value, desc) for label, value, desc in effect_options()]

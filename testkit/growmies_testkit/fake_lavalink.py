@@ -31,6 +31,15 @@ What it does, like a real node:
   ends the old one with ``replaced``, ``track.encoded: null`` with ``stopped``, destroying the
   player with ``cleanup``. Streams never end.
 * Error bodies always carry ``timestamp, status, error, message, path`` (wavelink needs them).
+* Filters in a player PATCH are validated like Lavalink: an unknown filter name, or one not in
+  ``filters`` (switched off in the node's application.yml; ``/v4/info`` lists the others), is a
+  400 and changes nothing.
+* Plugins: with :data:`LAVALYRICS_PLUGIN` in ``plugins`` the LavaLyrics endpoints
+  (``GET /v4/sessions/{id}/players/{guild}/track/lyrics``, ``GET /v4/lyrics?track=``) answer
+  from :meth:`FakeLavalink.add_lyrics` (204 when none, ``lyrics_delay`` seconds late if set);
+  LavaSrc's ``spsearch:``/``amsearch:``/``dzsearch:`` and catalogue links of a ``spotify``,
+  ``applemusic`` or ``deezer`` track load only when that source manager is listed, and tracks
+  carry the ``pluginInfo`` given to :meth:`FakeLavalink.add_track`.
 
 Scripting failures: :meth:`FakeLavalink.fail_next_load`, :meth:`FakeLavalink.fail_next_request`,
 :meth:`FakeLavalink.fail_load`, :meth:`FakeLavalink.fail_track`,

@@ -162,8 +162,8 @@ async def test_with_a_dj_role_only_djs_change_effects(fake_lavalink, start_bot, 
     assert "Karaoke" in content(await pick(fake_discord, world.member, "karaoke"))
     settings = await fake_discord.slash(world.admin, "music settings", {"dj_role": world.dj_role})
     await settings.response()
-    refused = await pick(fake_discord, world.member, "tremolo")
-    assert content(refused) == "Only DJs can change effects in this server."
+    refused = await fake_discord.slash(world.member, "music effects")
+    assert content(await refused.response()) == "Only DJs can change effects in this server."
     eq = await fake_discord.slash(world.member, "music equalizer", {"band": 0, "gain": 0.2})
     assert content(await eq.response()) == "Only DJs can change effects in this server."
     assert "Tremolo" in content(await pick(fake_discord, world.dj, "tremolo"))
@@ -229,3 +229,29 @@ def _session(node: FakeLavalink):
     session, _ = node._open_session(None, "1", "test")
     node._sessions["s1"] = session
     return session
+
+
+async def test_failover_to_a_node_without_the_filter_keeps_the_music_playing(
+    fake_lavalink, second_lavalink, start_bot, world, fake_discord
+):
+    running = await start_music(start_bot, fake_lavalink, second_lavalink)
+    plugin = music(running)
+    for fake in (fake_lavalink, second_lavalink):
+        fake.add_track("Long Song", author="Band", length_ms=600_000)
+    await fake_discord.voice_join(world.member, world.voice)
+    await (await fake_discord.slash(world.member, "play", {"query": "Long Song"})).response()
+    await pick(fake_discord, world.member, "nightcore")
+    await (await fake_discord.slash(world.member, "music equalizer",
+                                    {"band": 0, "gain": 0.3})).response()
+    player = plugin.playback.players[world.guild.id]
+    serving = fake_lavalink if player.node.uri == fake_lavalink.uri else second_lavalink
+    other = second_lavalink if serving is fake_lavalink else fake_lavalink
+    other.filters = [f for f in DEFAULT_FILTERS if f != "timescale"]  # configured differently
+    await serving.kill()
+    moved = await other.wait_for_request(
+        lambda r: r.method == "PATCH" and (r.json or {}).get("track"), timeout=5)
+    # Without the filter the survivor lacks (it would refuse the whole PATCH), with the rest.
+    assert "timescale" not in moved.json["filters"]
+    assert moved.json["filters"]["equalizer"][0] == {"band": 0, "gain": 0.3}
+    await plugin.playback.wait_for(lambda: bool(plugin.playback.failovers))
+    assert other.players[world.guild.id].track is not None

@@ -115,3 +115,19 @@ async def test_lyrics_of_a_21_plus_track_only_for_verified_members(
     assert not any("lyrics" in r.path for r in fake_lavalink.requests)
     page = await shown(fake_discord, await fake_discord.slash(world.member, "music lyrics"))
     assert "Roll it up" in page["embeds"][0]["description"]
+
+
+async def test_when_the_nodes_player_has_no_track_the_track_itself_is_looked_up(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    # E.g. just after a failover the node may not have started the track yet.
+    with_lyrics_plugin(fake_lavalink)
+    fake_lavalink.add_lyrics(SONG, [(0, "First line")])
+    await start_music(start_bot, fake_lavalink)
+    await listen(fake_lavalink, fake_discord, world)
+    fake_lavalink.fail_next_request("/v4/sessions/*/players/*/track/lyrics", 404,
+                                    message="No track playing")
+    page = await shown(fake_discord, await fake_discord.slash(world.member, "music lyrics"))
+    assert "First line" in page["embeds"][0]["description"]
+    lookup = next(r for r in fake_lavalink.requests if r.path == "/v4/lyrics")
+    assert lookup.query["track"] == fake_lavalink.catalogue[0]["encoded"]
