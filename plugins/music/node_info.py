@@ -47,21 +47,35 @@ UNKNOWN = NodeFeatures(known=False)
 class NodeFeaturesCache:
     def __init__(self) -> None:
         self._cache: dict[int, tuple[float, NodeFeatures]] = {}
+        # One request per node at a time: 200 sessions restored at once ask once.
+        self._pending: dict[int, asyncio.Task[NodeFeatures]] = {}
 
     def forget(self, node: Any) -> None:
         self._cache.pop(id(node), None)
 
     async def of(self, node: Any) -> NodeFeatures:
-        cached = self._cache.get(id(node))
+        key = id(node)
+        cached = self._cache.get(key)
         if cached is not None and time.monotonic() - cached[0] < INFO_TTL:
             return cached[1]
+        task = self._pending.get(key)
+        if task is None:
+            task = asyncio.create_task(self._ask(node), name="music-node-info")
+            self._pending[key] = task
+            task.add_done_callback(lambda _t: self._pending.pop(key, None))
+        # shield: one caller giving up (its interaction ended) must not cancel the others'.
+        features = await asyncio.shield(task)
+        # An unanswered node is cached too: asking again before every effect would add up to
+        # INFO_TIMEOUT to each change.
+        self._cache[key] = (time.monotonic(), features)
+        return features
+
+    async def _ask(self, node: Any) -> NodeFeatures:
         try:
             async with asyncio.timeout(INFO_TIMEOUT):
                 data = await node.send("GET", path="v4/info")
-        except Exception as exc:  # an old or odd server: unknown, asked again next time
+        except Exception as exc:  # an old or odd server: unknown, features used blindly
             log.warning("music.node_info_failed", node=str(getattr(node, "identifier", "")),
                         error=type(exc).__name__)
             return UNKNOWN
-        features = NodeFeatures.from_info(data if isinstance(data, dict) else {})
-        self._cache[id(node)] = (time.monotonic(), features)
-        return features
+        return NodeFeatures.from_info(data if isinstance(data, dict) else {})
