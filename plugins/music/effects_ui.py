@@ -53,6 +53,8 @@ class EffectsUi:
             *self._who(interaction), str(result.get("value", "")),
             is_dj=await self._dj(interaction))
         await ctx.edit(content=text, view=None)
+        # Everyone hears it, so the channel learns who changed it (mentions never ping).
+        await ctx.send(f"🎛️ <@{ctx.user_id}>: {text}", ephemeral=False)
 
     async def equalizer(self, interaction: nextcord.Interaction, band: int,
                         gain: float) -> None:

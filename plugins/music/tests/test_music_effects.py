@@ -52,6 +52,7 @@ async def pick(fake_discord, member, preset: str):
     assert ix.ephemeral and "Pick an effect" in menu["content"]
     picked = await fake_discord.select(member, menu, find_id(menu, "sl.pick"), [preset],
                                        strict=True)
+    pick.last = picked
     return await picked.response()
 
 
@@ -62,6 +63,9 @@ async def test_a_member_picks_bass_boost_and_the_node_gets_the_equalizer(
     await listen(fake_lavalink, fake_discord, world)
     answer = await pick(fake_discord, world.member, "bass_high")
     assert content(answer) == "Effect on: **Bass boost: high**."
+    [public] = await pick.last.wait_followups(1)
+    assert public["content"] == f"🎛️ <@{world.member.id}>: Effect on: **Bass boost: high**."
+    assert not int(public.get("flags") or 0) & 64  # the channel sees who changed it
     patch = await next_filter_patch(fake_lavalink)
     gains = {b["band"]: b["gain"] for b in patch.json["filters"]["equalizer"]}
     assert gains[0] == 0.35 and gains[14] == 0.0 and len(gains) == 15
