@@ -13,6 +13,7 @@ Lavalink answers 400 to a filter its application.yml switched off, so the node's
 from __future__ import annotations
 
 import copy
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -104,9 +105,11 @@ class Effects:
         self.playback = service.playback
         self.audit = audit
         self.features = features
-        # The effect each player carries, so a change needs no read before its PATCH; keyed
-        # with the player object, since a new player (after /stop and /play) starts clean.
-        self._active: dict[int, tuple[wavelink.Player, dict[str, Any]]] = {}
+        # The effect each player carries, so a change needs no read before its PATCH. Keyed by
+        # the player object: a new player (after /stop and /play) starts clean, and a player
+        # that is gone takes its entry with it.
+        self._active: weakref.WeakKeyDictionary[wavelink.Player, dict[str, Any]] = (
+            weakref.WeakKeyDictionary())
 
     # -- restore ------------------------------------------------------------------------------
 
@@ -120,12 +123,12 @@ class Effects:
             if features.known:
                 filters = fitted(filters, features.filters)
         adopt(player, filters)
-        self._active[guild_id] = (player, copy.deepcopy(filters))
+        self._active[player] = copy.deepcopy(filters)
 
     # -- changing -----------------------------------------------------------------------------
 
     async def check(self, guild_id: int, user_id: int, member_channel: int | None,
-                     is_dj: bool) -> wavelink.Player:
+                    is_dj: bool) -> wavelink.Player:
         """The player whose effects this member may change now (else a UserError why)."""
         # The playback's mirrors of the session row: nothing is read before the PATCH.
         player = self.playback.players.get(guild_id)
@@ -144,13 +147,12 @@ class Effects:
 
     async def stored(self, guild_id: int, player: wavelink.Player) -> dict[str, Any]:
         """The filters on now (for changing one band or the speed of what is on)."""
-        active = self._active.get(guild_id)
-        if active is None or active[0] is not player:
+        active = self._active.get(player)
+        if active is None:  # a player restored before this object knew it: ask the session
             session = await self.playback.session(guild_id)
             effects = (session.effects if session is not None else None) or {}
-            active = (player, dict(effects.get("filters") or {}))
-            self._active[guild_id] = active
-        return copy.deepcopy(active[1])
+            active = self._active[player] = dict(effects.get("filters") or {})
+        return copy.deepcopy(active)
 
     async def apply_preset(self, guild_id: int, user_id: int, member_channel: int | None,
                            name: str, *, is_dj: bool) -> str:
@@ -214,7 +216,7 @@ class Effects:
                         error=str(getattr(exc, "error", ""))[:300])
             raise UserError("The music server refused that effect; nothing was changed. "
                             f"(ref {ref})") from None
-        self._active[guild_id] = (player, copy.deepcopy(filters))
+        self._active[player] = copy.deepcopy(filters)
         effects = None if name == OFF else {"preset": name, "filters": filters}
         await MusicSession.filter(guild_id=guild_id).update(effects=effects)
         await self.audit.record("music.effect_changed", guild_id=guild_id, actor_id=user_id,
