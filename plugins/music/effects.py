@@ -118,10 +118,11 @@ class Effects:
         """Put a session's stored effect on a new player (after a restart) or one about to
         move (failover), without what `node` lacks; the player's next play sends it."""
         filters = dict((stored or {}).get("filters") or {})
-        if filters:
-            features = await self.features.of(node)
-            if features.known:
-                filters = fitted(filters, features.filters)
+        if not used_filters(filters):
+            return  # nothing on: no need to ask the node anything
+        features = await self.features.of(node)
+        if features.known:
+            filters = fitted(filters, features.filters)
         adopt(player, filters)
         self._active[player] = copy.deepcopy(filters)
 

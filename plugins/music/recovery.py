@@ -81,8 +81,8 @@ class SessionRecovery:
             if target is None:
                 log.warning("music.no_failover_node", guild=guild_id)
                 continue
-            session = await self.playback.session(guild_id)
-            await self.playback.prepare(guild_id, player, target, session and session.effects)
+            # Its effect goes along, minus any filter the target has switched off.
+            await self.playback.prepare(guild_id, player, target, {"filters": player.filters()})
             try:
                 await player.switch_node(target)
             except Exception as exc:
