@@ -131,3 +131,19 @@ async def test_when_the_nodes_player_has_no_track_the_track_itself_is_looked_up(
     assert "First line" in page["embeds"][0]["description"]
     lookup = next(r for r in fake_lavalink.requests if r.path == "/v4/lyrics")
     assert lookup.query["track"] == fake_lavalink.catalogue[0]["encoded"]
+
+
+async def test_not_found_and_empty_answers_both_read_as_no_lyrics(fake_lavalink, start_bot,
+                                                                   world, fake_discord):
+    with_lyrics_plugin(fake_lavalink)
+    await start_music(start_bot, fake_lavalink)
+    await listen(fake_lavalink, fake_discord, world)
+    # 404 from the player endpoint, then 404 from the track lookup too.
+    fake_lavalink.fail_next_request("/v4/sessions/*/players/*/track/lyrics", 404)
+    fake_lavalink.fail_next_request("/v4/lyrics", 404)
+    page = await shown(fake_discord, await fake_discord.slash(world.member, "music lyrics"))
+    assert page["content"] == f"No lyrics found for **{SONG}**."
+    # A source that answers with nothing in it.
+    fake_lavalink.add_lyrics(SONG, [(0, "   ")], text="")
+    page = await shown(fake_discord, await fake_discord.slash(world.member, "music lyrics"))
+    assert page["content"] == f"No lyrics found for **{SONG}**."
