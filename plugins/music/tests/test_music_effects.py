@@ -14,7 +14,7 @@ from bot.models import AuditLog
 from growmies_testkit.fake_lavalink import DEFAULT_FILTERS, FakeLavalink
 from plugins.music.effects import PRESETS
 from plugins.music.models import MusicSession
-from plugins.music.tests.e2e import content, find_id, music, start_music
+from plugins.music.tests.e2e import AllowList, content, find_id, music, start_music
 
 
 @pytest.fixture
@@ -259,3 +259,26 @@ async def test_failover_to_a_node_without_the_filter_keeps_the_music_playing(
     assert moved.json["filters"]["equalizer"][0] == {"band": 0, "gain": 0.3}
     await plugin.playback.wait_for(lambda: bool(plugin.playback.failovers))
     assert other.players[world.guild.id].track is not None
+
+
+async def test_changing_the_effect_on_a_21_plus_track_needs_verification(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    gate = AllowList()
+    gate.verified.add(world.member.id)
+    await start_music(start_bot, fake_lavalink, gate=gate)
+    await listen_to(fake_lavalink, fake_discord, world, "Kush Anthems")
+    await fake_discord.voice_join(world.other, world.voice)
+    refused = await fake_discord.slash(world.other, "music equalizer", {"band": 1, "gain": 0.2})
+    assert "cannabis content (21+)" in content(await refused.response()) and refused.ephemeral
+    assert await AuditLog.filter(action="age_gate.denied", actor_id=world.other.id).count() == 1
+    assert filter_patches(fake_lavalink) == []
+    ok = await fake_discord.slash(world.member, "music equalizer", {"band": 1, "gain": 0.2})
+    assert content(await ok.response()) == "Equalizer band 1 set to +0.2."
+
+
+async def listen_to(fake, fake_discord, world, title: str) -> None:
+    fake.add_track(title, author="Band", length_ms=600_000)
+    await fake_discord.voice_join(world.member, world.voice)
+    ix = await fake_discord.slash(world.member, "play", {"query": title})
+    await ix.response()
