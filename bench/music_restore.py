@@ -69,7 +69,8 @@ async def run(guilds: int, db_url: str, shards: int) -> dict[str, Any]:
         await MusicSession.create(
             guild_id=guild.id, voice_channel_id=guild.voice_channel.id,
             text_channel_id=guild.text_channel.id, current=track.to_json(),
-            position_ms=61_000 + guild.id % 1000, volume=70, filters=EFFECTS,
+            position_ms=61_000 + guild.id % 1000, volume=70,
+            effects={"preset": "nightcore", "filters": EFFECTS},
             kind="general" if kind == "general" else "meditation",
         )
         await MusicQueueEntry.create(guild_id=guild.id, position=65_536, encoded=raw["encoded"],

@@ -355,3 +355,26 @@ class MusicCog(commands.Cog, name="music"):
         )
         await interaction.send(text, ephemeral=True)
 
+    # -- effects, equalizer and lyrics (effects_ui.py, lyrics_ui.py) -------------------------
+    @music.subcommand(name="effects", description="Sound effects for everyone listening")
+    async def music_effects(
+        self, interaction: nextcord.Interaction,
+        speed: float | None = nextcord.SlashOption(
+            required=False, description="Custom speed, 0.5 to 2 (1 is normal)"),
+        pitch: float | None = nextcord.SlashOption(
+            required=False, description="Custom pitch, 0.5 to 2 (1 is normal)"),
+    ) -> None:
+        await self.plugin.effects_ui.open(interaction, speed, pitch)
+
+    @music.subcommand(name="equalizer", description="Set one of the 15 equalizer bands")
+    async def music_equalizer(
+        self, interaction: nextcord.Interaction,
+        band: int = nextcord.SlashOption(description="0 (25 Hz, bass) to 14 (16 kHz)",
+                                         min_value=0, max_value=14),
+        gain: float = nextcord.SlashOption(description="-0.25 (muted) to 1.0; 0 is flat"),
+    ) -> None:
+        await self.plugin.effects_ui.equalizer(interaction, band, gain)
+
+    @music.subcommand(name="lyrics", description="Lyrics of the playing track")
+    async def music_lyrics(self, interaction: nextcord.Interaction) -> None:
+        await self.plugin.lyrics_ui.show(interaction)

@@ -69,6 +69,22 @@ class MusicSettings(PluginSettings):
         description="Most saved playlists one member (or a server's DJs) may keep per server.")
     max_playlist_tracks: int = Field(
         default=500, ge=1, le=5000, description="Most tracks one saved playlist may hold.")
+    # Lyrics (LavaLyrics) and links of other services (LavaSrc) are Lavalink plugins; compose
+    # hands these credentials to the lavalink service too (lavalink/application.yml reads them).
+    # The bot reads them to tell an admin what is missing, and never logs them.
+    lyrics_timeout: float = Field(
+        default=8.0, gt=0, le=30,
+        description="Seconds a lyrics lookup may take (at most 30).")
+    spotify_client_id: str | None = Field(
+        default=None, description="Spotify app client id for LavaSrc (Spotify links).")
+    spotify_client_secret: SecretStr | None = Field(
+        default=None, description="Spotify app client secret for LavaSrc.")
+    apple_music_media_token: SecretStr | None = Field(
+        default=None, description="Apple Music media API token for LavaSrc.")
+    deezer_master_key: SecretStr | None = Field(
+        default=None, description="Deezer master decryption key for LavaSrc (Deezer links).")
+    deezer_arl: SecretStr | None = Field(
+        default=None, description="Deezer arl cookie for LavaSrc.")
 
     @field_validator("lavalink_nodes", mode="before")
     @classmethod
@@ -85,7 +101,9 @@ class MusicSettings(PluginSettings):
                 ) from exc
         return value
 
-    @field_validator("transcribe_base_url", mode="before")
+    @field_validator("transcribe_base_url", "spotify_client_id", "spotify_client_secret",
+                     "apple_music_media_token", "deezer_master_key", "deezer_arl",
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():

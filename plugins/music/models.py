@@ -26,15 +26,15 @@ class MusicSession(Model):
     volume = fields.IntField(default=60)
     loop_mode = fields.CharField(max_length=8, default="off")
     failures_in_row = fields.IntField(default=0)
+    # The effect on (Lavalink `filters` and its preset's name), re-sent after a restart or
+    # failover; null: none.
+    effects: Any = fields.JSONField(null=True)
     active = fields.BooleanField(default=True, db_index=True)
     started_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     # The session's type (general | meditation | educational): recovery asks the type's handler
     # before rejoining (a meditation whose time ran out while the bot was down just ends).
     kind = fields.CharField(max_length=16, default="general")
-    # Lavalink's filters payload as last applied (opaque here; the effects feature owns its
-    # shape), sent again with the track when the session is restored.
-    filters: Any = fields.JSONField(null=True)
 
     class Meta:
         table = "music_session"

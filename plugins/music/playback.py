@@ -111,6 +111,9 @@ class Playback:
         # Notified when a track starts or a player moves node: tests and benchmarks wait on it.
         self.changed = asyncio.Condition()
         self.failovers: list[tuple[int, str]] = []
+        # Puts a session's stored effect on a new or moving player (effects.py sets it).
+        self.prepare_player: Callable[[int, wavelink.Player, Any, Any], Awaitable[None]] | None = (
+            None)
 
     # -- players ----------------------------------------------------------------------------
 
@@ -140,7 +143,19 @@ class Playback:
             )
         self.channels[guild_id] = channel_id
         self.volumes[guild_id] = session.volume
+        if not created:
+            await self.prepare(guild_id, player, node, session.effects)
         return player
+
+    async def prepare(self, guild_id: int, player: wavelink.Player, node: Any,
+                      effects: Any) -> None:
+        """Give a new or moving player the effect stored with its session, if any."""
+        if self.prepare_player is None or not effects:
+            return
+        try:
+            await self.prepare_player(guild_id, player, node, effects)
+        except Exception as exc:  # music without its effect beats no music
+            log.warning("music.effects_restore_failed", guild=guild_id, error=repr(exc))
 
     async def session(self, guild_id: int) -> MusicSession | None:
         return await MusicSession.get_or_none(guild_id=guild_id, active=True)

@@ -11,8 +11,12 @@ if TYPE_CHECKING:
 
     from plugins.music.audience import Audience
     from plugins.music.controls import PlayerControls
+    from plugins.music.effects import Effects
+    from plugins.music.effects_ui import EffectsUi
     from plugins.music.history import PlayHistory
     from plugins.music.lavalink import LavalinkConnection
+    from plugins.music.lyrics import Lyrics
+    from plugins.music.lyrics_ui import LyricsUi
     from plugins.music.meditation import MeditationRunner
     from plugins.music.playback import Playback
     from plugins.music.playlists import PlaylistService
@@ -63,6 +67,10 @@ class MusicPlugin(Plugin):
     history: PlayHistory
     verbs: QueueVerbs
     playlists: PlaylistService
+    effects: Effects
+    effects_ui: EffectsUi
+    lyrics: Lyrics
+    lyrics_ui: LyricsUi
     ctx: PluginContext
 
     async def setup(self, ctx: PluginContext) -> None:
@@ -163,6 +171,7 @@ class MusicPlugin(Plugin):
 
         ctx.services.blocks.callback(REPLAY, replay)
         self._setup_playlists(ctx, settings)
+        self._setup_effects_lyrics_sources(ctx, settings)
         await self.lavalink.start()
 
     def _setup_playlists(self, ctx: PluginContext, settings: MusicSettings) -> None:
@@ -174,6 +183,26 @@ class MusicPlugin(Plugin):
             PlaylistStore(), self.service,
             Limits(settings.max_playlists, settings.max_playlist_tracks))
         ctx.services.blocks.page_source(PAGES_SOURCE, PlaylistPages(self.playlists))
+
+    def _setup_effects_lyrics_sources(self, ctx: PluginContext, settings: MusicSettings) -> None:
+        """Effects and equalizer, lyrics, and links of other services: each asks the node's
+        /v4/info what it offers (one cache for all three)."""
+        from plugins.music.effects import Effects
+        from plugins.music.effects_ui import PICK_CALLBACK, EffectsUi
+        from plugins.music.lyrics import Lyrics
+        from plugins.music.lyrics_ui import PAGES, LyricsPages, LyricsUi
+        from plugins.music.node_info import NodeFeaturesCache
+        from plugins.music.sources import OtherServices
+
+        features = NodeFeaturesCache()
+        self.effects = Effects(self.service, ctx.services.audit, features)
+        self.playback.prepare_player = self.effects.prepare
+        self.effects_ui = EffectsUi(self)
+        ctx.services.blocks.callback(PICK_CALLBACK, self.effects_ui.on_pick)
+        self.lyrics = Lyrics(self.playback, features, settings.lyrics_timeout)
+        self.lyrics_ui = LyricsUi(self)
+        ctx.services.blocks.page_source(PAGES, LyricsPages())
+        self.service.other_services = OtherServices(settings, features)
 
     async def teardown(self) -> None:
         if hasattr(self, "podcast_poll"):

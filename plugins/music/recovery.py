@@ -96,6 +96,8 @@ class SessionRecovery:
             if target is None:
                 log.warning("music.no_failover_node", guild=guild_id)
                 continue
+            # Its effect goes along, minus any filter the target has switched off.
+            await self.playback.prepare(guild_id, player, target, {"filters": player.filters()})
             try:
                 await player.switch_node(target)
             except Exception as exc:
@@ -168,17 +170,15 @@ class SessionRecovery:
         self.playback.volumes[guild_id] = session.volume
         name = self.playback.lavalink.name_of(node)
         await MusicSession.filter(guild_id=guild_id).update(node_id=name)
-        filters = wavelink.Filters(data=session.filters) if session.filters else None
+        await self.playback.prepare(guild_id, player, node, session.effects)
         if not session.current:
-            if filters is not None:
-                await player.set_filters(filters)
             await self.playback.advance(guild_id)
             return True
         track = TrackInfo.from_json(session.current)
         try:
             await player.play(to_playable(track),
                               start=start_position(int(session.position_ms), track),
-                              volume=session.volume, paused=session.paused, filters=filters)
+                              volume=session.volume, paused=session.paused)
         except wavelink.LavalinkException:
             self.playback.current[guild_id] = track
             await self.playback.skip_failed(guild_id, "the music server refused it after a restart")

@@ -81,6 +81,8 @@ class MusicService:
         self.member_preferences = member_preferences
         # Tracks auto-queue played lately, so it does not go round in circles.
         self._recent: defaultdict[int, deque[str]] = defaultdict(lambda: deque(maxlen=50))
+        # Checks Spotify/Apple Music/Deezer links against the node's LavaSrc (sources.py).
+        self.other_services: Any = None
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -137,6 +139,8 @@ class MusicService:
         node = self.playback.lavalink.best_node()
         if node is None:
             raise no_node(self.playback.lavalink)
+        if self.other_services is not None:
+            await self.other_services.check(checked.identifier, node)
         try:
             # Pool.fetch_tracks sends the identifier as is; Playable.search would prefix
             # it a second time.

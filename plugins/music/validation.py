@@ -23,7 +23,8 @@ from bot.api import UserError
 Resolver = Callable[[str], Awaitable[list[str]]]
 
 # Search prefixes Lavalink understands; a member may type them explicitly.
-SEARCH_PREFIXES = ("ytsearch:", "ytmsearch:", "scsearch:")
+SEARCH_PREFIXES = ("ytsearch:", "ytmsearch:", "scsearch:",
+                   "spsearch:", "amsearch:", "dzsearch:")  # the last three: LavaSrc
 DEFAULT_SEARCH = "ytsearch:"
 MAX_QUERY = 300
 RESOLVE_TIMEOUT = 2.0

@@ -31,6 +31,15 @@ What it does, like a real node:
   ends the old one with ``replaced``, ``track.encoded: null`` with ``stopped``, destroying the
   player with ``cleanup``. Streams never end.
 * Error bodies always carry ``timestamp, status, error, message, path`` (wavelink needs them).
+* Filters in a player PATCH are validated like Lavalink: an unknown filter name, or one not in
+  ``filters`` (switched off in the node's application.yml; ``/v4/info`` lists the others), is a
+  400 and changes nothing.
+* Plugins: with :data:`LAVALYRICS_PLUGIN` in ``plugins`` the LavaLyrics endpoints
+  (``GET /v4/sessions/{id}/players/{guild}/track/lyrics``, ``GET /v4/lyrics?track=``) answer
+  from :meth:`FakeLavalink.add_lyrics` (204 when none, ``lyrics_delay`` seconds late if set);
+  LavaSrc's ``spsearch:``/``amsearch:``/``dzsearch:`` and catalogue links of a ``spotify``,
+  ``applemusic`` or ``deezer`` track load only when that source manager is listed, and tracks
+  carry the ``pluginInfo`` given to :meth:`FakeLavalink.add_track`.
 
 Scripting failures: :meth:`FakeLavalink.fail_next_load`, :meth:`FakeLavalink.fail_next_request`,
 :meth:`FakeLavalink.fail_load`, :meth:`FakeLavalink.fail_track`,
@@ -84,6 +93,9 @@ from aiohttp import WSMsgType, web
 __all__ = [
     "AUDIO_EXTENSIONS",
     "JAVA_LONG_MAX",
+    "LAVALYRICS_PLUGIN",
+    "LAVASRC_PLUGIN",
+    "LAVASRC_SOURCES",
     "SEARCH_PREFIXES",
     "UNKNOWN_LENGTH",
     "FakeLavalink",
@@ -111,7 +123,16 @@ SEARCH_PREFIXES: dict[str, str] = {
     "ytsearch": "youtube",
     "ytmsearch": "youtube",
     "scsearch": "soundcloud",
+    # LavaSrc's (Lavalink plugin) searches; each needs its source manager in /v4/info.
+    "spsearch": "spotify",
+    "amsearch": "applemusic",
+    "dzsearch": "deezer",
 }
+#: Source managers LavaSrc adds; a link of one loads only when its source is enabled.
+LAVASRC_SOURCES = ("spotify", "applemusic", "deezer")
+#: ``/v4/info`` plugin entries of the plugins the fake can imitate.
+LAVASRC_PLUGIN = {"name": "lavasrc-plugin", "version": "4.8.1"}
+LAVALYRICS_PLUGIN = {"name": "lavalyrics-plugin", "version": "1.1.0"}
 DEFAULT_SOURCE_MANAGERS = ("youtube", "soundcloud", "bandcamp", "twitch", "vimeo", "http", "local")
 DEFAULT_FILTERS = (
     "volume",
@@ -381,7 +402,13 @@ class FakeLavalink:
     source_managers:
         Reported by ``/v4/info``; a search prefix whose source is missing loads ``empty``.
     plugins:
-        ``/v4/info`` plugins, as ``{"name": ..., "version": ...}`` dicts.
+        ``/v4/info`` plugins, as ``{"name": ..., "version": ...}`` dicts. With
+        :data:`LAVALYRICS_PLUGIN` the LavaLyrics endpoints answer (see :meth:`add_lyrics`);
+        without it they are 404, like a node without the plugin.
+    filters:
+        The filters ``/v4/info`` lists as enabled; a player PATCH using another known filter
+        is refused with 400 like a node whose application.yml switched it off, and an unknown
+        filter name is refused with 400 too.
     ping_ms:
         The voice ping reported for connected players.
     """
@@ -396,6 +423,7 @@ class FakeLavalink:
         stats_interval: float = 5.0,
         source_managers: Iterable[str] = DEFAULT_SOURCE_MANAGERS,
         plugins: Iterable[Mapping[str, str]] = (),
+        filters: Iterable[str] = DEFAULT_FILTERS,
         ping_ms: int = 20,
         host: str = "127.0.0.1",
         flavour: Flavour = "lavalink",
@@ -409,6 +437,10 @@ class FakeLavalink:
         self.stats_interval = stats_interval
         self.source_managers: list[str] = list(source_managers)
         self.plugins: list[dict[str, str]] = [dict(p) for p in plugins]
+        self.filters: list[str] = list(filters)
+        #: Lyrics by track title (see :meth:`add_lyrics`); seconds each lookup takes.
+        self.lyrics: dict[str, dict[str, Any]] = {}
+        self.lyrics_delay = 0.0
         self.ping_ms = ping_ms
         self.host = host
         #: ``length`` of tracks the ``http`` source makes up for audio-file URLs.
@@ -462,6 +494,8 @@ class FakeLavalink:
         r.add_get("/v4/sessions/{sid}/players/{guild}", self._handle_get_player)
         r.add_patch("/v4/sessions/{sid}/players/{guild}", self._handle_patch_player)
         r.add_delete("/v4/sessions/{sid}/players/{guild}", self._handle_delete_player)
+        r.add_get("/v4/sessions/{sid}/players/{guild}/track/lyrics", self._handle_player_lyrics)
+        r.add_get("/v4/lyrics", self._handle_lyrics)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, port, reuse_address=True)
@@ -993,7 +1027,7 @@ class FakeLavalink:
             "jvm": "21.0.5",
             "lavaplayer": "2.2.3",
             "sourceManagers": list(self.source_managers),
-            "filters": list(DEFAULT_FILTERS),
+            "filters": list(self.filters),
             "plugins": [dict(p) for p in self.plugins],
         }
 
@@ -1320,6 +1354,9 @@ class FakeLavalink:
         for track in self._catalogue:
             info = track["info"]
             if identifier in (info["identifier"], info["uri"]):
+                source = info["sourceName"]
+                if source in LAVASRC_SOURCES and source not in self.source_managers:
+                    break  # a Spotify/Apple Music/Deezer link without LavaSrc's source
                 return {"loadType": "track", "data": copy.deepcopy(track)}
         track = self._http_track(identifier)
         if track is not None:
@@ -1575,6 +1612,8 @@ class FakeLavalink:
         filters = body.get("filters")
         if "filters" in body and filters is not None and not isinstance(filters, dict):
             raise _HTTPError(400, "filters must be an object")
+        if isinstance(filters, dict):
+            self._validate_filters(filters)
 
         player = session.players.get(guild_id)
         if player is None:
@@ -1607,6 +1646,78 @@ class FakeLavalink:
                     player.end_time = end_time
         self._schedule(player)
         return web.json_response(self._player_payload(player))
+
+    def _validate_filters(self, filters: dict[str, Any]) -> None:
+        known = {*DEFAULT_FILTERS, "pluginFilters"}
+        unknown = sorted(set(filters) - known)
+        if unknown:
+            raise _HTTPError(400, f"Unknown filter: {', '.join(unknown)}")
+        disabled = sorted(
+            k for k, v in filters.items()
+            if v not in (None, {}, []) and k != "pluginFilters" and k not in self.filters
+        )
+        if disabled:
+            raise _HTTPError(
+                400, f"Following filters are disabled in the config: {', '.join(disabled)}"
+            )
+        for band in filters.get("equalizer") or []:
+            if not isinstance(band, dict) or not 0 <= int(band.get("band", -1)) <= 14:
+                raise _HTTPError(400, "equalizer bands go from 0 to 14")
+
+    # -- LavaLyrics -----------------------------------------------------------------------------
+
+    def add_lyrics(
+        self,
+        title: str,
+        lines: Iterable[tuple[int, str]] | None = None,
+        *,
+        text: str | None = None,
+        source: str = "youtube",
+        provider: str = "YouTube Music",
+    ) -> None:
+        """Lyrics LavaLyrics finds for tracks titled ``title``: timed ``lines``
+        (``(timestamp_ms, line)``) or plain ``text``. Tracks without lyrics answer 204."""
+        self.lyrics[title] = {
+            "sourceName": source,
+            "provider": provider,
+            "text": text,
+            "lines": [
+                {"timestamp": ts, "duration": None, "line": line, "plugin": {}}
+                for ts, line in (lines or [])
+            ],
+            "plugin": {},
+        }
+
+    def _has_plugin(self, name: str) -> bool:
+        return any(p.get("name") == name for p in self.plugins)
+
+    async def _lyrics_response(self, track: Mapping[str, Any]) -> web.StreamResponse:
+        if self.lyrics_delay > 0:
+            await asyncio.sleep(self.lyrics_delay)
+        found = self.lyrics.get(str(track["info"]["title"]))
+        if found is None:
+            return web.Response(status=204)
+        return web.json_response(copy.deepcopy(found))
+
+    async def _handle_player_lyrics(self, request: web.Request) -> web.StreamResponse:
+        if not self._has_plugin(LAVALYRICS_PLUGIN["name"]):
+            raise _HTTPError(404, "Not Found")
+        session = self._session(request)
+        player = session.players.get(self._guild_id(request))
+        if player is None:
+            raise _HTTPError(404, "Player not found")
+        if player.track is None:
+            raise _HTTPError(404, "No track playing")
+        return await self._lyrics_response(player.track)
+
+    async def _handle_lyrics(self, request: web.Request) -> web.StreamResponse:
+        if not self._has_plugin(LAVALYRICS_PLUGIN["name"]):
+            raise _HTTPError(404, "Not Found")
+        encoded = request.query.get("track") or request.query.get("encodedTrack")
+        track = self.decode(encoded) if encoded else None
+        if track is None:
+            raise _HTTPError(400, "Failed to decode track")
+        return await self._lyrics_response(track)
 
     def _track_for_identifier(self, identifier: str) -> dict[str, Any]:
         result = self._load(identifier)

@@ -165,7 +165,8 @@ async def test_effects_come_back_with_the_session_after_a_restart(
     assert "Bassy" in content(await (await fake_discord.slash(
         world.member, "play", {"query": "Bassy"})).response())
     filters = {"timescale": {"speed": 1.2, "pitch": 1.2, "rate": 1.0}}
-    await MusicSession.filter(guild_id=world.guild.id).update(filters=filters)
+    await MusicSession.filter(guild_id=world.guild.id).update(
+        effects={"preset": "nightcore", "filters": filters})
     await crash(running)
     restarted = time.monotonic()
     await start_music(start_bot, fake_lavalink)
