@@ -224,7 +224,7 @@ class LLMCog(commands.Cog, name="llm"):
         # sees it. It is kept as a conversation: replies to it (where public) and its Follow
         # up button continue it.
         guild_id, user_id = guild_of(interaction), user_of(interaction)
-        intake = await self.plugin.followups.intake([file] if file else [])
+        intake = await self.plugin.followups.intake([file] if file else [], guild_id, user_id)
         request = ChatRequest(guild_id, user_id, text, kind, attachments=intake,
                               **where_of(interaction.channel, interaction.user))
         turn = await self.chat_service.prepare(request)
@@ -482,7 +482,8 @@ class LLMCog(commands.Cog, name="llm"):
                 text = text.replace(form, "")
         sink = ChannelSink(message.channel)
         try:
-            intake = await self.plugin.followups.intake(message.attachments)
+            intake = await self.plugin.followups.intake(message.attachments, guild_id,
+                                                        message.author.id)
             request = ChatRequest(guild_id, message.author.id, text, conversation.kind,
                                   conversation, classify=classify, attachments=intake,
                                   **where_of(message.channel, message.author))

@@ -163,13 +163,16 @@ class Followups:
             lock = self._locks[conversation_id] = asyncio.Lock()
         return lock
 
-    async def intake(self, attachments: Sequence[nextcord.Attachment]) -> Intake | None:
+    async def intake(self, attachments: Sequence[nextcord.Attachment], guild_id: int | None,
+                     user_id: int) -> Intake | None:
+        """The attachments read for this member's turn. Images go to the model only if the
+        model this turn runs on (the member's /model choice, else the default) sees them."""
         if not attachments:
             return None
         settings = self.service.settings
-        client = self.service.client
+        model = await self.service.models.resolve(guild_id, user_id)
         limits = AttachmentLimits(
-            vision=accepts_images(settings.vision_models, client.model if client else None),
+            vision=accepts_images(settings.vision_models, model.name if model else None),
             image_max_bytes=settings.attachment_image_max_mb * 1_000_000,
             text_max_bytes=settings.attachment_text_max_kb * 1_000)
         return await take([Upload(a.filename, a.size, a.content_type, a.read)
@@ -247,7 +250,7 @@ class Followups:
             await message.reply(NOT_HERE, mention_author=False, allowed_mentions=NO_PINGS)
             return True
         try:
-            intake = await self.intake(message.attachments)
+            intake = await self.intake(message.attachments, guild_id, message.author.id)
             conversation, note = await self.reopen(conversation)
             await self.continue_ask(conversation, message.author.id, self._text(message),
                                     ReplySink(message, note=note), public=True,

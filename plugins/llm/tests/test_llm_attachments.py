@@ -233,3 +233,42 @@ async def test_a_model_that_turns_out_text_only_fails_clearly(
     assert rec.status == 400 and rec.outcome == "bad_request"
     assert base64.b64decode(image_parts(rec.json)[0][2]["image_url"]["url"].split(",")[1])[
         :8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_images_follow_the_model_the_member_chose(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
+    # The default model is text-only; an admin allowed a vision model next to it.
+    vision = "vision-model"
+    fake_openai.models = (MODEL, vision)
+    fake_openai.text_only(MODEL)
+    await start_llm(vision_models=vision)
+    verify(probe, world.member)
+    allowed = await fake_discord.slash(world.admin, "llm models add",
+                                       {"name": vision, "daily_tokens": 50_000})
+    assert f"`{vision}`" in (await allowed.response())["data"]["content"]
+
+    async def ask_with_photo(question: str) -> dict[str, Any]:
+        ix = await fake_discord.slash(world.member, "ask question", {
+            "question": question, "file": ("leaf.png", png())})
+        await ix.response()
+        # Finished: the Follow up button comes with the last edit.
+        return await ix.wait_original(lambda m: f"You said: {question}" in m["content"]
+                                      and bool(m["components"]))
+
+    picked = await fake_discord.slash(world.member, "model", {"name": vision})
+    await picked.response()
+    answer = await ask_with_photo("what is on this leaf?")
+    body = fake_openai.chat_requests[-1]
+    assert body["model"] == vision and len(image_parts(body)) == 1
+    assert "can't see images" not in answer["content"]
+    assert len(fake_discord.attachment_downloads) == 1
+
+    # Back to the text-only default: the image is left out with a note, never downloaded.
+    back = await fake_discord.slash(world.member, "model", {"name": MODEL})
+    await back.response()
+    answer = await ask_with_photo("and this one?")
+    body = fake_openai.chat_requests[-1]
+    assert body["model"] == MODEL and image_parts(body) == []
+    assert "can't see images, so `leaf.png` was left out" in answer["content"]
+    assert len(fake_discord.attachment_downloads) == 1
+    assert all(r.status == 200 for r in fake_openai.chat_records)
