@@ -242,12 +242,9 @@ class ChatService:
     async def _build(self, turn: PreparedTurn) -> None:
         """Knowledge, history and the reply cap: what the reservation is sized from."""
         request, prefs = turn.request, turn.prefs
-        query = f"{request.kind} {request.text}" if request.kind == "strain" else request.text
         # Only cannabis topics consult the knowledge base: a recipe question gains nothing
-        # from citations of New Jersey law. Each conversation type searches its own scope.
-        turn.hits = await self.kb.search(request.guild_id, query, KNOWLEDGE_HITS,
-                                         type_of(request.kind).categories) \
-            if turn.cannabis and not turn.use_tools else []
+        # from citations of New Jersey law.
+        turn.hits = await self.retrieve(request) if turn.cannabis and not turn.use_tools else []
         conversation = request.conversation
         history = prefs.history_enabled and conversation is not None
         context = await build_context(
@@ -260,6 +257,13 @@ class ChatService:
         turn.messages = context.messages
         turn.messages[0]["content"] += persona_block(turn.persona)  # after the fixed rules
         turn.max_tokens = max(16, min(prefs.max_length, self.settings.max_tokens))
+
+    async def retrieve(self, request: ChatRequest) -> list[KnowledgeHit]:
+        """The entries put in the prompt (without tools). Each conversation type searches
+        its own scope, as the search tool does (tool_loop)."""
+        query = f"{request.kind} {request.text}" if request.kind == "strain" else request.text
+        return await self.kb.search(request.guild_id, query, KNOWLEDGE_HITS,
+                                    type_of(request.kind).categories)
 
     @staticmethod
     def _maximum(turn: PreparedTurn) -> int:

@@ -19,6 +19,7 @@ from plugins.llm.client import (
     estimate_prompt_tokens,
 )
 from plugins.llm.context import knowledge_block
+from plugins.llm.conversation_types import type_of
 from plugins.llm.kb_tool import MAX_TOOL_ROUNDS, TOOLS, call_message, run_search
 
 if TYPE_CHECKING:
@@ -65,7 +66,9 @@ async def answer(service: ChatService, turn: PreparedTurn, relay: StreamRelay, *
         turn.add_usage(completion)
         messages.append(call_message(completion.text, completion.tool_calls))
         for call in completion.tool_calls:
+            # The conversation type's knowledge scope, as for entries in the prompt.
             result = await run_search(service.kb, turn.request.guild_id, call,
+                                      scope=type_of(turn.request.kind).categories,
                                       stale_days=service.settings.kb_stale_days)
             if result.error is not None:
                 log.info("llm.tool_arguments_rejected", tool=call.name[:40],
@@ -91,17 +94,13 @@ async def _reserve_more(service: ChatService, turn: PreparedTurn, tokens: int) -
 async def _without_tools(service: ChatService, turn: PreparedTurn, relay: StreamRelay, *,
                          show: bool) -> Completion:
     """Today's retrieval: the entries go into the prompt."""
-    from plugins.llm.service import KNOWLEDGE_HITS
-
     model = model_name(turn)
     if model is not None:
         service.models.refused_tools.add(model)
     turn.use_tools = False
-    request = turn.request
     messages = list(turn.messages)
     if turn.cannabis:
-        query = f"{request.kind} {request.text}" if request.kind == "strain" else request.text
-        turn.hits = await service.kb.search(request.guild_id, query, KNOWLEDGE_HITS)
+        turn.hits = await service.retrieve(turn.request)
         block = knowledge_block(turn.hits)
         if block:
             extra = {"role": "system", "content": block}

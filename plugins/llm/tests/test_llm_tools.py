@@ -125,3 +125,60 @@ async def test_compliance_still_checks_the_reply_after_a_tool_call(
     fake_openai.reply("It's fine to drive high after an edible. Enjoy!")
     final = await ask_legal(fake_discord, world.member)
     assert final["content"].endswith(REFUSAL) and "drive high" not in final["content"]
+
+
+GROW_QUESTION = "Home grow: can I grow plants from seeds, and what is the possession limit?"
+
+
+async def grow_entry(guild_id: int) -> CannabisKnowledgeBase:
+    return await CannabisKnowledgeBase.create(
+        guild_id=guild_id, category="cultivation", title="Home grow basics: plants and seeds",
+        content="Start seeds in small pots; home grow plants need 18 hours of light.",
+        tags="home grow, seeds, plants", status="approved")
+
+
+async def test_a_legal_conversations_tool_search_never_returns_grow_entries(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
+    from plugins.llm.tests.test_llm_conversation_types import finished
+
+    await start_llm(tools=True)
+    verify(probe, world.member)
+    await grow_entry(world.guild.id)
+    # The model searches with words only grow entries match, then asks for the grow
+    # category outright; a legal conversation searches legal and safety entries only.
+    fake_openai.tool_call(TOOL_NAME, {"query": "home grow plants seeds cultivation possession",
+                                      "limit": 5})
+    fake_openai.tool_call(TOOL_NAME, {"query": "home grow", "category": "cultivation"})
+    fake_openai.reply("Home cultivation is not allowed for recreational users.")
+    ix = await fake_discord.slash(world.member, "chat new",
+                                  {"message": GROW_QUESTION, "type": "legal"})
+    await ix.response()
+    thread = world.guild.threads[0]
+    await fake_discord.wait_for_message(thread, finished("Home cultivation is not"), since=0)
+
+    results = [json.loads(r["content"]) for r in
+               fake_openai.tool_results(fake_openai.chat_requests[-1])]
+    assert len(results) == 2
+    assert results[0]["results"] and {r["category"] for r in results[0]["results"]} <= {
+        "legal", "safety"}
+    assert results[1] == {"results": [], "note": "category out of scope"}
+    grow_ids = set(await CannabisKnowledgeBase.filter(category="cultivation").values_list(
+        "id", flat=True))
+    assert grow_ids and not grow_ids & {r["id"] for r in results[0]["results"]}
+
+
+async def test_without_tools_the_fallback_keeps_the_conversations_scope(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
+    from plugins.llm.tests.test_llm_conversation_types import cited_categories
+
+    fake_openai.no_tools = {DEFAULT_MODEL}
+    await start_llm(tools=True)
+    verify(probe, world.member)
+    await grow_entry(world.guild.id)
+    ix = await fake_discord.slash(world.member, "ask legal", {"question": GROW_QUESTION})
+    await ix.response()
+    await ix.wait_original(lambda m: "not legal advice" in m["content"])
+    refused, retried = fake_openai.chat_records
+    assert refused.status == 400 and stuffed(retried.json)
+    assert cited_categories(retried.json) and cited_categories(retried.json) <= {
+        "legal", "safety"}
