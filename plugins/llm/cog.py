@@ -224,9 +224,12 @@ class LLMCog(commands.Cog, name="llm"):
         # sees it. It is kept as a conversation: replies to it (where public) and its Follow
         # up button continue it.
         guild_id, user_id = guild_of(interaction), user_of(interaction)
-        intake = await self.plugin.followups.intake([file] if file else [], guild_id, user_id)
-        request = ChatRequest(guild_id, user_id, text, kind, attachments=intake,
+        request = ChatRequest(guild_id, user_id, text, kind,
                               **where_of(interaction.channel, interaction.user))
+        # The allow-lists before the file is downloaded (prepare checks them again).
+        await self.chat_service.check_access(request)
+        request.attachments = await self.plugin.followups.intake([file] if file else [],
+                                                                 guild_id, user_id)
         turn = await self.chat_service.prepare(request)
         public = await self.ctx.services.age_gate.is_adults_only_place(interaction.channel)
         try:
@@ -482,11 +485,13 @@ class LLMCog(commands.Cog, name="llm"):
                 text = text.replace(form, "")
         sink = ChannelSink(message.channel)
         try:
-            intake = await self.plugin.followups.intake(message.attachments, guild_id,
-                                                        message.author.id)
             request = ChatRequest(guild_id, message.author.id, text, conversation.kind,
-                                  conversation, classify=classify, attachments=intake,
+                                  conversation, classify=classify,
                                   **where_of(message.channel, message.author))
+            # The allow-lists before attachments are downloaded (prepare checks them again).
+            await self.chat_service.check_access(request)
+            request.attachments = await self.plugin.followups.intake(
+                message.attachments, guild_id, message.author.id)
             async with self._lock(message.channel.id):
                 turn = await self.chat_service.prepare(request)
                 if restarted:

@@ -190,12 +190,12 @@ class Followups:
         return await store.restart(conversation), idle_restarted(self.idle_minutes) + "\n"
 
     async def continue_ask(self, conversation: LLMConversation, user_id: int, text: str,
-                           sink: MessageSink, *, public: bool,
-                           attachments: Intake | None = None,
-                           where: dict[str, Any] | None = None) -> TurnResult:
-        # `where`: the channel and the member's roles, for the admins' allow-lists.
+                           sink: MessageSink, *, public: bool, where: dict[str, Any],
+                           attachments: Intake | None = None) -> TurnResult:
+        # `where` (where_of): the channel and the member's roles, for the admins' allow-lists;
+        # required, so no path can forget it.
         request = ChatRequest(conversation.guild_id, user_id, text, conversation.kind,
-                              conversation, attachments=attachments, **(where or {}))
+                              conversation, attachments=attachments, **where)
         recording = self.recording(sink, conversation, public=public)
         async with self.lock(conversation.id):
             turn = await self.service.prepare(request)
@@ -250,12 +250,13 @@ class Followups:
             await message.reply(NOT_HERE, mention_author=False, allowed_mentions=NO_PINGS)
             return True
         try:
+            where = where_of(message.channel, message.author)
+            await self.check_where(conversation, message.author.id, where)
             intake = await self.intake(message.attachments, guild_id, message.author.id)
             conversation, note = await self.reopen(conversation)
             await self.continue_ask(conversation, message.author.id, self._text(message),
                                     ReplySink(message, note=note), public=True,
-                                    attachments=intake,
-                                    where=where_of(message.channel, message.author))
+                                    attachments=intake, where=where)
         except UserError as exc:
             await message.reply(exc.message, mention_author=False, allowed_mentions=NO_PINGS,
                                 view=exc.view)
@@ -264,6 +265,13 @@ class Followups:
             await message.channel.send("Something went wrong answering that; try again.",
                                        allowed_mentions=NO_PINGS)
         return True
+
+    async def check_where(self, conversation: LLMConversation, user_id: int,
+                          where: dict[str, Any]) -> None:
+        """The admins' allow-lists, before anything else happens (attachments downloaded, an
+        idle conversation restarted); `prepare` checks them again."""
+        await self.service.check_access(ChatRequest(
+            conversation.guild_id, user_id, "", conversation.kind, **where))
 
     def _text(self, message: nextcord.Message) -> str:
         text = message.content
@@ -299,13 +307,14 @@ class Followups:
         if conversation is None or conversation.user_id != ctx.user_id:
             raise UserError("That conversation is gone; start a new one with /ask.")
         channel = ctx.interaction.channel
+        where = where_of(channel, ctx.interaction.user)
+        await self.check_where(conversation, ctx.user_id, where)
         public = await self.ctx.services.age_gate.is_adults_only_place(channel)
         conversation, note = await self.reopen(conversation)
         sink = InteractionSink(ctx.interaction, ephemeral=not public,
                                note=("" if public else ADULT_NOTE + "\n") + note)
         await self.continue_ask(conversation, ctx.user_id, ctx.fields.get("question", ""),
-                                sink, public=public,
-                                where=where_of(ctx.interaction.channel, ctx.interaction.user))
+                                sink, public=public, where=where)
 
 
 class IdleSweeper:

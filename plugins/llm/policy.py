@@ -68,15 +68,16 @@ class AssistantPolicy:
                            role_ids: Sequence[int] | None) -> LLMGuildPolicy:
         """Refuse (UserError) outside the allowed channels or without an allowed role; an
         empty list allows all. `channel_id` is the channel a thread belongs to. None: the
-        caller has no channel or roles to judge (a service-level call), so nothing is
-        refused."""
+        caller did not say where (or by whom); with a list set that fails closed, since a
+        path that forgot to pass it would otherwise slip past the admins' choice. With no
+        list set nothing is checked, so service-level callers (benchmarks) need not say."""
         policy = await self.get(guild_id)
         channels = [int(c) for c in policy.allowed_channel_ids or []]
-        if channels and channel_id is not None and channel_id not in channels:
+        if channels and channel_id not in channels:
             where = ", ".join(f"<#{c}>" for c in channels)
             raise UserError(NOT_HERE.format(where=where))
         roles = [int(r) for r in policy.allowed_role_ids or []]
-        if roles and role_ids is not None and not set(roles) & set(role_ids):
+        if roles and not set(roles) & set(role_ids or ()):
             names = ", ".join(f"<@&{r}>" for r in roles)
             raise UserError(NOT_FOR_YOU.format(roles=names))
         return policy

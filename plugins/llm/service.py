@@ -96,7 +96,9 @@ class ChatRequest:
     # itself is the core's (the plugin is adults_only); this service never widens it.
     classify: bool = False
     # Where and by whom, for the admins' allow-lists (the channel a thread belongs to; the
-    # member's role ids). None: not known to the caller, not checked.
+    # member's role ids): every Discord path passes `where_of(channel, member)`. None: the
+    # caller did not say; refused where an admin set that list (fails closed), unchecked
+    # where none is set (policy.check_access).
     channel_id: int | None = None
     role_ids: tuple[int, ...] | None = None
     # Files attached to the message (attachments.take): inlined text and image parts.
@@ -190,7 +192,7 @@ class ChatService:
         if self.client is None:
             raise UserError(NOT_CONFIGURED)
         feature = FEATURES.get(request.kind, "llm.chat")
-        policy = await self._check_access(request, feature)
+        policy = await self.check_access(request)
         prefs = await self.prefs.get(request.user_id)
         if request.classify:
             if type_of(request.kind).cannabis:
@@ -485,8 +487,10 @@ class ChatService:
                                          actor_id=request.user_id, target=feature,
                                          details=details)
 
-    async def _check_access(self, request: ChatRequest, feature: str) -> Any:
-        """The admins' channel and role allow-lists (the server's policy row, returned)."""
+    async def check_access(self, request: ChatRequest) -> Any:
+        """The admins' channel and role allow-lists (the server's policy row, returned).
+        `prepare` checks them; callers may check earlier, before reading attachments."""
+        feature = FEATURES.get(request.kind, "llm.chat")
         try:
             return await self.policy.check_access(request.guild_id, request.channel_id,
                                                   request.role_ids)
