@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
 from tortoise.queryset import QuerySet
 
 from bot.api import KnowledgeHit, UserError
@@ -84,6 +84,28 @@ async def stale_entries(guild_id: int, days: int, *, limit: int = 10
     """Overdue entries, the longest-unverified first."""
     query = _stale_query(guild_id, days)
     return await query.order_by("last_verified_at", "created_at", "id").limit(limit)
+
+
+def _unannounced(guild_id: int, days: int,
+                 now: datetime | None) -> QuerySet[CannabisKnowledgeBase]:
+    """Overdue entries the daily notice has not named in their current staleness period
+    (never named, or named before their last verification)."""
+    return _stale_query(guild_id, days, now).filter(
+        Q(stale_noticed_at__isnull=True)
+        | Q(stale_noticed_at__lt=F("last_verified_at")))
+
+
+async def unannounced_stale(guild_id: int, days: int, *, now: datetime | None = None,
+                            limit: int) -> tuple[list[CannabisKnowledgeBase], int]:
+    """Up to `limit` of them, longest-unverified first, and how many there are in all."""
+    query = _unannounced(guild_id, days, now)
+    entries = await query.order_by("last_verified_at", "created_at", "id").limit(limit)
+    total = len(entries) if len(entries) < limit else await query.count()
+    return entries, total
+
+
+async def mark_announced(ids: Sequence[int], now: datetime) -> None:
+    await CannabisKnowledgeBase.filter(id__in=list(ids)).update(stale_noticed_at=now)
 
 
 def stale_line(entry: CannabisKnowledgeBase) -> str:

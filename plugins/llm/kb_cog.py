@@ -8,6 +8,7 @@ import nextcord
 from nextcord.ext import commands
 
 from bot.api import GUILD_ONLY, PluginContext, UserError, guild_of, requires_permissions, user_of
+from plugins.llm.budget import guild_config, guild_settings
 from plugins.llm.components import (
     FORM_TTL,
     REVIEW_TTL,
@@ -126,6 +127,36 @@ class KnowledgeCog(commands.Cog, name="llm_kb"):
             f"(answers cite them with their date)\n{lines}{more}\nConfirm one with "
             "`/kb verify entry_id:<id>`, or retire it with `/kb review entry_id:<id>`."[:2000],
             ephemeral=True)
+
+    @kb_group.subcommand(name="notices", description="Where the daily list of newly stale "
+                         "entries goes (admins; no options: show it)")
+    @requires_permissions(manage_guild=True)
+    async def kb_notices(self, interaction: nextcord.Interaction,
+                         channel: nextcord.abc.GuildChannel | None = nextcord.SlashOption(
+                             description="The reviewers' channel", required=False,
+                             channel_types=[nextcord.ChannelType.text]),
+                         off: bool | None = nextcord.SlashOption(
+                             description="Stop the daily notice", required=False)) -> None:
+        guild_id = guild_of(interaction)
+        assert guild_id is not None  # GUILD_ONLY
+        if off or channel is not None:
+            channel_id = None if off else getattr(channel, "id", None)
+            await guild_settings.update(guild_id, kb_review_channel_id=channel_id)
+            await self.ctx.services.audit.record(
+                "llm.config_changed", guild_id=guild_id, actor_id=user_of(interaction),
+                target="llm", details={"kb_review_channel_id": channel_id})
+        current = (await guild_config(guild_id)).kb_review_channel_id
+        if current is None:
+            await interaction.send("No daily notice of stale entries: choose a channel with "
+                                   "`/kb notices channel:`.", ephemeral=True)
+            return
+        shown = self.ctx.bot.get_channel(current)
+        adult = await self.ctx.services.age_gate.is_adults_only_place(shown)
+        titles = ("with their titles" if adult else "by number only (titles need a channel "
+                  "only verified 21+ members can read)")
+        await interaction.send(
+            f"Once a day, entries not verified for {self._stale_days} days are listed in "
+            f"<#{current}>, {titles}; each once until it is verified again.", ephemeral=True)
 
     @property
     def _stale_days(self) -> int:

@@ -136,6 +136,8 @@ class LLMGuildConfig(Model):
     # chat about general topics; cannabis topics are still refused to unverified members.
     general_chat_open = fields.BooleanField(default=False)
     updated_at = fields.DatetimeField(auto_now=True)
+    # Where the daily notice of stale knowledge entries goes (/kb notices); NULL: none.
+    kb_review_channel_id = fields.BigIntField(null=True)
 
     class Meta:
         table = "llm_guild_config"
@@ -180,6 +182,9 @@ class CannabisKnowledgeBase(Model):
     # read as its creation date) and how accurate they judged it (1-5, NULL: not rated).
     last_verified_at = fields.DatetimeField(null=True)
     accuracy_rating = fields.SmallIntField(null=True)
+    # When the daily notice last named it as stale (stale_notices.py); earlier than
+    # last_verified_at: a new staleness period, to be named again once it is overdue.
+    stale_noticed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "llm_knowledge"

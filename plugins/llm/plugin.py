@@ -22,6 +22,7 @@ from plugins.llm.models import LLMGuildConfig, LLMGuildPolicy
 from plugins.llm.policy import AssistantPolicy
 from plugins.llm.seed_data import seed_starter_entries
 from plugins.llm.service import ChatService
+from plugins.llm.stale_notices import StaleNotices
 
 if TYPE_CHECKING:
     from nextcord.ext import commands
@@ -60,6 +61,8 @@ class LLMPlugin(Plugin):
         # Follow-ups, reply chains and idle closing (shared by the cog and the controls).
         self.followups = Followups(self)
         self.idle: IdleSweeper | None = None
+        # The daily notice of stale knowledge entries to each server's review channel.
+        self.stale_notices: StaleNotices | None = None
 
     async def setup(self, ctx: PluginContext) -> None:
         self.ctx = ctx
@@ -89,12 +92,17 @@ class LLMPlugin(Plugin):
         self._retention.start()
         self.idle = IdleSweeper(self, ctx)
         self.idle.task.start()
+        self.stale_notices = StaleNotices(self, ctx)
+        self.stale_notices.task.start()
 
     async def seed(self) -> int:
         """Starter knowledge entries (idempotent); `growmies seed` calls this too."""
         return await seed_starter_entries()
 
     async def teardown(self) -> None:
+        if self.stale_notices is not None:
+            await self.stale_notices.task.stop()
+            self.stale_notices = None
         if self.idle is not None:
             await self.idle.task.stop()
             self.idle = None
