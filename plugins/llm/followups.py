@@ -31,7 +31,7 @@ from plugins.llm.model_cog import where_of
 from plugins.llm.models import LLMConversation
 from plugins.llm.relay import MessageSink
 from plugins.llm.service import ChatRequest, ChatService, TurnResult
-from plugins.llm.sinks import NO_PINGS, InteractionSink
+from plugins.llm.sinks import NO_PINGS, InteractionSink, NotedSink
 
 if TYPE_CHECKING:
     from bot.api import ComponentContext, PluginContext
@@ -101,19 +101,12 @@ class RecordingSink:
         return ids
 
 
-class ReplySink:
+class ReplySink(NotedSink):
     """The answer to a reply: its first message replies to the member's (without a ping)."""
 
     def __init__(self, message: nextcord.Message, *, note: str = "") -> None:
+        super().__init__(note)
         self.message = message
-        # Put above the first message (e.g. that an idle conversation was restarted).
-        self.note = note
-        self._first: Any = None
-
-    def _with_note(self, handle: Any, content: str) -> str:
-        if self.note and handle is self._first and len(content) + len(self.note) <= 2000:
-            return self.note + content
-        return content
 
     async def send(self, content: str) -> Any:
         if self._first is None:
@@ -123,12 +116,6 @@ class ReplySink:
                 reference=self.message.to_reference(fail_if_not_exists=False))
             return handle
         return await self.message.channel.send(content, allowed_mentions=NO_PINGS)
-
-    async def edit(self, handle: Any, content: str) -> None:
-        await handle.edit(content=self._with_note(handle, content), allowed_mentions=NO_PINGS)
-
-    async def delete(self, handle: Any) -> None:
-        await handle.delete()
 
 
 class Followups:

@@ -26,14 +26,12 @@ class ChannelSink:
         await handle.delete()
 
 
-class InteractionSink:
-    """The interaction's response, then followups for the parts past 2,000 characters."""
+class NotedSink:
+    """A sink whose first message carries a note above the answer (why only the asker sees
+    it, that an idle conversation was restarted); the relay's edits keep it while it fits in
+    Discord's 2,000 characters. Subclasses send and remember their first handle."""
 
-    def __init__(self, interaction: nextcord.Interaction, *, ephemeral: bool = False,
-                 note: str = "") -> None:
-        self.interaction = interaction
-        self.ephemeral = ephemeral
-        # Put above the first message (e.g. why an answer is only visible to the asker).
+    def __init__(self, note: str = "") -> None:
         self.note = note
         self._first: Any = None
 
@@ -41,6 +39,22 @@ class InteractionSink:
         if self.note and handle is self._first and len(content) + len(self.note) <= 2000:
             return self.note + content
         return content
+
+    async def edit(self, handle: Any, content: str) -> None:
+        await handle.edit(content=self._with_note(handle, content), allowed_mentions=NO_PINGS)
+
+    async def delete(self, handle: Any) -> None:
+        await handle.delete()
+
+
+class InteractionSink(NotedSink):
+    """The interaction's response, then followups for the parts past 2,000 characters."""
+
+    def __init__(self, interaction: nextcord.Interaction, *, ephemeral: bool = False,
+                 note: str = "") -> None:
+        super().__init__(note)
+        self.interaction = interaction
+        self.ephemeral = ephemeral
 
     async def send(self, content: str) -> Any:
         # `send` answers the interaction first and follows up after that; a deferred
@@ -51,9 +65,3 @@ class InteractionSink:
         if self._first is None:
             self._first = handle
         return handle
-
-    async def edit(self, handle: Any, content: str) -> None:
-        await handle.edit(content=self._with_note(handle, content), allowed_mentions=NO_PINGS)
-
-    async def delete(self, handle: Any) -> None:
-        await handle.delete()
