@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import statistics
@@ -33,7 +34,7 @@ from bot.loader import discover
 from growmies_testkit.databases import is_postgres_url, throwaway_database_sync
 from growmies_testkit.fake_openai import DEFAULT_MODEL, FakeOpenAI
 from plugins.llm.budget import guild_settings
-from plugins.llm.client import ChatClient
+from plugins.llm.client import ChatClient, estimate_prompt_tokens
 from plugins.llm.env import LlmSettings
 from plugins.llm.kb_tool import TOOL_NAME
 from plugins.llm.models import LLMGuildConfig
@@ -80,10 +81,17 @@ class Services:
     age_gate: Any = None
 
 
+def prompt_tokens(bodies: list[dict[str, Any]]) -> int:
+    """Prompt tokens the requests of one answer cost: the messages (the plugin's estimate)
+    plus the tool definitions, which a real API bills as prompt too."""
+    return sum(estimate_prompt_tokens(b["messages"])
+               + (len(json.dumps(b["tools"])) // 4 if b.get("tools") else 0) for b in bodies)
+
+
 async def one(service: ChatService, srv: FakeOpenAI, user: int, *, tool: bool,
-              tps: float) -> tuple[float, float, int]:
+              tps: float) -> tuple[float, float, int, int]:
     """(seconds to the first visible token, seconds of the tool round, chunks the tool call
-    streamed) for one question."""
+    streamed, prompt tokens) for one question."""
     if tool:
         srv.tool_call(TOOL_NAME, {"query": "possession limits", "category": "legal"},
                       tokens_per_second=tps)
@@ -98,7 +106,8 @@ async def one(service: ChatService, srv: FakeOpenAI, user: int, *, tool: bool,
     records = srv.chat_records[since:]
     assert len(records) == (2 if tool else 1)
     tool_round = (records[1].time - records[0].time) if tool else 0.0
-    return sink.first_visible - started, tool_round, len(records[0].chunk_times) if tool else 0
+    return (sink.first_visible - started, tool_round,
+            len(records[0].chunk_times) if tool else 0, prompt_tokens([r.json for r in records]))
 
 
 async def run(url: str, tps: float, runs: int) -> None:
@@ -112,7 +121,7 @@ async def run(url: str, tps: float, runs: int) -> None:
                   "requests_per_minute": 60}, guild_id=GUILD)
     try:
         async with FakeOpenAI() as srv:
-            figures: dict[bool, list[tuple[float, float, int]]] = {False: [], True: []}
+            figures: dict[bool, list[tuple[float, float, int, int]]] = {False: [], True: []}
             for tool in (False, True):
                 settings = LlmSettings(_env_file=None, base_url=srv.base_url,  # type: ignore[call-arg]
                                        api_key=srv.api_key, model=DEFAULT_MODEL,
@@ -130,10 +139,11 @@ async def run(url: str, tps: float, runs: int) -> None:
                     await client.close()
     finally:
         await close_database()
-    plain = statistics.median(f for f, _, _ in figures[False])
-    tooled = statistics.median(f for f, _, _ in figures[True])
-    rounds = statistics.median(r for _, r, _ in figures[True])
+    plain = statistics.median(f[0] for f in figures[False])
+    tooled = statistics.median(f[0] for f in figures[True])
+    rounds = statistics.median(f[1] for f in figures[True])
     chunks = figures[True][0][2]
+    tokens = {tool: statistics.median(f[3] for f in figures[tool]) for tool in figures}
     print(f"rate {tps:g} chunks/s ({1000 / tps:.0f} ms each), {runs} runs each, medians")
     print(f"first visible token, no tool (entries in prompt): {plain * 1000:8.1f} ms")
     print(f"first visible token, one tool call:               {tooled * 1000:8.1f} ms")
@@ -141,6 +151,9 @@ async def run(url: str, tps: float, runs: int) -> None:
     print(f"  of which the tool round (first request -> follow-up with the result): "
           f"{rounds * 1000:.1f} ms; the call streamed {chunks} chunks "
           f"(>= {chunks * 1000 / tps:.0f} ms at this rate)")
+    print(f"prompt tokens per answer, no tool / one tool call: {tokens[False]:.0f} / "
+          f"{tokens[True]:.0f} (x{tokens[True] / tokens[False]:.2f}; tool definitions "
+          "included)")
 
 
 def main() -> int:

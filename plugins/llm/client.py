@@ -55,10 +55,20 @@ class ContextTooLong(UpstreamError):
 
 class ToolsUnsupported(UpstreamError):
     """The endpoint refused a request because it offered tools (Ollama and vLLM answer 400
-    for models or servers without tool support): the turn falls back to context stuffing."""
+    for models or servers without tool support; llama.cpp's server started without --jinja
+    answers 500 "tools param requires --jinja flag" or "Unsupported param: tools"): the turn
+    falls back to context stuffing."""
 
     def __init__(self) -> None:
         super().__init__("The model does not support tools.", kind="tools_unsupported")
+
+
+def _refuses_tools(exc: Exception) -> bool:
+    """A request offering tools was refused for offering them (checked only for such)."""
+    if isinstance(exc, openai.BadRequestError):
+        return not isinstance(_describe(exc), ContextTooLong)
+    # A 500 naming tools: the SDK retried it already, and it will not change.
+    return isinstance(exc, openai.InternalServerError) and "tools" in str(exc.message).lower()
 
 
 @dataclass
@@ -251,8 +261,7 @@ class ChatClient:
                 log.warning("llm.stream_broken", error=type(exc).__name__, chars=len(
                     "".join(parts)))
                 return self._completion(messages, parts, usage, finish, incomplete=True)
-            if tools and isinstance(exc, openai.BadRequestError) and not isinstance(
-                    _describe(exc), ContextTooLong):
+            if tools and _refuses_tools(exc):
                 log.info("llm.tools_refused", model=model or self.model)
                 raise ToolsUnsupported() from None
             described = _describe(exc)

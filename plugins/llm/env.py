@@ -49,7 +49,12 @@ class LlmSettings(PluginSettings):
                                               "LEGAL_DISCLAIMER_REQUIRED"),
         description="Append a legal note to the assistant's cannabis and legal answers.")
     # Whether LLM_MODEL accepts OpenAI tool calls (knowledge search as a tool); models an
-    # admin allows declare their own. A 400 for tools falls back to context stuffing anyway.
+    # admin allows declare their own. Off by default, measured (bench/llm_tools.py): a tool
+    # call adds a round trip before the first visible token and ~1.8x the prompt tokens per
+    # answer (a member's budget buys fewer answers); a model may skip the search and answer
+    # without the approved entries, which the prompt path always gives cannabis questions;
+    # and some servers ignore `tools` silently. A refusal of tools (a 400, or llama.cpp's
+    # 500) falls back to entries in the prompt either way.
     tools: bool = Field(
         default=False,
         description="LLM_MODEL supports tool calls: it searches the knowledge base itself.")

@@ -182,3 +182,23 @@ async def test_without_tools_the_fallback_keeps_the_conversations_scope(
     assert refused.status == 400 and stuffed(retried.json)
     assert cited_categories(retried.json) and cited_categories(retried.json) <= {
         "legal", "safety"}
+
+
+async def test_a_llama_cpp_server_without_jinja_gets_todays_retrieval(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
+    # llama.cpp's server started without --jinja answers a request with tools with a 500;
+    # the SDK retries it (twice), then the turn goes on with entries in the prompt.
+    for _ in range(3):
+        fake_openai.error(500, message="tools param requires --jinja flag",
+                          type="server_error")
+    await start_llm(tools=True)
+    verify(probe, world.member)
+    final = await ask_legal(fake_discord, world.member)
+    *refused, retried = fake_openai.chat_records
+    assert [r.status for r in refused] == [500, 500, 500] and all(
+        "tools" in r.json for r in refused)
+    assert "tools" not in retried.json and stuffed(retried.json)
+    assert "**Sources**" in final["content"] and "⚠️" not in final["content"]
+    # Remembered: the next question goes straight to entries in the prompt.
+    await ask_legal(fake_discord, world.member)
+    assert len(fake_openai.chat_requests) == 5 and "tools" not in fake_openai.chat_requests[4]
