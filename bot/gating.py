@@ -43,6 +43,9 @@ class Gate:
 
 
 OPEN_CORE = Gate(None, "core")
+# The owner of a listener no plugin could be found for (bot.listeners); not a valid plugin
+# name (bot.contract.NAME_OK), so it is never a plugin's toggle key.
+UNATTRIBUTED = "<unattributed>"
 
 
 async def required_feature(gate: Gate, guild_id: int | None) -> str | None:
@@ -137,6 +140,7 @@ def _walk(cmd: Any, chain: list[Any], path: list[str]) -> Iterable[tuple[list[An
 
 def surfaces(bot: Any) -> list[Surface]:
     """Every registered surface of every loaded plugin, for audits and the surface test."""
+
     found: list[Surface] = []
     for name, plugin in bot.plugins.plugins.items():
         for cog in bot.plugins.cogs.get(name, []):
@@ -149,11 +153,11 @@ def surfaces(bot: Any) -> list[Surface]:
                         if getattr(option, "autocomplete", False):
                             found.append(Surface(name, "autocomplete",
                                                  f"{full} {option.name}", gate))
-            for _event, method in cog.__cog_listeners__:
-                func = getattr(cog, method)
-                found.append(Surface(name, "listener", f"{cog.qualified_name}.{method}",
-                                     gate_for(plugin, f"{cog.qualified_name}.{method}",
-                                              [func])))
         for action, handler in bot.component_handlers_of(name).items():
             found.append(Surface(name, "component", action, gate_for(plugin, action, [handler])))
+    # Every listener as registered (bot.listeners): cog listeners, add_listener, @bot.listen(),
+    # @bot.event; one no plugin owns is listed under "<unattributed>", always gated.
+    for entry in bot.listeners.registrations():
+        if entry.plugin in bot.plugins.plugins or entry.plugin == UNATTRIBUTED:
+            found.append(Surface(entry.plugin, "listener", entry.surface, entry.gate))
     return found

@@ -1,0 +1,227 @@
+"""Every event listener, however it was registered, attributed to its plugin and gated.
+
+nextcord lets code hear events four ways: cog listeners, `bot.add_listener(func, name)`,
+`@bot.listen()` (which calls `add_listener`) and `@bot.event` (which would replace the bot's
+own `on_<event>` method: `on_interaction` is the router). GrowmiesBot sends all four through
+`ListenerRegistry.attach`, so a plugin cannot reach members by registering a listener outside
+its cogs: each listener is skipped in guilds where its plugin is off, and gated by the plugin's
+rating and the function's markers (`@all_ages`, `@adults_only`, `@open_to_all_when`) exactly as
+a cog listener is.
+
+Attribution, first match wins:
+1. the plugin scope: a context variable the core sets while a plugin's `setup`, `cogs`,
+   listeners, commands, autocomplete and components run. asyncio copies it into every task
+   started there, so a listener added later by a task the plugin started in `setup` is still
+   the plugin's, whichever library function it registers (a lambda, a partial, a callback).
+2. the function's module: the module defining the plugin's class, else the plugin's package
+   (the longest one that matches; two plugins sharing a package attribute nothing this way).
+3. nothing: the listener is "unattributed". It is registered but fails closed: every event
+   goes through the 21+ gate whatever its markers, is dropped when no guild member is named,
+   and `listener.unattributed` is logged at registration.
+The core registers its own listeners inside `attributed_to(CORE)`; those run unwrapped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import nextcord
+import structlog
+from nextcord.ext import commands
+
+from bot.gating import UNATTRIBUTED, Gate, actor_of, gate_for, required_feature
+
+if TYPE_CHECKING:
+    from bot.contract import Plugin
+    from bot.loader import PluginRegistry
+    from bot.services import CoreServices
+
+log = structlog.get_logger("bot.listeners")
+
+CORE = "core"
+
+Listener = Callable[..., Coroutine[Any, Any, Any]]
+
+_scope: ContextVar[str | None] = ContextVar("growmies_plugin_scope", default=None)
+
+
+@contextlib.contextmanager
+def attributed_to(owner: str | None) -> Iterator[None]:
+    """Everything registered while this runs (and in tasks started meanwhile) is `owner`'s."""
+    token = _scope.set(owner)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def current_owner() -> str | None:
+    return _scope.get()
+
+
+def guild_id_of(args: tuple[Any, ...]) -> int | None:
+    """Best effort: the guild an event belongs to, from its arguments."""
+    for arg in args:
+        if isinstance(arg, nextcord.Guild):
+            return arg.id
+        guild = getattr(arg, "guild", None)
+        if isinstance(guild, nextcord.Guild):
+            return guild.id
+        guild_id = getattr(arg, "guild_id", None)
+        if isinstance(guild_id, int):
+            return guild_id
+        if isinstance(arg, dict) and str(arg.get("guild_id", "")).isdigit():
+            return int(arg["guild_id"])
+    return None
+
+
+def _package_of(plugin: Plugin) -> str:
+    module = type(plugin).__module__
+    if hasattr(sys.modules.get(module), "__path__"):
+        return module  # the class lives in the package's __init__
+    return module.rpartition(".")[0] or module
+
+
+def owner_by_module(module: str | None, plugins: Mapping[str, Plugin]) -> str | None:
+    """The plugin whose code `module` is, or None when no plugin (or more than one) claims it."""
+    if not module:
+        return None
+    exact = [name for name, p in plugins.items() if type(p).__module__ == module]
+    if len(exact) == 1:
+        return exact[0]
+    best: list[tuple[int, str]] = []
+    for name, plugin in plugins.items():
+        package = _package_of(plugin)
+        if module == package or module.startswith(package + "."):
+            best.append((len(package), name))
+    best.sort(reverse=True)
+    if not best or (len(best) > 1 and best[0][0] == best[1][0]):
+        return None
+    return best[0][1]
+
+
+def _module_of(func: Any) -> str | None:
+    target = getattr(func, "__func__", func)
+    module = getattr(target, "__module__", None)
+    return module if isinstance(module, str) else None
+
+
+def _surface(func: Any, event: str) -> str:
+    """A cog listener is "<cog>.<method>" (as before this registry existed); any other one
+    "<event>:<function>"."""
+    cog = getattr(func, "__self__", None)
+    if isinstance(cog, commands.Cog):
+        for _event, method in cog.__cog_listeners__:
+            if getattr(cog, method) == func:
+                return f"{cog.qualified_name}.{method}"
+        return f"{cog.qualified_name}.{func.__name__}"
+    return f"{event}:{getattr(func, '__name__', type(func).__name__)}"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One listener: who owns it, the event, its surface name and gate, the function the plugin
+    gave, and what nextcord calls (the gated wrapper; the function itself for the core)."""
+
+    plugin: str
+    event: str
+    surface: str
+    gate: Gate
+    func: Listener
+    registered: Listener
+
+
+class ListenerRegistry:
+    """The bot's listeners by owner: wraps plugin listeners in the toggle and the 21+ gate."""
+
+    def __init__(self, plugins: PluginRegistry, services: CoreServices,
+                 bot_user_id: Callable[[], int | None]) -> None:
+        self._plugins = plugins
+        self._services = services
+        self._bot_user_id = bot_user_id
+        self._entries: list[Registration] = []
+
+    def owner_of(self, func: Any) -> str:
+        owner = current_owner()
+        if owner is not None:
+            return owner
+        by_module = owner_by_module(_module_of(func), self._plugins.plugins)
+        return by_module if by_module is not None else UNATTRIBUTED
+
+    def attach(self, func: Listener, event: str) -> Registration:
+        """Attribute `func`, wrap it unless it is the core's, and remember it."""
+        owner = self.owner_of(func)
+        surface = _surface(func, event)
+        if owner == CORE:
+            entry = Registration(CORE, event, surface, Gate(None, "core"), func, func)
+        else:
+            plugin = self._plugins.plugins.get(owner)
+            if plugin is not None:
+                gate = gate_for(plugin, surface, [func])
+            else:
+                # Unattributed, or owned by a plugin no longer loaded: closed whatever it says.
+                gate = Gate(f"{owner}:{surface}", "unattributed")
+            if owner == UNATTRIBUTED:
+                log.warning("listener.unattributed", event_name=event, surface=surface,
+                            module=_module_of(func),
+                            message="no plugin owns this listener: it only hears verified "
+                                    "21+ members; register it in a plugin's setup or cogs")
+            entry = Registration(owner, event, surface, gate, func,
+                                 self._gated(owner, gate, func))
+        self._entries.append(entry)
+        return entry
+
+    def detach(self, func: Listener, event: str | None) -> list[Registration]:
+        """Forget `func` (the plugin's function or our wrapper) for `event`, or for every event
+        when None (nextcord's Cog._eject passes the method's name, not the event's)."""
+        gone: list[Registration] = []
+        for entry in list(self._entries):
+            if (entry.func == func or entry.registered is func) and (
+                event is None or entry.event == event
+            ):
+                self._entries.remove(entry)
+                gone.append(entry)
+                if event is not None:
+                    break
+        return gone
+
+    def registrations(self) -> list[Registration]:
+        return list(self._entries)
+
+    def of(self, owner: str) -> list[Registration]:
+        return [e for e in self._entries if e.plugin == owner]
+
+    def _gated(self, owner: str, gate: Gate, func: Listener) -> Listener:
+        """Events reach the listener only in guilds where its plugin is on and, when 21+, only
+        when the member the event is about is verified 21+ there."""
+        toggles = self._services.toggles
+        age_gate = self._services.age_gate
+        bot_user_id = self._bot_user_id
+        toggled = owner != UNATTRIBUTED
+
+        @functools.wraps(func)
+        async def gated(*args: Any, **kwargs: Any) -> None:
+            guild_id = guild_id_of(args)
+            if toggled and guild_id is not None and not await toggles.is_enabled(
+                guild_id, owner
+            ):
+                return
+            feature = await required_feature(gate, guild_id)
+            if feature is not None:
+                actor = actor_of(args)
+                if actor is None or guild_id is None or actor == bot_user_id():
+                    return
+                decision = await age_gate.check(guild_id, actor, feature, quiet=True)
+                if not decision.allowed:
+                    return
+            with attributed_to(owner):
+                await func(*args, **kwargs)
+
+        gated.__growmies_gate__ = gate  # type: ignore[attr-defined]  # a marker on a function object
+        return gated
