@@ -1,0 +1,136 @@
+"""Listeners a plugin registers outside its cogs (`ctx.bot.add_listener`, `@ctx.bot.listen()`,
+`@ctx.bot.event`, a cog it adds in setup) get the same gate and toggle as cog listeners: an
+unverified member's message never reaches them in an ADULTS_ONLY plugin."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nextcord
+import pytest
+from structlog.testing import capture_logs
+
+from bot.gating import UNATTRIBUTED, surfaces
+from bot.models import AuditLog
+from tests.listen_probe import LooseProbe
+from tests.probe_plugin import ProbePlugin
+
+pytestmark = pytest.mark.asyncio
+
+GATED = {"add_listener", "listen", "event", "later"}
+
+
+@pytest.fixture
+async def loose_bot(world, start_bot):
+    probe, loose = ProbePlugin(), LooseProbe()
+    running = await start_bot(plugins=[probe, loose])
+    return running, probe, loose
+
+
+async def test_an_unverified_members_message_reaches_only_the_all_ages_listener(
+    loose_bot, world, fake_discord
+):
+    _running, probe, loose = loose_bot
+    loose.register_now.set()
+    await loose.registered_later.wait()
+    probe.gate.verified.add(world.other.id)
+
+    await fake_discord.send_message(world.member, world.channel, "unverified says hi")
+    await fake_discord.send_message(world.other, world.channel, "verified says hi")
+    await loose.wait_for(lambda: loose.heard_from("verified says hi") == GATED | {"all_ages"}
+                         and "all_ages" in loose.heard_from("unverified says hi"))
+    await probe.gate.wait_asked(world.member.id)
+    assert loose.heard_from("unverified says hi") == {"all_ages"}
+    denied = await AuditLog.filter(action="age_gate.denied", actor_id=world.member.id)\
+        .values_list("target", flat=True)
+    assert "loose:on_message:heard" in denied
+
+
+async def test_bot_event_adds_a_listener_and_leaves_the_bots_own_handlers_alone(
+    loose_bot, world, fake_discord
+):
+    running, probe, loose = loose_bot
+    probe.gate.verified.add(world.member.id)
+    # The router still answers slash commands: @bot.event replaced no handler of the bot.
+    ix = await fake_discord.slash(world.member, "probe ping")
+    assert (await ix.response())["data"]["content"] == "pong"
+    await fake_discord.send_message(world.member, world.channel, "hello")
+    await loose.wait_for(lambda: "event" in loose.heard_from("hello"))
+    assert "on_message" not in vars(running.bot)
+
+
+async def test_disabling_the_plugin_in_a_guild_silences_its_loose_listeners_there(
+    loose_bot, world, fake_discord
+):
+    _running, probe, loose = loose_bot
+    probe.gate.verified.add(world.member.id)
+    off = await fake_discord.slash(world.admin, "plugins disable", {"plugin": "loose"})
+    await off.response()
+    await fake_discord.send_message(world.member, world.channel, "while off")
+    ix = await fake_discord.slash(world.member, "loose")
+    assert "turned off" in (await ix.response())["data"]["content"]
+
+    on = await fake_discord.slash(world.admin, "plugins enable", {"plugin": "loose"})
+    await on.response()
+    await fake_discord.send_message(world.member, world.channel, "back on")
+    await loose.wait_for(lambda: loose.heard_from("back on") >= {"add_listener", "listen",
+                                                                 "event", "all_ages"})
+    # Messages are handled in order: "back on" heard proves "while off" was dropped.
+    assert loose.heard_from("while off") == set()
+    assert ("command", "loose") not in loose.heard
+
+
+async def test_a_cog_the_plugin_adds_in_setup_routes_as_the_plugins(
+    loose_bot, world, fake_discord
+):
+    _running, probe, loose = loose_bot
+    ix = await fake_discord.slash(world.member, "loose")
+    assert "Verify your age" in (await ix.response())["data"]["content"]
+    assert loose.heard == []
+    probe.gate.verified.add(world.member.id)
+    ix = await fake_discord.slash(world.member, "loose")
+    assert (await ix.response())["data"]["content"] == "Cure buds for two weeks."
+
+
+async def test_every_loose_listener_is_listed_as_a_gated_surface_but_the_all_ages_one(
+    loose_bot
+):
+    running, _probe, loose = loose_bot
+    loose.register_now.set()
+    await loose.registered_later.wait()
+    listed = {s.name: s.gate for s in surfaces(running.bot)
+              if s.plugin == "loose" and s.kind == "listener"}
+    assert set(listed) == {"on_message:heard", "on_message:listened", "on_message:on_message",
+                           "on_message:counted", "on_message:partial"}
+    assert [name for name, gate in listed.items() if not gate.gated] == ["on_message:counted"]
+    assert listed["on_message:counted"].why == "all_ages"
+    commands = {s.name for s in surfaces(running.bot)
+                if s.plugin == "loose" and s.kind == "command"}
+    assert commands == {"/loose"}
+
+
+async def test_a_listener_no_plugin_owns_hears_only_verified_members_and_is_logged(
+    loose_bot, world, fake_discord
+):
+    running, probe, _loose = loose_bot
+    stray_heard: list[str] = []
+    heard = asyncio.Event()
+
+    async def stray(message: nextcord.Message) -> None:
+        stray_heard.append(message.content)
+        heard.set()
+
+    stray.__module__ = "some_library"  # code no plugin owns, registered outside any plugin
+    with capture_logs() as logs:
+        running.bot.add_listener(stray, "on_message")
+    assert [e["surface"] for e in logs if e["event"] == "listener.unattributed"] == [
+        "on_message:stray"]
+    listed = [s for s in surfaces(running.bot) if s.plugin == UNATTRIBUTED]
+    assert [(s.name, s.gate.gated) for s in listed] == [("on_message:stray", True)]
+
+    probe.gate.verified.add(world.other.id)
+    await fake_discord.send_message(world.member, world.channel, "unverified")
+    await probe.gate.wait_asked(world.member.id)
+    await fake_discord.send_message(world.other, world.channel, "verified")
+    await asyncio.wait_for(heard.wait(), 5)
+    assert stray_heard == ["verified"]
