@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import nextcord
@@ -185,6 +186,43 @@ class GrowmiesBot(commands.AutoShardedBot):
         self.add_listener(coro, coro.__name__)
         return coro
 
+    async def wait_for(self, event: str, *, check: Callable[..., bool] | None = None,
+                       timeout: float | None = None) -> Any:
+        """A plugin awaiting an event gets only events its listeners would get: the plugin on
+        in that guild, and its gate (rating, markers on `check`) passed by the member the
+        event is about. Others are skipped and the wait goes on, within the same timeout."""
+        owner = self.listeners.owner_of(check)
+        if owner == CORE:
+            return await super().wait_for(event, check=check, timeout=timeout)
+        gate = self.listeners.gate_of(owner, f"wait_for:{event}", check)
+        if owner == UNATTRIBUTED:
+            log.warning("wait_for.unattributed", event_name=event,
+                        message="no plugin awaits this event: only verified 21+ members' count")
+        return await self.listeners.wait_gated(
+            self._listeners, event.lower(), check, timeout, owner, gate)
+
+    def dispatch(self, event_name: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]  # BotBase's name
+        self._adopt_strays("on_" + event_name, by_module_only=True)
+        super().dispatch(event_name, *args, **kwargs)
+
+    def _adopt_strays(self, method: str | None = None, *, by_module_only: bool = False) -> None:
+        """Fail closed on listeners that skipped add_listener: a function appended to
+        `extra_events` by hand, or an `on_<event>` set on the bot object, becomes a gated
+        listener. Swept after each plugin's setup (attributed to it) and before each dispatch
+        (attributed by module only: whoever dispatches is not who registered)."""
+        methods = [method] if method else [m for m in [*self.extra_events, *self.__dict__]
+                                            if m.startswith("on_")]
+        for name in methods:
+            if inspect.iscoroutinefunction(self.__dict__.get(name)):
+                entry = self.listeners.attach(self.__dict__.pop(name), name,
+                                              by_module_only=by_module_only)
+                super().add_listener(entry.registered, name)
+            funcs = self.extra_events.get(name, [])
+            for index, func in enumerate(funcs):
+                if not self.listeners.knows(func):
+                    funcs[index] = self.listeners.attach(
+                        func, name, by_module_only=by_module_only).registered
+
     async def on_thread_member_join(self, member: nextcord.ThreadMember) -> None:
         """Private threads the bot opened carry 21+ content: an unverified member added to one
         is removed again, with a note that names nobody."""
@@ -221,6 +259,7 @@ class GrowmiesBot(commands.AutoShardedBot):
                 # are the plugin's (bot.listeners).
                 with attributed_to(name):
                     await plugin.setup(ctx)
+                    self._adopt_strays()
                     for cog in list(plugin.cogs(ctx)):
                         self.add_plugin_cog(name, cog)
                     self.register_component_handlers(name, dict(plugin.component_handlers()))

@@ -103,11 +103,13 @@ class GateCache:
 
 
 def actor_of(args: Iterable[Any]) -> int | None:
-    """The member an event is about: a message's author, a member or user, a raw payload's
-    user_id. Listener gating judges the event by this member."""
+    """The member an event is about: a message's author, an interaction's user, a member or
+    user, a raw payload's user_id. Listener gating judges the event by this member."""
     for arg in args:
         if isinstance(arg, nextcord.Message):
             return arg.author.id if arg.author is not None else None
+        if isinstance(arg, nextcord.Interaction):
+            return arg.user.id if arg.user is not None else None
         if isinstance(arg, (nextcord.Member, nextcord.User, nextcord.ThreadMember)):
             return arg.id
         user_id = getattr(arg, "user_id", None)

@@ -23,6 +23,7 @@ The core registers its own listeners inside `attributed_to(CORE)`; those run unw
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import sys
@@ -146,27 +147,35 @@ class ListenerRegistry:
         self._services = services
         self._bot_user_id = bot_user_id
         self._entries: list[Registration] = []
+        # ids of what nextcord calls, for `knows` on every dispatch (held alive by _entries).
+        self._registered: set[int] = set()
 
-    def owner_of(self, func: Any) -> str:
-        owner = current_owner()
+    def owner_of(self, func: Any, *, by_module_only: bool = False) -> str:
+        owner = None if by_module_only else current_owner()
         if owner is not None:
             return owner
         by_module = owner_by_module(_module_of(func), self._plugins.plugins)
         return by_module if by_module is not None else UNATTRIBUTED
 
-    def attach(self, func: Listener, event: str) -> Registration:
+    def gate_of(self, owner: str, surface: str, func: Any) -> Gate:
+        plugin = self._plugins.plugins.get(owner)
+        if plugin is not None:
+            return gate_for(plugin, surface, [func])
+        # Unattributed, or owned by a plugin no longer loaded: closed whatever it declares.
+        return Gate(f"{owner}:{surface}", "unattributed")
+
+    def knows(self, func: Any) -> bool:
+        """Whether `func` is what we registered (a wrapper, or a core listener)."""
+        return id(func) in self._registered
+
+    def attach(self, func: Listener, event: str, *, by_module_only: bool = False) -> Registration:
         """Attribute `func`, wrap it unless it is the core's, and remember it."""
-        owner = self.owner_of(func)
+        owner = self.owner_of(func, by_module_only=by_module_only)
         surface = _surface(func, event)
         if owner == CORE:
             entry = Registration(CORE, event, surface, Gate(None, "core"), func, func)
         else:
-            plugin = self._plugins.plugins.get(owner)
-            if plugin is not None:
-                gate = gate_for(plugin, surface, [func])
-            else:
-                # Unattributed, or owned by a plugin no longer loaded: closed whatever it says.
-                gate = Gate(f"{owner}:{surface}", "unattributed")
+            gate = self.gate_of(owner, surface, func)
             if owner == UNATTRIBUTED:
                 log.warning("listener.unattributed", event_name=event, surface=surface,
                             module=_module_of(func),
@@ -175,6 +184,7 @@ class ListenerRegistry:
             entry = Registration(owner, event, surface, gate, func,
                                  self._gated(owner, gate, func))
         self._entries.append(entry)
+        self._registered.add(id(entry.registered))
         return entry
 
     def detach(self, func: Listener, event: str | None) -> list[Registration]:
@@ -186,6 +196,8 @@ class ListenerRegistry:
                 event is None or entry.event == event
             ):
                 self._entries.remove(entry)
+                if not any(e.registered is entry.registered for e in self._entries):
+                    self._registered.discard(id(entry.registered))
                 gone.append(entry)
                 if event is not None:
                     break
@@ -197,29 +209,59 @@ class ListenerRegistry:
     def of(self, owner: str) -> list[Registration]:
         return [e for e in self._entries if e.plugin == owner]
 
-    def _gated(self, owner: str, gate: Gate, func: Listener) -> Listener:
-        """Events reach the listener only in guilds where its plugin is on and, when 21+, only
-        when the member the event is about is verified 21+ there."""
-        toggles = self._services.toggles
-        age_gate = self._services.age_gate
-        bot_user_id = self._bot_user_id
-        toggled = owner != UNATTRIBUTED
+    async def admits(self, owner: str, gate: Gate, args: tuple[Any, ...]) -> bool:
+        """Whether an event with these arguments may reach `owner`'s code: only in guilds where
+        the plugin is on and, behind a 21+ gate, only when the member the event is about is
+        verified 21+ there (events naming no member in no guild are dropped)."""
+        guild_id = guild_id_of(args)
+        if owner != UNATTRIBUTED and guild_id is not None and not await (
+            self._services.toggles.is_enabled(guild_id, owner)
+        ):
+            return False
+        feature = await required_feature(gate, guild_id)
+        if feature is None:
+            return True
+        actor = actor_of(args)
+        if actor is None or guild_id is None or actor == self._bot_user_id():
+            return False
+        decision = await self._services.age_gate.check(guild_id, actor, feature, quiet=True)
+        return decision.allowed
 
+    async def wait_gated(self, table: dict[str, list[Any]], event: str,
+                         check: Callable[..., bool] | None, timeout: float | None,
+                         owner: str, gate: Gate) -> Any:
+        """nextcord's `wait_for`, but only events `admits` lets through count. Matching events
+        queue up in dispatch order while earlier ones are judged, so a verified member's
+        message right after an unverified one's is not missed. `table` is nextcord's own
+        `Client._listeners`: a pending future there sees every dispatch of `event`."""
+        queue: asyncio.Queue[tuple[Any, ...] | BaseException] = asyncio.Queue()
+
+        def collect(*args: Any) -> bool:
+            try:
+                if check is None or check(*args):
+                    queue.put_nowait(args)
+            except Exception as exc:  # nextcord hands a failing check's error to the waiter
+                queue.put_nowait(exc)
+            return False  # stay registered: we decide when the wait is over
+
+        future = asyncio.get_running_loop().create_future()
+        table.setdefault(event, []).append((future, collect))
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    item = await queue.get()
+                    if isinstance(item, BaseException):
+                        raise item
+                    if await self.admits(owner, gate, item):
+                        return None if not item else item[0] if len(item) == 1 else item
+        finally:
+            future.cancel()  # nextcord drops cancelled waiters at the next dispatch
+
+    def _gated(self, owner: str, gate: Gate, func: Listener) -> Listener:
         @functools.wraps(func)
         async def gated(*args: Any, **kwargs: Any) -> None:
-            guild_id = guild_id_of(args)
-            if toggled and guild_id is not None and not await toggles.is_enabled(
-                guild_id, owner
-            ):
+            if not await self.admits(owner, gate, args):
                 return
-            feature = await required_feature(gate, guild_id)
-            if feature is not None:
-                actor = actor_of(args)
-                if actor is None or guild_id is None or actor == bot_user_id():
-                    return
-                decision = await age_gate.check(guild_id, actor, feature, quiet=True)
-                if not decision.allowed:
-                    return
             with attributed_to(owner):
                 await func(*args, **kwargs)
 

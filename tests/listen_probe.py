@@ -1,13 +1,15 @@
 """An ADULTS_ONLY plugin written the way a third-party author might hear events outside its
 cogs: `ctx.bot.add_listener` and `@ctx.bot.listen()` in setup, `@ctx.bot.event`, one listener
-declared @all_ages, one a task it started adds later (a partial, which no module names), and a
-cog it adds itself in setup instead of returning it from `cogs()`. It declares nothing 21+:
+declared @all_ages, one a task it started adds later (a partial, which no module names), two
+put straight into nextcord's tables, `bot.wait_for` in a command, and a cog it adds itself in
+setup instead of returning it from `cogs()`. It declares nothing 21+:
 the core must gate every one of them."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Awaitable, Callable
 
 import nextcord
 from nextcord.ext import commands
@@ -16,13 +18,27 @@ from bot.contract import Plugin, PluginContext, all_ages
 
 
 class LooseCog(commands.Cog, name="loose"):
-    def __init__(self, plugin: LooseProbe) -> None:
+    def __init__(self, plugin: LooseProbe, bot: nextcord.Client) -> None:
         self.plugin = plugin
+        self.bot = bot
 
-    @nextcord.slash_command(name="loose", description="A tip from a cog added in setup")
+    @nextcord.slash_command(name="loose", description="Commands of a cog added in setup")
     async def loose(self, interaction: nextcord.Interaction) -> None:
-        self.plugin.heard.append(("command", "loose"))
+        """Group."""
+
+    @loose.subcommand(name="tip", description="A cannabis tip")
+    async def tip(self, interaction: nextcord.Interaction) -> None:
+        self.plugin.heard.append(("command", "tip"))
         await interaction.response.send_message("Cure buds for two weeks.")
+
+    @loose.subcommand(name="ask", description="Waits for the next message in this channel")
+    async def ask(self, interaction: nextcord.Interaction) -> None:
+        await interaction.response.send_message("Name a strain.")
+        self.plugin.waiting.set()
+        message = await self.bot.wait_for(
+            "message", check=lambda m: m.channel.id == interaction.channel_id, timeout=5)
+        self.plugin.heard.append(("wait_for", message.content))
+        self.plugin.event.set()
 
 
 class LooseProbe(Plugin):
@@ -36,6 +52,8 @@ class LooseProbe(Plugin):
         self.event = asyncio.Event()
         self.register_now = asyncio.Event()
         self.registered_later = asyncio.Event()
+        self.waiting = asyncio.Event()
+        self.funcs: dict[str, Callable[..., Awaitable[None]]] = {}
         self._later: asyncio.Task[None] | None = None
 
     def _hear(self, how: str, message: nextcord.Message) -> None:
@@ -63,7 +81,18 @@ class LooseProbe(Plugin):
             self._hear("all_ages", message)
 
         ctx.bot.add_listener(counted, "on_message")
-        ctx.bot.add_cog(LooseCog(self))
+        self.funcs = {"add_listener": heard, "listen": listened}
+
+        # Past add_listener altogether: the core adopts these at the first dispatch.
+        async def appended(message: nextcord.Message) -> None:
+            self._hear("extra_events", message)
+
+        async def assigned(message: nextcord.Message) -> None:
+            self._hear("assigned", message)
+
+        ctx.bot.extra_events.setdefault("on_message", []).append(appended)
+        setattr(ctx.bot, "on_message", assigned)  # noqa: B010  # as careless code would
+        ctx.bot.add_cog(LooseCog(self, ctx.bot))
         self._later = asyncio.create_task(self._register_later(ctx))
 
     async def _register_later(self, ctx: PluginContext) -> None:

@@ -10,6 +10,7 @@ import nextcord
 import pytest
 from structlog.testing import capture_logs
 
+from bot.contract import Plugin, PluginContext, all_ages
 from bot.gating import UNATTRIBUTED, surfaces
 from bot.models import AuditLog
 from tests.listen_probe import LooseProbe
@@ -17,7 +18,7 @@ from tests.probe_plugin import ProbePlugin
 
 pytestmark = pytest.mark.asyncio
 
-GATED = {"add_listener", "listen", "event", "later"}
+GATED = {"add_listener", "listen", "event", "later", "extra_events", "assigned"}
 
 
 @pytest.fixture
@@ -67,28 +68,27 @@ async def test_disabling_the_plugin_in_a_guild_silences_its_loose_listeners_ther
     off = await fake_discord.slash(world.admin, "plugins disable", {"plugin": "loose"})
     await off.response()
     await fake_discord.send_message(world.member, world.channel, "while off")
-    ix = await fake_discord.slash(world.member, "loose")
+    ix = await fake_discord.slash(world.member, "loose tip")
     assert "turned off" in (await ix.response())["data"]["content"]
 
     on = await fake_discord.slash(world.admin, "plugins enable", {"plugin": "loose"})
     await on.response()
     await fake_discord.send_message(world.member, world.channel, "back on")
-    await loose.wait_for(lambda: loose.heard_from("back on") >= {"add_listener", "listen",
-                                                                 "event", "all_ages"})
+    await loose.wait_for(lambda: loose.heard_from("back on") >= GATED - {"later"})
     # Messages are handled in order: "back on" heard proves "while off" was dropped.
     assert loose.heard_from("while off") == set()
-    assert ("command", "loose") not in loose.heard
+    assert ("command", "tip") not in loose.heard
 
 
 async def test_a_cog_the_plugin_adds_in_setup_routes_as_the_plugins(
     loose_bot, world, fake_discord
 ):
     _running, probe, loose = loose_bot
-    ix = await fake_discord.slash(world.member, "loose")
+    ix = await fake_discord.slash(world.member, "loose tip")
     assert "Verify your age" in (await ix.response())["data"]["content"]
     assert loose.heard == []
     probe.gate.verified.add(world.member.id)
-    ix = await fake_discord.slash(world.member, "loose")
+    ix = await fake_discord.slash(world.member, "loose tip")
     assert (await ix.response())["data"]["content"] == "Cure buds for two weeks."
 
 
@@ -101,12 +101,13 @@ async def test_every_loose_listener_is_listed_as_a_gated_surface_but_the_all_age
     listed = {s.name: s.gate for s in surfaces(running.bot)
               if s.plugin == "loose" and s.kind == "listener"}
     assert set(listed) == {"on_message:heard", "on_message:listened", "on_message:on_message",
-                           "on_message:counted", "on_message:partial"}
+                           "on_message:counted", "on_message:partial", "on_message:appended",
+                           "on_message:assigned"}
     assert [name for name, gate in listed.items() if not gate.gated] == ["on_message:counted"]
     assert listed["on_message:counted"].why == "all_ages"
     commands = {s.name for s in surfaces(running.bot)
                 if s.plugin == "loose" and s.kind == "command"}
-    assert commands == {"/loose"}
+    assert commands == {"/loose tip", "/loose ask"}
 
 
 async def test_a_listener_no_plugin_owns_hears_only_verified_members_and_is_logged(
@@ -134,3 +135,59 @@ async def test_a_listener_no_plugin_owns_hears_only_verified_members_and_is_logg
     await fake_discord.send_message(world.other, world.channel, "verified")
     await asyncio.wait_for(heard.wait(), 5)
     assert stray_heard == ["verified"]
+
+
+async def test_wait_for_in_a_command_skips_an_unverified_members_message(
+    loose_bot, world, fake_discord
+):
+    _running, probe, loose = loose_bot
+    probe.gate.verified.add(world.admin.id)
+    ix = await fake_discord.slash(world.admin, "loose ask")
+    assert (await ix.response())["data"]["content"] == "Name a strain."
+    await asyncio.wait_for(loose.waiting.wait(), 5)
+    await fake_discord.send_message(world.member, world.channel, "unverified answer")
+    await probe.gate.wait_asked(world.member.id)
+    await fake_discord.send_message(world.admin, world.channel, "Blue Dream")
+    await loose.wait_for(lambda: any(how == "wait_for" for how, _ in loose.heard))
+    assert [said for how, said in loose.heard if how == "wait_for"] == ["Blue Dream"]
+
+
+async def test_a_plugin_removes_its_own_listener_with_the_function_it_added(
+    loose_bot, world, fake_discord
+):
+    running, probe, loose = loose_bot
+    probe.gate.verified.add(world.member.id)
+    running.bot.remove_listener(loose.funcs["add_listener"], "on_message")
+    await fake_discord.send_message(world.member, world.channel, "after removal")
+    await loose.wait_for(lambda: "listen" in loose.heard_from("after removal"))
+    assert "add_listener" not in loose.heard_from("after removal")
+    assert "on_message:heard" not in {s.name for s in surfaces(running.bot)}
+
+
+class HalfwayPlugin(Plugin):
+    """Registers a listener, then fails its setup: the listener must go with it."""
+
+    name = "halfway"
+
+    def __init__(self) -> None:
+        self.heard: list[str] = []
+
+    async def setup(self, ctx: PluginContext) -> None:
+        @ctx.bot.listen("on_message")
+        @all_ages
+        async def heard(message: nextcord.Message) -> None:
+            self.heard.append(message.content)
+
+        raise RuntimeError("cannot reach its service")
+
+
+async def test_a_plugin_whose_setup_fails_leaves_no_listener_behind(
+    world, start_bot, fake_discord
+):
+    probe, halfway = ProbePlugin(), HalfwayPlugin()
+    running = await start_bot(plugins=[probe, halfway])
+    assert "halfway" in running.bot.plugins.failed
+    assert [e for e in running.bot.listeners.registrations() if e.plugin == "halfway"] == []
+    await fake_discord.send_message(world.member, world.channel, "anyone there?")
+    assert await probe.wait_messages(1) == ["anyone there?"]
+    assert halfway.heard == []
