@@ -127,15 +127,19 @@ def _surface(func: Any, event: str) -> str:
 
 @dataclass(frozen=True)
 class Registration:
-    """One listener: who owns it, the event, its surface name and gate, the function the plugin
-    gave, and what nextcord calls (the gated wrapper; the function itself for the core)."""
+    """One listener: who owns it, the event, its surface name, the function the plugin gave,
+    what nextcord calls (the gated wrapper; the function itself for the core) and its gate."""
 
     plugin: str
     event: str
     surface: str
-    gate: Gate
     func: Listener
     registered: Listener
+    resolve: Callable[[], Gate]
+
+    @property
+    def gate(self) -> Gate:
+        return self.resolve()
 
 
 class ListenerRegistry:
@@ -173,16 +177,22 @@ class ListenerRegistry:
         owner = self.owner_of(func, by_module_only=by_module_only)
         surface = _surface(func, event)
         if owner == CORE:
-            entry = Registration(CORE, event, surface, Gate(None, "core"), func, func)
+            entry = Registration(CORE, event, surface, func, func, lambda: Gate(None, "core"))
         else:
-            gate = self.gate_of(owner, surface, func)
             if owner == UNATTRIBUTED:
                 log.warning("listener.unattributed", event_name=event, surface=surface,
                             module=_module_of(func),
                             message="no plugin owns this listener: it only hears verified "
                                     "21+ members; register it in a plugin's setup or cogs")
-            entry = Registration(owner, event, surface, gate, func,
-                                 self._gated(owner, gate, func))
+
+            # Read at the first event, not now: `@all_ages` written above `@bot.listen()`
+            # marks the function after it was registered, and must count all the same.
+            @functools.cache
+            def resolve() -> Gate:
+                return self.gate_of(owner, surface, func)
+
+            entry = Registration(owner, event, surface, func,
+                                 self._gated(owner, resolve, func), resolve)
         self._entries.append(entry)
         self._registered.add(id(entry.registered))
         return entry
@@ -257,13 +267,12 @@ class ListenerRegistry:
         finally:
             future.cancel()  # nextcord drops cancelled waiters at the next dispatch
 
-    def _gated(self, owner: str, gate: Gate, func: Listener) -> Listener:
+    def _gated(self, owner: str, gate: Callable[[], Gate], func: Listener) -> Listener:
         @functools.wraps(func)
         async def gated(*args: Any, **kwargs: Any) -> None:
-            if not await self.admits(owner, gate, args):
+            if not await self.admits(owner, gate(), args):
                 return
             with attributed_to(owner):
                 await func(*args, **kwargs)
 
-        gated.__growmies_gate__ = gate  # type: ignore[attr-defined]  # a marker on a function object
         return gated

@@ -76,11 +76,12 @@ class LooseProbe(Plugin):
         async def on_message(message: nextcord.Message) -> None:
             self._hear("event", message)
 
+        # The marker above the registration: it lands after the listener was added.
         @all_ages
+        @ctx.bot.listen("on_message")
         async def counted(message: nextcord.Message) -> None:
             self._hear("all_ages", message)
 
-        ctx.bot.add_listener(counted, "on_message")
         self.funcs = {"add_listener": heard, "listen": listened}
 
         # Past add_listener altogether: the core adopts these at the first dispatch.
