@@ -213,7 +213,7 @@ class GrowmiesBot(commands.AutoShardedBot):
         methods = [method] if method else [m for m in [*self.extra_events, *self.__dict__]
                                             if m.startswith("on_")]
         for name in methods:
-            if inspect.iscoroutinefunction(self.__dict__.get(name)):
+            if name in self.__dict__ and inspect.iscoroutinefunction(self.__dict__[name]):
                 entry = self.listeners.attach(self.__dict__.pop(name), name,
                                               by_module_only=by_module_only)
                 super().add_listener(entry.registered, name)
