@@ -83,3 +83,19 @@ async def test_the_bot_leaving_an_idle_channel_ends_the_meditation_early(
         world.channel.id, lambda m: "Left the voice channel" in (m.get("content") or ""),
         since=0, timeout=15)
     await assert_ended_early_once(plugin, session, xp, world, fake_discord)
+
+
+async def test_an_admin_disconnecting_the_bot_ends_the_meditation_early(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    _running, plugin, xp, session = await meditating(fake_lavalink, start_bot, world,
+                                                     fake_discord)
+    # Discord's "Disconnect" on the bot: only a voice state update says so.
+    await fake_discord.voice_leave(fake_discord.bot_member(world.guild))
+    note = await fake_discord.wait_for_message(
+        world.channel.id, lambda m: "disconnected from the voice channel" in (
+            m.get("content") or ""), since=0)
+    assert "the queue was cleared" in note["content"]
+    assert world.guild.id not in plugin.playback.players
+    assert await MusicSession.all().count() == 0
+    await assert_ended_early_once(plugin, session, xp, world, fake_discord)
