@@ -212,6 +212,7 @@ async def adult_server(fake_lavalink, fake_discord, world, start_bot,
         await say(world.member, "playlist share", {"playlist": name, "shared": True})
     await say(world.admin, "playlist import", {"link": LIST_URL, "name": "Weed garden",
                                                "server": True})
+    await say(world.member, "playlist play", {"playlist": CANNABIS_PLAYLIST})  # queued
     await say(world.member, "music lyrics")
     await say(world.member, "podcast", {"url": feed_server.url("/grow.xml")})
     feed = await PodcastFeed.create(key="grow", url="https://pods.example.com/grow.xml",
@@ -302,6 +303,8 @@ async def test_an_unverified_member_sees_no_21_plus_content_on_any_music_surface
     assert set(running.bot.component_handlers_of("music")) <= walk.actions
 
     assert walk.leaks() == []
+    # Every surface answered as designed (a crash would hide what it shows).
+    assert [where for where, text in walk.seen if "Something went wrong" in text] == []
     # The walk saw the things it hid: the placeholders stood in for them.
     everything = "\n".join(text for _where, text in walk.seen)
     assert "21+ playlist · shared (2)" in everything  # a suggestion, by number only
