@@ -139,6 +139,7 @@ class MusicPlugin(Plugin):
         self.meditation = MeditationRunner(self.service, ctx.services.xp, ctx.services.audit)
         # Typed sessions: recovery asks the meditation runner before restoring one of its own.
         self.playback.recovery.session_types[MEDITATION] = self.meditation
+        self.playback.on_ended = self.meditation.abandon
         ctx.services.blocks.page_source(HISTORY_SOURCE, MeditationHistory(self.meditation))
         transcriber = None
         if settings.transcribe_base_url:
