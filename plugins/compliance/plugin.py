@@ -93,10 +93,12 @@ class CompliancePlugin(Plugin):
 
     def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
         from plugins.compliance.cog import ComplianceCog
+        from plugins.compliance.levels_cog import LevelsCog
         from plugins.compliance.listeners import ComplianceListeners
         from plugins.compliance.rank_card_cog import RankCardCog
 
-        return [ComplianceCog(self, ctx), ComplianceListeners(self, ctx), RankCardCog(ctx)]
+        return [ComplianceCog(self, ctx), ComplianceListeners(self, ctx), RankCardCog(ctx),
+                LevelsCog(self, ctx)]
 
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.compliance.components import ComplianceComponents
