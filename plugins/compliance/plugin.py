@@ -9,8 +9,16 @@ from typing import TYPE_CHECKING, Any
 from bot.api import MIXED, ComponentHandler, GuildConfig, Plugin, PluginContext
 from plugins.compliance.adult_channels import AdultChannels, marked_channels
 from plugins.compliance.gate import CachedAgeGate
+from plugins.compliance.import_rewards import ImportRewards
 from plugins.compliance.levels_callbacks import LevelsCallbacks
-from plugins.compliance.models import AgeDenial, GuildSettings, MemberRecord, RankCardStyle
+from plugins.compliance.models import (
+    AgeDenial,
+    GuildSettings,
+    ImportRewardJob,
+    ImportRewardMember,
+    MemberRecord,
+    RankCardStyle,
+)
 from plugins.compliance.pages import AuditPages, LeaderboardPages
 from plugins.compliance.rank_styles import export_styles
 from plugins.compliance.verification import VerificationService
@@ -52,6 +60,7 @@ class CompliancePlugin(Plugin):
         self.xp = XpEngine(self.settings)
         self.xp_admin = XpAdmin(self.xp)
         self.voice: Any = None
+        self.import_rewards: ImportRewards | None = None
 
     @property
     def context(self) -> PluginContext:
@@ -75,6 +84,8 @@ class CompliancePlugin(Plugin):
         self.xp = XpEngine(self.settings, on_level_up=self._level_ups)
         self.xp_admin = XpAdmin(self.xp)
         LevelsCallbacks(self).register()
+        self.import_rewards = ImportRewards(ctx, self.settings)
+        self.import_rewards.start()  # continues the jobs a restart interrupted
         ctx.services.age_gate.provide(ctx.name, self.gate,
                                       prompt_custom_id=ctx.components.custom_id("verify"))
         ctx.services.xp.provide(ctx.name, self.xp)
@@ -88,6 +99,8 @@ class CompliancePlugin(Plugin):
     async def teardown(self) -> None:
         if self.voice is not None:
             await self.voice.stop()
+        if self.import_rewards is not None:
+            await self.import_rewards.stop()
         # Final flush: a clean shutdown loses no XP.
         await self.xp.stop()
 
@@ -146,6 +159,8 @@ class CompliancePlugin(Plugin):
             self.xp.forget_user(user_id)
             removed = await MemberRecord.filter(user_id=user_id).delete()
         removed += await RankCardStyle.filter(user_id=user_id).delete()
+        removed += await ImportRewardMember.filter(user_id=user_id).delete()
+        await ImportRewardJob.filter(actor_id=user_id).update(actor_id=None)
         self.gate.invalidate_user(user_id)
         # Kept on purpose: AgeDenial rows (see data_statement). Records this member decided as
         # staff keep that one former reviewer decided them, under a fresh random pseudonym
@@ -191,4 +206,6 @@ class CompliancePlugin(Plugin):
         # ("core" section of /privacy export), with every other plugin's audit texts.
         return {"members": rows, "date_of_birth": "never stored",
                 "age_verification_denials": denials,
-                "rank_card_styles": await export_styles(user_id)}
+                "rank_card_styles": await export_styles(user_id),
+                "import_rewards_pending": await ImportRewardMember.filter(
+                    user_id=user_id).count()}
