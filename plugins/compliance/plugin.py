@@ -43,7 +43,8 @@ class CompliancePlugin(Plugin):
         "A verification denial (server, member id, outcome, date) is kept after /privacy "
         "delete so deleting data cannot undo an age check. Free text you wrote in audited "
         "actions (e.g. a reset reason). Your rank card style (accent colour, background "
-        "image re-encoded as JPEG)."
+        "image re-encoded as JPEG). While role rewards of a MEE6 import are being given: "
+        "one row per imported member (job, member id, outcome), deleted when it ends."
     )
     models = "plugins.compliance.models"
     # Verification, privacy, audit tools and XP show nothing about cannabis: every member,
