@@ -130,21 +130,29 @@ class ImportRewards:
 
     async def _run(self) -> None:
         await self.ctx.bot.wait_until_ready()  # the member cache is filled by then
-        for left in await ImportRewardJob.all().order_by("id").values_list("id", flat=True):
-            self._enqueue(int(cast(int, left)))  # jobs an earlier run did not finish
+        while not self._stopping:
+            try:
+                for left in await ImportRewardJob.all().order_by("id").values_list(
+                        "id", flat=True):
+                    self._enqueue(int(cast(int, left)))  # jobs an earlier run did not finish
+                break
+            except Exception as exc:  # the database is down at start-up: try again later
+                log.warning("compliance.import_rewards_resume_failed", error=type(exc).__name__)
+                await asyncio.sleep(RETRY_SECONDS)
         while not self._stopping:
             job_id = await self._queue.get()
             self._busy = True
             try:
                 await self._process(job_id)
                 self._queued.discard(job_id)
+                continue
             except Exception as exc:
                 log.warning("compliance.import_rewards_failed", job=job_id,
                             error=type(exc).__name__)
-                await asyncio.sleep(RETRY_SECONDS)
-                self._queue.put_nowait(job_id)
             finally:
                 self._busy = False
+            await asyncio.sleep(RETRY_SECONDS)  # e.g. the database is down: keep the job
+            self._queue.put_nowait(job_id)
 
     async def _process(self, job_id: int) -> None:
         job = await ImportRewardJob.get_or_none(id=job_id)

@@ -99,3 +99,13 @@ async def adults_only_channel(fake: Any, world: Any, name: str = "21-plus-lounge
     marked = await fake.slash(world.admin, "verification adult-channel add", {"channel": lounge})
     assert "is now a 21+ channel" in content(await marked.response())
     return lounge
+
+
+async def import_and_confirm(fake: Any, admin: Any, upload: tuple[str, bytes]
+                             ) -> tuple[dict[str, Any], Any]:
+    """`admin` runs /levels import with `upload` and presses Import: (dry run, the click)."""
+    ask = await fake.slash(admin, "levels import", {"file": upload})
+    prompt = await ask.wait_original()
+    yes = await fake.click(admin, prompt, next(c for c in button_ids(prompt) if "cf.yes" in c))
+    await yes.response()
+    return prompt, yes

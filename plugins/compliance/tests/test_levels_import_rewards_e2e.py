@@ -10,7 +10,7 @@ from collections import Counter
 from bot.models import AuditLog
 from plugins.compliance.levels import progress_for, xp_for_next
 from plugins.compliance.models import ImportRewardJob, ImportRewardMember
-from plugins.compliance.tests.helpers import button_ids, registry
+from plugins.compliance.tests.helpers import button_ids, import_and_confirm, registry
 
 LEVEL_2, LEVEL_5 = (sum(xp_for_next(level) for level in range(top)) for top in (2, 5))
 
@@ -29,12 +29,7 @@ def _role_puts(fake, since=0):
 
 
 async def _confirm_import(fake, world, upload):
-    ask = await fake.slash(world.admin, "levels import", {"file": upload})
-    prompt = await ask.wait_original()
-    yes = await fake.click(world.admin, prompt, next(c for c in button_ids(prompt)
-                                                     if "cf.yes" in c))
-    await yes.response()
-    return yes
+    return (await import_and_confirm(fake, world.admin, upload))[1]
 
 
 async def _rewards(fake, world):
@@ -121,3 +116,22 @@ async def test_a_restart_midway_continues_without_giving_anyone_a_role_twice(
     assert all(level2.id in {r.id for r in member.roles} for member in members)
     assert not await ImportRewardJob.exists()
     assert await AuditLog.filter(action="levels.import_rewards_applied").count() == 1
+
+
+async def test_pending_reward_rows_are_in_privacy_export_and_delete(start_bot, world,
+                                                                    fake_discord):
+    running = await start_bot(registry=registry())
+    rewards = running.bot.plugins.plugins["compliance"].import_rewards
+    await rewards.queue(world.guild.id, world.admin.id, [world.member.id, world.other.id])
+
+    ix = await fake_discord.slash(world.member, "privacy export")
+    exported = json.loads(fake_discord.attachment_bytes(await ix.wait_original()))
+    assert exported["plugins"]["compliance"]["import_rewards_pending"] == 1
+    asked = await fake_discord.slash(world.member, "privacy delete")
+    prompt = await asked.wait_original()
+    done = await fake_discord.click(world.member, prompt, next(
+        c for c in button_ids(prompt) if "cf.yes" in c))
+    await done.response()
+    await done.wait_followups(1)
+    assert await ImportRewardMember.filter(user_id=world.member.id).count() == 0
+    assert await ImportRewardMember.filter(user_id=world.other.id).count() == 1
