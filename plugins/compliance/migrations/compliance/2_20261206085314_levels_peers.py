@@ -30,7 +30,24 @@ COMMENT ON TABLE "compliance_import_reward_job" IS 'Role rewards being given in 
 );
 CREATE INDEX IF NOT EXISTS "idx_compliance__job_id_82fab3" ON "compliance_import_reward_member" ("job_id");
 CREATE INDEX IF NOT EXISTS "idx_compliance__user_id_ede4c3" ON "compliance_import_reward_member" ("user_id");
-COMMENT ON TABLE "compliance_import_reward_member" IS 'One imported member of a job; `outcome` None: still to process.';"""
+COMMENT ON TABLE "compliance_import_reward_member" IS 'One imported member of a job; `outcome` None: still to process.';
+        CREATE TABLE IF NOT EXISTS "compliance_rank_card_style" (
+    "id" BIGSERIAL NOT NULL PRIMARY KEY,
+    "guild_id" BIGINT NOT NULL,
+    "user_id" BIGINT NOT NULL,
+    "accent" VARCHAR(7),
+    "background" BYTEA,
+    "updated_at" TIMESTAMPTZ NOT NULL,
+    CONSTRAINT "uid_compliance__guild_i_080dc8" UNIQUE ("guild_id", "user_id")
+);
+CREATE INDEX IF NOT EXISTS "idx_compliance__user_id_c5f67a" ON "compliance_rank_card_style" ("user_id");
+COMMENT ON TABLE "compliance_rank_card_style" IS 'A member''s rank card style in one guild; user_id 0 holds the server default.';
+        ALTER TABLE "compliance_settings" ADD "levelup_template" TEXT;
+        ALTER TABLE "compliance_settings" ADD "xp_role_multipliers" JSONB;
+        ALTER TABLE "compliance_settings" ADD "levelup_dm" BOOL NOT NULL DEFAULT False;
+        ALTER TABLE "compliance_settings" ADD "xp_channel_multipliers" JSONB;
+        ALTER TABLE "compliance_settings" ADD "xp_boost_until" TIMESTAMPTZ;
+        ALTER TABLE "compliance_settings" ADD "xp_boost" DOUBLE PRECISION NOT NULL DEFAULT 1;"""
     return """
         CREATE TABLE IF NOT EXISTS "compliance_import_reward_job" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
@@ -46,17 +63,47 @@ COMMENT ON TABLE "compliance_import_reward_member" IS 'One imported member of a 
     CONSTRAINT "uid_compliance__job_id_e2357b" UNIQUE ("job_id", "user_id")
 ) /* One imported member of a job; `outcome` None: still to process. */;
 CREATE INDEX IF NOT EXISTS "idx_compliance__job_id_82fab3" ON "compliance_import_reward_member" ("job_id");
-CREATE INDEX IF NOT EXISTS "idx_compliance__user_id_ede4c3" ON "compliance_import_reward_member" ("user_id");"""
+CREATE INDEX IF NOT EXISTS "idx_compliance__user_id_ede4c3" ON "compliance_import_reward_member" ("user_id");
+        CREATE TABLE IF NOT EXISTS "compliance_rank_card_style" (
+    "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    "guild_id" BIGINT NOT NULL,
+    "user_id" BIGINT NOT NULL,
+    "accent" VARCHAR(7),
+    "background" BLOB,
+    "updated_at" TIMESTAMP NOT NULL,
+    CONSTRAINT "uid_compliance__guild_i_080dc8" UNIQUE ("guild_id", "user_id")
+) /* A member's rank card style in one guild; user_id 0 holds the server default. */;
+CREATE INDEX IF NOT EXISTS "idx_compliance__user_id_c5f67a" ON "compliance_rank_card_style" ("user_id");
+        ALTER TABLE "compliance_settings" ADD "levelup_template" TEXT;
+        ALTER TABLE "compliance_settings" ADD "xp_role_multipliers" JSON;
+        ALTER TABLE "compliance_settings" ADD "levelup_dm" INT NOT NULL DEFAULT 0;
+        ALTER TABLE "compliance_settings" ADD "xp_channel_multipliers" JSON;
+        ALTER TABLE "compliance_settings" ADD "xp_boost_until" TIMESTAMP;
+        ALTER TABLE "compliance_settings" ADD "xp_boost" REAL NOT NULL DEFAULT 1;"""
 
 
 async def downgrade(db: BaseDBAsyncClient) -> str:
     if _dialect(db) == "postgres":
         return """
+        ALTER TABLE "compliance_settings" DROP COLUMN "levelup_template";
+        ALTER TABLE "compliance_settings" DROP COLUMN "xp_role_multipliers";
+        ALTER TABLE "compliance_settings" DROP COLUMN "levelup_dm";
+        ALTER TABLE "compliance_settings" DROP COLUMN "xp_channel_multipliers";
+        ALTER TABLE "compliance_settings" DROP COLUMN "xp_boost_until";
+        ALTER TABLE "compliance_settings" DROP COLUMN "xp_boost";
+        DROP TABLE IF EXISTS "compliance_import_reward_job";
         DROP TABLE IF EXISTS "compliance_import_reward_member";
-        DROP TABLE IF EXISTS "compliance_import_reward_job";"""
+        DROP TABLE IF EXISTS "compliance_rank_card_style";"""
     return """
+        ALTER TABLE "compliance_settings" DROP COLUMN "levelup_template";
+        ALTER TABLE "compliance_settings" DROP COLUMN "xp_role_multipliers";
+        ALTER TABLE "compliance_settings" DROP COLUMN "levelup_dm";
+        ALTER TABLE "compliance_settings" DROP COLUMN "xp_channel_multipliers";
+        ALTER TABLE "compliance_settings" DROP COLUMN "xp_boost_until";
+        ALTER TABLE "compliance_settings" DROP COLUMN "xp_boost";
+        DROP TABLE IF EXISTS "compliance_import_reward_job";
         DROP TABLE IF EXISTS "compliance_import_reward_member";
-        DROP TABLE IF EXISTS "compliance_import_reward_job";"""
+        DROP TABLE IF EXISTS "compliance_rank_card_style";"""
 
 
 MODELS_STATE = (
