@@ -12,6 +12,7 @@ from typing import Any
 from bot.models import AuditLog
 from plugins.llm.models import LLMGuildUsage, LLMPaidWork, LLMUsage
 from plugins.music.models import MusicTranscriptUsage, PodcastTranscript
+from plugins.music.tests import test_music_podcast_feeds as feeds
 from plugins.music.tests.e2e import content, custom_ids, music, start_music
 from plugins.music.tests.test_music_podcasts import StubFetcher
 from tests.probe_plugin import registry_with
@@ -26,6 +27,8 @@ RSS = f"""<?xml version="1.0"?>
 <item><title>Episode 3: Compost</title><itunes:duration>12:00</itunes:duration>
   <enclosure url="{EP3}" type="audio/mpeg" length="1"/></item>
 </channel></rss>""".encode()
+# The feed tests' local HTTP server for feeds and audio (127.0.0.1 standing in for a public host).
+feed_server = feeds.feed_server
 
 
 async def start(start_bot: Any, fake_lavalink: Any, fake_openai: Any, **overrides: Any) -> Any:
@@ -193,3 +196,43 @@ async def test_with_the_llm_plugin_off_here_the_daily_counts_still_cap(
     assert "used your 1 transcripts for today" in await press_transcribe(
         fake_discord, world.member, EP3)
     assert paid_calls(fake_openai) == 1
+
+
+async def test_automatic_transcription_spends_the_servers_budget_alone(
+    fake_lavalink, fake_openai, start_bot, world, fake_discord, feed_server
+):
+    feed_url = feed_server.url("/show.xml")
+    feed_server.pages["/show.xml"] = feeds.rss("Daily Garden", [("Back catalogue", "/old.mp3")])
+    running = await feeds.start_with_feeds(
+        start_bot, fake_lavalink, feed_server, transcribe_base_url=fake_openai.base_url,
+        transcribe_api_key=fake_openai.api_key)
+    plugin = music(running)
+    on = await fake_discord.slash(world.admin, "podcasts auto-transcribe",
+                                  {"feed": feed_url, "enabled": True})
+    await on.response()
+    assert await plugin.podcast_library.poll() == 0
+    # Room in the server's month for one of two new 45-minute episodes.
+    month = datetime.now(UTC).date().replace(day=1)
+    await LLMGuildUsage.create(guild_id=world.guild.id, month=month, used_tokens=1_950_000)
+    feed_server.pages["/show.xml"] = feeds.rss(
+        "Daily Garden", [("New 1", "/new1.mp3"), ("New 2", "/new2.mp3"),
+                         ("Back catalogue", "/old.mp3")])
+    feed_server.pages["/new1.mp3"] = feed_server.pages["/new2.mp3"] = b"ID3 audio"
+    fake_openai.transcription_seconds = 2_700.0
+    assert await plugin.podcast_library.poll() == 1
+    assert await plugin.podcast_library.poll() == 0  # the other one still doesn't fit
+    assert paid_calls(fake_openai) == 1
+
+    spent = await server_month(world.guild.id)
+    assert spent is not None and (spent.used_tokens, spent.reserved_tokens) == (1_995_000, 0)
+    assert await LLMUsage.all().count() == 0  # no member's day was touched
+    work = await LLMPaidWork.get()
+    assert (work.user_id, work.what, work.tokens, work.uses) == (
+        0, "podcast transcripts", 45_000, 1)
+    outcomes = [(a.actor_id, a.details["outcome"])
+                for a in await AuditLog.filter(action="llm.paid_usage").order_by("id")]
+    assert outcomes == [(None, "used"), (None, "refused"), (None, "refused")]
+    admin = await fake_discord.slash(world.admin, "llm usage")
+    page = fake_discord.text_of(await admin.wait_original())
+    assert "Server this month:** 1,995,000 / 2,000,000 tokens" in page
+    assert "Podcast transcripts this month: 45,000 tokens for 1" in page
