@@ -44,7 +44,8 @@ class LLMPlugin(Plugin):
     data_statement = (
         "Stores your assistant conversations (message text only while your history setting is "
         "on, and for the server's retention period, 30 days by default), your /chat settings, "
-        "daily token usage, and the knowledge entries you contribute. Deleting your data "
+        "daily token usage (podcast transcripts you had made included), and the knowledge "
+        "entries you contribute. Deleting your data "
         "keeps the token counters (not the text), so a deletion never resets a budget. "
         "Attached text files are kept like message text; attached images are never stored, "
         "only their names."

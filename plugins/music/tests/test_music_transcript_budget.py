@@ -105,6 +105,14 @@ async def test_a_transcription_spends_the_ai_budget_and_shows_in_llm_usage(
     assert paid_calls(fake_openai) == 1
     assert (await server_month(world.guild.id)).used_tokens == 1_500  # type: ignore[union-attr]
 
+    # /privacy: the member's paid-work line is theirs to export and delete; the budget's
+    # counters stay (a deletion never refunds a budget).
+    exported = await running.services.privacy.export(world.member.id)
+    assert exported["llm"]["paid_work"][0]["tokens"] == 1_500
+    await running.services.privacy.delete(world.member.id)
+    assert await LLMPaidWork.filter(user_id=world.member.id).count() == 0
+    assert (await LLMUsage.get(user_id=world.member.id)).prompt_tokens == 1_500
+
 
 async def test_a_spent_server_budget_refuses_before_the_paid_call(
     fake_lavalink, fake_openai, start_bot, world, fake_discord
