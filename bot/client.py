@@ -27,6 +27,7 @@ from bot.services import (
     AgeGate,
     CoreServices,
     KnowledgeSearch,
+    PaidUsage,
     Privacy,
     XpAwards,
 )
@@ -83,6 +84,7 @@ class GrowmiesBot(commands.AutoShardedBot):
             age_gate=AgeGate(toggles, audit, lambda: self.user.id if self.user else None),
             xp=XpAwards(toggles),
             knowledge=KnowledgeSearch(toggles),
+            paid_usage=PaidUsage(toggles),
             privacy=Privacy(registry, audit, components),
             components=components,
             blocks=BlockRegistry(),
