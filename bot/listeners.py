@@ -19,6 +19,12 @@ Attribution, first match wins:
    goes through the 21+ gate whatever its markers, is dropped when no guild member is named,
    and `listener.unattributed` is logged at registration.
 The core registers its own listeners inside `attributed_to(CORE)`; those run unwrapped.
+
+Two more doors, closed the same way: a function put straight into nextcord's `extra_events`, or
+an `on_<event>` set on the bot object, is adopted as a listener (after each plugin's setup, and
+before every dispatch, by module then), and `bot.wait_for` in a plugin returns only events its
+gate admits (`wait_gated`). Cogs are attributed the same way (GrowmiesBot.add_cog), so a cog a
+plugin adds itself routes as that plugin's.
 """
 
 from __future__ import annotations
