@@ -116,3 +116,14 @@ class LooseProbe(Plugin):
             while not predicate():  # type: ignore[operator]
                 self.event.clear()
                 await self.event.wait()
+
+
+# A module-level listener: registered from outside any plugin code, it is still the plugin's
+# because this module defines the plugin (bot.listeners, attribution by module).
+OVERHEARD: list[str] = []
+OVERHEARD_EVENT = asyncio.Event()
+
+
+async def overheard(message: nextcord.Message) -> None:
+    OVERHEARD.append(message.content)
+    OVERHEARD_EVENT.set()

@@ -8,12 +8,13 @@ import asyncio
 
 import nextcord
 import pytest
+from nextcord.ext import commands
 from structlog.testing import capture_logs
 
 from bot.contract import Plugin, PluginContext, all_ages
 from bot.gating import UNATTRIBUTED, surfaces
 from bot.models import AuditLog
-from tests.listen_probe import LooseProbe
+from tests.listen_probe import OVERHEARD, OVERHEARD_EVENT, LooseProbe, overheard
 from tests.probe_plugin import ProbePlugin
 
 pytestmark = pytest.mark.asyncio
@@ -105,9 +106,9 @@ async def test_every_loose_listener_is_listed_as_a_gated_surface_but_the_all_age
                            "on_message:assigned"}
     assert [name for name, gate in listed.items() if not gate.gated] == ["on_message:counted"]
     assert listed["on_message:counted"].why == "all_ages"
-    commands = {s.name for s in surfaces(running.bot)
+    loose_commands = {s.name for s in surfaces(running.bot)
                 if s.plugin == "loose" and s.kind == "command"}
-    assert commands == {"/loose tip", "/loose ask"}
+    assert loose_commands == {"/loose tip", "/loose ask"}
 
 
 async def test_a_listener_no_plugin_owns_hears_only_verified_members_and_is_logged(
@@ -191,3 +192,35 @@ async def test_a_plugin_whose_setup_fails_leaves_no_listener_behind(
     await fake_discord.send_message(world.member, world.channel, "anyone there?")
     assert await probe.wait_messages(1) == ["anyone there?"]
     assert halfway.heard == []
+
+
+async def test_a_listener_registered_from_outside_is_its_modules_plugins(
+    loose_bot, world, fake_discord
+):
+    running, probe, _loose = loose_bot
+    OVERHEARD.clear()
+    OVERHEARD_EVENT.clear()
+    running.bot.add_listener(overheard, "on_message")
+    listed = {(s.plugin, s.name): s.gate.gated for s in surfaces(running.bot)}
+    assert listed[("loose", "on_message:overheard")] is True
+
+    probe.gate.verified.add(world.other.id)
+    await fake_discord.send_message(world.member, world.channel, "unverified")
+    await probe.gate.wait_asked(world.member.id)
+    await fake_discord.send_message(world.other, world.channel, "verified")
+    await asyncio.wait_for(OVERHEARD_EVENT.wait(), 5)
+    assert OVERHEARD == ["verified"]
+
+
+async def test_a_cog_no_plugin_owns_is_refused(loose_bot):
+    running, _probe, _loose = loose_bot
+
+    class Stray(commands.Cog):
+        @nextcord.slash_command(name="stray", description="Would route as the core's")
+        async def stray(self, interaction: nextcord.Interaction) -> None: ...
+
+    Stray.__module__ = "some_library"
+    with capture_logs() as logs, pytest.raises(nextcord.ClientException, match="no plugin"):
+        running.bot.add_cog(Stray())
+    assert [e["cog"] for e in logs if e["event"] == "cog.unattributed"] == ["Stray"]
+    assert running.bot.get_cog("Stray") is None
