@@ -1,7 +1,12 @@
 """The AI budget for other plugins' paid work (podcast transcripts), published through the
-core's `services.paid_usage`: the same reservation as a chat turn (the member's day and the
-server's month, one transaction of conditional UPDATEs), settled with what the work cost,
-audited (`llm.paid_usage`) and counted per kind of work for /llm usage (`llm_paid_work`).
+core's `services.paid_usage`: the same reservation as a chat turn on the server's month (one
+transaction of conditional UPDATEs), settled with what the work cost, audited
+(`llm.paid_usage`) and counted per member and kind of work for /llm usage (`llm_paid_work`).
+
+Only the server's budget is charged, not the member's day: such work is shared (one transcript
+per episode serves every member), an hour of audio costs more than a member's whole default
+day, and the calling plugin keeps its own per-member limits (music: transcripts per member
+per day).
 
 No model's daily budget is touched: the work runs on another service's model (a transcription
 endpoint), not on one of the models /llm models allows."""
@@ -36,18 +41,13 @@ class PaidWorkBudget:
         config = await guild_config(guild_id)
         try:
             return await self.ledger.reserve(guild_id, SERVER if user_id is None else user_id,
-                                             units, config, member=user_id is not None)
+                                             units, config, member=False)
         except BudgetExceeded as exc:
             await self._audit(guild_id, user_id, what, "refused", units,
                               reason=f"budget_{exc.scope}")
-            if exc.scope == "member":
-                message = (f"That needs about {units:,} tokens of your daily AI budget "
-                           f"({config.user_daily_tokens:,} tokens), more than you have left "
-                           "today. It resets at midnight UTC; see /llm usage.")
-            else:
-                message = (f"This server's monthly AI budget doesn't have the {units:,} "
-                           "tokens that needs; it resets on the 1st. An admin can raise it "
-                           "with /llm config.")
+            message = (f"This server's monthly AI budget doesn't have the {units:,} "
+                       "tokens that needs; it resets on the 1st. An admin can raise it "
+                       "with /llm config.")
             return PaidRefusal(f"{exc.scope}_budget", message)
 
     async def settle(self, reservation: PaidReservation, units: int) -> None:
