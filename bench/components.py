@@ -14,13 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nextcord.ext import commands
 from tortoise import Tortoise
 
+from bench.support import p99
 from bot.app import prepare, shutdown
 from bot.components.context import ComponentContext
 from bot.components.ids import build
@@ -88,10 +93,6 @@ class QueryCounter:
         for name, original in self._originals.items():
             setattr(self._conn, name, original)
 
-
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 def time_router(bot: Any, into: list[float]) -> None:

@@ -17,22 +17,22 @@ import asyncio
 import gc
 import logging
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import nextcord
 from nextcord.ext import commands
 
+from bench.support import p99
 from bot.app import prepare, shutdown
 from bot.logs import configure_logging
 from bot.settings import Settings
 from growmies_testkit.databases import throwaway_database
 from growmies_testkit.fake_discord import FakeDiscord
-
-
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 async def drive(fake: FakeDiscord, members: list[Any], n: int, concurrency: int

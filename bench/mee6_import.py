@@ -21,6 +21,8 @@ import random
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -29,6 +31,7 @@ from tortoise import Tortoise
 from bench.support import StatementCounter, default_url, open_orm, throwaway_database
 from bot.api import GuildConfig
 from bot.logs import configure_logging
+from plugins.compliance.import_rewards import ImportRewards
 from plugins.compliance.mee6_import import apply, dry_run, parse
 from plugins.compliance.models import GuildSettings, MemberRecord
 from plugins.compliance.xp import XpEngine
@@ -91,6 +94,12 @@ async def main() -> None:
         again_time, again_sql, _ = await timed(apply(GUILD, plan, engine))
         same = (await MemberRecord.filter(guild_id=GUILD).order_by("user_id").values_list(
             "xp", flat=True)) == xp_after
+        # Role rewards afterwards: who reached a reward level, then the job's rows.
+        await GuildSettings.create(guild_id=GUILD, role_rewards={"5": 1, "20": 2})
+        no_cache = SimpleNamespace(bot=SimpleNamespace(get_guild=lambda guild_id: None))
+        rewards = ImportRewards(cast(Any, no_cache), GuildConfig(GuildSettings))
+        pick_time, pick_sql, picked = await timed(rewards.members_to_reward(GUILD, plan.players))
+        queue_time, queue_sql, _ = await timed(rewards.queue(GUILD, 1, cast(list[int], picked)))
         pg = Tortoise.get_connection("default").capabilities.dialect == "postgres"
         await Tortoise.close_connections()
     db = "PostgreSQL" if pg else "SQLite"
@@ -104,6 +113,10 @@ async def main() -> None:
     print(f"apply again          {again_time:6.2f} s  {again_sql:6,} SQL statements  "
           f"(dry run {again_dry_time:.2f} s: "
           f"{again_summary.splitlines()[1].replace('**', '')}); rows unchanged: {same}")
+    print(f"reward job: pick     {pick_time:6.2f} s  {pick_sql:6,} SQL statements  "
+          f"({len(cast(list[int], picked)):,} members at a reward level)")
+    print(f"reward job: queue    {queue_time:6.2f} s  {queue_sql:6,} SQL statements  "
+          "(one multi-row insert per 1,000 members, in one transaction)")
     print(f"statements per player: {apply_sql / args.players:.4f} "
           "(one multi-row upsert per 1,000 players, plus BEGIN/COMMIT)")
 

@@ -20,14 +20,18 @@ import argparse
 import asyncio
 import logging
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import nextcord
 from nextcord.ext import commands
 
+from bench.support import p99
 from bot.app import prepare, shutdown
 from bot.contract import Plugin, PluginContext
 from bot.loader import discover
@@ -35,11 +39,6 @@ from bot.logs import configure_logging
 from bot.settings import Settings
 from growmies_testkit.fake_discord import FakeDiscord
 from growmies_testkit.fake_lavalink import FakeLavalink
-
-
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 def is_track_patch(guild_id: int):  # type: ignore[no-untyped-def]

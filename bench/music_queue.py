@@ -32,6 +32,7 @@ from typing import Any  # noqa: E402
 
 from tortoise import Tortoise  # noqa: E402
 
+from bench.support import p99  # noqa: E402
 from bot.database import apply_migrations, close_database, init_database  # noqa: E402
 from plugins.music.models import MusicQueueEntry  # noqa: E402
 from plugins.music.queue import QueueRepository  # noqa: E402
@@ -75,10 +76,6 @@ async def refill(repo: QueueRepository, size: int) -> None:
     if missing > 0:
         await repo.add(GUILD, [track(i) for i in range(missing)], limit=size)
 
-
-def p99(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 async def measure(name: str, repo: QueueRepository, counter: StatementCounter, size: int,

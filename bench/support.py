@@ -10,7 +10,8 @@ from typing import Any
 
 from growmies_testkit.databases import throwaway_database
 
-__all__ = ["StatementCounter", "default_url", "open_orm", "percentile", "throwaway_database"]
+__all__ = ["StatementCounter", "default_url", "open_orm", "p99", "percentile",
+           "throwaway_database"]
 
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 
@@ -74,3 +75,7 @@ class StatementCounter:
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct))]
+
+
+def p99(values: list[float]) -> float:
+    return percentile(values, 0.99)

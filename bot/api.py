@@ -51,6 +51,7 @@ from bot.errors import (
 )
 from bot.guild_config import ConfigChange, GuildCache, GuildConfig, PluginGuildConfig
 from bot.invoker import GUILD_ONLY, guild_of, user_of
+from bot.paid_usage import PaidRefusal, PaidReservation, PaidUsage, PaidUsageProvider
 from bot.respond import ADULT_NOTE
 from bot.services import (
     NOT_VERIFIED,
@@ -95,6 +96,10 @@ __all__ = [
     "Option",
     "Page",
     "PageSource",
+    "PaidRefusal",
+    "PaidReservation",
+    "PaidUsage",
+    "PaidUsageProvider",
     "PeriodicTask",
     "Plugin",
     "PluginComponents",

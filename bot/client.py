@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, cast
+import inspect
+from collections.abc import Callable
+from typing import Any
 
 import nextcord
 import structlog
@@ -17,8 +17,9 @@ from bot.components.registry import BlockRegistry
 from bot.components.store import ComponentStore
 from bot.components.ui import button, controls
 from bot.contract import ComponentHandler, PluginContext
-from bot.gating import actor_of, gate_for, required_feature
+from bot.gating import UNATTRIBUTED
 from bot.guild_config import GuildConfigStore
+from bot.listeners import Listener, ListenerRegistry, attributed_to
 from bot.loader import PluginRegistry
 from bot.routing import CORE, InteractionRouter
 from bot.services import (
@@ -26,6 +27,7 @@ from bot.services import (
     AgeGate,
     CoreServices,
     KnowledgeSearch,
+    PaidUsage,
     Privacy,
     XpAwards,
 )
@@ -40,22 +42,6 @@ log = structlog.get_logger("bot.client")
 # it into a search engine against Lavalink or the database.
 AUTOCOMPLETE_BURST = 20
 AUTOCOMPLETE_PER = 4.0
-
-
-def guild_id_of(args: tuple[Any, ...]) -> int | None:
-    """Best effort: the guild an event belongs to, from its arguments."""
-    for arg in args:
-        if isinstance(arg, nextcord.Guild):
-            return arg.id
-        guild = getattr(arg, "guild", None)
-        if isinstance(guild, nextcord.Guild):
-            return guild.id
-        guild_id = getattr(arg, "guild_id", None)
-        if isinstance(guild_id, int):
-            return guild_id
-        if isinstance(arg, dict) and str(arg.get("guild_id", "")).isdigit():
-            return int(arg["guild_id"])
-    return None
 
 
 def build_intents() -> nextcord.Intents:
@@ -98,6 +84,7 @@ class GrowmiesBot(commands.AutoShardedBot):
             age_gate=AgeGate(toggles, audit, lambda: self.user.id if self.user else None),
             xp=XpAwards(toggles),
             knowledge=KnowledgeSearch(toggles),
+            paid_usage=PaidUsage(toggles),
             privacy=Privacy(registry, audit, components),
             components=components,
             blocks=BlockRegistry(),
@@ -116,7 +103,9 @@ class GrowmiesBot(commands.AutoShardedBot):
         # The audit log's retention purge: the only deletion its database guard allows.
         self.audit_retention = AuditRetention(settings.audit_retention_days)
         self._component_handlers: dict[str, dict[str, ComponentHandler]] = {}
-        self._gated_listeners: list[tuple[str, Callable[..., Awaitable[None]]]] = []
+        # Every listener, whoever registered it and however: attributed and gated (bot.listeners).
+        self.listeners = ListenerRegistry(registry, self.services,
+                                          lambda: self.user.id if self.user else None)
         self._closing = False
         # Set after the first command sync: tests and benchmarks wait on it instead of sleeping.
         self.commands_synced = asyncio.Event()
@@ -146,43 +135,95 @@ class GrowmiesBot(commands.AutoShardedBot):
         return self._component_handlers.get(prefix, {}).get(action)
 
     def add_plugin_cog(self, plugin: str, cog: commands.Cog) -> None:
-        """Add a plugin's cog with its listeners wrapped in the per-guild toggle check."""
-        self.add_cog(cog)
-        for event, method_name in cog.__cog_listeners__:
-            bound = getattr(cog, method_name)
-            self.remove_listener(bound, event)
-            gated = self._gate_listener(plugin, f"{cog.qualified_name}.{method_name}", bound)
-            self.add_listener(cast("Callable[..., Coroutine[Any, Any, Any]]", gated), event)
-            self._gated_listeners.append((event, gated))
+        """Add a plugin's cog: its commands route as the plugin's, its listeners are gated."""
+        with attributed_to(plugin):
+            self.add_cog(cog)
 
-    def _gate_listener(
-        self, plugin: str, surface: str, func: Callable[..., Awaitable[None]]
-    ) -> Callable[..., Awaitable[None]]:
-        """Events reach a plugin's listener only in guilds where the plugin is on and, for a
-        21+ listener, only when the member the event is about is verified 21+ there."""
-        toggles = self.services.toggles
-        age_gate = self.services.age_gate
-        gate = gate_for(self.plugins.plugins.get(plugin), surface, [func])
+    # nextcord's Client and BotBase disagree on add_cog/remove_cog; we extend BotBase's.
+    def add_cog(self, cog: commands.Cog, *, override: bool = False) -> None:  # type: ignore[override]
+        """Any cog, also one a plugin adds itself in `setup`, is attributed like a listener
+        (bot.listeners): its commands then pass the plugin's toggle and gate in the router. A
+        cog no plugin owns is refused: its commands would route as the core's, ungated."""
+        owner = self.listeners.owner_of(type(cog))
+        if owner == UNATTRIBUTED:
+            log.error("cog.unattributed", cog=cog.qualified_name, module=type(cog).__module__)
+            raise nextcord.ClientException(
+                f"cog {cog.qualified_name!r} belongs to no plugin; return it from the plugin's "
+                "cogs() or add it during its setup")
+        with attributed_to(owner):
+            super().add_cog(cog, override=override)
+        if owner != CORE:
+            cogs = self.plugins.cogs.setdefault(owner, [])
+            if not any(c is cog for c in cogs):
+                cogs.append(cog)
 
-        @functools.wraps(func)
-        async def gated(*args: Any, **kwargs: Any) -> None:
-            guild_id = guild_id_of(args)
-            if guild_id is not None and not await toggles.is_enabled(guild_id, plugin):
-                return
-            feature = await required_feature(gate, guild_id)
-            if feature is not None:
-                actor = actor_of(args)
-                if actor is None or guild_id is None:
-                    return
-                if self.user is not None and actor == self.user.id:
-                    return
-                decision = await age_gate.check(guild_id, actor, feature, quiet=True)
-                if not decision.allowed:
-                    return
-            await func(*args, **kwargs)
+    def remove_cog(self, name: str) -> commands.Cog | None:  # type: ignore[override]
+        cog = super().remove_cog(name)
+        for cogs in self.plugins.cogs.values():
+            if cog in cogs:
+                cogs.remove(cog)
+        return cog
 
-        gated.__growmies_gate__ = gate  # type: ignore[attr-defined]  # a marker on a function object
-        return gated
+    def add_listener(self, func: Listener,
+                     name: str = nextcord.utils.MISSING) -> None:
+        """Every listener (`add_listener`, `@bot.listen()`, `@bot.event`, cog listeners) is
+        attributed to its plugin and gated like a cog listener (bot.listeners)."""
+        event = func.__name__ if name is nextcord.utils.MISSING else name
+        if not inspect.iscoroutinefunction(func):
+            raise TypeError("Listeners must be coroutines")
+        entry = self.listeners.attach(func, event)
+        super().add_listener(entry.registered, event)
+
+    def remove_listener(self, func: Listener,
+                        name: str = nextcord.utils.MISSING) -> None:
+        event = None if name is nextcord.utils.MISSING else name
+        for entry in self.listeners.detach(func, event):
+            super().remove_listener(entry.registered, entry.event)
+
+    def event(self, coro: Any) -> Any:
+        """`@bot.event` would replace the bot's own handler of that name (`on_interaction` is
+        the router): here it adds a listener instead, attributed and gated like any other."""
+        if not inspect.iscoroutinefunction(coro):
+            raise TypeError("event registered must be a coroutine function")
+        self.add_listener(coro, coro.__name__)
+        return coro
+
+    async def wait_for(self, event: str, *, check: Callable[..., bool] | None = None,
+                       timeout: float | None = None) -> Any:
+        """A plugin awaiting an event gets only events its listeners would get: the plugin on
+        in that guild, and its gate (rating, markers on `check`) passed by the member the
+        event is about. Others are skipped and the wait goes on, within the same timeout."""
+        owner = self.listeners.owner_of(check)
+        if owner == CORE:
+            return await super().wait_for(event, check=check, timeout=timeout)
+        gate = self.listeners.gate_of(owner, f"wait_for:{event}", check)
+        if owner == UNATTRIBUTED:
+            log.warning("wait_for.unattributed", event_name=event,
+                        message="no plugin awaits this event: only verified 21+ members' count")
+        return await self.listeners.wait_gated(
+            self._listeners, event.lower(), check, timeout, owner, gate)
+
+    def dispatch(self, event_name: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]  # BotBase's name
+        self._adopt_strays("on_" + event_name, by_module_only=True)
+        super().dispatch(event_name, *args, **kwargs)
+
+    def _adopt_strays(self, method: str | None = None, *, by_module_only: bool = False) -> None:
+        """Fail closed on listeners that skipped add_listener: a function appended to
+        `extra_events` by hand, or an `on_<event>` set on the bot object, becomes a gated
+        listener. Swept after each plugin's setup (attributed to it) and before each dispatch
+        (attributed by module only: whoever dispatches is not who registered)."""
+        methods = [method] if method else [m for m in [*self.extra_events, *self.__dict__]
+                                            if m.startswith("on_")]
+        for name in methods:
+            if name in self.__dict__ and inspect.iscoroutinefunction(self.__dict__[name]):
+                entry = self.listeners.attach(self.__dict__.pop(name), name,
+                                              by_module_only=by_module_only)
+                super().add_listener(entry.registered, name)
+            funcs = self.extra_events.get(name, [])
+            for index, func in enumerate(funcs):
+                if not self.listeners.knows(func):
+                    funcs[index] = self.listeners.attach(
+                        func, name, by_module_only=by_module_only).registered
 
     async def on_thread_member_join(self, member: nextcord.ThreadMember) -> None:
         """Private threads the bot opened carry 21+ content: an unverified member added to one
@@ -208,18 +249,22 @@ class GrowmiesBot(commands.AutoShardedBot):
         from bot.admin import AdminCog
         from bot.components.blocks import core_handlers
 
-        self.add_cog(AdminCog(self))
+        with attributed_to(CORE):
+            self.add_cog(AdminCog(self))
         self.register_component_handlers(CORE, core_handlers())
         for name, plugin in list(self.plugins.plugins.items()):
             ctx = self.plugin_context(name)
+            # Cogs a plugin adds itself in setup land here too (add_cog).
+            self.plugins.cogs[name] = []
             try:
-                await plugin.setup(ctx)
-                cogs = list(plugin.cogs(ctx))
-                self.plugins.cogs[name] = []
-                for cog in cogs:
-                    self.add_plugin_cog(name, cog)
-                    self.plugins.cogs[name].append(cog)
-                self.register_component_handlers(name, dict(plugin.component_handlers()))
+                # Listeners and cogs registered meanwhile, or later by tasks started here,
+                # are the plugin's (bot.listeners).
+                with attributed_to(name):
+                    await plugin.setup(ctx)
+                    self._adopt_strays()
+                    for cog in list(plugin.cogs(ctx)):
+                        self.add_plugin_cog(name, cog)
+                    self.register_component_handlers(name, dict(plugin.component_handlers()))
                 log.info("plugin.loaded", plugin=name, version=plugin.version)
             except Exception as exc:
                 log.error(
@@ -231,8 +276,11 @@ class GrowmiesBot(commands.AutoShardedBot):
     async def _unload(self, name: str, reason: str) -> None:
         plugin = self.plugins.plugins.pop(name, None)
         self.plugins.failed[name] = reason
-        for cog in self.plugins.cogs.pop(name, []):
+        for cog in list(self.plugins.cogs.get(name, [])):
             self.remove_cog(cog.qualified_name)
+        self.plugins.cogs.pop(name, None)
+        for entry in self.listeners.of(name):
+            self.remove_listener(entry.registered, entry.event)
         self._component_handlers.pop(name, None)
         for svc in (self.services.age_gate, self.services.xp, self.services.knowledge):
             svc.withdraw(name)

@@ -43,6 +43,9 @@ class Gate:
 
 
 OPEN_CORE = Gate(None, "core")
+# The owner of a listener no plugin could be found for (bot.listeners); not a valid plugin
+# name (bot.contract.NAME_OK), so it is never a plugin's toggle key.
+UNATTRIBUTED = "<unattributed>"
 
 
 async def required_feature(gate: Gate, guild_id: int | None) -> str | None:
@@ -100,11 +103,13 @@ class GateCache:
 
 
 def actor_of(args: Iterable[Any]) -> int | None:
-    """The member an event is about: a message's author, a member or user, a raw payload's
-    user_id. Listener gating judges the event by this member."""
+    """The member an event is about: a message's author, an interaction's user, a member or
+    user, a raw payload's user_id. Listener gating judges the event by this member."""
     for arg in args:
         if isinstance(arg, nextcord.Message):
             return arg.author.id if arg.author is not None else None
+        if isinstance(arg, nextcord.Interaction):
+            return arg.user.id if arg.user is not None else None
         if isinstance(arg, (nextcord.Member, nextcord.User, nextcord.ThreadMember)):
             return arg.id
         user_id = getattr(arg, "user_id", None)
@@ -137,6 +142,7 @@ def _walk(cmd: Any, chain: list[Any], path: list[str]) -> Iterable[tuple[list[An
 
 def surfaces(bot: Any) -> list[Surface]:
     """Every registered surface of every loaded plugin, for audits and the surface test."""
+
     found: list[Surface] = []
     for name, plugin in bot.plugins.plugins.items():
         for cog in bot.plugins.cogs.get(name, []):
@@ -149,11 +155,11 @@ def surfaces(bot: Any) -> list[Surface]:
                         if getattr(option, "autocomplete", False):
                             found.append(Surface(name, "autocomplete",
                                                  f"{full} {option.name}", gate))
-            for _event, method in cog.__cog_listeners__:
-                func = getattr(cog, method)
-                found.append(Surface(name, "listener", f"{cog.qualified_name}.{method}",
-                                     gate_for(plugin, f"{cog.qualified_name}.{method}",
-                                              [func])))
         for action, handler in bot.component_handlers_of(name).items():
             found.append(Surface(name, "component", action, gate_for(plugin, action, [handler])))
+    # Every listener as registered (bot.listeners): cog listeners, add_listener, @bot.listen(),
+    # @bot.event; one no plugin owns is listed under "<unattributed>", always gated.
+    for entry in bot.listeners.registrations():
+        if entry.plugin in bot.plugins.plugins or entry.plugin == UNATTRIBUTED:
+            found.append(Surface(entry.plugin, "listener", entry.surface, entry.gate))
     return found

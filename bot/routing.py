@@ -24,6 +24,7 @@ from bot.contract import (
 )
 from bot.errors import ControlExpired, MissingPermissions, NotYours, PluginDisabled, Throttled
 from bot.gating import Gate, GateCache, required_feature
+from bot.listeners import attributed_to
 from bot.respond import defer_watchdog
 
 if TYPE_CHECKING:
@@ -152,7 +153,8 @@ class InteractionRouter:
             await self._require_age(interaction, feature)
         public = any(command_is_public(c.callback) for c in chain)
         async with defer_watchdog(interaction, ephemeral=not public):
-            await app_cmd.call_from_interaction(interaction)
+            with attributed_to(plugin):  # what it registers is its plugin's (bot.listeners)
+                await app_cmd.call_from_interaction(interaction)
         return "ok"
 
     async def _autocomplete(self, interaction: nextcord.Interaction) -> str:
@@ -165,7 +167,8 @@ class InteractionRouter:
             if not interaction.response.is_done():
                 await interaction.response.send_autocomplete([])
             return outcome
-        await app_cmd.call_autocomplete_from_interaction(interaction)
+        with attributed_to(plugin):
+            await app_cmd.call_autocomplete_from_interaction(interaction)
         return "ok"
 
     async def _autocomplete_refusal(
@@ -218,7 +221,8 @@ class InteractionRouter:
         ctx = ComponentContext(interaction, self.bot, cid, state)
         async with defer_watchdog(interaction):
             try:
-                await handler(ctx)
+                with attributed_to(owner):
+                    await handler(ctx)
             except StaleState:
                 # Another process changed the row since we cached it: once more, on the row
                 # as the database has it now.

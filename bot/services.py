@@ -1,8 +1,9 @@
 """Interfaces the core publishes to plugins, so plugins never import each other.
 
 Each interface has a default that is safe when no plugin implements it: the age gate denies,
-XP awards do nothing, knowledge search finds nothing. A provider only counts in a guild where
-the plugin that provided it is turned on.
+XP awards do nothing, knowledge search finds nothing, paid usage is not metered (refused when
+the metering plugin fails). A provider only counts in a guild where the plugin that provided it
+is turned on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import structlog
 
 from bot.audit import AuditWriter
 from bot.components.registry import BlockRegistry
+from bot.paid_usage import PaidUsage
 from bot.toggles import GuildToggles
 
 if TYPE_CHECKING:
@@ -301,6 +303,7 @@ class CoreServices:
     age_gate: AgeGate
     xp: XpAwards
     knowledge: KnowledgeSearch
+    paid_usage: PaidUsage
     privacy: Privacy
     components: ComponentStore
     blocks: BlockRegistry

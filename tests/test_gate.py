@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.client import AUTOCOMPLETE_BURST, AUTOCOMPLETE_PER
-from bot.gating import surfaces
+from bot.gating import UNATTRIBUTED, surfaces
 from bot.models import AuditLog, ComponentState
 from bot.throttle import InteractionThrottle
 from tests.adult_probe import AdultProbe
+from tests.listen_probe import LooseProbe
 from tests.probe_plugin import ProbePlugin, registry_with
 
 pytestmark = pytest.mark.asyncio
@@ -163,6 +164,7 @@ REVIEWED_ALL_AGES: list[tuple[str, str, str]] = [
     ("adult", "command", "/adult legacy"),
     ("adult", "command", "/adult rules"),
     ("adult", "listener", "adult.counted"),
+    ("loose", "listener", "on_message:counted"),  # a probe: records that a message came
     ("llm", "command", "/llm access"),   # admin settings: channel/role allow-lists
     ("llm", "command", "/llm config"),   # admin settings (Manage Server)
     ("llm", "command", "/llm models add"),     # admin settings: models and their budgets
@@ -179,11 +181,16 @@ async def test_every_surface_of_every_plugin_is_gated_or_declared(
     monkeypatch.syspath_prepend(str(ROOT / "examples" / "hello-plugin"))
     from growmies_hello import plugin as hello
 
-    running = await start_bot(registry=registry_with(ProbePlugin(), AdultProbe(), hello))
+    running = await start_bot(
+        registry=registry_with(ProbePlugin(), AdultProbe(), LooseProbe(), hello))
     found = surfaces(running.bot)
     kinds = {(s.plugin, s.kind) for s in found}
     assert ("adult", "autocomplete") in kinds and ("adult", "listener") in kinds
+    # Listeners added with add_listener, @bot.listen() and @bot.event are surfaces too.
+    assert ("loose", "listener") in kinds
+    # A listener no plugin owns is listed as such (always gated, as if ADULTS_ONLY).
     rating = {name: p.rating for name, p in running.bot.plugins.plugins.items()}
+    rating[UNATTRIBUTED] = "adults_only"
     undeclared = [
         s for s in found
         if rating[s.plugin] == "adults_only" and not s.gate.gated and s.gate.why != "all_ages"

@@ -65,5 +65,18 @@ class LevelsCallbacks:
             details={"players": plan.found, "new": plan.new, "raised": plan.updated,
                      "unchanged": plan.unchanged, "skipped": sum(plan.skipped.values()),
                      "statements": statements})
-        await ctx.send("**MEE6 import applied.**\n" + plan.summary() + "\nRole rewards follow "
-                       "at each member's next level-up (or when they rejoin).", ephemeral=True)
+        rewards = self.plugin.import_rewards
+        assert rewards is not None  # set up before any click is handled
+        members = await rewards.members_to_reward(guild_id, plan.players)
+        # Stored before the admin is told, so a restart cannot lose what they were promised.
+        job_id = await rewards.queue(guild_id, ctx.user_id, members) if members else None
+        roles = (f"Role rewards: giving them to **{len(members):,}** imported members of "
+                 "this server in the background; a summary follows here when done."
+                 if members else "Role rewards: no imported member of this server has "
+                 "reached a level with a role reward.")
+        try:
+            await ctx.send("**MEE6 import applied.**\n" + plan.summary() + "\n" + roles,
+                           ephemeral=True)
+        finally:
+            if job_id is not None:
+                rewards.kick(job_id, notify=lambda text: ctx.send(text, ephemeral=True))

@@ -146,3 +146,31 @@ class RankCardStyle(Model):
     class Meta:
         table = "compliance_rank_card_style"
         unique_together = (("guild_id", "user_id"),)
+
+
+class ImportRewardJob(Model):
+    """Role rewards being given in the background after a MEE6 import (import_rewards.py).
+
+    Lives until every member of it is processed; a restart continues it."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    # The admin who applied the import, told the summary; None once they deleted their data.
+    actor_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "compliance_import_reward_job"
+
+
+class ImportRewardMember(Model):
+    """One imported member of a job; `outcome` None: still to process."""
+
+    id = fields.BigIntField(primary_key=True)
+    job_id = fields.BigIntField(db_index=True)
+    user_id = fields.BigIntField(db_index=True)
+    outcome = fields.CharField(max_length=16, null=True)
+
+    class Meta:
+        table = "compliance_import_reward_member"
+        unique_together = (("job_id", "user_id"),)

@@ -9,8 +9,16 @@ from typing import TYPE_CHECKING, Any
 from bot.api import MIXED, ComponentHandler, GuildConfig, Plugin, PluginContext
 from plugins.compliance.adult_channels import AdultChannels, marked_channels
 from plugins.compliance.gate import CachedAgeGate
+from plugins.compliance.import_rewards import ImportRewards
 from plugins.compliance.levels_callbacks import LevelsCallbacks
-from plugins.compliance.models import AgeDenial, GuildSettings, MemberRecord, RankCardStyle
+from plugins.compliance.models import (
+    AgeDenial,
+    GuildSettings,
+    ImportRewardJob,
+    ImportRewardMember,
+    MemberRecord,
+    RankCardStyle,
+)
 from plugins.compliance.pages import AuditPages, LeaderboardPages
 from plugins.compliance.rank_styles import export_styles
 from plugins.compliance.verification import VerificationService
@@ -35,7 +43,8 @@ class CompliancePlugin(Plugin):
         "A verification denial (server, member id, outcome, date) is kept after /privacy "
         "delete so deleting data cannot undo an age check. Free text you wrote in audited "
         "actions (e.g. a reset reason). Your rank card style (accent colour, background "
-        "image re-encoded as JPEG)."
+        "image re-encoded as JPEG). While role rewards of a MEE6 import are being given: "
+        "one row per imported member (job, member id, outcome), deleted when it ends."
     )
     models = "plugins.compliance.models"
     # Verification, privacy, audit tools and XP show nothing about cannabis: every member,
@@ -52,6 +61,7 @@ class CompliancePlugin(Plugin):
         self.xp = XpEngine(self.settings)
         self.xp_admin = XpAdmin(self.xp)
         self.voice: Any = None
+        self.import_rewards: ImportRewards | None = None
 
     @property
     def context(self) -> PluginContext:
@@ -75,6 +85,8 @@ class CompliancePlugin(Plugin):
         self.xp = XpEngine(self.settings, on_level_up=self._level_ups)
         self.xp_admin = XpAdmin(self.xp)
         LevelsCallbacks(self).register()
+        self.import_rewards = ImportRewards(ctx, self.settings)
+        self.import_rewards.start()  # continues the jobs a restart interrupted
         ctx.services.age_gate.provide(ctx.name, self.gate,
                                       prompt_custom_id=ctx.components.custom_id("verify"))
         ctx.services.xp.provide(ctx.name, self.xp)
@@ -88,15 +100,19 @@ class CompliancePlugin(Plugin):
     async def teardown(self) -> None:
         if self.voice is not None:
             await self.voice.stop()
+        if self.import_rewards is not None:
+            await self.import_rewards.stop()
         # Final flush: a clean shutdown loses no XP.
         await self.xp.stop()
 
     def cogs(self, ctx: PluginContext) -> Sequence[commands.Cog]:
         from plugins.compliance.cog import ComplianceCog
+        from plugins.compliance.levels_cog import LevelsCog
         from plugins.compliance.listeners import ComplianceListeners
         from plugins.compliance.rank_card_cog import RankCardCog
 
-        return [ComplianceCog(self, ctx), ComplianceListeners(self, ctx), RankCardCog(ctx)]
+        return [ComplianceCog(self, ctx), ComplianceListeners(self, ctx), RankCardCog(ctx),
+                LevelsCog(self, ctx)]
 
     def component_handlers(self) -> Mapping[str, ComponentHandler]:
         from plugins.compliance.components import ComplianceComponents
@@ -144,6 +160,8 @@ class CompliancePlugin(Plugin):
             self.xp.forget_user(user_id)
             removed = await MemberRecord.filter(user_id=user_id).delete()
         removed += await RankCardStyle.filter(user_id=user_id).delete()
+        removed += await ImportRewardMember.filter(user_id=user_id).delete()
+        await ImportRewardJob.filter(actor_id=user_id).update(actor_id=None)
         self.gate.invalidate_user(user_id)
         # Kept on purpose: AgeDenial rows (see data_statement). Records this member decided as
         # staff keep that one former reviewer decided them, under a fresh random pseudonym
@@ -189,4 +207,6 @@ class CompliancePlugin(Plugin):
         # ("core" section of /privacy export), with every other plugin's audit texts.
         return {"members": rows, "date_of_birth": "never stored",
                 "age_verification_denials": denials,
-                "rank_card_styles": await export_styles(user_id)}
+                "rank_card_styles": await export_styles(user_id),
+                "import_rewards_pending": await ImportRewardMember.filter(
+                    user_id=user_id).count()}

@@ -82,8 +82,13 @@ def prepare_background(data: bytes) -> bytes:
     return out.getvalue()
 
 
-async def style_for(guild_id: int, user_id: int) -> CardStyle:
-    """The member's style, falling back field by field to the server default."""
+async def style_for(guild_id: int, user_id: int, *, own_background: bool) -> CardStyle:
+    """The member's style, falling back field by field to the server default.
+
+    `own_background`: whether the member's own background may be drawn, i.e. the card is
+    shown where only verified 21+ members can read it. A member's picture is unreviewed and
+    could show cannabis; elsewhere the card keeps their accent over the server's background
+    (which admins chose for everyone)."""
     rows = {row.user_id: row for row in await RankCardStyle.filter(
         guild_id=guild_id, user_id__in=[user_id, SERVER_DEFAULT_STYLE])}
     accent: str | None = None
@@ -93,7 +98,8 @@ async def style_for(guild_id: int, user_id: int) -> CardStyle:
         if row is None:
             continue
         accent = accent or row.accent
-        background = background or (bytes(row.background) if row.background else None)
+        if key == SERVER_DEFAULT_STYLE or own_background:
+            background = background or (bytes(row.background) if row.background else None)
     return CardStyle(rgb(accent) if accent else None, background)
 
 

@@ -143,6 +143,8 @@ class Reservation:
     # The model the turn runs on, and whether its daily budget (llm_model_day) holds tokens.
     model: str | None = None
     model_budgeted: bool = False
+    # False for the server's own paid work (automatic transcription): the server's month only.
+    member_budgeted: bool = True
 
 
 def _placeholders(dialect: str) -> Callable[[int], str]:
@@ -205,15 +207,17 @@ class UsageLedger:
     with the real usage after (releasing what was not used), release all on failure."""
 
     async def reserve(self, guild_id: int | None, user_id: int, tokens: int,
-                      config: LLMGuildConfig, model: ModelChoice | None = None) -> Reservation:
-        """Hold `tokens` against the member's day, the guild's month and the model's day (when
-        it has a budget), or raise BudgetExceeded without holding anything."""
+                      config: LLMGuildConfig, model: ModelChoice | None = None, *,
+                      member: bool = True) -> Reservation:
+        """Hold `tokens` against the member's day (unless `member` is False), the guild's month
+        and the model's day (when it has a budget), or raise BudgetExceeded holding nothing."""
         gid = guild_id or 0
         day = today()
         month = day.replace(day=1)
         reservation = Reservation(gid, user_id, day, month, 0, model=model.name if model
                                   else None, model_budgeted=bool(model and model.daily_tokens
-                                                                 is not None))
+                                                                 is not None),
+                                  member_budgeted=member)
         await self._hold(reservation, tokens, config,
                          model.daily_tokens if model is not None else None)
         return reservation
@@ -233,15 +237,18 @@ class UsageLedger:
         # asyncpg binds dates; SQLite stores them as ISO text (its default adapter is deprecated).
         d, m = (day, month) if dialect == "postgres" else (day.isoformat(), month.isoformat())
         ensure_member, ensure_guild = _ensure_sql(dialect)
-        await conn.execute_query(ensure_member, [gid, user_id, d, False])
+        if r.member_budgeted:
+            await conn.execute_query(ensure_member, [gid, user_id, d, False])
         await conn.execute_query(ensure_guild, [gid, m])
         ensure_model, reserve_model = _model_sql(dialect)
         if r.model_budgeted:
             await conn.execute_query(ensure_model, [gid, r.model, d])
         reserve_member, reserve_guild = _reserve_sql(dialect)
         async with in_transaction("default") as tx:
-            held, _ = await tx.execute_query(
-                reserve_member, [tokens, gid, user_id, d, tokens, config.user_daily_tokens])
+            held = 1
+            if r.member_budgeted:
+                held, _ = await tx.execute_query(
+                    reserve_member, [tokens, gid, user_id, d, tokens, config.user_daily_tokens])
             if not held:
                 raise BudgetExceeded(
                     f"You've used your daily AI budget ({config.user_daily_tokens:,} tokens), "
@@ -284,7 +291,8 @@ class UsageLedger:
                 values["requests"] = F("requests") + 1
             if estimated:
                 values["estimated"] = True
-            await member.update(**values)
+            if r.member_budgeted:
+                await member.update(**values)
             await LLMGuildUsage.filter(guild_id=r.guild_id, month=r.month).update(
                 reserved_tokens=F("reserved_tokens") - r.tokens,
                 used_tokens=F("used_tokens") + used)

@@ -278,3 +278,23 @@ class LLMMemberModelUsage(Model):
         table = "llm_member_model_usage"
         unique_together = (("guild_id", "user_id", "model", "day"),)
         indexes = (("guild_id", "day"),)
+
+
+class LLMPaidWork(Model):
+    """Paid work other plugins counted against this budget through the core's paid-usage
+    service (`what`: "podcast transcripts"), per member (0: the server's own work, such as
+    automatic transcription) and UTC day: its own line in /llm usage. Counts only; deleted with
+    the member's data (the budget itself is reserved against llm_usage and llm_guild_usage)."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    user_id = fields.BigIntField(db_index=True)
+    what = fields.CharField(max_length=50)
+    day = fields.DateField()
+    uses = fields.IntField(default=0)
+    tokens = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "llm_paid_work"
+        unique_together = (("guild_id", "user_id", "what", "day"),)
+        indexes = (("guild_id", "day"),)

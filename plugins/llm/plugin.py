@@ -19,6 +19,11 @@ from plugins.llm.followups import Followups, IdleSweeper
 from plugins.llm.knowledge import KnowledgeProvider
 from plugins.llm.model_catalog import delete_member_models, export_member_models
 from plugins.llm.models import LLMGuildConfig, LLMGuildPolicy
+from plugins.llm.paid_work import (
+    PaidWorkBudget,
+    delete_member_paid_work,
+    export_member_paid_work,
+)
 from plugins.llm.policy import AssistantPolicy
 from plugins.llm.seed_data import seed_starter_entries
 from plugins.llm.service import ChatService
@@ -40,7 +45,8 @@ class LLMPlugin(Plugin):
     data_statement = (
         "Stores your assistant conversations (message text only while your history setting is "
         "on, and for the server's retention period, 30 days by default), your /chat settings, "
-        "daily token usage, and the knowledge entries you contribute. Deleting your data "
+        "daily token usage (podcast transcripts you had made included), and the knowledge "
+        "entries you contribute. Deleting your data "
         "keeps the token counters (not the text), so a deletion never resets a budget. "
         "Attached text files are kept like message text; attached images are never stored, "
         "only their names."
@@ -75,6 +81,9 @@ class LLMPlugin(Plugin):
         self.chat = ChatService(settings=settings, services=ctx.services, client=self.client,
                                 verify_view=ctx.verify_prompt)
         ctx.services.knowledge.provide(self.name, KnowledgeProvider(self.chat.kb))
+        # Other plugins' paid work (podcast transcripts) spends this plugin's token budgets.
+        ctx.services.paid_usage.provide(self.name, PaidWorkBudget(self.chat.ledger,
+                                                                  ctx.services))
         # Admin control: the persona and allow-lists through the core's guild config cache;
         # /llm usage's pages for admins.
         self.chat.policy = AssistantPolicy(ctx.guild_config.table(LLMGuildPolicy))
@@ -100,6 +109,8 @@ class LLMPlugin(Plugin):
         return await seed_starter_entries()
 
     async def teardown(self) -> None:
+        if self.ctx is not None:
+            self.ctx.services.paid_usage.withdraw(self.name)
         if self.stale_notices is not None:
             await self.stale_notices.task.stop()
             self.stale_notices = None
@@ -131,7 +142,9 @@ class LLMPlugin(Plugin):
         return {**LLMComponents(self).handlers(), **self.followups.handlers()}
 
     async def delete_user_data(self, user_id: int) -> int:
-        return await delete_user_data(user_id) + await delete_member_models(user_id)
+        return (await delete_user_data(user_id) + await delete_member_models(user_id)
+                + await delete_member_paid_work(user_id))
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
-        return await export_user_data(user_id) | await export_member_models(user_id)
+        return (await export_user_data(user_id) | await export_member_models(user_id)
+                | await export_member_paid_work(user_id))

@@ -14,7 +14,14 @@ from tortoise.functions import Count, Sum
 from bot.api import Page
 from plugins.llm.budget import UsageLedger, guild_config, today
 from plugins.llm.model_catalog import ModelCatalog
-from plugins.llm.models import LLMAllowedModel, LLMMemberModelUsage, LLMModelDay, LLMUsage
+from plugins.llm.models import (
+    LLMAllowedModel,
+    LLMGuildUsage,
+    LLMMemberModelUsage,
+    LLMModelDay,
+    LLMUsage,
+)
+from plugins.llm.paid_work import paid_work_by_kind
 
 USAGE_PAGES = "llm.usage"
 MEMBERS_PER_PAGE = 10
@@ -40,6 +47,13 @@ def _models_line(models: list[tuple[str, int]]) -> str:
     return ", ".join(f"`{name}` {tokens:,}" for name, tokens in models)
 
 
+def _paid_work_lines(work: list[tuple[str, int, int]]) -> list[str]:
+    """Other plugins' paid work counted against the budget (podcast transcripts), a line per
+    kind; its tokens are in the totals above too."""
+    return [f"{what.capitalize()} this month: {tokens:,} tokens for {uses:,}"
+            for what, tokens, uses in work]
+
+
 async def member_usage(ledger: UsageLedger, guild_id: int, user_id: int) -> str:
     usage = await ledger.summary(guild_id, user_id, include_guild=False)
     lines = [
@@ -51,6 +65,7 @@ async def member_usage(ledger: UsageLedger, guild_id: int, user_id: int) -> str:
     models = (await _models_of(guild_id, [user_id])).get(user_id)
     if models:
         lines.append(f"By model this month: {_models_line(models)}")
+    lines += _paid_work_lines(await paid_work_by_kind(guild_id, _month(), user_id))
     return "\n".join(lines)
 
 
@@ -98,11 +113,15 @@ class UsagePages:
             lines.append(f"`{name}`: {month.get(name, 0):,} tokens this month, {day}")
         for name in sorted(set(month) - set(allowed) - {self.catalog.default}):
             lines.append(f"`{name}` (no longer allowed): {month[name]:,} tokens this month")
-        usage = await LLMUsage.filter(guild_id=guild_id, day__gte=_month()).annotate(
-            p=Sum("prompt_tokens"), c=Sum("completion_tokens")).values("p", "c")
-        total = sum(int(r["p"] or 0) + int(r["c"] or 0) for r in usage)
+        # The counter the monthly budget is reserved against: members' tokens and the server's
+        # own paid work (automatic transcription), which no member's row holds.
+        guild_row = await LLMGuildUsage.get_or_none(guild_id=guild_id, month=_month())
+        total = guild_row.used_tokens if guild_row else 0
         description = (f"**Server this month:** {total:,} / {config.guild_monthly_tokens:,} "
                        f"tokens\n\n**By model**\n" + ("\n".join(lines) or "No models."))
+        work = _paid_work_lines(await paid_work_by_kind(guild_id, _month()))
+        if work:
+            description += "\n\n**Other paid work**\n" + "\n".join(work)
         return nextcord.Embed(title="AI usage: server", description=description[:4096])
 
     async def _members(self, guild_id: int, index: int) -> nextcord.Embed:

@@ -107,6 +107,10 @@ class MusicCog(commands.Cog, name="music"):
         await self.plugin.playback.dispatch("wavelink_node_disconnected", payload)
 
     @commands.Cog.listener()
+    async def on_music_voice_lost(self, player: Any) -> None:
+        await self.plugin.playback.voice_lost(player)
+
+    @commands.Cog.listener()
     async def on_guild_available(self, guild: nextcord.Guild) -> None:
         # After a restart: rejoin this guild's session once its channels are known.
         await self.plugin.playback.recovery.restore_all()

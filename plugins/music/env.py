@@ -63,6 +63,13 @@ class MusicSettings(PluginSettings):
         default=None, description="API key of the transcription endpoint, if it needs one.")
     transcribe_timeout: float = Field(
         default=60.0, gt=0, description="Seconds one transcription request may take.")
+    # What a minute of transcribed audio counts against the LLM plugin's token budget. 1,000:
+    # OpenAI bills audio for its transcription models at $6 per million input tokens, and
+    # whisper-1 at $0.006 a minute, i.e. 1,000 tokens a minute; chat models are counted in
+    # their own tokens the same way. 0: transcripts don't touch the LLM budget.
+    transcribe_tokens_per_minute: int = Field(
+        default=1000, ge=0, le=100_000,
+        description="Tokens of the LLM budget a minute of transcribed audio counts as.")
 
     max_playlists: int = Field(
         default=25, ge=1, le=200,

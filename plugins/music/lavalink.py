@@ -68,6 +68,15 @@ class Player(wavelink.Player, nextcord.VoiceProtocol):  # type: ignore[misc]  # 
         await super().connect(timeout=timeout, reconnect=reconnect, self_deaf=True,
                               self_mute=self_mute)
 
+    async def on_voice_state_update(self, data: Any, /) -> None:
+        lost = not data.get("channel_id")
+        await super().on_voice_state_update(data)
+        if lost and self.guild is not None:
+            # Discord took the bot out of the channel (an admin's Disconnect, the channel
+            # deleted); wavelink only forgets the player. Our own leaving forgets it in the
+            # playback first, so the listener can tell the two apart.
+            self.client.dispatch("music_voice_lost", self)
+
 
 class Backoff:
     """Capped exponential backoff with jitter: 0.5 s, 1 s, 2 s ... at most `cap` seconds.

@@ -55,6 +55,8 @@ class Meditation:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     rewarded: set[int] = field(default_factory=set)
+    # Set once the timer reached the end: the ending (XP, the post) is not to be cancelled.
+    finishing: bool = False
 
 
 class MeditationRunner:
@@ -154,6 +156,7 @@ class MeditationRunner:
     async def finish(self, session: Meditation) -> bool:
         """End the session once: returns False when another path already ended it."""
         playback = self.service.playback
+        session.finishing = True
         stayed = playback.voice.listeners(session.guild_id, session.channel_id)
         finishers = session.participants & stayed
         amount = min(session.minutes * XP_PER_MINUTE, MAX_XP)
@@ -177,6 +180,28 @@ class MeditationRunner:
         await playback.notifier.say(
             text_channel, f"🧘 The {session.minutes}-minute session has ended. "
             f"{len(finishers)} member(s) stayed to the end.")
+        return True
+
+    async def abandon(self, guild_id: int) -> bool:
+        """The session's music ended before its time (/stop, the Stop button, idle leaving, a
+        lost voice connection): it ends as not completed, without XP, once (the same
+        conditional UPDATE as finishing, so a timer reaching the end meanwhile can't also pay),
+        and its timer stops. Returns False when no session was running (or it had ended)."""
+        session = self.sessions.get(guild_id)
+        if (session is not None and session.task is not None and not session.finishing
+                and session.task is not asyncio.current_task()):
+            self.sessions.pop(guild_id, None)
+            session.task.cancel()
+        row = await MeditationSession.filter(guild_id=guild_id, ended_at__isnull=True).first()
+        if row is None:
+            return False
+        changed = await MeditationSession.filter(id=row.id, ended_at__isnull=True).update(
+            ended_at=now(), completed=False, xp_granted=0, stayed=0, participants=[])
+        if not changed:
+            return False
+        log.info("music.meditation_stopped", guild=guild_id, id=row.id)
+        await self.audit.record("music.meditation_stopped", guild_id=guild_id,
+                                actor_id=row.started_by, target=str(row.minutes))
         return True
 
     # -- after a restart ----------------------------------------------------------------------

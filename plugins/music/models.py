@@ -40,22 +40,33 @@ class MusicSession(Model):
         table = "music_session"
 
 
-class MusicQueueEntry(Model):
-    """One upcoming track. `position` values are gapped (steps of 65,536) so adding, removing
-    and moving an entry touch one row instead of renumbering the queue."""
+class StoredTrack(Model):
+    """The columns of a track kept whole (queued, played or saved): the encoded track, so a
+    replay needs no search, what is shown, and the 21+ and explicit flags it was judged by.
+    Abstract: each table keeps its own name and these columns' names."""
 
-    id = fields.BigIntField(primary_key=True)
-    guild_id = fields.BigIntField()
-    position = fields.BigIntField()
     encoded = fields.TextField()
     title = fields.CharField(max_length=200)
     author = fields.CharField(max_length=200, default="")
     uri = fields.CharField(max_length=500, null=True)
     length_ms = fields.BigIntField(default=0)
     source = fields.CharField(max_length=32, default="")
-    requester_id = fields.BigIntField()
     cannabis = fields.BooleanField(default=False)
+    # The source's own flag (Lavalink pluginInfo), so a replay is judged by it, not the title.
     explicit = fields.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+
+class MusicQueueEntry(StoredTrack):
+    """One upcoming track. `position` values are gapped (steps of 65,536) so adding, removing
+    and moving an entry touch one row instead of renumbering the queue."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField()
+    position = fields.BigIntField()
+    requester_id = fields.BigIntField()
     added_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -158,22 +169,14 @@ class MusicMemberPreferences(Model):
         unique_together = (("guild_id", "user_id"),)
 
 
-class MusicHistoryEntry(Model):
+class MusicHistoryEntry(StoredTrack):
     """A track that started playing in a server: the last 100 per server are kept, for
     /history and /previous. Holds the track whole (encoded) so a replay needs no search."""
 
     id = fields.BigIntField(primary_key=True)
     guild_id = fields.BigIntField()
     requester_id = fields.BigIntField(db_index=True)
-    encoded = fields.TextField()
-    title = fields.CharField(max_length=200)
-    author = fields.CharField(max_length=200, default="")
-    uri = fields.CharField(max_length=500, null=True)
-    length_ms = fields.BigIntField(default=0)
-    source = fields.CharField(max_length=32, default="")
     is_stream = fields.BooleanField(default=False)
-    cannabis = fields.BooleanField(default=False)
-    explicit = fields.BooleanField(default=False)
     played_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -203,22 +206,17 @@ class MusicPlaylist(Model):
         unique_together = (("guild_id", "owner_id", "name_key"),)
 
 
-class MusicPlaylistTrack(Model):
+class MusicPlaylistTrack(StoredTrack):
     """One track of a saved playlist. Positions are gapped (steps of 2**20) and distinct, so
     adding, removing and moving a track write one row (see playlist_store.py)."""
 
     id = fields.BigIntField(primary_key=True)
     playlist_id = fields.BigIntField()
     position = fields.BigIntField()
-    encoded = fields.TextField()
-    title = fields.CharField(max_length=200)
-    author = fields.CharField(max_length=200, default="")
-    uri = fields.CharField(max_length=500, null=True)
-    length_ms = fields.BigIntField(default=0)
-    source = fields.CharField(max_length=32, default="")
     is_stream = fields.BooleanField(default=False)
-    # 21+ as classified when added; shown and played by the classification at that moment.
-    cannabis = fields.BooleanField(default=False)
+    # `cannabis`: 21+ as classified when added; shown and played by the classification at that
+    # moment. `explicit` (new): the source's flag when added, so the explicit filter judges a
+    # replay by it.
 
     class Meta:
         table = "music_playlist_track"

@@ -94,6 +94,9 @@ class Playback:
         # replays after a restart or failover, which continue the same play.
         self.on_started = on_started
         self.minute = 60.0  # seconds per idle minute; tests shorten it
+        # Told after a session ends by any path (/stop, the Stop button, idle leaving, a lost
+        # voice connection): a typed session cut short ends with it (meditation: no XP).
+        self.on_ended: Callable[[int], Awaitable[object]] | None = None
         self._idle: dict[int, asyncio.Task[None]] = {}
         self.recovery = SessionRecovery(self)
         self.players: dict[int, wavelink.Player] = {}
@@ -439,6 +442,26 @@ class Playback:
             if player is not None:
                 with contextlib.suppress(Exception):
                     await player.disconnect()
+        if self.on_ended is not None:
+            try:
+                await self.on_ended(guild_id)
+            except Exception as exc:  # the music has ended either way
+                log.error("music.session_end_hook_failed", guild=guild_id, error=repr(exc))
+
+    async def voice_lost(self, player: Any) -> None:
+        """Discord took the bot out of its voice channel: the session ends as /stop ends it
+        (a meditation with it, not completed), with a note in its text channel. A player we
+        forgot ourselves (leaving, stopping, moving node) is not this guild's any more."""
+        guild_id = player.guild.id
+        if self.closing or self.players.get(guild_id) is not player:
+            return
+        session = await self.session(guild_id)
+        await self.end_session(guild_id)
+        log.info("music.voice_lost", guild=guild_id)
+        await self.notifier.say(
+            session.text_channel_id if session is not None else None,
+            "I was disconnected from the voice channel, so the music stopped and the queue "
+            "was cleared. Use /play to start again.")
 
     async def close(self) -> None:
         """On shutdown: keep sessions active in the database so the next start restores them."""

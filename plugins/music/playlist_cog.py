@@ -15,7 +15,7 @@ from bot.api import GUILD_ONLY, answer_autocomplete, guild_of, user_of
 from plugins.music.cog import is_dj, member_channel
 from plugins.music.playlist_store import SERVER
 from plugins.music.playlist_views import PAGES_SOURCE
-from plugins.music.playlists import MAX_NAME, shown
+from plugins.music.playlists import ADULT_NAME, MAX_NAME, adult_name, shown
 from plugins.music.service import CANNABIS_FEATURE
 
 if TYPE_CHECKING:
@@ -53,10 +53,19 @@ class PlaylistCog(commands.Cog, name="music playlists"):
 
         async def choices(text: str) -> list[tuple[str, str]]:
             out = []
+            reveal: bool | None = None  # asked once, and only when a name needs it
             for p in await self.playlists.store.visible(guild_id, user_id, text):
+                name = p.name
+                if adult_name(name):
+                    if reveal is None:
+                        reveal = await self.plugin.audience.verified(guild_id, user_id)
+                    if not reveal:
+                        if text:
+                            continue  # matching what is typed would spell the name out
+                        name = ADULT_NAME
                 whose = ("" if p.owner_id == user_id else
                          " · server" if p.owner_id == SERVER else " · shared")
-                out.append((f"{p.name}{whose} ({p.track_count})", f"#{p.id}"))
+                out.append((f"{name}{whose} ({p.track_count})", f"#{p.id}"))
             return out
 
         await answer_autocomplete(interaction, typed, choices)
@@ -132,7 +141,7 @@ class PlaylistCog(commands.Cog, name="music playlists"):
     ) -> None:
         text = await self.playlists.rename(guild_of(interaction), user_of(interaction),
                                            playlist, name, is_dj=await self._dj(interaction))
-        await interaction.send(text, ephemeral=True)
+        await self.plugin.audience.answer(interaction, text, ephemeral=True)
 
     @playlist.subcommand(name="share", description="Let everyone here view and play it")
     async def share(
@@ -141,15 +150,18 @@ class PlaylistCog(commands.Cog, name="music playlists"):
     ) -> None:
         text = await self.playlists.share(guild_of(interaction), user_of(interaction),
                                           playlist, shared)
-        await interaction.send(text, ephemeral=True)
+        await self.plugin.audience.answer(interaction, text, ephemeral=True)
 
     @playlist.subcommand(name="delete", description="Delete a playlist (asks first)")
     async def delete(self, interaction: nextcord.Interaction,
                      playlist: str = _option()) -> None:
         found = await self.playlists.check_delete(guild_of(interaction), user_of(interaction),
                                                   playlist, is_dj=await self._dj(interaction))
+        # Asked of the member alone: the name as they may read it.
+        reveal = adult_name(found.name) and await self.plugin.audience.verified(
+            guild_of(interaction), user_of(interaction))
         await self.ctx.confirm(
-            interaction, f"Delete {shown(found)} and its "
+            interaction, f"Delete {shown(found, reveal)} and its "
                          f"{found.track_count} tracks? This cannot be undone.",
             DELETE_CALLBACK, {"id": found.id}, confirm_label="Delete playlist")
 
@@ -160,21 +172,24 @@ class PlaylistCog(commands.Cog, name="music playlists"):
             guild_id, ctx.user_id, int(payload["id"]),
             is_dj=await is_dj(ctx.interaction,
                               await self.plugin.service.guild_settings(guild_id)))
-        await ctx.send(text)
+        reveal = text.names_adult_content and await self.plugin.audience.verified(
+            guild_id, ctx.user_id)
+        await ctx.send(text.revealed if reveal else str(text))
 
     @playlist.subcommand(name="list", description="Your playlists, the server's and shared ones")
     async def list_(self, interaction: nextcord.Interaction) -> None:
         text = await self.playlists.listing(guild_of(interaction), user_of(interaction))
-        await interaction.send(text, ephemeral=True)
+        await self.plugin.audience.answer(interaction, text, ephemeral=True)
 
     @playlist.subcommand(name="show", description="A playlist's tracks, page by page")
     async def show(self, interaction: nextcord.Interaction, playlist: str = _option()) -> None:
         guild_id = guild_of(interaction)
         found = await self.playlists.resolve(guild_id, user_of(interaction), playlist)
         reveal = ephemeral = False
-        if await self.playlists.has_adult(guild_id, found):
-            # Like /queue show: 21+ titles only in a 21+-only channel or, for a verified
-            # member, on pages only they see; otherwise the placeholder stands in.
+        if adult_name(found.name) or await self.playlists.has_adult(guild_id, found):
+            # Like /queue show: 21+ titles (and a cannabis-themed name) only in a 21+-only
+            # channel or, for a verified member, on pages only they see; otherwise the
+            # placeholder stands in.
             audience = self.plugin.audience
             reveal = await audience.adults_only_place(interaction.channel)
             if not reveal:
@@ -201,7 +216,8 @@ class PlaylistCog(commands.Cog, name="music playlists"):
         reveal = await self.plugin.audience.verified(guild_id, user_of(interaction))
         found, text = await self.playlists.export(guild_id, user_of(interaction), playlist,
                                                   reveal=reveal)
-        filename = (re.sub(r"[^\w-]+", "-", found.name).strip("-") or "playlist")[:40] + ".txt"
+        name = found.name if reveal or not adult_name(found.name) else "playlist"
+        filename = (re.sub(r"[^\w-]+", "-", name).strip("-") or "playlist")[:40] + ".txt"
         await interaction.send(
             f"{found.track_count} tracks, one line each: title — link.", ephemeral=True,
             file=nextcord.File(io.BytesIO(text.encode()), filename=filename))

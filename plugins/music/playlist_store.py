@@ -53,7 +53,8 @@ class Appended:
 def row_to_track(row: MusicPlaylistTrack, requester_id: int = 0) -> TrackInfo:
     return TrackInfo(encoded=row.encoded, title=row.title, author=row.author, uri=row.uri,
                      length_ms=row.length_ms, source=row.source, is_stream=row.is_stream,
-                     requester_id=requester_id, cannabis=row.cannabis)
+                     requester_id=requester_id, cannabis=row.cannabis,
+                     explicit=row.explicit)
 
 
 def _rows(playlist_id: int, start: int, tracks: Sequence[TrackInfo]) -> list[MusicPlaylistTrack]:
@@ -62,7 +63,7 @@ def _rows(playlist_id: int, start: int, tracks: Sequence[TrackInfo]) -> list[Mus
             playlist_id=playlist_id, position=start + STEP * (i + 1), encoded=t.encoded,
             title=t.title[:MAX_TITLE], author=t.author[:200], uri=(t.uri or "")[:500] or None,
             length_ms=max(0, t.length_ms), source=t.source[:32], is_stream=t.is_stream,
-            cannabis=t.cannabis,
+            cannabis=t.cannabis, explicit=t.explicit,
         )
         for i, t in enumerate(tracks)
     ]

@@ -8,7 +8,7 @@ import nextcord
 
 from bot.api import Page
 from plugins.music.playlist_store import SERVER
-from plugins.music.playlists import escape
+from plugins.music.playlists import escape, name_for
 from plugins.music.tracks import ADULT_PLACEHOLDER, format_ms
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class PlaylistPages:
         owner = ("Server playlist" if playlist.owner_id == SERVER
                  else f"By <@{playlist.owner_id}>" + (" · shared" if playlist.shared else ""))
         embed = nextcord.Embed(
-            title=f"{escape(playlist.name)} — {playlist.track_count} tracks"[:256],
+            title=f"{escape(name_for(playlist.name, reveal))} — "
+                  f"{playlist.track_count} tracks"[:256],
             description=(owner + "\n\n" + "\n".join(lines))[:MAX_DESCRIPTION])
         return Page(embed=embed)

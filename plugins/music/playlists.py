@@ -26,7 +26,7 @@ from plugins.music.playlist_store import (
     row_to_track,
 )
 from plugins.music.queue import entry_to_track
-from plugins.music.service import QUEUE_CEILING, SearchResult
+from plugins.music.service import CANNABIS_WORDS, QUEUE_CEILING, SearchResult
 from plugins.music.tracks import ADULT_PLACEHOLDER, TrackInfo
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ MAX_NAME = 50
 MENTION = re.compile(r"<(@[!&]?|#)\d+>|@(everyone|here)\b", re.IGNORECASE)
 MARKDOWN = re.compile(r"([\\*_~`|\[\]()<>])")
 BY_ID = re.compile(r"#(\d{1,19})")
+# What anyone who might not be verified 21+ sees instead of a cannabis-themed playlist name.
+ADULT_NAME = "21+ playlist"
 
 
 def escape(text: str) -> str:
@@ -66,8 +68,20 @@ def clean_name(raw: str, *, lenient: bool = False) -> tuple[str, str]:
     return name, name.casefold()
 
 
-def shown(playlist: MusicPlaylist) -> str:
-    return f"**{escape(playlist.name)}**"
+def adult_name(name: str) -> bool:
+    """A cannabis-themed name ("Blue Dream weed sesh") is 21+ content itself, judged by the
+    words that mark a track's title: only verified members and 21+-only places see it."""
+    return bool(CANNABIS_WORDS.search(name))
+
+
+def name_for(name: str, reveal: bool) -> str:
+    return ADULT_NAME if adult_name(name) and not reveal else name
+
+
+def shown(playlist: MusicPlaylist, reveal: bool = False) -> str:
+    """The name in bold; a cannabis-themed one as the placeholder unless `reveal`, so code
+    that does not ask can't leak it."""
+    return f"**{escape(name_for(playlist.name, reveal))}**"
 
 
 def name_taken(name: str) -> UserError:
@@ -113,11 +127,12 @@ class PlaylistService:
                 shared = await self.store.shared_named(guild_id, key)
                 if len(shared) > 1:
                     raise UserError(f"Several members share a playlist called "
-                                    f"**{escape(ref)}**; pick the one you mean from the "
-                                    "suggestions as you type.")
+                                    f"**{escape(name_for(ref, False))}**; pick the one you "
+                                    "mean from the suggestions as you type.")
                 found = shared[0] if shared else None
         if found is None:
-            raise UserError(f"There is no playlist **{escape(ref[:MAX_NAME])}** that you can "
+            raise UserError(f"There is no playlist **{escape(name_for(ref[:MAX_NAME], False))}"
+                            "** that you can "
                             "see here. `/playlist list` shows yours, the server's and shared "
                             "ones.")
         if edit:
@@ -136,6 +151,12 @@ class PlaylistService:
             return
         raise UserError(f"{shown(playlist)} belongs to <@{playlist.owner_id}> and is shared "
                         "read-only: you can view and play it, not change it.")
+
+    async def _check_name(self, guild_id: int, user_id: int, name: str) -> None:
+        """Saving a cannabis-themed name needs a verified member, like saving a 21+ track
+        (the core audits the check)."""
+        if adult_name(name):
+            await self.music.require_adult(guild_id, user_id, "That playlist name")
 
     def _owner(self, user_id: int, server: bool, is_dj: bool) -> int:
         if server and not is_dj:
@@ -166,6 +187,7 @@ class PlaylistService:
         """The playing track and the queue, in order; an empty playlist when nothing plays."""
         owner = self._owner(user_id, server, is_dj)
         name, key = clean_name(name)
+        await self._check_name(guild_id, user_id, name)
         await self._room_for_one_more(guild_id, owner)
         tracks: list[TrackInfo] = []
         current = self.music.playback.current.get(guild_id)
@@ -179,11 +201,14 @@ class PlaylistService:
                                                       max_tracks=self.limits.tracks)
         except NameTaken:
             raise name_taken(name) from None
-        text = f"Saved {shown(playlist)} with {saved.added} tracks from the queue."
-        if not tracks:
-            text = (f"Created {shown(playlist)}, empty: nothing is playing. Add tracks with "
-                    "`/playlist add`.")
-        return Reply(text + self._capped(saved))
+        def render(reveal: bool) -> str:
+            if not tracks:
+                return (f"Created {shown(playlist, reveal)}, empty: nothing is playing. Add "
+                        "tracks with `/playlist add`.")
+            return (f"Saved {shown(playlist, reveal)} with {saved.added} tracks from the queue."
+                    + self._capped(saved))
+
+        return Reply.of(render)
 
     async def import_link(self, guild_id: int, user_id: int, link: str, name: str | None, *,
                           server: bool, is_dj: bool) -> Reply:
@@ -193,7 +218,8 @@ class PlaylistService:
             raise UserError("Give a playlist link (http or https), e.g. a YouTube playlist.")
         owner = self._owner(user_id, server, is_dj)
         if name is not None:
-            clean_name(name)  # refuse a bad name before loading anything
+            # Refuse a bad name before loading anything.
+            await self._check_name(guild_id, user_id, clean_name(name)[0])
         await self._room_for_one_more(guild_id, owner)
         result = await self._load(link)
         if not result.tracks:
@@ -204,14 +230,15 @@ class PlaylistService:
                             "to add it to one.")
         name, key = clean_name(name) if name is not None else clean_name(result.playlist,
                                                                           lenient=True)
+        await self._check_name(guild_id, user_id, name)  # the playlist's own name, too
         tracks = await self._classified(guild_id, user_id, result.tracks, "A track there")
         try:
             playlist, saved = await self.store.create(guild_id, owner, name, key, tracks,
                                                       max_tracks=self.limits.tracks)
         except NameTaken:
             raise name_taken(name) from None
-        return Reply(f"Imported {shown(playlist)} with {saved.added:,} tracks."
-                     + self._capped(saved))
+        return Reply.of(lambda reveal: f"Imported {shown(playlist, reveal)} with "
+                                       f"{saved.added:,} tracks." + self._capped(saved))
 
     def _capped(self, saved: Appended) -> str:
         if not saved.dropped:
@@ -248,8 +275,9 @@ class PlaylistService:
                             "most a playlist may hold). Remove some first.")
         if len(tracks) == 1:
             return Reply.of(lambda reveal: f"Added **{escape(tracks[0].title_for(reveal))}** to "
-                                           f"{shown(playlist)} as track {done.total}.")
-        return Reply(f"Added {done.added:,} tracks to {shown(playlist)}." + self._capped(done))
+                                           f"{shown(playlist, reveal)} as track {done.total}.")
+        return Reply.of(lambda reveal: f"Added {done.added:,} tracks to "
+                                       f"{shown(playlist, reveal)}." + self._capped(done))
 
     async def remove(self, guild_id: int, user_id: int, ref: str, position: int, *,
                      is_dj: bool) -> Reply:
@@ -259,7 +287,7 @@ class PlaylistService:
             raise UserError(f"There is no track {position} in {shown(playlist)}.")
         track = row_to_track(row)
         return Reply.of(lambda reveal: f"Removed **{escape(track.title_for(reveal))}** from "
-                                       f"{shown(playlist)}.")
+                                       f"{shown(playlist, reveal)}.")
 
     async def move(self, guild_id: int, user_id: int, ref: str, src: int, dst: int, *,
                    is_dj: bool) -> Reply:
@@ -270,19 +298,21 @@ class PlaylistService:
                             "`/playlist show` numbers them.")
         track = row_to_track(row)
         return Reply.of(lambda reveal: f"Moved **{escape(track.title_for(reveal))}** to "
-                                       f"position {dst} in {shown(playlist)}.")
+                                       f"position {dst} in {shown(playlist, reveal)}.")
 
     async def rename(self, guild_id: int, user_id: int, ref: str, new_name: str, *,
-                     is_dj: bool) -> str:
+                     is_dj: bool) -> Reply:
         playlist = await self.resolve(guild_id, user_id, ref, edit=True, is_dj=is_dj)
         name, key = clean_name(new_name)
+        await self._check_name(guild_id, user_id, name)
         try:
             await self.store.rename(playlist.id, name, key)
         except NameTaken:
             raise name_taken(name) from None
-        return f"Renamed {shown(playlist)} to **{escape(name)}**."
+        return Reply.of(lambda reveal: f"Renamed {shown(playlist, reveal)} to "
+                                       f"**{escape(name_for(name, reveal))}**.")
 
-    async def share(self, guild_id: int, user_id: int, ref: str, on: bool) -> str:
+    async def share(self, guild_id: int, user_id: int, ref: str, on: bool) -> Reply:
         playlist = await self.resolve(guild_id, user_id, ref)
         if playlist.owner_id == SERVER:
             raise UserError("Server playlists are visible to everyone here already.")
@@ -291,40 +321,45 @@ class PlaylistService:
                             f"{shown(playlist)}.")
         await self.store.set_shared(playlist.id, on)
         if on:
-            return (f"{shown(playlist)} is shared: everyone here can view and play it; only "
-                    "you can change it.")
-        return f"{shown(playlist)} is private again."
+            return Reply.of(lambda reveal: f"{shown(playlist, reveal)} is shared: everyone "
+                                           "here can view and play it; only you can change it.")
+        return Reply.of(lambda reveal: f"{shown(playlist, reveal)} is private again.")
 
     async def check_delete(self, guild_id: int, user_id: int, ref: str, *,
                            is_dj: bool) -> MusicPlaylist:
         return await self.resolve(guild_id, user_id, ref, edit=True, is_dj=is_dj)
 
     async def delete(self, guild_id: int, user_id: int, playlist_id: int, *,
-                     is_dj: bool) -> str:
+                     is_dj: bool) -> Reply:
         playlist = await self.resolve(guild_id, user_id, f"#{playlist_id}", edit=True,
                                       is_dj=is_dj)
         await self.store.delete(playlist.id)
-        return f"Deleted {shown(playlist)}."
+        return Reply.of(lambda reveal: f"Deleted {shown(playlist, reveal)}.")
 
     # -- reading ------------------------------------------------------------------------------
 
-    async def listing(self, guild_id: int, user_id: int) -> str:
+    async def listing(self, guild_id: int, user_id: int) -> Reply:
         visible = await self.store.visible(guild_id, user_id, limit=100)
-        groups: dict[str, list[str]] = {"Yours": [], "Server playlists": [],
-                                        "Shared by others": []}
-        for p in visible:
-            line = f"`#{p.id}` {shown(p)} · {p.track_count} tracks"
-            if p.owner_id == user_id:
-                groups["Yours"].append(line + (" · shared" if p.shared else ""))
-            elif p.owner_id == SERVER:
-                groups["Server playlists"].append(line)
-            else:
-                groups["Shared by others"].append(f"{line} · <@{p.owner_id}>")
-        parts = [f"**{title}**\n" + "\n".join(lines) for title, lines in groups.items() if lines]
-        if not parts:
-            return ("No playlists here yet. `/playlist create` saves the queue, "
-                    "`/playlist import` a public playlist link.")
-        return "\n\n".join(parts)[:1900]
+
+        def render(reveal: bool) -> str:
+            groups: dict[str, list[str]] = {"Yours": [], "Server playlists": [],
+                                            "Shared by others": []}
+            for p in visible:
+                line = f"`#{p.id}` {shown(p, reveal)} · {p.track_count} tracks"
+                if p.owner_id == user_id:
+                    groups["Yours"].append(line + (" · shared" if p.shared else ""))
+                elif p.owner_id == SERVER:
+                    groups["Server playlists"].append(line)
+                else:
+                    groups["Shared by others"].append(f"{line} · <@{p.owner_id}>")
+            parts = [f"**{title}**\n" + "\n".join(lines)
+                     for title, lines in groups.items() if lines]
+            if not parts:
+                return ("No playlists here yet. `/playlist create` saves the queue, "
+                        "`/playlist import` a public playlist link.")
+            return "\n\n".join(parts)[:1900]
+
+        return Reply.of(render)
 
     async def adult_test(self, guild_id: int) -> Callable[[MusicPlaylistTrack], bool]:
         """Whether a saved track is 21+ now: as marked when saved, or by this server's current

@@ -139,6 +139,7 @@ class MusicPlugin(Plugin):
         self.meditation = MeditationRunner(self.service, ctx.services.xp, ctx.services.audit)
         # Typed sessions: recovery asks the meditation runner before restoring one of its own.
         self.playback.recovery.session_types[MEDITATION] = self.meditation
+        self.playback.on_ended = self.meditation.abandon
         ctx.services.blocks.page_source(HISTORY_SOURCE, MeditationHistory(self.meditation))
         transcriber = None
         if settings.transcribe_base_url:
@@ -155,7 +156,10 @@ class MusicPlugin(Plugin):
             return (PER_MEMBER_DAY if member is None else member,
                     PER_SERVER_DAY if server is None else server)
 
-        self.transcripts = Transcripts(self.podcasts, transcript_limits)
+        # Each paid transcription also spends the server's AI budget where the llm plugin is on.
+        self.transcripts = Transcripts(
+            self.podcasts, transcript_limits, paid_usage=ctx.services.paid_usage,
+            tokens_per_minute=settings.transcribe_tokens_per_minute)
         self.podcast_ui = PodcastUi(self)
         # Stored feeds and episodes; a bounded poll transcribes new episodes of followed feeds.
         self.podcast_library = PodcastLibrary(self.podcasts, self.transcripts)

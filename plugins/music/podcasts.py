@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -120,6 +121,14 @@ async def read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
     return bytes(body)
 
 
+@dataclass(frozen=True)
+class Transcription:
+    text: str
+    # The audio's length as the endpoint billed it (whisper-1 reports `usage.seconds`); None
+    # when it says nothing (older or self-hosted endpoints).
+    seconds: float | None = None
+
+
 class Transcriber:
     """Audio transcription on the configured OpenAI-compatible endpoint."""
 
@@ -130,6 +139,9 @@ class Transcriber:
                                          timeout=max(timeout, 60.0), max_retries=1)
 
     async def transcribe(self, audio: bytes, filename: str) -> str:
+        return (await self.transcribe_billed(audio, filename)).text
+
+    async def transcribe_billed(self, audio: bytes, filename: str) -> Transcription:
         import openai
 
         try:
@@ -138,7 +150,11 @@ class Transcriber:
         except openai.APIError as exc:
             raise UserError("The transcription service failed; try again later. "
                             f"({type(exc).__name__})") from None
-        return str(getattr(result, "text", "") or "")
+        usage = getattr(result, "usage", None)
+        seconds = getattr(usage, "seconds", None) if getattr(usage, "type", "") == "duration" \
+            else None
+        return Transcription(str(getattr(result, "text", "") or ""),
+                             float(seconds) if seconds is not None else None)
 
     async def close(self) -> None:
         await self.client.close()
@@ -161,12 +177,28 @@ class Podcasts:
         return parse_feed(data, url)
 
     async def transcript(self, episode: Episode) -> str:
+        audio, filename = await self.fetch_audio(episode)
+        return nonempty(await self.transcribe(audio, filename))
+
+    async def fetch_audio(self, episode: Episode) -> tuple[bytes, str]:
+        """The episode's audio file and its name, to transcribe (the download costs nothing;
+        the transcription does)."""
         if self.transcriber is None:
             raise UserError(NO_TRANSCRIPTION)
         audio = await self.fetcher.fetch(episode.url, max_bytes=MAX_AUDIO_BYTES)
         filename = urlsplit(episode.url).path.rsplit("/", 1)[-1] or "episode.mp3"
-        text = await self.transcriber.transcribe(audio, filename[:100])
-        if not text.strip():
-            raise UserError("The transcription came back empty.")
-        return text
+        return audio, filename[:100]
+
+    async def transcribe(self, audio: bytes, filename: str) -> Transcription:
+        """The paid call (its text may be empty: see `nonempty`)."""
+        if self.transcriber is None:
+            raise UserError(NO_TRANSCRIPTION)
+        return await self.transcriber.transcribe_billed(audio, filename)
+
+
+def nonempty(result: Transcription) -> str:
+    """The text, or a clear error for an empty one (checked after the call is paid for)."""
+    if not result.text.strip():
+        raise UserError("The transcription came back empty.")
+    return result.text
 

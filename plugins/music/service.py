@@ -360,7 +360,9 @@ class MusicService:
     @staticmethod
     def _queued_message(playlist: str | None, tracks: list[TrackInfo], added: AddResult,
                         limit: int, started: TrackInfo | None, *, front: bool = False) -> Reply:
-        adult_playlist = any(t.cannabis for t in tracks)
+        # A cannabis-themed playlist name is 21+ itself, whatever its tracks.
+        adult_playlist = any(t.cannabis for t in tracks) or bool(
+            playlist and CANNABIS_WORDS.search(playlist))
 
         def render(reveal: bool) -> str:
             if playlist is not None:

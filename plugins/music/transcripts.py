@@ -1,6 +1,8 @@
 """Podcast transcripts: paid calls, so each episode is transcribed at most once (stored and
 shared), and each paid call is first reserved against a per-member and a per-server daily
-budget. Free of Discord types: the caller has checked who may press the button.
+count, and against the server's AI budget (the LLM plugin's tokens, through the core's
+`services.paid_usage`) where that plugin is on. Free of Discord types: the caller has checked
+who may press the button.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -16,8 +19,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from bot.api import UserError
+from bot.api import PaidRefusal, PaidUsage, UserError
 from plugins.music.models import MusicTranscriptUsage, PodcastTranscript
+from plugins.music.podcasts import nonempty
 
 if TYPE_CHECKING:
     from plugins.music.podcasts import Episode, Podcasts
@@ -29,6 +33,11 @@ MAX_PER_DAY = 1000
 # A "pending" row older than this belongs to a request that died (a crash mid-call).
 STALE_CLAIM = timedelta(minutes=20)
 SERVER = 0  # the user_id of a server's own counter row
+# How the AI budget's usage report names this work.
+PAID_WORK = "podcast transcripts"
+# An episode's length before the call, when the feed gives none or less: its file read at
+# 128 kbps, podcasts' most common rate. Settled with the length the endpoint billed.
+ASSUMED_BYTES_PER_SECOND = 16_000
 
 Limits = Callable[[int], Awaitable[tuple[int, int]]]
 
@@ -82,12 +91,22 @@ class TranscriptBudget:
         ).update(count=F("count") - 1)
 
 
+def audio_seconds(episode: Episode, size: int) -> int:
+    """The length to reserve for: the feed's duration or the file's size at 128 kbps,
+    whichever is longer (a feed may give none, or a wrong one)."""
+    return max(episode.duration_s or 0, math.ceil(size / ASSUMED_BYTES_PER_SECOND))
+
+
 class Transcripts:
     def __init__(self, podcasts: Podcasts, limits: Limits,
-                 budget: TranscriptBudget | None = None) -> None:
+                 budget: TranscriptBudget | None = None, *,
+                 paid_usage: PaidUsage | None = None, tokens_per_minute: int = 0) -> None:
         self.podcasts = podcasts
         self.limits = limits
+        # The daily counts: the only limit where nobody keeps an AI budget, a cap where one does.
         self.budget = budget or TranscriptBudget()
+        self.paid_usage = paid_usage
+        self.tokens_per_minute = tokens_per_minute
         # Requests of this process under way, by episode: later presses share the result.
         self._running: dict[str, asyncio.Future[str]] = {}
 
@@ -152,10 +171,33 @@ class Transcripts:
             await PodcastTranscript.filter(key=key, status="pending").delete()
             raise
         try:
-            text = await self.podcasts.transcript(episode)
+            text = await self._paid_call(guild_id, user_id, episode)
         except BaseException:
             await self.budget.refund(guild_id, user_id)
             await PodcastTranscript.filter(key=key, status="pending").delete()
             raise
         await PodcastTranscript.filter(key=key).update(status="done", text=text)
         return text
+
+    def tokens(self, seconds: float) -> int:
+        return math.ceil(seconds * self.tokens_per_minute / 60)
+
+    async def _paid_call(self, guild_id: int, user_id: int, episode: Episode) -> str:
+        """Download the audio (free), hold its tokens against the AI budget, make the paid
+        call, and settle with the length it billed (or give the tokens back if it failed)."""
+        if self.paid_usage is None or self.tokens_per_minute == 0:
+            return await self.podcasts.transcript(episode)
+        audio, filename = await self.podcasts.fetch_audio(episode)
+        seconds = audio_seconds(episode, len(audio))
+        held = await self.paid_usage.reserve(
+            guild_id, None if user_id == SERVER else user_id, self.tokens(seconds), PAID_WORK)
+        if isinstance(held, PaidRefusal):
+            raise UserError(f"This episode (about {math.ceil(seconds / 60)} min of audio) "
+                            f"can't be transcribed now. {held.message}")
+        try:
+            result = await self.podcasts.transcribe(audio, filename)
+        except BaseException:
+            await self.paid_usage.release(held)
+            raise
+        await self.paid_usage.settle(held, self.tokens(result.seconds or seconds))
+        return nonempty(result)

@@ -327,6 +327,9 @@ class FakeOpenAI:
         self.context_window = context_window
         self.default_reply: Callable[[dict[str, Any]], str] = default_reply or echo_reply
         self.default_transcription = DEFAULT_TRANSCRIPTION
+        # When set, JSON transcriptions report the audio's billed length like whisper-1 does
+        # (``"usage": {"type": "duration", "seconds": ...}``); None: no ``usage`` at all.
+        self.transcription_seconds: float | None = None
         self.requests: list[Rec] = []
         self._outcomes: deque[_Outcome] = deque()
         self._transcriptions: deque[str | _Error] = deque()
@@ -1249,6 +1252,8 @@ class FakeOpenAI:
             self._finish(rec)
             return web.Response(status=200, text=text, content_type="text/plain")
         payload: dict[str, Any] = {"text": text}
+        if self.transcription_seconds is not None:
+            payload["usage"] = {"type": "duration", "seconds": self.transcription_seconds}
         if fmt == "verbose_json":
             payload = {
                 "task": "transcribe",

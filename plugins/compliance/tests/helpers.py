@@ -72,3 +72,40 @@ def database_down() -> Iterator[None]:
     finally:
         for name, func in originals.items():
             setattr(cls, name, func)
+
+
+async def verify(fake: Any, member: Any) -> None:
+    """`member` verifies 21+ through /verify's form."""
+    await (await fake.slash(member, "verify")).response()
+    done = await fake.submit_modal(member, "compliance:dob",
+                                   {"dob": "1990-06-15", "attest": "yes"})
+    assert "verified as 21+" in content(await done.response())
+
+
+async def adults_only_channel(fake: Any, world: Any, name: str = "21-plus-lounge") -> Any:
+    """A channel the admin marks 21+: only the verified role (and the bot) may view it."""
+    from growmies_testkit.fake_discord.permissions import Permission
+
+    view = int(Permission.VIEW_CHANNEL)
+    guild = world.guild
+    verified = guild.add_role("Verified 21+")
+    await (await fake.slash(world.admin, "verification settings",
+                            {"verified_role": verified})).response()
+    lounge = guild.add_text_channel(name)
+    guild.set_permission_overwrite(lounge, guild.everyone, deny=view)
+    guild.set_permission_overwrite(lounge, verified, allow=view)
+    guild.set_permission_overwrite(lounge, guild.bot_member, allow=view)
+    await fake.settle()
+    marked = await fake.slash(world.admin, "verification adult-channel add", {"channel": lounge})
+    assert "is now a 21+ channel" in content(await marked.response())
+    return lounge
+
+
+async def import_and_confirm(fake: Any, admin: Any, upload: tuple[str, bytes]
+                             ) -> tuple[dict[str, Any], Any]:
+    """`admin` runs /levels import with `upload` and presses Import: (dry run, the click)."""
+    ask = await fake.slash(admin, "levels import", {"file": upload})
+    prompt = await ask.wait_original()
+    yes = await fake.click(admin, prompt, next(c for c in button_ids(prompt) if "cf.yes" in c))
+    await yes.response()
+    return prompt, yes

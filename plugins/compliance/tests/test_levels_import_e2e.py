@@ -13,7 +13,12 @@ from bot.api import UserError
 from bot.models import AuditLog
 from plugins.compliance.mee6_import import ImportPlan, apply, parse
 from plugins.compliance.models import MemberRecord
-from plugins.compliance.tests.helpers import button_ids, content, registry
+from plugins.compliance.tests.helpers import (
+    button_ids,
+    content,
+    import_and_confirm,
+    registry,
+)
 
 
 def _player(user_id, xp, **extra):
@@ -35,11 +40,7 @@ async def _rows(world):
 
 
 async def _import_and_confirm(fake, world, upload):
-    ask = await fake.slash(world.admin, "levels import", {"file": upload})
-    prompt = await ask.wait_original()
-    yes = await fake.click(world.admin, prompt, next(c for c in button_ids(prompt)
-                                                     if "cf.yes" in c))
-    await yes.response()
+    prompt, yes = await import_and_confirm(fake, world.admin, upload)
     return fake.text_of(prompt), fake.text_of((await yes.wait_followups(1))[0])
 
 

@@ -214,7 +214,7 @@ async def test_meditation_history_pages_through_a_members_own_sessions(
     assert await MeditationSession.filter(started_by=world.other.id).count() == 1
 
 
-async def test_a_stopped_meditation_still_ends_once_after_a_restart(
+async def test_a_stopped_meditation_stays_ended_after_a_restart(
     fake_lavalink, start_bot, world, fake_discord
 ):
     fake_lavalink.add_track("Calm Waves", author="Ocean", length_ms=3_600_000)
@@ -226,19 +226,17 @@ async def test_a_stopped_meditation_still_ends_once_after_a_restart(
     stop = await fake_discord.slash(world.member, "stop")  # the only listener may stop
     await stop.response()
     assert await MusicSession.all().count() == 0
+    row = await MeditationSession.get(guild_id=world.guild.id)
+    assert row.ended_at is not None and not row.completed and row.xp_granted == 0
     await crash(running)
 
     running = await start_music(start_bot, fake_lavalink)
     plugin = music(running)
-    # Nothing to rejoin, but the session is not over: a new one waits for it.
+    # Stopped is over: nothing to rejoin, nothing to sweep, a new session may start.
+    await plugin.playback.recovery.restore_all()
+    assert await plugin.meditation.sweep() == 0
     again = await fake_discord.slash(world.member, "meditate start",
                                      {"minutes": 5, "query": "calm"})
-    assert "still running here" in content(await again.response()) and again.ephemeral
-    row = await MeditationSession.get(guild_id=world.guild.id)
-    await MeditationSession.filter(id=row.id).update(
-        ends_at=datetime.now(UTC) - timedelta(seconds=1))
-    await plugin.playback.recovery.restore_all()  # the next restore pass sweeps it
-    ended = await MeditationSession.get(id=row.id)
-    assert ended.ended_at is not None and ended.completed and ended.stayed == 1
-    assert await plugin.meditation.sweep() == 0
-    assert len(ended_messages(fake_discord, world)) == 1
+    assert "Meditation started" in content(await again.response())
+    assert (await MeditationSession.get(id=row.id)).completed is False
+    assert ended_messages(fake_discord, world) == []
