@@ -139,6 +139,8 @@ class KnowledgeCog(commands.Cog, name="llm_kb"):
                              description="Stop the daily notice", required=False)) -> None:
         guild_id = guild_of(interaction)
         assert guild_id is not None  # GUILD_ONLY
+        if channel is not None and not off:
+            _require_postable(interaction.guild, channel.id)
         if off or channel is not None:
             channel_id = None if off else getattr(channel, "id", None)
             await guild_settings.update(guild_id, kb_review_channel_id=channel_id)
@@ -179,3 +181,13 @@ class KnowledgeCog(commands.Cog, name="llm_kb"):
         embed = nextcord.Embed(title=f"Knowledge base: {len(hits)} result(s)",
                                description="\n\n".join(lines)[:4096])
         await interaction.send(embed=embed, ephemeral=True)
+
+
+def _require_postable(guild: nextcord.Guild | None, channel_id: int) -> None:
+    """Refuse a notice channel the bot cannot post in, rather than fail quietly each day."""
+    me = guild.me if guild is not None else None
+    channel = guild.get_channel(channel_id) if guild is not None else None
+    perms = channel.permissions_for(me) if channel is not None and me is not None else None
+    if perms is None or not (perms.view_channel and perms.send_messages):
+        raise UserError(f"Not saved: I can't post in <#{channel_id}>. Give me View Channel and "
+                        "Send Messages there, then run this again.")

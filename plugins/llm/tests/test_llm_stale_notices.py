@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.models import AuditLog
+from growmies_testkit.fake_discord.permissions import Permission
 from plugins.llm.models import CannabisKnowledgeBase
 from plugins.llm.stale_notices import MAX_PER_NOTICE
 from plugins.llm.tests.test_llm_adult_channel import a_21_plus_lounge, content
@@ -110,6 +111,17 @@ async def test_notices_are_limited_a_day_and_name_no_titles_outside_21_plus_plac
     assert not await CannabisKnowledgeBase.filter(stale_noticed_at__isnull=False).exists()
     said = await content(await fake_discord.slash(world.admin, "kb notices"))
     assert "No daily notice" in said
+
+    # A channel the bot can't post in is refused, not saved to fail quietly every day.
+    hidden = world.guild.add_text_channel("hidden")
+    world.guild.set_permission_overwrite(hidden, world.guild.bot_member,
+                                         deny=int(Permission.VIEW_CHANNEL))
+    await fake_discord.settle()
+    said = await content(await fake_discord.slash(world.admin, "kb notices",
+                                                  {"channel": hidden}))
+    assert f"Not saved: I can't post in <#{hidden.id}>" in said
+    assert "No daily notice" in await content(await fake_discord.slash(world.admin,
+                                                                       "kb notices"))
 
     said = await content(await fake_discord.slash(world.admin, "kb notices",
                                                   {"channel": world.channel}))
