@@ -282,7 +282,8 @@ class GrowmiesBot(commands.AutoShardedBot):
         for entry in self.listeners.of(name):
             self.remove_listener(entry.registered, entry.event)
         self._component_handlers.pop(name, None)
-        for svc in (self.services.age_gate, self.services.xp, self.services.knowledge):
+        for svc in (self.services.age_gate, self.services.xp, self.services.knowledge,
+                    self.services.paid_usage):
             svc.withdraw(name)
         if plugin is not None:
             try:
@@ -338,4 +339,11 @@ class GrowmiesBot(commands.AutoShardedBot):
             await self.audit_retention.stop()
             await self.services.audit.flush()
         finally:
+            # nextcord's HTTPClient.close() cancels its rate-limit task and then awaits it,
+            # which raises CancelledError into *our* close when the task was still pending.
+            # Cancel it here and wait for it without re-raising its cancellation.
+            shed = getattr(self.http, "_ratelimit_shed_task", None)
+            if shed is not None and not shed.done():
+                shed.cancel()
+                await asyncio.wait({shed})
             await super().close()
