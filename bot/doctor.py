@@ -11,6 +11,7 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic_settings import BaseSettings
 
 from bot.database import DatabaseError, pending_migrations
+from bot.doctor_features import Row, lavalink_feature_rows, llm_model_rows
 from bot.loader import PluginRegistry, discover
 from bot.logs import mask_url
 from bot.paths import find_home, missing_sqlite, where_things_live
@@ -33,7 +34,7 @@ MIN_LAVALINK = (4, 2)
 @dataclass
 class Check:
     part: str
-    status: str  # ok | warn | fail | skip
+    status: str  # ok | info | warn | fail | skip
     detail: str
     required: bool = True
 
@@ -218,39 +219,44 @@ async def check_lavalink(session: aiohttp.ClientSession, music: Any) -> list[Che
                     version_text = await resp.text() if resp.status == 200 else None
             state, detail = describe_lavalink_server(status, headers, info, version_text)
             out.append(Check(part, state, detail, required=False))
+            if isinstance(info, dict):  # what lyrics, other services and effects need
+                out += optional(lavalink_feature_rows(part, info))
         except (aiohttp.ClientError, TimeoutError) as exc:
             out.append(Check(part, "fail", f"unreachable at {node.uri} ({type(exc).__name__})",
                              required=False))
     return out
 
 
-async def check_llm(session: aiohttp.ClientSession, llm: Any) -> Check:
+def optional(rows: list[Row]) -> list[Check]:
+    return [Check(part, status, detail, required=False) for part, status, detail in rows]
+
+
+async def check_llm(session: aiohttp.ClientSession, llm: Any) -> list[Check]:
     """`llm` is the LLM plugin's settings (None: the plugin is not loaded)."""
     if not getattr(llm, "base_url", None):
-        return Check("llm endpoint", "skip", "OPENAI_BASE_URL not set: LLM chat is unavailable",
-                     required=False)
+        return [Check("llm endpoint", "skip", "OPENAI_BASE_URL not set: LLM chat is unavailable",
+                      required=False)]
     headers = {}
     if llm.api_key:
         headers["Authorization"] = f"Bearer {llm.api_key.get_secret_value()}"
-    url = llm.base_url.rstrip("/") + "/models"
+    base = llm.base_url.rstrip("/")
     try:
-        async with session.get(url, headers=headers) as resp:
+        async with session.get(base + "/models", headers=headers) as resp:
             if resp.status in (401, 403):
-                return Check("llm endpoint", "fail", f"API key rejected ({resp.status})",
-                             required=False)
+                return [Check("llm endpoint", "fail", f"API key rejected ({resp.status})",
+                              required=False)]
             if resp.status != 200:
-                return Check("llm endpoint", "fail", f"HTTP {resp.status} from /models",
-                             required=False)
+                return [Check("llm endpoint", "fail", f"HTTP {resp.status} from /models",
+                              required=False)]
             body = await resp.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        return Check("llm endpoint", "fail", f"unreachable ({type(exc).__name__})",
+        return [Check("llm endpoint", "fail", f"unreachable ({type(exc).__name__})",
+                      required=False)]
+    data = body.get("data", []) if isinstance(body, dict) else []
+    models = {str(m.get("id")) for m in data if isinstance(m, dict) and m.get("id")}
+    endpoint = Check("llm endpoint", "ok", f"reachable, {len(models)} models listed",
                      required=False)
-    models = {m.get("id") for m in body.get("data", []) if isinstance(m, dict)}
-    if llm.model and llm.model not in models:
-        return Check("llm endpoint", "fail", f"reachable, but model {llm.model!r} "
-                     f"is not listed ({len(models)} models)", required=False)
-    return Check("llm endpoint", "ok", f"reachable, model {llm.model!r} listed",
-                 required=False)
+    return [endpoint, *optional(await llm_model_rows(session, llm, base, headers, models))]
 
 
 def unknown_setting_rows(settings: Settings) -> list[Check]:
@@ -282,14 +288,14 @@ async def collect(settings: Settings) -> list[Check]:
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
         checks.append(await check_discord(session, settings))
         checks += await check_lavalink(session, plugin_settings.get("music"))
-        checks.append(await check_llm(session, plugin_settings.get("llm")))
+        checks += await check_llm(session, plugin_settings.get("llm"))
     checks += plugin_rows(settings)
     return checks
 
 
 def render(checks: list[Check]) -> str:
     width = max(len(c.part) for c in checks)
-    marks = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
+    marks = {"ok": "OK  ", "info": "INFO", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
     lines = [f"{'check':<{width}}  status  detail", "-" * (width + 40)]
     lines += [f"{c.part:<{width}}  {marks[c.status]}    {c.detail}" for c in checks]
     return "\n".join(lines)

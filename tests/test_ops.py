@@ -257,3 +257,56 @@ def test_lavalink_sources() -> None:
 
 # .env.example, the README tables, the doctor and compose's environment are checked against
 # the settings' declarations in tests/test_settings_documented.py.
+
+
+def _section(text: str, *path: str) -> list[str]:
+    """The lines under a nested key of a block-style YAML file (comments stripped), enough for
+    the checks below when PyYAML is not installed."""
+    lines = [ln for ln in _uncommented(text).splitlines() if ln.strip()]
+    found = lines
+    for key in path:
+        top = min(len(ln) - len(ln.lstrip()) for ln in found)  # this level's own keys
+        for i, line in enumerate(found):
+            depth = len(line) - len(line.lstrip())
+            if depth == top and line.strip() == f"{key}:":
+                body = []
+                for nxt in found[i + 1:]:
+                    if len(nxt) - len(nxt.lstrip()) <= depth:
+                        break
+                    body.append(nxt)
+                found = body
+                break
+        else:
+            raise AssertionError(f"{'.'.join(path)} not found")
+    return found
+
+
+def _flags(text: str, *path: str) -> dict[str, str]:
+    pairs = (ln.strip().split(":", 1) for ln in _section(text, *path))
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def test_lavalink_loads_lavasrc_and_lavalyrics_and_starts_without_credentials() -> None:
+    text = APPLICATION_YML.read_text()
+    deps = re.findall(r'dependency:\s*"([^"]+)"', _uncommented(text))
+    # Coordinates as published on maven.lavalink.dev (Lavalink's default plugin repository).
+    assert any(re.fullmatch(r"com\.github\.topi314\.lavasrc:lavasrc-plugin:4\.\d+\.\d+", d)
+               for d in deps), deps
+    assert any(re.fullmatch(r"com\.github\.topi314\.lavalyrics:lavalyrics-plugin:1\.\d+\.\d+", d)
+               for d in deps), deps
+    # LavaSrc refuses to start (so Lavalink does) with Deezer on, as a source or a lyrics
+    # source, and no master key; every service stays off until an admin adds its credentials.
+    assert _flags(text, "plugins", "lavasrc", "sources") == {
+        "spotify": "false", "applemusic": "false", "deezer": "false"}
+    lyrics = _flags(text, "plugins", "lavasrc", "lyrics-sources")
+    assert lyrics == {"youtube": "true", "spotify": "false", "deezer": "false"}
+    # Credentials come from the environment with an empty default, never written here.
+    for key, env in (("clientId", "MUSIC_SPOTIFY_CLIENT_ID"), ("clientSecret",
+                     "MUSIC_SPOTIFY_CLIENT_SECRET")):
+        assert _flags(text, "plugins", "lavasrc", "spotify")[key] == f'"${{{env}:}}"'
+    assert _flags(text, "plugins", "lavasrc", "deezer") == {
+        "masterDecryptionKey": '"${MUSIC_DEEZER_MASTER_KEY:}"', "arl": '"${MUSIC_DEEZER_ARL:}"'}
+    # Every filter the effects use is on (Lavalink's own key names).
+    filters = _flags(text, "lavalink", "server", "filters")
+    for name in ("equalizer", "timescale", "rotation", "karaoke", "tremolo"):
+        assert filters[name] == "true", name

@@ -131,7 +131,7 @@ SEARCH_PREFIXES: dict[str, str] = {
 #: Source managers LavaSrc adds; a link of one loads only when its source is enabled.
 LAVASRC_SOURCES = ("spotify", "applemusic", "deezer")
 #: ``/v4/info`` plugin entries of the plugins the fake can imitate.
-LAVASRC_PLUGIN = {"name": "lavasrc-plugin", "version": "4.8.1"}
+LAVASRC_PLUGIN = {"name": "lavasrc-plugin", "version": "4.8.3"}
 LAVALYRICS_PLUGIN = {"name": "lavalyrics-plugin", "version": "1.1.0"}
 DEFAULT_SOURCE_MANAGERS = ("youtube", "soundcloud", "bandcamp", "twitch", "vimeo", "http", "local")
 DEFAULT_FILTERS = (
