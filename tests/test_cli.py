@@ -97,7 +97,7 @@ async def test_doctor_reports_each_part_and_fails_on_a_bad_token(fake_discord, f
     assert "rejected by Discord (401)" in out
     assert "migrations current" in out
     assert "reachable, version 4.2" in out
-    assert "model 'growmies-test-model' listed" in out
+    assert "'growmies-test-model' exists" in out
     assert "wrong-token" not in out and fake_lavalink.password not in out
     assert "sk-test-secret" not in out
 
