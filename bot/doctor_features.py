@@ -64,17 +64,22 @@ def lavalink_feature_rows(part: str, info: dict[str, Any]) -> list[Row]:
         rows.append((f"{part} lyrics", "ok", f"LavaLyrics {lyrics}: /music lyrics works "
                      "(sources under plugins.lavasrc.lyrics-sources)"))
 
+    # A listed source manager is what plays a link, whoever provides it: LavaSrc on Lavalink,
+    # or the server itself (NodeLink has Spotify, Deezer... built in, with no plugin).
     lavasrc = plugins.get(LAVASRC_PLUGIN)
-    if lavasrc is None:
+    on = [name for source, name in SERVICES if source in sources]
+    off = [name for source, name in SERVICES if source not in sources]
+    if lavasrc is None and not on:
         rows.append((f"{part} services", "warn", "no LavaSrc plugin: Spotify, Apple Music and "
                      f"Deezer links are refused. Fix: load lavasrc-plugin as {APP_YML} does"))
     else:
-        on = [name for source, name in SERVICES if source in sources]
-        off = [name for source, name in SERVICES if source not in sources]
-        detail = f"LavaSrc {lavasrc}; on: {', '.join(on) or 'none'}"
-        if off:
+        by = f"LavaSrc {lavasrc}" if lavasrc else "the server's own sources"
+        detail = f"{by}; on: {', '.join(on) or 'none'}"
+        if off and lavasrc:
             detail += (f"; off: {', '.join(off)}. To turn one on: its credentials in .env, "
                        "then plugins.lavasrc.sources in application.yml, restart Lavalink")
+        elif off:
+            detail += f"; off: {', '.join(off)} (switched on in the server's own settings)"
         rows.append((f"{part} services", "info" if off else "ok", detail))
 
     missing = [name for name in EFFECT_FILTERS if name not in filters]

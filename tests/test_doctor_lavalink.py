@@ -156,3 +156,14 @@ async def test_the_doctor_command_warns_about_a_bare_node_and_still_succeeds(fak
     assert "OK" in lines["lavalink main filters"]
     assert PASSWORD not in result.stdout
     assert result.returncode == 0, result.stdout
+
+
+async def test_nodelink_with_its_own_spotify_source_is_not_sent_to_lavasrc():
+    async with FakeLavalink(version="3.7.0", flavour="nodelink",
+                            source_managers=(*DEFAULT_SOURCE_MANAGERS, "spotify",
+                                             "deezer")) as node:
+        rows = {part: (status, detail) for part, status, detail in await all_rows(node)}
+    assert rows["lavalink n0 services"] == (
+        "info", "the server's own sources; on: Spotify, Deezer; off: Apple Music (switched on "
+                "in the server's own settings)")
+    assert rows["lavalink n0 lyrics"][0] == "warn"  # NodeLink has no LavaLyrics endpoint

@@ -73,7 +73,9 @@ class OtherServices:
         features = await self.features.of(node)
         if not features.known:
             return  # let the node try; its answer is explained as usual
-        if LAVASRC_PLUGIN in features.plugins and service.source in features.sources:
+        # The source manager is what plays it, whoever provides it: LavaSrc on Lavalink, or
+        # the server itself (NodeLink lists its built-in `spotify`, `deezer`... with no plugin).
+        if service.source in features.sources:
             return
         what = "links" if "://" in identifier else "searches"
         if LAVASRC_PLUGIN not in features.plugins:

@@ -58,6 +58,20 @@ async def test_spsearch_amsearch_and_dzsearch_are_sent_as_typed(fake_lavalink, s
                                     for p in ("spsearch:", "amsearch:", "dzsearch:")]
 
 
+async def test_a_server_with_its_own_spotify_source_plays_the_link_without_lavasrc(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    # NodeLink has Spotify, Deezer and Apple Music built in: its /v4/info lists `spotify` in
+    # sourceManagers and no LavaSrc plugin. The link is the server's to resolve.
+    fake_lavalink.source_managers = [*DEFAULT_SOURCE_MANAGERS, "spotify"]
+    fake_lavalink.add_track("Never Gonna Give You Up", author="Rick Astley", length_ms=213_000,
+                            source="spotify", uri=SPOTIFY_LINK)
+    await start_music(start_bot, fake_lavalink)
+    _, text = await play(fake_discord, world, SPOTIFY_LINK)
+    assert text == "Now playing **Never Gonna Give You Up — Rick Astley (3:33)**."
+    assert loads(fake_lavalink) == [SPOTIFY_LINK]
+
+
 async def test_without_lavasrc_a_spotify_link_says_what_to_install(fake_lavalink, start_bot,
                                                                   world, fake_discord):
     await start_music(start_bot, fake_lavalink)
