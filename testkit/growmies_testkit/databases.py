@@ -19,10 +19,17 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["is_postgres_url", "throwaway_database", "throwaway_database_sync", "with_database"]
+__all__ = [
+    "database_refused",
+    "is_postgres_url",
+    "throwaway_database",
+    "throwaway_database_sync",
+    "with_database",
+]
 
 
 def is_postgres_url(url: str) -> bool:
@@ -96,3 +103,33 @@ def throwaway_database_sync(
         yield with_database(base, name)
     finally:
         asyncio.run(_pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def database_refused() -> Iterator[asyncio.Event]:
+    """A database outage for the length of the block: every query on the default connection
+    (and its transactions) fails the way asyncpg/aiosqlite fail when the server refuses the
+    socket. Yields an event set at each refused query, so a test can wait until background
+    work has run into the outage (clear it to wait for the next one) instead of sleeping."""
+    from tortoise import Tortoise
+
+    cls = type(Tortoise.get_connection("default"))
+    names = ("execute_query", "execute_query_dict", "execute_insert", "execute_many",
+             "execute_script")
+    originals = {name: cls.__dict__.get(name) for name in names}
+    hit = asyncio.Event()
+
+    async def refused(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hit.set()
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    for name in names:
+        setattr(cls, name, refused)
+    try:
+        yield hit
+    finally:
+        for name, func in originals.items():
+            if func is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, func)

@@ -1,0 +1,50 @@
+"""The database goes away for a while under the music plugin's new features and comes back:
+nothing is left half-done, nobody is told something false, and the work that could not be done
+during the cut is done once it is back, once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from growmies_testkit.databases import database_refused
+
+from bot.models import AuditLog
+from plugins.music.models import MeditationSession, MusicSession
+from plugins.music.tests.test_music_meditation_stop import meditating
+
+
+async def test_a_meditation_ending_during_a_database_cut_ends_once_when_it_is_back(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    _running, plugin, xp, session = await meditating(
+        fake_lavalink, start_bot, world, fake_discord, listeners=("member", "other"))
+    plugin.meditation.retry_seconds = 0.05
+    with database_refused() as refused:
+        # The timer reaches the end while the database refuses: its UPDATE fails.
+        while not session.finishing:
+            refused.clear()
+            await refused.wait()
+        # The session is still being ended: a new one is refused with a clear answer.
+        again = await fake_discord.slash(world.member, "meditate start",
+                                         {"minutes": 1, "query": "calm"})
+        assert "already playing" in (await again.response())["data"]["content"]
+        refused.clear()
+        await refused.wait()  # it keeps trying, not given up after one failure
+        assert not session.finished.is_set()
+    # Back: it ends, once, paying those who were there at the end, once.
+    await asyncio.wait_for(session.finished.wait(), 10)
+    row = await MeditationSession.get(guild_id=world.guild.id)
+    assert row.ended_at is not None and row.completed and row.stayed == 2
+    assert sorted(user for _, user, _, _ in xp.awards) == sorted([world.member.id,
+                                                                  world.other.id])
+    assert await AuditLog.filter(action="music.meditation_completed").count() == 1
+    ended = [m for m in fake_discord.channel_messages(world.channel.id)
+             if "session has ended" in (m.get("content") or "")]
+    assert len(ended) == 1
+    assert await plugin.meditation.abandon(world.guild.id) is False
+    assert await MusicSession.filter(active=True).count() == 0
+    assert world.guild.id not in plugin.meditation.sessions
+    # And the server is free for the next session without a restart.
+    fresh = await fake_discord.slash(world.member, "meditate start",
+                                     {"minutes": 1, "query": "calm"})
+    assert "Meditation started" in (await fresh.response())["data"]["content"]
