@@ -8,9 +8,14 @@ import asyncio
 
 from growmies_testkit.databases import database_refused
 
+from bot.api import DatabaseUnavailable
 from bot.models import AuditLog
 from plugins.music.models import MeditationSession, MusicSession
+from plugins.music.tests.e2e import content, start_music
+from plugins.music.tests.test_music_effects import listen, next_filter_patch
 from plugins.music.tests.test_music_meditation_stop import meditating
+
+DOWN = DatabaseUnavailable().message
 
 
 async def test_a_meditation_ending_during_a_database_cut_ends_once_when_it_is_back(
@@ -48,3 +53,31 @@ async def test_a_meditation_ending_during_a_database_cut_ends_once_when_it_is_ba
     fresh = await fake_discord.slash(world.member, "meditate start",
                                      {"minutes": 1, "query": "calm"})
     assert "Meditation started" in (await fresh.response())["data"]["content"]
+
+
+async def test_an_effect_that_cannot_be_kept_during_a_cut_is_taken_back_and_said_so(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    await start_music(start_bot, fake_lavalink)
+    await listen(fake_lavalink, fake_discord, world)
+    ok = await fake_discord.slash(world.member, "music equalizer", {"band": 3, "gain": 0.25})
+    assert content(await ok.response()) == "Equalizer band 3 set to +0.25."
+    kept = await next_filter_patch(fake_lavalink, lambda f: "equalizer" in f)
+    with database_refused():
+        # The node takes the change, then the session row can't be written.
+        ix = await fake_discord.slash(world.member, "music equalizer",
+                                      {"band": 0, "gain": 0.5})
+        answer = content(await ix.response())
+    assert answer == DOWN and ix.ephemeral
+    # What everyone hears is what the session keeps: the change was taken back.
+    player = fake_lavalink.players[world.guild.id]
+    assert player.filters["equalizer"] == kept.json["filters"]["equalizer"]
+    session = await MusicSession.get(guild_id=world.guild.id)
+    assert session.effects["filters"]["equalizer"][0]["gain"] == 0.0
+    assert session.effects["filters"]["equalizer"][3]["gain"] == 0.25
+    assert await AuditLog.filter(action="music.effect_changed").count() == 1
+    # Back: the same change works and is kept.
+    again = await fake_discord.slash(world.member, "music equalizer", {"band": 0, "gain": 0.5})
+    assert content(await again.response()) == "Equalizer band 0 set to +0.5."
+    session = await MusicSession.get(guild_id=world.guild.id)
+    assert session.effects["filters"]["equalizer"][0]["gain"] == 0.5
