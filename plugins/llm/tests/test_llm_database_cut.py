@@ -10,9 +10,13 @@ import asyncio
 from growmies_testkit.databases import database_refused
 
 from bot.api import DatabaseUnavailable
+from plugins.llm import stale_notices
+from plugins.llm.models import CannabisKnowledgeBase
+from plugins.llm.tests.test_llm_adult_channel import content
 from plugins.llm.tests.test_llm_discord import probe, start_llm, verify
 from plugins.llm.tests.test_llm_conversation_types import button_id
 from plugins.llm.tests.test_llm_reply_chains import ask_in_thread, finished
+from plugins.llm.tests.test_llm_stale_notices import entry, from_bot
 
 __all__ = ["probe", "start_llm"]  # fixtures used by name below
 
@@ -78,3 +82,37 @@ async def test_a_follow_up_or_an_ask_during_a_cut_is_refused_clearly_without_a_m
     await again.response()
     await again.wait_original(lambda m: "backyard" in m["content"] and bool(m["components"]))
     assert len(fake_openai.chat_requests) == calls + 1
+
+
+async def test_a_daily_notice_round_the_database_cut_short_runs_again_soon_after(
+        start_llm, world, fake_discord, probe, monkeypatch) -> None:
+    running = await start_llm(kb_stale_days=30)
+    notices = running.bot.plugins.plugins["llm"].stale_notices
+    await notices.task.stop()
+    assert notices.task.retry == stale_notices.NOTICE_RETRY
+    marked = asyncio.Event()
+    mark = stale_notices.mark_announced
+
+    async def mark_and_tell(*args, **kwargs):
+        await mark(*args, **kwargs)
+        marked.set()
+
+    monkeypatch.setattr(stale_notices, "mark_announced", mark_and_tell)
+    verify(probe, world.admin)
+    stale = await entry(world.guild.id, "Old rule", verified_days_ago=40)
+    said = await content(await fake_discord.slash(world.admin, "kb notices",
+                                                  {"channel": world.channel}))
+    assert "by number only" in said
+    since = len(world.channel.messages)
+    notices.task.retry = 0.05  # five minutes in production
+    with database_refused() as refused:
+        notices.task.start()  # the bot starting (or the day's round) while the database is out
+        await refused.wait()
+    # Back: the round is run again without waiting a day, and names the entry once.
+    notice = await asyncio.wait_for(fake_discord.wait_for_message(
+        world.channel, lambda m: f"[KB {stale.id}]" in m["content"]), 5)
+    assert "1 knowledge entry went unverified for 30 days" in notice["content"]
+    await asyncio.wait_for(marked.wait(), 5)
+    await notices.task.stop()
+    assert len(from_bot(world.channel, since)) == 1
+    assert (await CannabisKnowledgeBase.get(id=stale.id)).stale_noticed_at is not None
