@@ -18,7 +18,7 @@ import contextlib
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -106,30 +106,46 @@ def throwaway_database_sync(
 
 
 @contextlib.contextmanager
-def database_refused() -> Iterator[asyncio.Event]:
+def database_refused(when: Callable[[str], bool] | None = None) -> Iterator[asyncio.Event]:
     """A database outage for the length of the block: every query on the default connection
     (and its transactions) fails the way asyncpg/aiosqlite fail when the server refuses the
     socket. Yields an event set at each refused query, so a test can wait until background
-    work has run into the outage (clear it to wait for the next one) instead of sleeping."""
+    work has run into the outage (clear it to wait for the next one) instead of sleeping.
+
+    `when` narrows the outage to the statements whose SQL it accepts: the connection dropping
+    half-way through a transaction, say, after its first statements went through."""
     from tortoise import Tortoise
 
-    cls = type(Tortoise.get_connection("default"))
+    base = type(Tortoise.get_connection("default"))
+    # The client's class and its transaction wrappers (which override some of the methods).
+    classes, todo = [], [base]
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo.extend(cls.__subclasses__())
     names = ("execute_query", "execute_query_dict", "execute_insert", "execute_many",
              "execute_script")
-    originals = {name: cls.__dict__.get(name) for name in names}
+    own = [(cls, name, cls.__dict__[name]) for cls in classes for name in names
+           if name in cls.__dict__]
+    inherited = [(base, name, getattr(base, name)) for name in names
+                 if name not in base.__dict__]
     hit = asyncio.Event()
 
-    async def refused(self: Any, *args: Any, **kwargs: Any) -> Any:
-        hit.set()
-        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+    def refusing(original: Any) -> Any:
+        async def refused(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            if when is not None and not when(query):
+                return await original(self, query, *args, **kwargs)
+            hit.set()
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
 
-    for name in names:
-        setattr(cls, name, refused)
+        return refused
+
+    for cls, name, func in own + inherited:
+        setattr(cls, name, refusing(func))
     try:
         yield hit
     finally:
-        for name, func in originals.items():
-            if func is None:
-                delattr(cls, name)
-            else:
-                setattr(cls, name, func)
+        for cls, name, func in own:
+            setattr(cls, name, func)
+        for cls, name, _ in inherited:
+            delattr(cls, name)

@@ -10,10 +10,11 @@ from growmies_testkit.databases import database_refused
 
 from bot.api import DatabaseUnavailable
 from bot.models import AuditLog
-from plugins.music.models import MeditationSession, MusicSession
+from plugins.music.models import MeditationSession, MusicPlaylist, MusicSession
 from plugins.music.tests.e2e import content, start_music
 from plugins.music.tests.test_music_effects import listen, next_filter_patch
 from plugins.music.tests.test_music_meditation_stop import meditating
+from plugins.music.tests.test_music_playlists import LIST_URL, evening, say, titles
 
 DOWN = DatabaseUnavailable().message
 
@@ -81,3 +82,33 @@ async def test_an_effect_that_cannot_be_kept_during_a_cut_is_taken_back_and_said
     assert content(await again.response()) == "Equalizer band 0 set to +0.5."
     session = await MusicSession.get(guild_id=world.guild.id)
     assert session.effects["filters"]["equalizer"][0]["gain"] == 0.5
+
+
+async def test_a_playlist_edit_cut_off_half_way_leaves_no_half_written_playlist(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    evening(fake_lavalink)
+    await start_music(start_bot, fake_lavalink)
+    await fake_discord.voice_join(world.member, world.voice)
+    await say(fake_discord, world.member, "play", {"query": LIST_URL})
+    # The playlist row goes in, then the connection drops before its tracks do.
+    with database_refused(when=lambda sql: "music_playlist_track" in sql
+                          and sql.lstrip().upper().startswith("INSERT")):
+        text, private = await say(fake_discord, world.member, "playlist create",
+                                  {"name": "Evening"})
+    assert text == DOWN and private
+    assert not await MusicPlaylist.exists()
+    text, _ = await say(fake_discord, world.member, "playlist create", {"name": "Evening"})
+    assert text == "Saved **Evening** with 12 tracks from the queue."
+    fake_lavalink.add_track("Night Owl", author="Calm", length_ms=600_000)
+    # The tracks go in, then the connection drops before the count is updated.
+    with database_refused(when=lambda sql: sql.lstrip().upper().startswith("UPDATE")
+                          and "track_count" in sql):
+        text, private = await say(fake_discord, world.member, "playlist add",
+                                  {"playlist": "Evening", "query": "Night Owl"})
+    assert text == DOWN and private
+    assert await titles("Evening") == [f"Evening Song {i}" for i in range(1, 13)]
+    text, _ = await say(fake_discord, world.member, "playlist add",
+                        {"playlist": "Evening", "query": "Night Owl"})
+    assert "Night Owl" in text
+    assert (await titles("Evening"))[-1] == "Night Owl"
