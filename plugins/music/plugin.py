@@ -213,6 +213,8 @@ class MusicPlugin(Plugin):
             await self.podcast_poll.stop()
         if hasattr(self, "meditation"):
             await self.meditation.close()
+        if hasattr(self, "transcripts"):
+            await self.transcripts.close()
         if hasattr(self, "podcasts") and self.podcasts.transcriber is not None:
             await self.podcasts.transcriber.close()
         if hasattr(self, "playback"):

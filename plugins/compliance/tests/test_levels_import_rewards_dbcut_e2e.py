@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from growmies_testkit.databases import database_refused
-
 from bot.models import AuditLog
+from growmies_testkit.databases import database_refused
 from plugins.compliance import import_rewards
 from plugins.compliance.models import ImportRewardJob, ImportRewardMember
 from plugins.compliance.tests.helpers import registry

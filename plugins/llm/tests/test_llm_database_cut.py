@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 
-from growmies_testkit.databases import database_refused
-
 from bot.api import DatabaseUnavailable
+from growmies_testkit.databases import database_refused
 from plugins.llm import stale_notices
 from plugins.llm.models import CannabisKnowledgeBase
 from plugins.llm.tests.test_llm_adult_channel import content
-from plugins.llm.tests.test_llm_discord import probe, start_llm, verify
 from plugins.llm.tests.test_llm_conversation_types import button_id
+from plugins.llm.tests.test_llm_discord import probe, start_llm, verify
 from plugins.llm.tests.test_llm_reply_chains import ask_in_thread, finished
 from plugins.llm.tests.test_llm_stale_notices import entry, from_bot
 

@@ -6,15 +6,25 @@ from __future__ import annotations
 
 import asyncio
 
-from growmies_testkit.databases import database_refused
-
 from bot.api import DatabaseUnavailable
 from bot.models import AuditLog
-from plugins.music.models import MeditationSession, MusicPlaylist, MusicSession
-from plugins.music.tests.e2e import content, start_music
+from growmies_testkit.databases import database_refused
+from plugins.music.models import (
+    MeditationSession,
+    MusicPlaylist,
+    MusicSession,
+    PodcastTranscript,
+)
+from plugins.music.tests.e2e import content, music, start_music
 from plugins.music.tests.test_music_effects import listen, next_filter_patch
 from plugins.music.tests.test_music_meditation_stop import meditating
 from plugins.music.tests.test_music_playlists import LIST_URL, evening, say, titles
+from plugins.music.tests.test_music_transcript_budget import (
+    delivered,
+    paid_calls,
+    press_transcribe,
+)
+from plugins.music.tests.test_music_transcript_budget import start as start_transcribing
 
 DOWN = DatabaseUnavailable().message
 
@@ -112,3 +122,25 @@ async def test_a_playlist_edit_cut_off_half_way_leaves_no_half_written_playlist(
                         {"playlist": "Evening", "query": "Night Owl"})
     assert "Night Owl" in text
     assert (await titles("Evening"))[-1] == "Night Owl"
+
+
+async def test_a_transcript_paid_for_as_the_database_drops_is_delivered_and_stored_later(
+    fake_lavalink, fake_openai, start_bot, world, fake_discord
+):
+    running = await start_transcribing(start_bot, fake_lavalink, fake_openai)
+    transcripts = music(running).transcripts
+    transcripts.store_retry = 0.05  # 30 s in production
+    await fake_discord.voice_join(world.member, world.voice)
+    # The paid call goes through; storing its text meets the outage.
+    with database_refused(when=lambda sql: sql.lstrip().upper().startswith("UPDATE")
+                          and "music_podcast_transcript" in sql):
+        assert delivered(await press_transcribe(fake_discord, world.member))
+        assert paid_calls(fake_openai) == 1
+        # Another press during the outage is served from what was paid for.
+        await fake_discord.voice_join(world.other, world.voice)
+        assert delivered(await press_transcribe(fake_discord, world.other))
+        assert paid_calls(fake_openai) == 1
+    await transcripts.stored()
+    row = await PodcastTranscript.get()
+    assert row.status == "done" and row.text
+    assert paid_calls(fake_openai) == 1
