@@ -108,13 +108,14 @@ def throwaway_database_sync(
 @contextlib.contextmanager
 def database_refused(when: Callable[[str], bool] | None = None) -> Iterator[asyncio.Event]:
     """A database outage for the length of the block: every query on the default connection
-    (and its transactions) fails the way asyncpg/aiosqlite fail when the server refuses the
-    socket. Yields an event set at each refused query, so a test can wait until background
-    work has run into the outage (clear it to wait for the next one) instead of sleeping.
+    (and its transactions) fails as when the server refuses the socket. Yields an event set
+    at each refused query, so a test can wait until background work has run into the outage
+    (clear it to wait for the next one) instead of sleeping.
 
     `when` narrows the outage to the statements whose SQL it accepts: the connection dropping
     half-way through a transaction, say, after its first statements went through."""
     from tortoise import Tortoise
+    from tortoise.exceptions import OperationalError
 
     base = type(Tortoise.get_connection("default"))
     # The client's class and its transaction wrappers (which override some of the methods).
@@ -136,7 +137,9 @@ def database_refused(when: Callable[[str], bool] | None = None) -> Iterator[asyn
             if when is not None and not when(query):
                 return await original(self, query, *args, **kwargs)
             hit.set()
-            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+            # As the client reports it: the driver's refused socket, inside tortoise's error.
+            refusal = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+            raise OperationalError(str(refusal)) from refusal
 
         return refused
 
