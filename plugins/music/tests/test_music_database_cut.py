@@ -144,3 +144,34 @@ async def test_a_transcript_paid_for_as_the_database_drops_is_delivered_and_stor
     row = await PodcastTranscript.get()
     assert row.status == "done" and row.text
     assert paid_calls(fake_openai) == 1
+
+
+async def test_a_track_ending_during_a_cut_is_followed_by_the_next_once_it_is_back(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.add_track("Short Intro", author="Band", length_ms=1_500)
+    second = fake_lavalink.add_track("Long Song", author="Band", length_ms=600_000)
+    running = await start_music(start_bot, fake_lavalink)
+    music(running).playback.advancing.retry_seconds = 0.05  # 5 s in production
+    await fake_discord.voice_join(world.member, world.voice)
+    for query in ("Short Intro", "Long Song"):
+        ix = await fake_discord.slash(world.member, "play", {"query": query})
+        await ix.response()
+    with database_refused() as refused:
+        await fake_lavalink.wait_for_event(
+            lambda e: e["type"] == "TrackEndEvent" and e["reason"] == "finished", timeout=10)
+        refused.clear()
+        await refused.wait()  # the next track can't be read yet; it is tried again
+        refused.clear()
+        await refused.wait()
+    # Back: the queue goes on by itself, with the next track, not a skip past it.
+    start = await fake_lavalink.wait_for_event(
+        lambda e: e["type"] == "TrackStartEvent"
+        and e["track"]["encoded"] == second["encoded"], timeout=10)
+    assert start["track"]["info"]["title"] == "Long Song"
+    playback = music(running).playback
+    await playback.wait_for(lambda: (playback.current.get(world.guild.id) or None) is not None
+                            and playback.current[world.guild.id].title == "Long Song")
+    starts = [e["track"]["info"]["title"] for e in fake_lavalink.sent_events
+              if e["type"] == "TrackStartEvent"]
+    assert starts == ["Short Intro", "Long Song"]
