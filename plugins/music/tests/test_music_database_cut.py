@@ -175,3 +175,48 @@ async def test_a_track_ending_during_a_cut_is_followed_by_the_next_once_it_is_ba
     starts = [e["track"]["info"]["title"] for e in fake_lavalink.sent_events
               if e["type"] == "TrackStartEvent"]
     assert starts == ["Short Intro", "Long Song"]
+
+
+def _controls(message: dict) -> list[tuple[str, dict]]:
+    return [(c["custom_id"], c) for row in message.get("components", [])
+            for c in row["components"] if "custom_id" in c and not c.get("disabled")]
+
+
+async def test_every_music_control_pressed_during_a_cut_is_answered_clearly(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    evening(fake_lavalink, n=25)
+    await start_music(start_bot, fake_lavalink)
+    await fake_discord.voice_join(world.member, world.voice)
+    await say(fake_discord, world.member, "play", {"query": LIST_URL})
+    shown = []
+    for command in ("queue show", "music effects", "history", "nowplaying", "playlist list"):
+        ix = await fake_discord.slash(world.member, command)
+        shown.append(await ix.wait_original())
+    shown += [m for m in fake_discord.channel_messages(world.channel) if m.get("components")]
+    controls = [(message, cid, c) for message in shown for cid, c in _controls(message)]
+    assert len({cid.split(":")[1] for _, cid, _ in controls}) >= 5  # pages, menu, buttons
+    with database_refused():
+        pressed = []
+        for message, cid, component in controls:
+            if component["type"] == 3:
+                value = component["options"][0]["value"]
+                pressed.append(await fake_discord.select(world.member, message, cid, [value]))
+            else:
+                pressed.append(await fake_discord.click(world.member, message, cid))
+        answers = []
+        for ix in pressed:
+            resp = await ix.response(timeout=10)
+            if resp["type"] in (5, 6):
+                last = (await ix.wait_followups(1))[-1]
+                answers.append((str(last.get("content") or ""),
+                                bool(int(last.get("flags") or 0) & 64)))
+            elif resp["type"] == 9:
+                answers.append((DOWN, True))  # a form opens (jump to page): it shows no data
+            else:
+                answers.append((content(resp), ix.ephemeral))
+    for (_, cid, _), (said, private) in zip(controls, answers, strict=True):
+        assert said == DOWN and private, (cid, said)
+    # Back: the controls work again.
+    page = await fake_discord.slash(world.member, "queue show")
+    assert "Evening Song" in fake_discord.text_of(await page.wait_original())
