@@ -1,16 +1,17 @@
-"""The database drops while the role rewards of a MEE6 import are being given: the job waits
-and goes on once it is back, giving nobody a role twice, and the admin gets one summary and
-the audit log one entry."""
+"""The database drops during a MEE6 import: an import cut off half-way changes nobody's XP;
+while the role rewards are being given, the job waits and goes on once it is back, giving
+nobody a role twice, and the admin gets one summary and the audit log one entry."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+from bot.api import DatabaseUnavailable
 from bot.models import AuditLog
 from growmies_testkit.databases import database_refused
 from plugins.compliance import import_rewards
-from plugins.compliance.models import ImportRewardJob, ImportRewardMember
-from plugins.compliance.tests.helpers import registry
+from plugins.compliance.models import ImportRewardJob, ImportRewardMember, MemberRecord
+from plugins.compliance.tests.helpers import import_and_confirm, registry
 from plugins.compliance.tests.test_levels_import_rewards_e2e import (
     LEVEL_2,
     _confirm_import,
@@ -61,3 +62,27 @@ async def test_a_cut_while_members_are_rewarded_resumes_without_giving_a_role_tw
                                                 for member in members})
     assert all(level2.id in {r.id for r in member.roles} for member in members)
     assert not await ImportRewardJob.exists()
+
+
+async def test_an_import_cut_off_half_way_changes_nobodys_xp(start_bot, world, fake_discord):
+    await start_bot(registry=registry())
+    players = {10**17 + n: LEVEL_2 + n for n in range(2_500)}  # three statements' worth
+    upserts = []
+
+    def second_upsert(sql: str) -> bool:
+        if "compliance_member" in sql and sql.lstrip().upper().startswith("INSERT"):
+            upserts.append(sql)
+            return len(upserts) >= 2
+        return False
+
+    # The first thousand members are written, then the connection drops.
+    with database_refused(when=second_upsert):
+        _prompt, yes = await import_and_confirm(fake_discord, world.admin, _file(players))
+        told = fake_discord.text_of((await yes.wait_followups(1))[-1])
+    assert told == DatabaseUnavailable().message
+    assert not await MemberRecord.filter(user_id__in=list(players)).exists()
+    assert not await ImportRewardJob.exists()
+    # Back: the same file goes in whole.
+    _prompt, yes = await import_and_confirm(fake_discord, world.admin, _file(players))
+    assert "MEE6 import applied." in fake_discord.text_of((await yes.wait_followups(1))[0])
+    assert await MemberRecord.filter(user_id__in=list(players)).count() == len(players)
