@@ -61,6 +61,7 @@ class Meditation:
     # outage gets through) and whether this process's UPDATE already ended the row.
     finishers: set[int] | None = None
     ended: bool = False
+    wrapped_up: bool = False  # the post is out and the music gone: nothing left to do
 
 
 class MeditationRunner:
@@ -178,6 +179,8 @@ class MeditationRunner:
         call again after a database error part-way: the row ends once, each finisher is paid
         once, and what is left (the post, leaving the channel) is done then."""
         playback = self.service.playback
+        if session.wrapped_up:
+            return False
         session.finishing = True
         if session.finishers is None:
             stayed = playback.voice.listeners(session.guild_id, session.channel_id)
@@ -208,6 +211,7 @@ class MeditationRunner:
         await playback.notifier.say(
             text_channel, f"🧘 The {session.minutes}-minute session has ended. "
             f"{len(finishers)} member(s) stayed to the end.")
+        session.wrapped_up = True
         return True
 
     async def abandon(self, guild_id: int) -> bool:

@@ -10,7 +10,14 @@ import asyncio
 from bot.api import DatabaseUnavailable
 from growmies_testkit.databases import database_refused
 from plugins.llm import stale_notices
-from plugins.llm.models import CannabisKnowledgeBase
+from plugins.llm.models import (
+    CannabisKnowledgeBase,
+    LLMConversation,
+    LLMGuildUsage,
+    LLMMessage,
+    LLMUsage,
+)
+from plugins.llm.relay import STREAMING_CURSOR
 from plugins.llm.tests.test_llm_adult_channel import content
 from plugins.llm.tests.test_llm_conversation_types import button_id
 from plugins.llm.tests.test_llm_discord import probe, start_llm, verify
@@ -115,3 +122,36 @@ async def test_a_daily_notice_round_the_database_cut_short_runs_again_soon_after
     await notices.task.stop()
     assert len(from_bot(world.channel, since)) == 1
     assert (await CannabisKnowledgeBase.get(id=stale.id)).stale_noticed_at is not None
+
+
+async def test_an_answer_whose_usage_cannot_be_written_is_counted_once_the_database_is_back(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
+    running = await start_llm()
+    deferred = running.bot.plugins.plugins["llm"].chat.ledger.deferred
+    deferred.retry_seconds = 0.05  # 10 s in production
+    verify(probe, world.member)
+    calls = len(fake_openai.chat_requests)
+    # The budget is reserved and the model answers; then the database drops.
+    with database_refused(when=lambda sql: len(fake_openai.chat_requests) > calls) as refused:
+        ix = await fake_discord.slash(world.member, "ask legal",
+                                      {"question": "Can I smoke in a park?"})
+        await ix.response()
+        answer = await ix.wait_original(lambda m: "You said: Can I smoke" in m["content"]
+                                        and not m["content"].endswith(STREAMING_CURSOR))
+        refused.clear()
+        await refused.wait()  # the bookkeeping is tried again, not dropped
+    # The member got their answer, not an error.
+    assert "Something went wrong" not in answer["content"] and DOWN not in answer["content"]
+    assert ix.followups == [] or all(DOWN not in str(m.get("content")) for m in ix.followups)
+    # Back: what the answer cost is counted once and the reservation given back.
+    await deferred.written()
+    month = await LLMGuildUsage.get(guild_id=world.guild.id)
+    day = await LLMUsage.get(guild_id=world.guild.id, user_id=world.member.id)
+    assert month.reserved_tokens == 0 and day.reserved_tokens == 0
+    assert month.used_tokens == day.prompt_tokens + day.completion_tokens > 0
+    assert day.requests == 1
+    conversation = await LLMConversation.get(user_id=world.member.id)
+    assert conversation.message_count == 2
+    assert [m.role for m in await LLMMessage.filter(conversation_id=conversation.id)
+            .order_by("id")] == ["user", "assistant"]
+    assert len(fake_openai.chat_requests) == calls + 1

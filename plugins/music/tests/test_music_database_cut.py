@@ -58,6 +58,7 @@ async def test_a_meditation_ending_during_a_database_cut_ends_once_when_it_is_ba
              if "session has ended" in (m.get("content") or "")]
     assert len(ended) == 1
     assert await plugin.meditation.abandon(world.guild.id) is False
+    assert await plugin.meditation.finish(session) is False
     assert await MusicSession.filter(active=True).count() == 0
     assert world.guild.id not in plugin.meditation.sessions
     # And the server is free for the next session without a restart.
