@@ -9,6 +9,7 @@ import asyncio
 from bot.api import DatabaseUnavailable
 from bot.models import AuditLog
 from growmies_testkit.databases import database_refused
+from plugins.llm.models import LLMGuildUsage, LLMPaidWork
 from plugins.music.models import (
     MeditationSession,
     MusicPlaylist,
@@ -20,9 +21,10 @@ from plugins.music.tests.test_music_effects import listen, next_filter_patch
 from plugins.music.tests.test_music_meditation_stop import meditating
 from plugins.music.tests.test_music_playlists import LIST_URL, evening, say, titles
 from plugins.music.tests.test_music_transcript_budget import (
+    EP2,
     delivered,
     paid_calls,
-    press_transcribe,
+    press,
 )
 from plugins.music.tests.test_music_transcript_budget import start as start_transcribing
 
@@ -131,20 +133,30 @@ async def test_a_transcript_paid_for_as_the_database_drops_is_delivered_and_stor
     running = await start_transcribing(start_bot, fake_lavalink, fake_openai)
     transcripts = music(running).transcripts
     transcripts.store_retry = 0.05  # 30 s in production
+    deferred = running.bot.plugins.plugins["llm"].chat.ledger.deferred
+    deferred.retry_seconds = 0.05  # 10 s in production
+    fake_openai.transcription_seconds = 90.0
     await fake_discord.voice_join(world.member, world.voice)
-    # The paid call goes through; storing its text meets the outage.
-    with database_refused(when=lambda sql: sql.lstrip().upper().startswith("UPDATE")
-                          and "music_podcast_transcript" in sql):
-        assert delivered(await press_transcribe(fake_discord, world.member))
+    # The paid call goes through; then the database drops: storing the text and settling
+    # the AI budget meet the outage.
+    ix = await fake_discord.slash(world.member, "podcast", {"url": EP2})
+    episode = await ix.wait_original()
+    with database_refused(when=lambda sql: paid_calls(fake_openai) >= 1):
+        assert delivered(await press(fake_discord, world.member, episode))
         assert paid_calls(fake_openai) == 1
-        # Another press during the outage is served from what was paid for.
-        await fake_discord.voice_join(world.other, world.voice)
-        assert delivered(await press_transcribe(fake_discord, world.other))
+        # Pressed again during the outage: served from what was paid for.
+        assert delivered(await press(fake_discord, world.member, episode))
         assert paid_calls(fake_openai) == 1
     await transcripts.stored()
+    await deferred.written()
     row = await PodcastTranscript.get()
     assert row.status == "done" and row.text
     assert paid_calls(fake_openai) == 1
+    # What it cost is on the server's month once, the hold given back, the work counted.
+    month = await LLMGuildUsage.get(guild_id=world.guild.id)
+    assert (month.used_tokens, month.reserved_tokens) == (1_500, 0)
+    work = await LLMPaidWork.get(guild_id=world.guild.id, user_id=world.member.id)
+    assert (work.tokens, work.uses) == (1_500, 1)
 
 
 async def test_a_track_ending_during_a_cut_is_followed_by_the_next_once_it_is_back(
