@@ -20,7 +20,7 @@ from plugins.llm.models import (
 from plugins.llm.relay import STREAMING_CURSOR
 from plugins.llm.tests.test_llm_adult_channel import content
 from plugins.llm.tests.test_llm_conversation_types import button_id
-from plugins.llm.tests.test_llm_discord import probe, start_llm, verify
+from plugins.llm.tests.test_llm_discord import open_chat, probe, start_llm, verify
 from plugins.llm.tests.test_llm_reply_chains import ask_in_thread, finished
 from plugins.llm.tests.test_llm_stale_notices import entry, from_bot
 
@@ -155,3 +155,18 @@ async def test_an_answer_whose_usage_cannot_be_written_is_counted_once_the_datab
     assert [m.role for m in await LLMMessage.filter(conversation_id=conversation.id)
             .order_by("id")] == ["user", "assistant"]
     assert len(fake_openai.chat_requests) == calls + 1
+
+
+async def test_a_message_in_a_chat_thread_during_a_cut_is_told_why(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
+    await start_llm()
+    verify(probe, world.member)
+    thread = await open_chat(fake_discord, world.member, "hello")
+    calls = len(fake_openai.chat_requests)
+    with database_refused():
+        await fake_discord.send_message(world.member, thread, "and then?")
+        told = await fake_discord.wait_for_message(thread, lambda m: m["content"] == DOWN)
+    assert told["mentions"] == []
+    assert len(fake_openai.chat_requests) == calls
+    await fake_discord.send_message(world.member, thread, "and then?")
+    await fake_discord.wait_for_message(thread, finished("You said: and then?"))
