@@ -16,6 +16,7 @@ from plugins.music.models import (
     MusicSession,
     PodcastTranscript,
 )
+from plugins.music.tests import test_music_podcast_feeds as feeds
 from plugins.music.tests.e2e import content, music, start_music
 from plugins.music.tests.test_music_effects import listen, next_filter_patch
 from plugins.music.tests.test_music_meditation_stop import meditating
@@ -29,6 +30,7 @@ from plugins.music.tests.test_music_transcript_budget import (
 from plugins.music.tests.test_music_transcript_budget import start as start_transcribing
 
 DOWN = DatabaseUnavailable().message
+feed_server = feeds.feed_server  # the feed tests' local HTTP server (a fixture)
 
 
 async def test_a_meditation_ending_during_a_database_cut_ends_once_when_it_is_back(
@@ -233,3 +235,42 @@ async def test_every_music_control_pressed_during_a_cut_is_answered_clearly(
     # Back: the controls work again.
     page = await fake_discord.slash(world.member, "queue show")
     assert "Evening Song" in fake_discord.text_of(await page.wait_original())
+
+
+async def test_the_podcast_poll_outlives_a_cut_and_transcribes_once_it_is_back(
+    fake_lavalink, fake_openai, start_bot, world, fake_discord, feed_server, monkeypatch
+):
+    feed_url = feed_server.url("/show.xml")
+    feed_server.pages["/show.xml"] = feeds.rss("Daily Garden", [("Back catalogue", "/old.mp3")])
+    running = await feeds.start_with_feeds(
+        start_bot, fake_lavalink, feed_server, transcribe_base_url=fake_openai.base_url,
+        transcribe_api_key=fake_openai.api_key)
+    plugin = music(running)
+    await plugin.podcast_poll.stop()
+    on = await fake_discord.slash(world.admin, "podcasts auto-transcribe",
+                                  {"feed": feed_url, "enabled": True})
+    await on.response()
+    assert await plugin.podcast_library.poll() == 0
+    feed_server.pages["/show.xml"] = feeds.rss(
+        "Daily Garden", [("New 1", "/new1.mp3"), ("Back catalogue", "/old.mp3")])
+    feed_server.pages["/new1.mp3"] = b"ID3 audio"
+    made = asyncio.Event()
+    get = plugin.transcripts.get
+
+    async def get_and_tell(*args, **kwargs):
+        text = await get(*args, **kwargs)
+        made.set()
+        return text
+
+    monkeypatch.setattr(plugin.transcripts, "get", get_and_tell)
+    plugin.podcast_poll.interval = 0.05  # 30 minutes in production
+    with database_refused() as refused:
+        plugin.podcast_poll.start()
+        for _ in range(2):  # one failed run, and the task is still there for the next
+            refused.clear()
+            await refused.wait()
+        assert plugin.podcast_poll.running and paid_calls(fake_openai) == 0
+    await asyncio.wait_for(made.wait(), 10)
+    await plugin.podcast_poll.stop()
+    assert paid_calls(fake_openai) == 1
+    assert (await PodcastTranscript.get()).status == "done"
