@@ -274,3 +274,23 @@ async def test_the_podcast_poll_outlives_a_cut_and_transcribes_once_it_is_back(
     await plugin.podcast_poll.stop()
     assert paid_calls(fake_openai) == 1
     assert (await PodcastTranscript.get()).status == "done"
+
+
+async def test_history_that_cannot_be_written_stops_no_music(
+    fake_lavalink, start_bot, world, fake_discord
+):
+    fake_lavalink.add_track("Short Intro", author="Band", length_ms=1_500)
+    second = fake_lavalink.add_track("Long Song", author="Band", length_ms=600_000)
+    await start_music(start_bot, fake_lavalink)
+    await fake_discord.voice_join(world.member, world.voice)
+    # Only the history is out of reach (its table's statements fail): the queue plays on.
+    with database_refused(when=lambda sql: "music_history" in sql):
+        for query in ("Short Intro", "Long Song"):
+            ix = await fake_discord.slash(world.member, "play", {"query": query})
+            assert DOWN not in content(await ix.response())
+        await fake_lavalink.wait_for_event(
+            lambda e: e["type"] == "TrackStartEvent"
+            and e["track"]["encoded"] == second["encoded"], timeout=10)
+    starts = [e["track"]["info"]["title"] for e in fake_lavalink.sent_events
+              if e["type"] == "TrackStartEvent"]
+    assert starts == ["Short Intro", "Long Song"]
