@@ -170,3 +170,52 @@ async def test_a_message_in_a_chat_thread_during_a_cut_is_told_why(
     assert len(fake_openai.chat_requests) == calls
     await fake_discord.send_message(world.member, thread, "and then?")
     await fake_discord.wait_for_message(thread, finished("You said: and then?"))
+
+
+def _controls(message: dict) -> list[tuple[str, dict]]:
+    return [(c["custom_id"], c) for row in message.get("components", [])
+            for c in row["components"] if "custom_id" in c and not c.get("disabled")]
+
+
+async def test_every_assistant_control_pressed_during_a_cut_is_answered_clearly(
+        start_llm, world, fake_discord, fake_openai, probe) -> None:
+    await start_llm()
+    verify(probe, world.admin)
+    for n in range(3):
+        await entry(world.guild.id, f"Old rule {n}", verified_days_ago=400)
+    await entry(world.guild.id, "A draft", verified_days_ago=1, status="pending")
+    shown = []
+    for command, options in (("kb review", {}), ("kb stale", {}), ("llm usage", {}),
+                             ("ask legal", {"question": "Can I smoke in a park?"})):
+        ix = await fake_discord.slash(world.admin, command, options)
+        await ix.response()
+        if command == "ask legal":  # the Follow up button comes with the finished answer
+            shown.append(await ix.wait_original(lambda m: bool(m.get("components"))))
+        else:
+            shown.append(await ix.wait_original())
+    controls = [(message, cid, c) for message in shown for cid, c in _controls(message)]
+    assert {"kb.approve", "followup.open"} <= {cid.split(":")[1] for _, cid, _ in controls}
+    calls = len(fake_openai.chat_requests)
+    with database_refused():
+        answers = []
+        for message, cid, component in controls:
+            if component["type"] == 3:
+                ix = await fake_discord.select(world.admin, message, cid,
+                                               [component["options"][0]["value"]])
+            else:
+                ix = await fake_discord.click(world.admin, message, cid)
+            resp = await ix.response(timeout=10)
+            if resp["type"] == 9:
+                answers.append((cid, DOWN, True))  # a form opens; it shows no data
+            elif resp["type"] in (5, 6):
+                last = (await ix.wait_followups(1))[-1]
+                answers.append((cid, str(last.get("content") or ""),
+                                bool(int(last.get("flags") or 0) & 64)))
+            else:
+                answers.append((cid, str((resp.get("data") or {}).get("content") or ""),
+                                ix.ephemeral))
+    for cid, said, private in answers:
+        assert said == DOWN and private, (cid, said)
+    assert len(fake_openai.chat_requests) == calls
+    # Nothing was approved behind the refusal.
+    assert await CannabisKnowledgeBase.filter(title="A draft", status="pending").exists()
