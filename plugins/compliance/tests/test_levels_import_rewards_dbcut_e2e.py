@@ -11,7 +11,7 @@ from bot.models import AuditLog
 from growmies_testkit.databases import database_refused
 from plugins.compliance import import_rewards
 from plugins.compliance.models import ImportRewardJob, ImportRewardMember, MemberRecord
-from plugins.compliance.tests.helpers import import_and_confirm, registry
+from plugins.compliance.tests.helpers import button_ids, import_and_confirm, registry
 from plugins.compliance.tests.test_levels_import_rewards_e2e import (
     LEVEL_2,
     _confirm_import,
@@ -86,3 +86,29 @@ async def test_an_import_cut_off_half_way_changes_nobodys_xp(start_bot, world, f
     _prompt, yes = await import_and_confirm(fake_discord, world.admin, _file(players))
     assert "MEE6 import applied." in fake_discord.text_of((await yes.wait_followups(1))[0])
     assert await MemberRecord.filter(user_id__in=list(players)).count() == len(players)
+
+
+async def test_import_buttons_pressed_during_a_cut_are_answered_and_change_nothing(
+        start_bot, world, fake_discord):
+    await start_bot(registry=registry())
+    ask = await fake_discord.slash(world.admin, "levels import",
+                                   {"file": _file({world.member.id: LEVEL_2})})
+    prompt = await ask.wait_original()
+    buttons = button_ids(prompt)
+    assert any("cf.yes" in b for b in buttons)
+    with database_refused():
+        answers = []
+        for custom_id in buttons:
+            ix = await fake_discord.click(world.admin, prompt, custom_id)
+            resp = await ix.response(timeout=10)
+            if resp["type"] in (5, 6):
+                last = (await ix.wait_followups(1))[-1]
+                answers.append((custom_id, fake_discord.text_of(last),
+                                bool(int(last.get("flags") or 0) & 64)))
+            else:
+                answers.append((custom_id, str((resp.get("data") or {}).get("content") or ""),
+                                ix.ephemeral))
+    for custom_id, said, private in answers:
+        assert said == DatabaseUnavailable().message and private, (custom_id, said)
+    assert not await MemberRecord.filter(user_id=world.member.id, xp__gt=0).exists()
+    assert not await ImportRewardJob.exists()
