@@ -263,6 +263,7 @@ async def test_the_podcast_poll_outlives_a_cut_and_transcribes_once_it_is_back(
         return text
 
     monkeypatch.setattr(plugin.transcripts, "get", get_and_tell)
+    assert plugin.podcast_poll.retry == 60.0  # after a failed poll: a minute, not 30
     plugin.podcast_poll.interval = 0.05  # 30 minutes in production
     with database_refused() as refused:
         plugin.podcast_poll.start()
