@@ -47,6 +47,7 @@ from bot.errors import (
     ServiceUnavailable,
     Throttled,
     UserError,
+    is_database_unreachable,
     new_ref,
 )
 from bot.guild_config import ConfigChange, GuildCache, GuildConfig, PluginGuildConfig
@@ -120,6 +121,7 @@ __all__ = [
     "clip_choices",
     "controls",
     "guild_of",
+    "is_database_unreachable",
     "link",
     "member_has",
     "modal",

@@ -23,9 +23,13 @@ class PeriodicTask:
         job: Callable[[], Awaitable[object]],
         *,
         run_first: bool = False,
+        retry: float | None = None,
     ) -> None:
         self.name = name
         self.interval = interval
+        # After a failed run (the database was down), the next one comes after `retry`
+        # seconds rather than a whole interval: a daily job must not skip a day for a blip.
+        self.retry = retry
         self._job = job
         self._run_first = run_first
         self._task: asyncio.Task[None] | None = None
@@ -49,9 +53,12 @@ class PeriodicTask:
         if not self._run_first:
             await asyncio.sleep(self.interval)
         while True:
+            wait = self.interval
             try:
                 await self._job()
             except Exception as exc:
                 # One bad run (a database hiccup) must not end the job for good.
                 log.warning("background.job_failed", job=self.name, error=type(exc).__name__)
-            await asyncio.sleep(self.interval)
+                if self.retry is not None:
+                    wait = min(self.interval, self.retry)
+            await asyncio.sleep(wait)

@@ -18,6 +18,7 @@ import structlog
 
 from bot.audit import AuditWriter
 from bot.components.registry import BlockRegistry
+from bot.errors import DatabaseUnavailable, is_database_unreachable
 from bot.paid_usage import PaidUsage
 from bot.toggles import GuildToggles
 
@@ -261,17 +262,24 @@ class Privacy:
         from bot.audit import export_member_texts
 
         data: dict[str, Any] = {}
+        outage = False
         try:
             data["core"] = {"audit_texts_you_wrote": await export_member_texts(user_id)}
         except Exception as exc:
+            outage = outage or is_database_unreachable(exc)
             log.error("privacy.export_failed", plugin="core", error=type(exc).__name__)
             data["core"] = {"error": "export failed; ask an admin"}
         for name, plugin in self.registry.plugins.items():
             try:
                 data[name] = await plugin.export_user_data(user_id)
             except Exception as exc:
+                outage = outage or is_database_unreachable(exc)
                 log.error("privacy.export_failed", plugin=name, error=type(exc).__name__)
                 data[name] = {"error": "export failed; ask an admin"}
+        if outage:
+            # An export with holes from a database outage is no answer to "what do you hold
+            # about me": the member is told to try again instead.
+            raise DatabaseUnavailable()
         return data
 
     async def delete(self, user_id: int, *, guild_id: int | None = None) -> dict[str, int]:

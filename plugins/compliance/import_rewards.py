@@ -222,12 +222,14 @@ class ImportRewards:
                                         await ImportRewardMember.filter(job_id=job.id)
                                         .annotate(n=Count("id")).group_by("outcome")
                                         .values_list("outcome", "n")})
-        await self.ctx.services.audit.record(
-            "levels.import_rewards_applied", guild_id=job.guild_id, actor_id=job.actor_id,
-            details={key: counts[key] for key in (GIVEN, UNCHANGED, ABSENT, FAILED)})
+        # The job goes first: if the database fails here the job is retried whole, and the
+        # audit entry and the summary must not be given twice.
         async with in_transaction("default"):
             await ImportRewardMember.filter(job_id=job.id).delete()
             await ImportRewardJob.filter(id=job.id).delete()
+        await self.ctx.services.audit.record(
+            "levels.import_rewards_applied", guild_id=job.guild_id, actor_id=job.actor_id,
+            details={key: counts[key] for key in (GIVEN, UNCHANGED, ABSENT, FAILED)})
         await self._tell(job, summary(counts))
 
     async def _tell(self, job: ImportRewardJob, text: str) -> None:

@@ -19,7 +19,8 @@ from tortoise.expressions import F
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
-from bot.api import GuildConfig, UserError
+from bot.api import GuildConfig, UserError, is_database_unreachable
+from plugins.llm.deferred import DeferredWrites
 from plugins.llm.models import (
     LLMGuildConfig,
     LLMGuildUsage,
@@ -122,6 +123,11 @@ guild_config = guild_settings.get
 general_chat_open = guild_settings.general_chat_open
 
 
+# What `settle` returns when the member's count of requests today can't be read (the
+# database dropped): above every daily threshold, so nothing is granted on a guess.
+REQUESTS_UNKNOWN = 1 << 62
+
+
 class BudgetExceeded(UserError):
     """A reservation did not fit; `scope` says whose budget ("member" or "server")."""
 
@@ -206,6 +212,10 @@ class UsageLedger:
     """Token budgets enforced in the database: reserve before the model is called, settle
     with the real usage after (releasing what was not used), release all on failure."""
 
+    def __init__(self, deferred: DeferredWrites | None = None) -> None:
+        # Settlements the database could not take yet (deferred.py).
+        self.deferred = deferred or DeferredWrites()
+
     async def reserve(self, guild_id: int | None, user_id: int, tokens: int,
                       config: LLMGuildConfig, model: ModelChoice | None = None, *,
                       member: bool = True) -> Reservation:
@@ -278,8 +288,34 @@ class UsageLedger:
         if reservation.settled:
             return 0
         reservation.settled = True
-        used = prompt_tokens + completion_tokens
         r = reservation
+        used = prompt_tokens + completion_tokens
+
+        async def write() -> None:
+            await self._settle(r, prompt_tokens, completion_tokens, estimated=estimated,
+                               request=request)
+
+        async def count_model() -> None:
+            await _count_member_model(r, used, request)
+
+        # Tokens already spent are counted even if the database drops now: once it is back.
+        # Each write is one transaction (or idempotent), so a retry never counts twice.
+        settled = await self.deferred.run("usage", write)
+        if r.model is not None and (used or request):
+            await self.deferred.run("model usage", count_model)
+        if not settled:
+            return REQUESTS_UNKNOWN
+        try:
+            row = await LLMUsage.get_or_none(guild_id=r.guild_id, user_id=r.user_id, day=r.day)
+        except Exception as exc:
+            if not is_database_unreachable(exc):
+                raise
+            return REQUESTS_UNKNOWN
+        return row.requests if row else 0
+
+    async def _settle(self, r: Reservation, prompt_tokens: int, completion_tokens: int, *,
+                      estimated: bool, request: bool) -> None:
+        used = prompt_tokens + completion_tokens
         async with in_transaction("default"):
             member = LLMUsage.filter(guild_id=r.guild_id, user_id=r.user_id, day=r.day)
             values: dict[str, object] = {
@@ -300,10 +336,6 @@ class UsageLedger:
                 await LLMModelDay.filter(guild_id=r.guild_id, model=r.model, day=r.day).update(
                     reserved_tokens=F("reserved_tokens") - r.tokens,
                     used_tokens=F("used_tokens") + used)
-        if r.model is not None and (used or request):
-            await _count_member_model(r, used, request)
-        row = await LLMUsage.get_or_none(guild_id=r.guild_id, user_id=r.user_id, day=r.day)
-        return row.requests if row else 0
 
     async def release(self, reservation: Reservation) -> None:
         """Give the whole reservation back (the request failed before using anything)."""

@@ -13,11 +13,13 @@ from bot.api import (
     ADULT_NOTE,
     GUILD_ONLY,
     NOT_VERIFIED,
+    DatabaseUnavailable,
     PluginContext,
     UserError,
     adults_only,
     all_ages,
     guild_of,
+    is_database_unreachable,
     member_has,
     open_to_all_when,
     requires_permissions,
@@ -462,8 +464,15 @@ class LLMCog(commands.Cog, name="llm"):
         conversations = self.plugin.conversations
         if message.channel.id not in conversations.open_channels | conversations.idle_channels:
             return
-        conversation, restarted = await conversations.resume_thread(
-            message.channel.id, self.plugin.followups.idle_minutes)
+        try:
+            conversation, restarted = await conversations.resume_thread(
+                message.channel.id, self.plugin.followups.idle_minutes)
+        except Exception as exc:
+            if not is_database_unreachable(exc):
+                raise
+            # The thread is ours (an open conversation's): say why nobody answers.
+            await message.channel.send(DatabaseUnavailable().message, allowed_mentions=NO_PINGS)
+            return
         if conversation is None:
             return
         guild_id = message.guild.id if message.guild else None
@@ -500,7 +509,11 @@ class LLMCog(commands.Cog, name="llm"):
         except UserError as exc:
             # No interaction to answer ephemerally: a short reply in the thread instead.
             await message.channel.send(exc.message, allowed_mentions=NO_PINGS, view=exc.view)
-        except Exception:
+        except Exception as exc:
+            if is_database_unreachable(exc):
+                await message.channel.send(DatabaseUnavailable().message,
+                                           allowed_mentions=NO_PINGS)
+                return
             log.exception("llm.thread_reply_failed")
             await message.channel.send("Something went wrong answering that; try again.",
                                        allowed_mentions=NO_PINGS)

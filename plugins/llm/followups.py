@@ -18,10 +18,12 @@ import structlog
 from bot.api import (
     ADULT_NOTE,
     ComponentHandler,
+    DatabaseUnavailable,
     PeriodicTask,
     UserError,
     button,
     controls,
+    is_database_unreachable,
     modal,
     text_input,
     uses_state,
@@ -221,7 +223,15 @@ class Followups:
         reference = message.reference
         if reference is None or reference.message_id is None:
             return False
-        conversation = await self.plugin.conversations.by_message(reference.message_id)
+        try:
+            conversation = await self.plugin.conversations.by_message(reference.message_id)
+        except Exception as exc:
+            if not is_database_unreachable(exc) or not self._to_me(message):
+                raise
+            # Whose conversation it is can't be read: nothing reaches the model, and the
+            # member learns why rather than hearing nothing.
+            await self._down(message)
+            return True
         if conversation is None or conversation.via != "ask":
             return False  # not ours, or a thread conversation: the thread listener has it
         guild_id = message.guild.id if message.guild else None
@@ -247,11 +257,28 @@ class Followups:
         except UserError as exc:
             await message.reply(exc.message, mention_author=False, allowed_mentions=NO_PINGS,
                                 view=exc.view)
-        except Exception:
+        except Exception as exc:
+            if is_database_unreachable(exc):
+                await self._down(message)
+                return True
             log.exception("llm.reply_chain_failed")
             await message.channel.send("Something went wrong answering that; try again.",
                                        allowed_mentions=NO_PINGS)
         return True
+
+    def _to_me(self, message: nextcord.Message) -> bool:
+        """Whether `message` replies to one of the bot's messages, as far as Discord's payload
+        or the message cache says (no database needed)."""
+        reference = message.reference
+        replied = reference.resolved or reference.cached_message if reference else None
+        bot_user = self.ctx.bot.user
+        return (isinstance(replied, nextcord.Message) and bot_user is not None
+                and replied.author.id == bot_user.id)
+
+    async def _down(self, message: nextcord.Message) -> None:
+        log.warning("llm.reply_chain_database_unreachable")
+        await message.reply(DatabaseUnavailable().message, mention_author=False,
+                            allowed_mentions=NO_PINGS)
 
     async def check_where(self, conversation: LLMConversation, user_id: int,
                           where: dict[str, Any]) -> None:

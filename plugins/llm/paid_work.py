@@ -53,7 +53,9 @@ class PaidWorkBudget:
     async def settle(self, reservation: PaidReservation, units: int) -> None:
         held = cast(Reservation, reservation.handle)
         await self.ledger.settle(held, units, 0, estimated=False, request=False)
-        await _count(held, reservation.what, units)
+        # Paid for already: counted once the database is back if it dropped (deferred.py).
+        await self.ledger.deferred.run("paid work",
+                                       lambda: _count(held, reservation.what, units))
         await self._audit(reservation.guild_id, reservation.user_id, reservation.what, "used",
                           units, reserved=held.tokens)
 

@@ -120,6 +120,8 @@ class LLMPlugin(Plugin):
         if self._retention is not None:
             await self._retention.stop()
             self._retention = None
+        if self.chat is not None:
+            await self.chat.ledger.deferred.close()
         if self.client is not None:
             await self.client.close()
             self.client = None

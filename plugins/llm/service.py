@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from tortoise.expressions import F
+from tortoise.transactions import in_transaction
 
-from bot.api import KnowledgeHit, UserError
+from bot.api import KnowledgeHit, UserError, is_database_unreachable
 from plugins.llm import classifier, safety
 from plugins.llm.budget import (
     XP_ANSWERS_PER_DAY,
@@ -363,7 +364,7 @@ class ChatService:
         # Bookkeeping first, the final edit last: once a member sees the whole answer, its
         # rows, usage and audit entry exist.
         requests_today = await self._persist(turn, conversation, completion, refused=False)
-        await self.kb.count_use(cited)
+        await self.ledger.deferred.run("knowledge use", lambda: self.kb.count_use(cited))
         await self._audit(request, turn.feature, outcome, completion=completion)
         await self._award_xp(request, requests_today)
         shown = await relay.finish(final, cut_off=completion.incomplete)
@@ -411,14 +412,16 @@ class ChatService:
                                  if turn.request.attachments else [])
         if hits:
             # A stale entry is cited with its date, so the reader can judge it.
-            fresh, days = await freshness_of(cited), self.settings.kb_stale_days
+            fresh, days = await _unless_down(freshness_of(cited), {}), self.settings.kb_stale_days
             extras.append("**Sources**\n" + "\n".join(
                 fresh_citation(h, fresh.get(h.id), days) for h in hits if h.id in cited))
         note = safety.disclaimer_for(turn.request.kind, cannabis=turn.cannabis,
                                      legal_required=self.settings.legal_disclaimer_required)
         if note and turn.cannabis:
             extras.append(note)
-        if turn.cannabis and await self.prefs.reminder_due(turn.prefs):
+        # Past the model call nothing may lose the answer: when the database is down the
+        # entries' dates are left out and the safety reminder is shown rather than skipped.
+        if turn.cannabis and await _unless_down(self.prefs.reminder_due(turn.prefs), True):
             extras.append(safety.SAFETY_REMINDER)
         if extras:
             text = text.rstrip() + "\n\n" + "\n\n".join(extras)
@@ -457,16 +460,23 @@ class ChatService:
         requests_today = await self._settle(turn, completion)
         if conversation is None:
             return requests_today
-        await LLMMessage.create(
-            conversation=conversation, user_id=None, role="assistant",
-            content=completion.text if turn.prefs.history_enabled and not refused else "",
-            tokens=completion.completion_tokens, incomplete=completion.incomplete,
-            refused=refused,
-        )
-        # updated_at is set by hand: an UPDATE query skips auto_now, and idle closing reads it.
-        await LLMConversation.filter(id=conversation.id).update(
-            message_count=F("message_count") + 2, total_tokens=F("total_tokens") + tokens,
-            updated_at=datetime.now(UTC))
+
+        async def store() -> None:
+            async with in_transaction("default"):
+                await LLMMessage.create(
+                    conversation=conversation, user_id=None, role="assistant",
+                    content=completion.text if turn.prefs.history_enabled and not refused
+                    else "", tokens=completion.completion_tokens,
+                    incomplete=completion.incomplete, refused=refused,
+                )
+                # updated_at is set by hand: an UPDATE query skips auto_now, and idle
+                # closing reads it.
+                await LLMConversation.filter(id=conversation.id).update(
+                    message_count=F("message_count") + 2,
+                    total_tokens=F("total_tokens") + tokens, updated_at=datetime.now(UTC))
+
+        # The answer was paid for and is on its way: a database drop delays storing it.
+        await self.ledger.deferred.run("reply", store)
         return requests_today
 
     async def _audit(self, request: ChatRequest, feature: str, outcome: str, *,
@@ -503,3 +513,13 @@ class ChatService:
             await self.services.xp.award(request.guild_id, request.user_id, XP_PER_ANSWER,
                                          "llm.answer")
 
+
+async def _unless_down[T](read: Awaitable[T], fallback: T) -> T:
+    """`read`, or `fallback` when the database is unreachable."""
+    try:
+        return await read
+    except Exception as exc:
+        if not is_database_unreachable(exc):
+            raise
+        log.warning("llm.read_skipped_database_unreachable")
+        return fallback

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import nextcord
 import structlog
 
-from bot.api import PeriodicTask
+from bot.api import PeriodicTask, is_database_unreachable
 from plugins.llm.freshness import mark_announced, stale_line, unannounced_stale
 from plugins.llm.models import CannabisKnowledgeBase, LLMGuildConfig
 from plugins.llm.sinks import NO_PINGS
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger("plugins.llm.stale_notices")
 
 NOTICE_INTERVAL = 24 * 3600.0
+# A round the database cut short is run again this soon, not the next day.
+NOTICE_RETRY = 300.0
 # Fifteen lines of at most ~130 characters stay well inside Discord's 2,000.
 MAX_PER_NOTICE = 15
 
@@ -54,7 +56,8 @@ class StaleNotices:
         self.ctx = ctx
         # Run at start-up too: a bot restarted more often than daily still sends its notice,
         # and an entry is never named twice in one staleness period.
-        self.task = PeriodicTask("llm-kb-stale", NOTICE_INTERVAL, self.run, run_first=True)
+        self.task = PeriodicTask("llm-kb-stale", NOTICE_INTERVAL, self.run, run_first=True,
+                                 retry=NOTICE_RETRY)
 
     async def run(self, now: datetime | None = None) -> int:
         """One round over the servers with a review channel; returns the entries named."""
@@ -68,6 +71,8 @@ class StaleNotices:
                 named += await self._notify(config.guild_id, config.kb_review_channel_id,
                                             days, now)
             except Exception as exc:  # one server's trouble must not stop the others
+                if is_database_unreachable(exc):
+                    raise  # everyone's trouble: the round is tried again soon
                 log.warning("llm.stale_notice_failed", guild_id=config.guild_id,
                             error=type(exc).__name__)
         return named

@@ -15,12 +15,12 @@ from __future__ import annotations
 import copy
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import structlog
 import wavelink
 
-from bot.api import UserError, new_ref
+from bot.api import DatabaseUnavailable, UserError, is_database_unreachable, new_ref
 from plugins.music.models import MusicSession
 
 if TYPE_CHECKING:
@@ -209,6 +209,7 @@ class Effects:
                 f"This music server has the {', '.join(missing)} filter switched off, so that "
                 "effect can't be used here; nothing was changed. An admin can turn it on under "
                 "lavalink.server.filters in Lavalink's application.yml.")
+        before = await self.stored(guild_id, player)
         try:
             await player.set_filters(to_wavelink(filters))
         except wavelink.LavalinkException as exc:
@@ -217,11 +218,30 @@ class Effects:
                         error=str(getattr(exc, "error", ""))[:300])
             raise UserError("The music server refused that effect; nothing was changed. "
                             f"(ref {ref})") from None
-        self._active[player] = copy.deepcopy(filters)
         effects = None if name == OFF else {"preset": name, "filters": filters}
-        await MusicSession.filter(guild_id=guild_id).update(effects=effects)
+        try:
+            await MusicSession.filter(guild_id=guild_id).update(effects=effects)
+        except Exception as exc:
+            if not is_database_unreachable(exc):
+                raise
+            await self._undo(guild_id, player, before, filters)
+        self._active[player] = copy.deepcopy(filters)
         await self.audit.record("music.effect_changed", guild_id=guild_id, actor_id=user_id,
                                 target=name, details={"filters": sorted(used_filters(filters))})
+
+    async def _undo(self, guild_id: int, player: wavelink.Player, before: dict[str, Any],
+                    after: dict[str, Any]) -> NoReturn:
+        """The effect was sent but could not be kept with the session (the database is
+        down): an effect the session does not know would vanish at the next restart or
+        failover, so it is taken back and the member is told nothing was changed; if even
+        that fails, they are told it may have been."""
+        try:
+            await player.set_filters(to_wavelink(before))
+        except Exception as exc:
+            log.warning("music.effects_undo_failed", guild=guild_id, error=type(exc).__name__)
+            self._active[player] = copy.deepcopy(after)  # what the player still carries
+            raise DatabaseUnavailable(changed=True) from None
+        raise DatabaseUnavailable() from None
 
 
 def effect_options() -> list[tuple[str, str, str]]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from bot.api import UserError
+from bot.api import UserError, is_database_unreachable
 from plugins.music.models import MeditationSession, MusicSession
 
 if TYPE_CHECKING:
@@ -57,6 +57,11 @@ class Meditation:
     rewarded: set[int] = field(default_factory=set)
     # Set once the timer reached the end: the ending (XP, the post) is not to be cancelled.
     finishing: bool = False
+    # Who was there at the end (fixed when it was reached, not when a retry after a database
+    # outage gets through) and whether this process's UPDATE already ended the row.
+    finishers: set[int] | None = None
+    ended: bool = False
+    wrapped_up: bool = False  # the post is out and the music gone: nothing left to do
 
 
 class MeditationRunner:
@@ -64,6 +69,8 @@ class MeditationRunner:
     minute = 60.0
     # The last part of the session during which the volume fades to silence.
     fade_fraction = 0.1
+    # Seconds between attempts to end a session while the database is unreachable.
+    retry_seconds = 15.0
 
     def __init__(self, service: MusicService, xp: Any, audit: Any) -> None:
         self.service = service
@@ -143,7 +150,7 @@ class MeditationRunner:
                     with contextlib.suppress(Exception):  # the node died: the fade goes on
                         await player.set_volume(int(start_volume * (1 - step / FADE_STEPS)))
                 await asyncio.sleep(fade / FADE_STEPS)
-            await self.finish(session)
+            await self._finish_when_reachable(session)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -153,25 +160,49 @@ class MeditationRunner:
                 self.sessions.pop(session.guild_id, None)
             session.finished.set()
 
+    async def _finish_when_reachable(self, session: Meditation) -> None:
+        """End the session, waiting out a database outage: left un-ended, its row would keep
+        `/meditate start` refused until a restart, and its music would play on."""
+        while True:
+            try:
+                await self.finish(session)
+                return
+            except Exception as exc:
+                if not is_database_unreachable(exc) or self.closing:
+                    raise
+                log.warning("music.meditation_end_deferred", guild=session.guild_id,
+                            id=session.id, error=type(exc).__name__)
+            await asyncio.sleep(self.retry_seconds)
+
     async def finish(self, session: Meditation) -> bool:
-        """End the session once: returns False when another path already ended it."""
+        """End the session once: returns False when another path already ended it. Safe to
+        call again after a database error part-way: the row ends once, each finisher is paid
+        once, and what is left (the post, leaving the channel) is done then."""
         playback = self.service.playback
-        session.finishing = True
-        stayed = playback.voice.listeners(session.guild_id, session.channel_id)
-        finishers = session.participants & stayed
-        amount = min(session.minutes * XP_PER_MINUTE, MAX_XP)
-        changed = await MeditationSession.filter(id=session.id, ended_at__isnull=True).update(
-            ended_at=now(), completed=True, xp_granted=amount if finishers else 0,
-            stayed=len(finishers), participants=[])
-        if not changed:
-            log.info("music.meditation_already_ended", guild=session.guild_id, id=session.id)
+        if session.wrapped_up:
             return False
-        for user_id in sorted(finishers):
+        session.finishing = True
+        if session.finishers is None:
+            stayed = playback.voice.listeners(session.guild_id, session.channel_id)
+            session.finishers = session.participants & stayed
+        finishers = session.finishers
+        amount = min(session.minutes * XP_PER_MINUTE, MAX_XP)
+        if not session.ended:
+            changed = await MeditationSession.filter(
+                id=session.id, ended_at__isnull=True).update(
+                ended_at=now(), completed=True, xp_granted=amount if finishers else 0,
+                stayed=len(finishers), participants=[])
+            if not changed:
+                log.info("music.meditation_already_ended", guild=session.guild_id,
+                         id=session.id)
+                return False
+            session.ended = True
+            await self.audit.record("music.meditation_completed", guild_id=session.guild_id,
+                                    actor_id=session.started_by, target=str(session.minutes),
+                                    details={"stayed": len(finishers)})
+        for user_id in sorted(finishers - session.rewarded):
             await self.xp.award(session.guild_id, user_id, amount, "music.meditation")
-        session.rewarded = finishers
-        await self.audit.record("music.meditation_completed", guild_id=session.guild_id,
-                                actor_id=session.started_by, target=str(session.minutes),
-                                details={"stayed": len(finishers)})
+            session.rewarded.add(user_id)
         db_session = await playback.session(session.guild_id)
         text_channel = (db_session.text_channel_id if db_session is not None
                         else session.text_channel_id)
@@ -180,6 +211,7 @@ class MeditationRunner:
         await playback.notifier.say(
             text_channel, f"🧘 The {session.minutes}-minute session has ended. "
             f"{len(finishers)} member(s) stayed to the end.")
+        session.wrapped_up = True
         return True
 
     async def abandon(self, guild_id: int) -> bool:

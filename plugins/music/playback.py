@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import structlog
 import wavelink
 
-from bot.api import LavalinkUnavailable, UserError, new_ref
+from bot.api import LavalinkUnavailable, UserError, is_database_unreachable, new_ref
+from plugins.music.advance_retry import AdvanceRetry
 from plugins.music.lavalink import NOT_CONFIGURED, LavalinkConnection, to_playable
 from plugins.music.models import MusicSession
 from plugins.music.node_errors import describe, is_node_failure, status_of
@@ -99,6 +100,8 @@ class Playback:
         self.on_ended: Callable[[int], Awaitable[object]] | None = None
         self._idle: dict[int, asyncio.Task[None]] = {}
         self.recovery = SessionRecovery(self)
+        # The next track after one that finished during a database outage (advance_retry.py).
+        self.advancing = AdvanceRetry(self)
         self.players: dict[int, wavelink.Player] = {}
         self.current: dict[int, TrackInfo | None] = {}
         # Mirrors of the session row, so the /play hot path needs no read before the PATCH.
@@ -325,6 +328,9 @@ class Playback:
         try:
             await handler(payload)
         except Exception as exc:
+            if is_database_unreachable(exc):  # an outage, not a bug: no traceback per update
+                log.warning("music.event_database_unreachable", lavalink_event=event)
+                return
             log.error("music.event_failed", lavalink_event=event, error=repr(exc), exc_info=True)
 
     def _guild_of(self, payload: Any) -> int | None:
@@ -377,7 +383,7 @@ class Playback:
             return  # replaced, stopped by us, or an event about an older track
         if payload.reason == "finished":
             self._failures[guild_id] = 0
-            await self.advance(guild_id, finished=True)
+            await self.advancing.after_finish(guild_id)
         elif payload.reason == "loadFailed":
             await self.skip_failed(guild_id, self._last_error.pop(guild_id, "it failed to load"))
 
@@ -467,6 +473,7 @@ class Playback:
         """On shutdown: keep sessions active in the database so the next start restores them."""
         self.closing = True
         self.recovery.close()
+        self.advancing.close()
         for guild_id in list(self._idle):
             self._stop_idle(guild_id)
         self.players.clear()

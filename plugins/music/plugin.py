@@ -88,7 +88,12 @@ class MusicPlugin(Plugin):
         from plugins.music.models import MusicGuildSettings, UserMusicPreferences
         from plugins.music.playback import Playback
         from plugins.music.podcast_cog import TRANSCRIPT_SOURCE
-        from plugins.music.podcast_library import POLL_INTERVAL, PodcastLibrary, TranscriptPages
+        from plugins.music.podcast_library import (
+            POLL_INTERVAL,
+            POLL_RETRY,
+            PodcastLibrary,
+            TranscriptPages,
+        )
         from plugins.music.podcast_ui import PodcastUi
         from plugins.music.podcasts import HttpFetcher, Podcasts, Transcriber
         from plugins.music.queue import QueueRepository
@@ -165,7 +170,7 @@ class MusicPlugin(Plugin):
         self.podcast_library = PodcastLibrary(self.podcasts, self.transcripts)
         ctx.services.blocks.page_source(TRANSCRIPT_SOURCE, TranscriptPages(self.podcast_library))
         self.podcast_poll = PeriodicTask("music-podcast-poll", POLL_INTERVAL,
-                                         self.podcast_library.poll)
+                                         self.podcast_library.poll, retry=POLL_RETRY)
         self.podcast_poll.start()
         ctx.services.blocks.page_source("music.queue", QueuePages(self.playback, self.queue))
         ctx.services.blocks.page_source(HISTORY_PAGES, HistoryPages(self.history))
@@ -213,6 +218,8 @@ class MusicPlugin(Plugin):
             await self.podcast_poll.stop()
         if hasattr(self, "meditation"):
             await self.meditation.close()
+        if hasattr(self, "transcripts"):
+            await self.transcripts.close()
         if hasattr(self, "podcasts") and self.podcasts.transcriber is not None:
             await self.podcasts.transcriber.close()
         if hasattr(self, "playback"):

@@ -34,6 +34,8 @@ log = structlog.get_logger("plugins.music.podcast_library")
 # One poll reads at most this many feeds (the least recently read first) and pays for at most
 # this many transcriptions, so a busy hour can't run up the bill or hold the loop for long.
 POLL_INTERVAL = 30 * 60.0
+# A poll the database cut short is run again this soon, not half an hour later.
+POLL_RETRY = 60.0
 MAX_FEEDS_PER_POLL = 20
 MAX_TRANSCRIPTS_PER_POLL = 5
 # Discord: an embed description holds 4,096 characters; pages stay well under it.

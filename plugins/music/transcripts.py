@@ -15,11 +15,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from bot.api import PaidRefusal, PaidUsage, UserError
+from bot.api import PaidRefusal, PaidUsage, UserError, is_database_unreachable
 from plugins.music.models import MusicTranscriptUsage, PodcastTranscript
 from plugins.music.podcasts import nonempty
 
@@ -32,6 +33,8 @@ PER_SERVER_DAY = 10
 MAX_PER_DAY = 1000
 # A "pending" row older than this belongs to a request that died (a crash mid-call).
 STALE_CLAIM = timedelta(minutes=20)
+
+log = structlog.get_logger("plugins.music.transcripts")
 SERVER = 0  # the user_id of a server's own counter row
 # How the AI budget's usage report names this work.
 PAID_WORK = "podcast transcripts"
@@ -109,11 +112,20 @@ class Transcripts:
         self.tokens_per_minute = tokens_per_minute
         # Requests of this process under way, by episode: later presses share the result.
         self._running: dict[str, asyncio.Future[str]] = {}
+        # Transcripts paid for while the database was down, by episode: served from here and
+        # stored by a background task once it is back (a paid call is never thrown away).
+        self._unsaved: dict[str, str] = {}
+        self._storing: set[asyncio.Task[None]] = set()
+
+    # Seconds between attempts to store a transcript made during a database outage.
+    store_retry = 30.0
 
     async def get(self, guild_id: int, user_id: int, episode: Episode) -> str:
         """The episode's transcript: stored (free), shared with a request under way, or made
         now by one paid call reserved against the budgets."""
         key = episode_key(episode.url)
+        if key in self._unsaved:
+            return self._unsaved[key]
         stored = await PodcastTranscript.get_or_none(key=key, status="done")
         if stored is not None:
             return stored.text or ""
@@ -176,8 +188,39 @@ class Transcripts:
             await self.budget.refund(guild_id, user_id)
             await PodcastTranscript.filter(key=key, status="pending").delete()
             raise
-        await PodcastTranscript.filter(key=key).update(status="done", text=text)
+        try:
+            await PodcastTranscript.filter(key=key).update(status="done", text=text)
+        except Exception as exc:
+            if not is_database_unreachable(exc):
+                raise
+            self._unsaved[key] = text
+            task = asyncio.create_task(self._store_later(key, text),
+                                       name="music-transcript-store")
+            self._storing.add(task)
+            task.add_done_callback(self._storing.discard)
         return text
+
+    async def _store_later(self, key: str, text: str) -> None:
+        while True:
+            await asyncio.sleep(self.store_retry)
+            try:
+                await PodcastTranscript.filter(key=key).update(status="done", text=text)
+            except Exception as exc:
+                if is_database_unreachable(exc):
+                    continue
+                log.error("music.transcript_store_failed", error=repr(exc))
+            self._unsaved.pop(key, None)
+            return
+
+    async def stored(self) -> None:
+        """Wait until the transcripts made during an outage are stored."""
+        while self._storing:
+            await asyncio.gather(*self._storing, return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._storing):
+            task.cancel()
+        await asyncio.gather(*self._storing, return_exceptions=True)
 
     def tokens(self, seconds: float) -> int:
         return math.ceil(seconds * self.tokens_per_minute / 60)

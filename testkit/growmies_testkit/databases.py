@@ -18,11 +18,18 @@ import contextlib
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["is_postgres_url", "throwaway_database", "throwaway_database_sync", "with_database"]
+__all__ = [
+    "database_refused",
+    "is_postgres_url",
+    "throwaway_database",
+    "throwaway_database_sync",
+    "with_database",
+]
 
 
 def is_postgres_url(url: str) -> bool:
@@ -96,3 +103,52 @@ def throwaway_database_sync(
         yield with_database(base, name)
     finally:
         asyncio.run(_pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def database_refused(when: Callable[[str], bool] | None = None) -> Iterator[asyncio.Event]:
+    """A database outage for the length of the block: every query on the default connection
+    (and its transactions) fails as when the server refuses the socket. Yields an event set
+    at each refused query, so a test can wait until background work has run into the outage
+    (clear it to wait for the next one) instead of sleeping.
+
+    `when` narrows the outage to the statements whose SQL it accepts: the connection dropping
+    half-way through a transaction, say, after its first statements went through."""
+    from tortoise import Tortoise
+    from tortoise.exceptions import OperationalError
+
+    base = type(Tortoise.get_connection("default"))
+    # The client's class and its transaction wrappers (which override some of the methods).
+    classes, todo = [], [base]
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo.extend(cls.__subclasses__())
+    names = ("execute_query", "execute_query_dict", "execute_insert", "execute_many",
+             "execute_script")
+    own = [(cls, name, cls.__dict__[name]) for cls in classes for name in names
+           if name in cls.__dict__]
+    inherited = [(base, name, getattr(base, name)) for name in names
+                 if name not in base.__dict__]
+    hit = asyncio.Event()
+
+    def refusing(original: Any) -> Any:
+        async def refused(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            if when is not None and not when(query):
+                return await original(self, query, *args, **kwargs)
+            hit.set()
+            # As the client reports it: the driver's refused socket, inside tortoise's error.
+            refusal = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+            raise OperationalError(str(refusal)) from refusal
+
+        return refused
+
+    for cls, name, func in own + inherited:
+        setattr(cls, name, refusing(func))
+    try:
+        yield hit
+    finally:
+        for cls, name, func in own:
+            setattr(cls, name, func)
+        for cls, name, _ in inherited:
+            delattr(cls, name)
