@@ -96,10 +96,9 @@ class MusicGuildSettings(Model):
         table = "music_guild_settings"
 
 
-class UserMusicPreferences(Model):
-    """A member's own choices, edited with the music preferences command."""
+class PreferenceColumns(Model):
+    """A member's music choices; the same columns in both preference tables."""
 
-    user_id = fields.BigIntField(primary_key=True, generated=False)
     volume = fields.IntField(null=True)
     auto_queue = fields.BooleanField(default=False)
     explicit_filter = fields.BooleanField(default=False)
@@ -108,6 +107,15 @@ class UserMusicPreferences(Model):
     meditation_mode = fields.BooleanField(default=False)
     cannabis_opt_in = fields.BooleanField(default=False)
     updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class UserMusicPreferences(PreferenceColumns):
+    """A member's own choices, edited with the music preferences command."""
+
+    user_id = fields.BigIntField(primary_key=True, generated=False)
 
     class Meta:
         table = "music_user_preferences"
@@ -146,7 +154,7 @@ class MusicTranscriptUsage(Model):
         unique_together = (("guild_id", "user_id", "day"),)
 
 
-class MusicMemberPreferences(Model):
+class MusicMemberPreferences(PreferenceColumns):
     """A member's music preferences in one server (`/music preferences` there).
 
     Replaces the per-member `UserMusicPreferences` row, which is only read as the starting
@@ -155,14 +163,6 @@ class MusicMemberPreferences(Model):
     id = fields.BigIntField(primary_key=True)
     guild_id = fields.BigIntField()
     user_id = fields.BigIntField(db_index=True)
-    volume = fields.IntField(null=True)
-    auto_queue = fields.BooleanField(default=False)
-    explicit_filter = fields.BooleanField(default=False)
-    blocked_sources: Any = fields.JSONField(default=list)
-    favourite_genres: Any = fields.JSONField(default=list)
-    meditation_mode = fields.BooleanField(default=False)
-    cannabis_opt_in = fields.BooleanField(default=False)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "music_member_preferences"
