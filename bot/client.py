@@ -225,6 +225,11 @@ class GrowmiesBot(commands.AutoShardedBot):
                     funcs[index] = self.listeners.attach(
                         func, name, by_module_only=by_module_only).registered
 
+    async def on_message(self, message: nextcord.Message) -> None:
+        """Growmies has application commands only. nextcord's commands.Bot would parse every
+        message for a prefix command (a Context built per message, the largest share of the
+        message path's cost on a busy server); plugins' own listeners still get the event."""
+
     async def on_thread_member_join(self, member: nextcord.ThreadMember) -> None:
         """Private threads the bot opened carry 21+ content: an unverified member added to one
         is removed again, with a note that names nobody."""
