@@ -9,7 +9,7 @@ plugins follow the same rule (tests/test_public_api.py checks it from the import
 from __future__ import annotations
 
 from bot.audit import AuditEntry
-from bot.background import PeriodicTask
+from bot.background import PeriodicTask, when_database_answers
 from bot.client import GrowmiesBot as Bot  # the type of ctx.bot, for annotations
 from bot.components.autocomplete import answer_autocomplete, clean_query, clip_choices
 from bot.components.context import ComponentContext
@@ -133,4 +133,5 @@ __all__ = [
     "text_input",
     "user_of",
     "uses_state",
+    "when_database_answers",
 ]

@@ -62,3 +62,26 @@ class PeriodicTask:
                 if self.retry is not None:
                     wait = min(self.interval, self.retry)
             await asyncio.sleep(wait)
+
+
+async def when_database_answers(
+    action: Callable[[], Awaitable[object]], *, every: float, what: str,
+    stop: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Run `action` until the database lets it through: while the database is unreachable,
+    wait `every` seconds and try again; any other error is raised. `stop()` is asked before
+    each attempt (the work was overtaken, or the bot is closing): then nothing more is tried.
+    True when `action` ran to the end, False when stopped. For work that must not be lost to
+    an outage (the next track, the end of a timed session)."""
+    from bot.errors import is_database_unreachable
+
+    while not stop():
+        try:
+            await action()
+            return True
+        except Exception as exc:
+            if not is_database_unreachable(exc):
+                raise
+            log.warning("database.retry_pending", what=what, retry_in=every)
+        await asyncio.sleep(every)
+    return False

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from bot.api import is_database_unreachable
+from bot.api import is_database_unreachable, when_database_answers
 
 if TYPE_CHECKING:
     from plugins.music.playback import Playback
@@ -46,21 +46,19 @@ class AdvanceRetry:
 
     async def _retry(self, guild_id: int, finished: TrackInfo) -> None:
         playback = self.playback
+
+        def moved_on() -> bool:  # stopped, skipped or replaced meanwhile: nothing to resume
+            return (playback.closing or guild_id not in playback.players
+                    or playback.current.get(guild_id) is not finished)
+
         try:
-            while True:
-                await asyncio.sleep(self.retry_seconds)
-                if (playback.closing or guild_id not in playback.players
-                        or playback.current.get(guild_id) is not finished):
-                    return  # stopped, skipped or replaced meanwhile: nothing to resume
-                try:
-                    await playback.advance(guild_id, finished=True)
-                except Exception as exc:
-                    if is_database_unreachable(exc):
-                        continue
-                    log.error("music.advance_retry_failed", guild=guild_id, error=repr(exc))
-                else:
-                    log.info("music.advance_resumed", guild=guild_id)
-                return
+            await asyncio.sleep(self.retry_seconds)
+            if await when_database_answers(
+                    lambda: playback.advance(guild_id, finished=True), every=self.retry_seconds,
+                    what="music.advance", stop=moved_on):
+                log.info("music.advance_resumed", guild=guild_id)
+        except Exception as exc:
+            log.error("music.advance_retry_failed", guild=guild_id, error=repr(exc))
         finally:
             self._tasks.pop(guild_id, None)
 

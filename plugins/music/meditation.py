@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from bot.api import UserError, is_database_unreachable
+from bot.api import UserError, when_database_answers
 from plugins.music.models import MeditationSession, MusicSession
 
 if TYPE_CHECKING:
@@ -163,16 +163,8 @@ class MeditationRunner:
     async def _finish_when_reachable(self, session: Meditation) -> None:
         """End the session, waiting out a database outage: left un-ended, its row would keep
         `/meditate start` refused until a restart, and its music would play on."""
-        while True:
-            try:
-                await self.finish(session)
-                return
-            except Exception as exc:
-                if not is_database_unreachable(exc) or self.closing:
-                    raise
-                log.warning("music.meditation_end_deferred", guild=session.guild_id,
-                            id=session.id, error=type(exc).__name__)
-            await asyncio.sleep(self.retry_seconds)
+        await when_database_answers(lambda: self.finish(session), every=self.retry_seconds,
+                                    what="music.meditation_end", stop=lambda: self.closing)
 
     async def finish(self, session: Meditation) -> bool:
         """End the session once: returns False when another path already ended it. Safe to
