@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nextcord
@@ -291,10 +291,7 @@ class GrowmiesBot(commands.AutoShardedBot):
                     self.services.paid_usage):
             svc.withdraw(name)
         if plugin is not None:
-            try:
-                await plugin.teardown()
-            except Exception as exc:
-                log.error("plugin.teardown_failed", plugin=name, error=type(exc).__name__)
+            await _shutdown_step(plugin.teardown, "plugin.teardown_failed", plugin=name)
 
     def verify_prompt_view(self) -> nextcord.ui.View | None:
         custom_id = self.services.age_gate.prompt_custom_id
@@ -334,21 +331,41 @@ class GrowmiesBot(commands.AutoShardedBot):
         if self._closing:
             return
         self._closing = True
-        try:
-            for name, plugin in list(self.plugins.plugins.items()):
-                try:
-                    await plugin.teardown()
-                except Exception as exc:
-                    log.error("plugin.teardown_failed", plugin=name, error=type(exc).__name__)
-            await self.services.components.stop()
-            await self.audit_retention.stop()
-            await self.services.audit.flush()
-        finally:
-            # nextcord's HTTPClient.close() cancels its rate-limit task and then awaits it,
-            # which raises CancelledError into *our* close when the task was still pending.
-            # Cancel it here and wait for it without re-raising its cancellation.
-            shed = getattr(self.http, "_ratelimit_shed_task", None)
-            if shed is not None and not shed.done():
-                shed.cancel()
-                await asyncio.wait({shed})
-            await super().close()
+        # Every step runs even when one before it failed: a plugin whose teardown breaks must
+        # not cost the audit entries still buffered, nor leave the gateway open.
+        for name, plugin in list(self.plugins.plugins.items()):
+            await _shutdown_step(plugin.teardown, "plugin.teardown_failed", plugin=name)
+        for what, step in (("components", self.services.components.stop),
+                           ("audit_retention", self.audit_retention.stop),
+                           ("audit_flush", self.services.audit.flush),
+                           ("ratelimit_task", self._stop_ratelimit_task),
+                           ("gateway", super().close)):
+            await _shutdown_step(step, "bot.shutdown_step_failed", step=what)
+
+    async def _stop_ratelimit_task(self) -> None:
+        # nextcord's HTTPClient.close() cancels its rate-limit task and then awaits it,
+        # which raises CancelledError into *our* close when the task was still pending.
+        # Cancel it here and wait for it without re-raising its cancellation.
+        shed = getattr(self.http, "_ratelimit_shed_task", None)
+        if shed is not None and not shed.done():
+            shed.cancel()
+            await asyncio.wait({shed})
+
+
+async def _shutdown_step(
+    run: Callable[[], Awaitable[object]], event: str, /, **where: str
+) -> None:
+    """Run one step of a shutdown, logging its failure instead of stopping the steps after it.
+
+    A CancelledError that reaches us from something the step awaited (a task another part
+    cancelled, a library awaiting its own cancelled helper) is such a failure too; only a
+    cancellation of the shutdown itself is passed on."""
+    try:
+        await run()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.error(event, error="CancelledError", **where)
+    except Exception as exc:
+        log.error(event, error=type(exc).__name__, **where)

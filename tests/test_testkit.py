@@ -11,6 +11,8 @@ import ast
 import asyncio
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -123,3 +125,46 @@ def test_the_sync_form_serves_code_without_an_event_loop() -> None:
             await admin.close()
 
     assert asyncio.run(exists()) is False
+
+
+# A plugin author's two tests: the first one's bot is interrupted while shutting down (a
+# CancelledError out of its close, as a cancelled background task can cause); the second one
+# must still get a new fake Discord and empty tables, not the first test's leftovers.
+INTERRUPTED_TEARDOWN = '''
+import asyncio
+
+from bot.models import GuildPluginState
+
+
+async def test_a_bot_whose_shutdown_is_interrupted(start_bot, fake_discord, world):
+    running = await start_bot()
+    await GuildPluginState.create(guild_id=world.guild.id, plugin="music", enabled=False)
+    fake_discord.left_behind = True
+    close = running.bot.close
+
+    async def close_then_interrupted():
+        await close()
+        raise asyncio.CancelledError
+
+    running.bot.close = close_then_interrupted
+
+
+async def test_the_next_test_starts_clean(start_bot, fake_discord):
+    await start_bot()
+    assert not hasattr(fake_discord, "left_behind")
+    assert await GuildPluginState.all().count() == 0
+'''
+
+
+def test_an_interrupted_teardown_fails_its_own_test_and_never_leaks_into_the_next(
+        tmp_path: Path) -> None:
+    (tmp_path / "test_author.py").write_text(INTERRUPTED_TEARDOWN, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore",
+         "test_author.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    summary = done.stdout.strip().splitlines()[-1]
+    # The interrupted shutdown is reported as an error of the first test only.
+    assert "2 passed, 1 error" in summary, done.stdout[-3000:]
+    assert "teardown failed: CancelledError" in done.stdout

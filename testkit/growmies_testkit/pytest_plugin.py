@@ -56,6 +56,31 @@ def pytest_configure(config: pytest.Config) -> None:
         config._inicache[_FIXTURE_LOOP_SCOPE] = "function"
 
 
+async def _finish(*steps: Callable[[], Awaitable[object]]) -> None:
+    """Run every teardown step, even after one fails, then report the first failure as an
+    ordinary exception.
+
+    pytest stops tearing a test down at the first BaseException a finalizer raises (an
+    asyncio.CancelledError escaping a bot's shutdown, say): the fixtures after it are never
+    finalised, and the next test silently gets them back, with this test's rows, messages and
+    queued tracks still in them. Turning that into an error of this test keeps it to one test."""
+    failures: list[BaseException] = []
+    for step in steps:
+        try:
+            await step()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # CancelledError, BaseExceptionGroup: see the docstring
+            failures.append(exc)
+            task = asyncio.current_task()
+            if isinstance(exc, asyncio.CancelledError) and task is not None:
+                # The cancellation was delivered; let the remaining steps await normally.
+                task.uncancel()
+    if failures:
+        first = failures[0]
+        raise RuntimeError(f"teardown failed: {type(first).__name__}: {first}") from first
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A fresh database for this test session: SQLite by default, PostgreSQL on request."""
@@ -126,7 +151,7 @@ async def db(database_url: str) -> AsyncIterator[str]:
     try:
         yield database_url
     finally:
-        await close_database()
+        await _finish(close_database)
 
 
 @pytest_asyncio.fixture
@@ -138,7 +163,7 @@ async def fake_discord() -> AsyncIterator[Any]:
     try:
         yield fake
     finally:
-        await fake.close()
+        await _finish(fake.close)
 
 
 @pytest.fixture
@@ -149,8 +174,7 @@ def running_bots() -> list[RunningBot]:
 
 
 async def _stop_all(bots: list[RunningBot]) -> None:
-    for handle in reversed(bots):
-        await handle.stop()
+    await _finish(*(handle.stop for handle in reversed(bots)))
 
 
 @pytest_asyncio.fixture
@@ -162,8 +186,7 @@ async def fake_lavalink(running_bots: list[RunningBot]) -> AsyncIterator[Any]:
     try:
         yield node
     finally:
-        await _stop_all(running_bots)
-        await node.close()
+        await _finish(lambda: _stop_all(running_bots), node.close)
 
 
 @pytest_asyncio.fixture
@@ -175,8 +198,7 @@ async def fake_openai(running_bots: list[RunningBot]) -> AsyncIterator[Any]:
     try:
         yield srv
     finally:
-        await _stop_all(running_bots)
-        await srv.close()
+        await _finish(lambda: _stop_all(running_bots), srv.close)
 
 
 @dataclass
@@ -199,10 +221,14 @@ class RunningBot:
         self._stopped = True
         from bot.app import shutdown
 
-        await shutdown(self.bot)
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self.task
+        async def end_task() -> None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+
+        # The gateway task ends even when the shutdown fails, so a broken bot never keeps
+        # talking to the fakes of the next test.
+        await _finish(lambda: shutdown(self.bot), end_task)
 
     async def kill(self) -> None:
         """An abrupt stop, as on SIGKILL: nothing is flushed or torn down politely."""
@@ -289,8 +315,10 @@ async def start_bot(
             raise TimeoutError("the bot did not sync its commands in time")
         return handle
 
-    yield start
-    await _stop_all(running)
+    try:
+        yield start
+    finally:
+        await _finish(lambda: _stop_all(running))
 
 
 @pytest.fixture
