@@ -225,10 +225,19 @@ class GrowmiesBot(commands.AutoShardedBot):
                     funcs[index] = self.listeners.attach(
                         func, name, by_module_only=by_module_only).registered
 
-    async def on_message(self, message: nextcord.Message) -> None:
-        """Growmies has application commands only. nextcord's commands.Bot would parse every
-        message for a prefix command (a Context built per message, the largest share of the
-        message path's cost on a busy server); plugins' own listeners still get the event."""
+    # Growmies has application commands only. nextcord's commands.Bot would parse every
+    # message for a prefix command (a Context built per message), and even a do-nothing
+    # `on_message` here would cost a task per message: nextcord's dispatch schedules whatever
+    # `getattr(bot, "on_message")` finds. Reading it raises AttributeError, so dispatch skips
+    # it; plugins' own listeners still get the event. Assigning one (`@bot.event`) stores it
+    # on the instance, where `_adopt_strays` turns it into a gated listener before dispatch.
+    @property  # type: ignore[override]
+    def on_message(self) -> Callable[..., Awaitable[None]]:
+        raise AttributeError("on_message")
+
+    @on_message.setter
+    def on_message(self, handler: Callable[..., Awaitable[None]]) -> None:
+        self.__dict__["on_message"] = handler
 
     async def on_thread_member_join(self, member: nextcord.ThreadMember) -> None:
         """Private threads the bot opened carry 21+ content: an unverified member added to one
