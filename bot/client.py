@@ -204,7 +204,11 @@ class GrowmiesBot(commands.AutoShardedBot):
             self._listeners, event.lower(), check, timeout, owner, gate)
 
     def dispatch(self, event_name: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]  # BotBase's name
-        self._adopt_strays("on_" + event_name, by_module_only=True)
+        method = "on_" + event_name
+        # The common case, checked cheaply on every event: nothing unvetted to adopt.
+        if method in self.__dict__ or not self.listeners.knows_all(
+                self.extra_events.get(method, ())):
+            self._adopt_strays(method, by_module_only=True)
         super().dispatch(event_name, *args, **kwargs)
 
     def _adopt_strays(self, method: str | None = None, *, by_module_only: bool = False) -> None:

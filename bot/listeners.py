@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import functools
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -178,6 +178,10 @@ class ListenerRegistry:
         """Whether `func` is what we registered (a wrapper, or a core listener)."""
         return id(func) in self._registered
 
+    def knows_all(self, funcs: Iterable[Any]) -> bool:
+        registered = self._registered
+        return all(id(func) in registered for func in funcs)
+
     def attach(self, func: Listener, event: str, *, by_module_only: bool = False) -> Registration:
         """Attribute `func`, wrap it unless it is the core's, and remember it."""
         owner = self.owner_of(func, by_module_only=by_module_only)
@@ -278,7 +282,11 @@ class ListenerRegistry:
         async def gated(*args: Any, **kwargs: Any) -> None:
             if not await self.admits(owner, gate(), args):
                 return
-            with attributed_to(owner):
+            # attributed_to(owner), inlined: this runs for every message a server sends.
+            token = _scope.set(owner)
+            try:
                 await func(*args, **kwargs)
+            finally:
+                _scope.reset(token)
 
         return gated

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import nextcord
@@ -21,6 +22,27 @@ log = structlog.get_logger("plugins.compliance")
 VOICE_TICK_SECONDS = 60.0
 
 
+class RoleIds:
+    """A message author's role ids, read only when an XP rule needs them: nextcord's
+    Member.roles looks up and sorts every role, on every message, and most servers set no
+    role rules."""
+
+    __slots__ = ("_author", "_ids")
+
+    def __init__(self, author: nextcord.Member | nextcord.User) -> None:
+        self._author = author
+        self._ids: Sequence[int] | None = None
+
+    def __iter__(self) -> Iterator[int]:
+        if self._ids is None:
+            # nextcord keeps the ids the gateway sent in Member._roles; Member.roles builds
+            # and sorts Role objects from them. The public form is the fallback.
+            raw = getattr(self._author, "_roles", None)
+            self._ids = (raw if raw is not None
+                         else [role.id for role in getattr(self._author, "roles", [])])
+        return iter(self._ids)
+
+
 class ComplianceListeners(commands.Cog, name="compliance.listeners"):
     def __init__(self, plugin: CompliancePlugin, ctx: PluginContext) -> None:
         self.plugin = plugin
@@ -30,10 +52,9 @@ class ComplianceListeners(commands.Cog, name="compliance.listeners"):
     async def on_message(self, message: nextcord.Message) -> None:
         if message.guild is None or message.author.bot:
             return
-        roles = [r.id for r in getattr(message.author, "roles", [])]
         parent = getattr(message.channel, "parent_id", None)
         await self.plugin.xp.on_message(message.guild.id, message.author.id, message.channel.id,
-                                        roles, is_bot=message.author.bot,
+                                        RoleIds(message.author), is_bot=message.author.bot,
                                         parent_channel_id=parent)
 
     @commands.Cog.listener()
@@ -89,8 +110,8 @@ class VoiceXpTicker:
             settings = await self.plugin.settings.get(guild.id)
             if settings.voice_xp_per_minute <= 0:
                 continue
-            excluded = set(settings.excluded_channel_ids or ())
-            rules = self.plugin.xp.multipliers(guild.id, settings)
+            rules = self.plugin.xp.rules(guild.id, settings)
+            excluded = rules.excluded_channels
             now = self.plugin.xp.clock()
             for channel in guild.voice_channels + guild.stage_channels:
                 if channel.id in excluded:
@@ -100,7 +121,7 @@ class VoiceXpTicker:
                     member = guild.get_member(user_id)
                     roles = [r.id for r in member.roles] if member is not None else []
                     amount = round(settings.voice_xp_per_minute
-                                   * rules.factor(roles, channel.id, None, now))
+                                   * rules.multipliers.factor(roles, channel.id, None, now))
                     if amount <= 0:
                         continue
                     await self.plugin.xp.add(guild.id, user_id, amount)

@@ -59,14 +59,16 @@ class Multipliers:
                now: datetime) -> float:
         """The combined factor for one message (0: no XP)."""
         role = 0.0
-        if self.roles:
+        roles = self.roles
+        if roles:
             for role_id in role_ids:
-                found = self.roles.get(role_id)
+                found = roles.get(role_id)
                 if found is None:
                     continue
                 if found == 0:
                     return 0.0
-                role = max(role, found)
+                if found > role:
+                    role = found
         role = role or 1.0
         channel = self.channels.get(channel_id)
         if channel is None and parent_channel_id is not None:

@@ -111,6 +111,22 @@ def _levels_sql(rows: int, dialect: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class MessageRules:
+    """One guild's XP rules as the message path reads them, built once per settings row."""
+
+    settings: GuildSettings
+    multipliers: Multipliers
+    excluded_channels: frozenset[int]
+    excluded_roles: frozenset[int]
+
+    @classmethod
+    def of(cls, settings: GuildSettings) -> MessageRules:
+        return cls(settings, Multipliers.of(settings),
+                   frozenset(settings.excluded_channel_ids or ()),
+                   frozenset(settings.excluded_role_ids or ()))
+
+
 class XpEngine:
     """Implements the core's XpProvider and the message/voice XP rules."""
 
@@ -128,7 +144,7 @@ class XpEngine:
         self._last_award: dict[tuple[int, int], datetime] = {}
         self._daily: dict[tuple[int, int, str], int] = {}
         self._daily_date: date | None = None
-        self._rules: dict[int, tuple[GuildSettings, Multipliers]] = {}
+        self._rules: dict[int, MessageRules] = {}
         self._flush_lock = asyncio.Lock()
         self._flusher = PeriodicTask("compliance-xp-flush", flush_interval, self._tick)
         self._spawned: set[asyncio.Task[list[LevelUp]]] = set()
@@ -147,15 +163,16 @@ class XpEngine:
         if guild_id is None or is_bot:
             return 0
         settings = await self.settings.get(guild_id)
-        excluded_channels = set(settings.excluded_channel_ids or ())
-        if channel_id in excluded_channels or parent_channel_id in excluded_channels:
+        rules = self.rules(guild_id, settings)
+        excluded = rules.excluded_channels
+        if channel_id in excluded or parent_channel_id in excluded:
             return 0
-        if set(settings.excluded_role_ids or ()) & set(role_ids):
+        if rules.excluded_roles and not rules.excluded_roles.isdisjoint(role_ids):
             return 0
         now = self.clock()
-        rules = self.multipliers(guild_id, settings)
-        factor = 1.0 if rules.trivial else rules.factor(role_ids, channel_id,
-                                                        parent_channel_id, now)
+        multipliers = rules.multipliers
+        factor = 1.0 if multipliers.trivial else multipliers.factor(role_ids, channel_id,
+                                                                    parent_channel_id, now)
         if factor == 0:
             return 0
         key = (guild_id, user_id)
@@ -170,14 +187,14 @@ class XpEngine:
         await self.add(guild_id, user_id, amount, channel_id=channel_id, message=True)
         return amount
 
-    def multipliers(self, guild_id: int, settings: GuildSettings) -> Multipliers:
+    def rules(self, guild_id: int, settings: GuildSettings) -> MessageRules:
         # Parsed once per cached settings row: the cache hands out the same object until an
         # admin changes something, so the message path re-parses nothing.
         cached = self._rules.get(guild_id)
-        if cached is None or cached[0] is not settings:
-            cached = (settings, Multipliers.of(settings))
+        if cached is None or cached.settings is not settings:
+            cached = MessageRules.of(settings)
             self._rules[guild_id] = cached
-        return cached[1]
+        return cached
 
     async def award(self, guild_id: int, user_id: int, amount: int, reason: str) -> int:
         """XP from another plugin, capped per member, reason and New York day."""
