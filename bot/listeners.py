@@ -30,10 +30,9 @@ plugin adds itself routes as that plugin's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import sys
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -58,14 +57,22 @@ Listener = Callable[..., Coroutine[Any, Any, Any]]
 _scope: ContextVar[str | None] = ContextVar("growmies_plugin_scope", default=None)
 
 
-@contextlib.contextmanager
-def attributed_to(owner: str | None) -> Iterator[None]:
-    """Everything registered while this runs (and in tasks started meanwhile) is `owner`'s."""
-    token = _scope.set(owner)
-    try:
-        yield
-    finally:
-        _scope.reset(token)
+class attributed_to:  # lower case: read as a function, `with attributed_to(owner):`
+    """Everything registered while this runs (and in tasks started meanwhile) is `owner`'s.
+
+    A class rather than a generator-based context manager: the gate enters it for every
+    event a plugin listens to, every message included."""
+
+    __slots__ = ("_owner", "_token")
+
+    def __init__(self, owner: str | None) -> None:
+        self._owner = owner
+
+    def __enter__(self) -> None:
+        self._token = _scope.set(self._owner)
+
+    def __exit__(self, *exc: object) -> None:
+        _scope.reset(self._token)
 
 
 def current_owner() -> str | None:
@@ -282,11 +289,7 @@ class ListenerRegistry:
         async def gated(*args: Any, **kwargs: Any) -> None:
             if not await self.admits(owner, gate(), args):
                 return
-            # attributed_to(owner), inlined: this runs for every message a server sends.
-            token = _scope.set(owner)
-            try:
+            with attributed_to(owner):
                 await func(*args, **kwargs)
-            finally:
-                _scope.reset(token)
 
         return gated

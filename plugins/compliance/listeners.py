@@ -119,7 +119,7 @@ class VoiceXpTicker:
                 for user_id in voice_earners(channel):
                     # The same multipliers as for messages (a ×0 AFK channel earns nothing).
                     member = guild.get_member(user_id)
-                    roles = [r.id for r in member.roles] if member is not None else []
+                    roles = RoleIds(member) if member is not None else ()
                     amount = round(settings.voice_xp_per_minute
                                    * rules.multipliers.factor(roles, channel.id, None, now))
                     if amount <= 0:
